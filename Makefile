@@ -1,0 +1,118 @@
+# Causeway: build, test, demo and benchmarks.  See README.md.
+#   make            build the daemons and the CLI into build/bin
+#   make test       install missing Debian packages, build, run every test
+#   make demo       install missing Debian packages, build, start a demo edge
+#   make bench-turn TURN benchmark side by side with coturn
+
+CC      ?= cc
+CLANG   ?= clang
+PKGS    := libuv libssl libcrypto libcares
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+NICE_CFLAGS := $(shell pkg-config --cflags nice 2>/dev/null)
+NICE_LIBS   := $(shell pkg-config --libs nice 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS)
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIBDIRS := common turn
+B       := build
+BIN     := $(B)/bin
+
+src_of   = $(sort $(wildcard $(1)/*.c))
+objs_of  = $(patsubst %.c,$(2)/%.o,$(call src_of,$(1)))
+
+LIB_common := $(B)/lib/libcwcommon.a
+LIB_turn   := $(B)/lib/libcwturn.a
+LIBS_ALL   := $(LIB_turn) $(LIB_common)
+ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwcommon.a
+
+# Library archives list their objects by folder: needs secondary expansion.
+.SECONDEXPANSION:
+
+.PHONY: all deps build test unit unit-asan fuzz demo bench-turn clean
+all: build
+build: $(BIN)/causeway-edge $(BIN)/causeway
+
+deps:
+	@sh scripts/install-deps.sh
+
+# --- objects: normal and sanitized variants -------------------------------
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -MMD -MP -c $< -o $@
+
+$(B)/lib/libcw%.a: $$(call objs_of,$$*,$(B)/obj)
+	@mkdir -p $(dir $@)
+	rm -f $@; ar rcs $@ $^
+
+$(B)/asan/lib/libcw%.a: $$(call objs_of,$$*,$(B)/asan/obj)
+	@mkdir -p $(dir $@)
+	rm -f $@; ar rcs $@ $^
+
+$(BIN)/causeway-edge: $(call objs_of,edge,$(B)/obj) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BIN)/causeway: $(call objs_of,cli,$(B)/obj) $(B)/obj/edge/config.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# --- tests ----------------------------------------------------------------
+UNIT_SRC := $(call src_of,tests/unit)
+$(B)/tests/unit: $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRC)) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/tests/unit-asan: $(patsubst %.c,$(B)/asan/obj/%.o,$(UNIT_SRC)) $(ASAN_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
+
+# Test helper programs (load generators, libnice agents): one .c each.
+TOOL_SRC := $(call src_of,tests/tools)
+TOOLS    := $(patsubst tests/tools/%.c,$(B)/tests/%,$(TOOL_SRC))
+$(B)/tests/%: $(B)/obj/tests/tools/%.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(NICE_LIBS) -lm
+
+$(B)/obj/tests/tools/%.o: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(NICE_CFLAGS) -MMD -MP -c $< -o $@
+
+# libFuzzer harnesses: clang, the parsers' sources compiled in directly.
+FUZZ_SRC := $(call src_of,tests/fuzz)
+FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_LIB_SRC := $(call src_of,common) $(call src_of,turn)
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
+
+unit: $(B)/tests/unit
+	$(B)/tests/unit
+unit-asan: $(B)/tests/unit-asan
+	$(B)/tests/unit-asan
+fuzz: $(FUZZERS)
+
+test: deps
+	@$(MAKE) --no-print-directory build $(B)/tests/unit $(B)/tests/unit-asan $(TOOLS) $(FUZZERS)
+	@sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@sh scripts/demo.sh
+
+bench-turn: deps
+	@$(MAKE) --no-print-directory build $(TOOLS)
+	@bash bench/turn.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

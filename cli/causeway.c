@@ -1,0 +1,245 @@
+/* causeway.c - the `causeway` command line: talks to a running daemon over
+ * its control socket, and manages the TURN user database file directly
+ * (then asks the daemon, if it runs, to reload it). */
+#include "common/ctl.h"
+#include "common/strbuf.h"
+#include "edge/config.h"
+#include "turn/auth.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *ctl_path;
+static const char *conf_path = EDGE_CONF_DEFAULT;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: causeway [-c edge.conf] [-s control.sock] COMMAND\n"
+            "commands of a running edge:\n"
+            "  turn status                 listeners, clients, relays, allocations per user\n"
+            "  turn list                   every allocation\n"
+            "  turn reload-users           re-read the TURN user database\n"
+            "  metrics [prometheus]        all counters\n"
+            "  version\n"
+            "TURN users (edits the user-db file of edge.conf):\n"
+            "  turn user add NAME [--password-stdin]   add or change (asks for the password)\n"
+            "  turn user del NAME\n"
+            "  turn user list\n"
+            "  turn rest-credential NAME [TTL_SECONDS] a short-lived REST credential from the\n"
+            "                              configured rest-secret (what a webbridge hands out)\n");
+}
+
+static int load_config(struct edge_config *cfg)
+{
+    char err[1024];
+
+    if (edge_config_load(cfg, conf_path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "causeway: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int call_daemon(int argc, char **argv, int quiet_if_down)
+{
+    struct cw_sb out;
+    char err[512];
+    int rc;
+
+    cw_sb_init(&out);
+    rc = cw_ctl_call(ctl_path, argc, argv, &out, err, sizeof(err));
+    if (rc < 0) {
+        if (!quiet_if_down)
+            fprintf(stderr, "causeway: %s\n", err);
+        cw_sb_free(&out);
+        return quiet_if_down ? 0 : 3;
+    }
+    fputs(cw_sb_str(&out), rc == 0 ? stdout : stderr);
+    cw_sb_free(&out);
+    return rc;
+}
+
+/* Reads a password without echo from the terminal, or one line of stdin. */
+static int read_password(char *buf, size_t len, int from_stdin)
+{
+    struct termios old, quiet;
+    int tty = !from_stdin && isatty(0);
+    size_t n;
+
+    if (tty) {
+        fprintf(stderr, "password: ");
+        tcgetattr(0, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(0, TCSANOW, &quiet);
+    }
+    if (!fgets(buf, (int)len, stdin))
+        buf[0] = 0;
+    if (tty) {
+        tcsetattr(0, TCSANOW, &old);
+        fputc('\n', stderr);
+    }
+    n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
+    if (!n) {
+        fprintf(stderr, "causeway: empty password\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int print_user(const char *user, const char *realm, void *arg)
+{
+    (void)arg;
+    printf("%s\t%s\n", user, realm);
+    return 0;
+}
+
+static int turn_user(int argc, char **argv)
+{
+    struct edge_config cfg;
+    struct turn_userdb *db = NULL;
+    char err[1024], pass[512];
+    int rc = 1;
+
+    if (argc < 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (load_config(&cfg) < 0)
+        return 1;
+    if (!cfg.user_db[0]) {
+        fprintf(stderr, "causeway: %s has no [turn] user-db\n", conf_path);
+        goto out;
+    }
+    if (turn_userdb_load(cfg.user_db, &db, err, sizeof(err)) < 0) {
+        fprintf(stderr, "causeway: %s\n", err);
+        goto out;
+    }
+    if (!strcmp(argv[0], "list") && argc == 1) {
+        turn_userdb_foreach(db, print_user, NULL);
+        rc = 0;
+        goto out;
+    }
+    if (!strcmp(argv[0], "add") && (argc == 2 || (argc == 3 && !strcmp(argv[2], "--password-stdin")))) {
+        struct turn_key key;
+        if (read_password(pass, sizeof(pass), argc == 3) < 0)
+            goto out;
+        turn_key_derive(argv[1], strlen(argv[1]), cfg.realm, pass, strlen(pass), &key);
+        memset(pass, 0, sizeof(pass));
+        if (turn_userdb_set(db, argv[1], cfg.realm, &key) < 0) {
+            fprintf(stderr, "causeway: \"%s\" is not a valid user name (no spaces or control "
+                            "characters, not starting with #)\n", argv[1]);
+            goto out;
+        }
+        memset(&key, 0, sizeof(key));
+    } else if (!strcmp(argv[0], "del") && argc == 2) {
+        if (turn_userdb_del(db, argv[1], cfg.realm) < 0) {
+            fprintf(stderr, "causeway: no user \"%s\" in realm \"%s\"\n", argv[1], cfg.realm);
+            goto out;
+        }
+    } else {
+        usage(stderr);
+        rc = 2;
+        goto out;
+    }
+    if (turn_userdb_save(db, cfg.user_db, err, sizeof(err)) < 0) {
+        fprintf(stderr, "causeway: %s\n", err);
+        goto out;
+    }
+    printf("user \"%s\" %s in %s (realm %s)\n", argv[1], argv[0][0] == 'a' ? "saved" : "deleted",
+           cfg.user_db, cfg.realm);
+    {
+        char *reload[] = { "turn", "reload-users" };
+        if (!ctl_path)
+            ctl_path = cfg.control_socket;
+        rc = call_daemon(2, reload, 1);
+    }
+out:
+    turn_userdb_destroy(db);
+    edge_config_free(&cfg);
+    return rc;
+}
+
+static int turn_rest_credential(int argc, char **argv)
+{
+    struct edge_config cfg;
+    char user[TURN_NAME_MAX + 1], pass[128];
+    long ttl = 86400;
+
+    if (argc < 1 || argc > 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (argc == 2) {
+        char *end;
+        ttl = strtol(argv[1], &end, 10);
+        if (*end || ttl <= 0 || ttl > 30L * 86400) {
+            fprintf(stderr, "causeway: TTL must be 1 to 2592000 seconds\n");
+            return 2;
+        }
+    }
+    if (load_config(&cfg) < 0)
+        return 1;
+    if (!cfg.rest_secret_len) {
+        fprintf(stderr, "causeway: %s has no [turn] rest-secret-file\n", conf_path);
+        edge_config_free(&cfg);
+        return 1;
+    }
+    snprintf(user, sizeof(user), "%lld:%s", (long long)time(NULL) + ttl, argv[0]);
+    turn_rest_password(cfg.rest_secret, cfg.rest_secret_len, user, strlen(user), pass,
+                       sizeof(pass));
+    printf("username: %s\npassword: %s\nrealm: %s\n", user, pass, cfg.realm);
+    edge_config_free(&cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int opt;
+
+    while ((opt = getopt(argc, argv, "+c:s:h")) != -1) {
+        switch (opt) {
+        case 'c':
+            conf_path = optarg;
+            break;
+        case 's':
+            ctl_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (argc < 1 || !strcmp(argv[0], "help")) {
+        usage(argc < 1 ? stderr : stdout);
+        return argc < 1 ? 2 : 0;
+    }
+    if (argc >= 2 && !strcmp(argv[0], "turn") && !strcmp(argv[1], "user"))
+        return turn_user(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[0], "turn") && !strcmp(argv[1], "rest-credential"))
+        return turn_rest_credential(argc - 2, argv + 2);
+    if (!ctl_path) {
+        /* The socket path comes from the configuration when it can be read. */
+        static struct edge_config cfg;
+        char err[1024];
+        if (access(conf_path, R_OK) == 0 && edge_config_load(&cfg, conf_path, err, sizeof(err)) == 0)
+            ctl_path = cfg.control_socket;
+        else
+            ctl_path = EDGE_CTL_DEFAULT;
+    }
+    return call_daemon(argc, argv, 0);
+}

@@ -1,0 +1,40 @@
+/* conf.h - INI-style configuration files:
+ *
+ *     # comment
+ *     [section]
+ *     key = value            (a key may repeat where the daemon allows it)
+ *
+ * The parser knows no keys: it hands each (section, key, value) to the
+ * daemon's callback and turns every error into "file:line: what". */
+#ifndef CW_CONF_H
+#define CW_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Returns 0, or -1 with a message (without file:line) written to err. */
+typedef int (*cw_conf_cb)(void *arg, const char *section, const char *key,
+                          const char *value, char *err, size_t errlen);
+
+/* Parses a file. On error returns -1 and err holds "path:line: what". */
+int cw_conf_parse_file(const char *path, cw_conf_cb cb, void *arg, char *err, size_t errlen);
+/* Parses text in memory (embedded defaults); name stands in for the path. */
+int cw_conf_parse_text(const char *name, const char *text, cw_conf_cb cb, void *arg,
+                       char *err, size_t errlen);
+
+/* Value parsers for callbacks: 0 on success, -1 with a message in err. */
+int cw_conf_uint(const char *v, unsigned long min, unsigned long max, unsigned long *out,
+                 char *err, size_t errlen);
+int cw_conf_bool(const char *v, int *out, char *err, size_t errlen);
+/* "a-b" with min <= a <= b <= max. */
+int cw_conf_range(const char *v, unsigned long min, unsigned long max, unsigned long *lo,
+                  unsigned long *hi, char *err, size_t errlen);
+/* Address with optional port (see cw_addr_parse). */
+int cw_conf_addr(const char *v, int default_port, struct sockaddr_storage *out, char *err,
+                 size_t errlen);
+/* Duration: "30", "30s", "5m", "1h" -> seconds in [min, max]. */
+int cw_conf_duration(const char *v, unsigned long min, unsigned long max, unsigned long *out,
+                     char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,278 @@
+/* config.c - parses edge.conf (see docs/configuration.md for every key). */
+#include "edge/config.h"
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "turn/policy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int set_str(char *dst, size_t cap, const char *v, char *err, size_t errlen)
+{
+    if (strlen(v) >= cap || !*v) {
+        snprintf(err, errlen, "value must be 1 to %zu characters", cap - 1);
+        return -1;
+    }
+    snprintf(dst, cap, "%s", v);
+    return 0;
+}
+
+static int read_secret_file(struct edge_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    size_t n;
+
+    if (!f) {
+        snprintf(err, errlen, "cannot open rest-secret-file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    n = fread(c->rest_secret, 1, sizeof(c->rest_secret), f);
+    fclose(f);
+    while (n && (c->rest_secret[n - 1] == '\n' || c->rest_secret[n - 1] == '\r'))
+        n--;
+    if (!n || n == sizeof(c->rest_secret)) {
+        snprintf(err, errlen, "rest-secret-file %s must hold 1 to %zu bytes", path,
+                 sizeof(c->rest_secret) - 1);
+        return -1;
+    }
+    c->rest_secret_len = n;
+    return 0;
+}
+
+static int uint_key(const char *v, unsigned long min, unsigned long max, unsigned *out,
+                    char *err, size_t errlen)
+{
+    unsigned long x;
+
+    if (cw_conf_uint(v, min, max, &x, err, errlen) < 0)
+        return -1;
+    *out = (unsigned)x;
+    return 0;
+}
+
+static int dur_key(const char *v, unsigned long min, unsigned long max, unsigned *out,
+                   char *err, size_t errlen)
+{
+    unsigned long x;
+
+    if (cw_conf_duration(v, min, max, &x, err, errlen) < 0)
+        return -1;
+    *out = (unsigned)x;
+    return 0;
+}
+
+static int edge_key(struct edge_config *c, const char *key, const char *v, char *err,
+                    size_t errlen)
+{
+    if (!strcmp(key, "control-socket"))
+        return set_str(c->control_socket, sizeof(c->control_socket), v, err, errlen);
+    if (!strcmp(key, "log-file"))
+        return set_str(c->log_file, sizeof(c->log_file), v, err, errlen);
+    if (!strcmp(key, "log-level")) {
+        c->log_level = cw_log_level_parse(v);
+        if (c->log_level < 0) {
+            snprintf(err, errlen, "\"%s\" is not one of error, warn, notice, info, debug", v);
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(err, errlen, "unknown key \"%s\" in [edge]", key);
+    return -1;
+}
+
+static int add_addr(struct sockaddr_storage *v, int *n, int port, const char *val,
+                    const char *key, char *err, size_t errlen)
+{
+    if (*n == TURN_MAX_LISTEN) {
+        snprintf(err, errlen, "more than %d %s lines", TURN_MAX_LISTEN, key);
+        return -1;
+    }
+    if (cw_conf_addr(val, port, &v[*n], err, errlen) < 0)
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+static int turn_key(struct edge_config *c, const char *key, const char *v, char *err,
+                    size_t errlen)
+{
+    struct turn_options *o = &c->turn;
+
+    if (!strcmp(key, "enabled"))
+        return cw_conf_bool(v, &c->turn_enabled, err, errlen);
+    if (!strcmp(key, "listen"))
+        return add_addr(o->listen, &o->nlisten, 3478, v, key, err, errlen);
+    if (!strcmp(key, "tls-listen"))
+        return add_addr(o->tls_listen, &o->ntls_listen, 5349, v, key, err, errlen);
+    if (!strcmp(key, "tls-certificate"))
+        return set_str(c->tls_cert, sizeof(c->tls_cert), v, err, errlen);
+    if (!strcmp(key, "tls-key"))
+        return set_str(c->tls_key, sizeof(c->tls_key), v, err, errlen);
+    if (!strcmp(key, "relay-address") || !strcmp(key, "public-address")) {
+        struct sockaddr_storage a;
+        int relay = key[0] == 'r';
+        if (cw_conf_addr(v, -1, &a, err, errlen) < 0)
+            return -1;
+        if (a.ss_family == AF_INET6) {
+            *(relay ? &o->relay6 : &o->public6) = a;
+            *(relay ? &o->has_relay6 : &o->has_public6) = 1;
+        } else {
+            *(relay ? &o->relay4 : &o->public4) = a;
+            *(relay ? &o->has_relay4 : &o->has_public4) = 1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "relay-ports")) {
+        unsigned long lo, hi;
+        if (cw_conf_range(v, 1024, 65535, &lo, &hi, err, errlen) < 0)
+            return -1;
+        o->port_min = (uint16_t)lo;
+        o->port_max = (uint16_t)hi;
+        return 0;
+    }
+    if (!strcmp(key, "realm"))
+        return set_str(c->realm, sizeof(c->realm), v, err, errlen);
+    if (!strcmp(key, "user-db"))
+        return set_str(c->user_db, sizeof(c->user_db), v, err, errlen);
+    if (!strcmp(key, "rest-secret-file"))
+        return read_secret_file(c, v, err, errlen);
+    if (!strcmp(key, "rest-secret")) {
+        if (!*v || strlen(v) >= sizeof(c->rest_secret)) {
+            snprintf(err, errlen, "rest-secret must be 1 to %zu bytes",
+                     sizeof(c->rest_secret) - 1);
+            return -1;
+        }
+        c->rest_secret_len = strlen(v);
+        memcpy(c->rest_secret, v, c->rest_secret_len);
+        return 0;
+    }
+    if (!strcmp(key, "default-lifetime"))
+        return dur_key(v, 60, 86400, &o->lifetime_default, err, errlen);
+    if (!strcmp(key, "max-lifetime"))
+        return dur_key(v, 60, 86400, &o->lifetime_max, err, errlen);
+    if (!strcmp(key, "permission-lifetime"))
+        return dur_key(v, 30, 3600, &o->perm_lifetime, err, errlen);
+    if (!strcmp(key, "channel-lifetime"))
+        return dur_key(v, 60, 3600, &o->channel_lifetime, err, errlen);
+    if (!strcmp(key, "nonce-lifetime"))
+        return dur_key(v, 10, 86400, &o->nonce_lifetime, err, errlen);
+    if (!strcmp(key, "max-allocations"))
+        return uint_key(v, 0, 65535, &o->max_allocations, err, errlen);
+    if (!strcmp(key, "max-allocations-per-user"))
+        return uint_key(v, 0, 65535, &o->max_allocations_per_user, err, errlen);
+    if (!strcmp(key, "max-permissions"))
+        return uint_key(v, 1, 1000, &o->max_permissions, err, errlen);
+    if (!strcmp(key, "max-channels"))
+        return uint_key(v, 1, 4096, &o->max_channels, err, errlen);
+    if (!strcmp(key, "max-tcp-clients"))
+        return uint_key(v, 0, 1000000, &o->max_tcp_clients, err, errlen);
+    if (!strcmp(key, "auth-fail-limit"))
+        return uint_key(v, 1, 1000000, &o->auth_fail_limit, err, errlen);
+    if (!strcmp(key, "auth-fail-window"))
+        return dur_key(v, 0, 86400, &o->auth_fail_window, err, errlen);
+    if (!strcmp(key, "software"))
+        return cw_conf_bool(v, &o->software, err, errlen);
+    if (!strcmp(key, "inside-network")) {
+        if (!c->inside_set) {
+            turn_policy_clear_inside(o->policy);
+            c->inside_set = 1;
+        }
+        if (!strcmp(v, "none"))
+            return 0;
+        if (turn_policy_add_inside(o->policy, v) < 0) {
+            snprintf(err, errlen, "\"%s\" is not a network (like 10.0.0.0/8 or fd00::/8)", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "peer-allow")) {
+        if (turn_policy_add_allow(o->policy, v) < 0) {
+            snprintf(err, errlen, "\"%s\" is not a network (like 192.0.2.10/32)", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "unsafe-allow-loopback-peers")) {
+        if (cw_conf_bool(v, &c->unsafe_loopback, err, errlen) < 0)
+            return -1;
+        turn_policy_set_unsafe_loopback(o->policy, c->unsafe_loopback);
+        return 0;
+    }
+    snprintf(err, errlen, "unknown key \"%s\" in [turn]", key);
+    return -1;
+}
+
+static int conf_cb(void *arg, const char *section, const char *key, const char *v, char *err,
+                   size_t errlen)
+{
+    if (!strcmp(section, "edge"))
+        return edge_key(arg, key, v, err, errlen);
+    if (!strcmp(section, "turn"))
+        return turn_key(arg, key, v, err, errlen);
+    snprintf(err, errlen, "unknown section [%s] (known: [edge], [turn])", section);
+    return -1;
+}
+
+int edge_config_load(struct edge_config *c, const char *path, char *err, size_t errlen)
+{
+    struct turn_options *o = &c->turn;
+
+    memset(c, 0, sizeof(*c));
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    snprintf(c->control_socket, sizeof(c->control_socket), "%s", EDGE_CTL_DEFAULT);
+    snprintf(c->realm, sizeof(c->realm), "causeway");
+    c->log_level = CW_LOG_INFO;
+    c->turn_enabled = 1;
+    turn_options_init(o);
+    o->policy = turn_policy_create();
+    if (!o->policy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (cw_conf_parse_file(path, conf_cb, c, err, errlen) < 0)
+        goto fail;
+    o->realm = c->realm;
+    o->userdb_path = c->user_db[0] ? c->user_db : NULL;
+    if (c->rest_secret_len) {
+        o->rest_secret = c->rest_secret;
+        o->rest_secret_len = c->rest_secret_len;
+    }
+    if (o->lifetime_default > o->lifetime_max) {
+        snprintf(err, errlen, "%s: default-lifetime (%us) is above max-lifetime (%us)", path,
+                 o->lifetime_default, o->lifetime_max);
+        goto fail;
+    }
+    if (c->turn_enabled) {
+        if (!o->nlisten && !o->ntls_listen) {
+            snprintf(err, errlen, "%s: [turn] needs at least one listen address", path);
+            goto fail;
+        }
+        if (!o->has_relay4 && !o->has_relay6) {
+            snprintf(err, errlen, "%s: [turn] needs relay-address (the external NIC's address)",
+                     path);
+            goto fail;
+        }
+        if (!o->userdb_path && !o->rest_secret) {
+            snprintf(err, errlen, "%s: [turn] needs user-db or rest-secret-file (or both)", path);
+            goto fail;
+        }
+        if (o->ntls_listen && (!c->tls_cert[0] || !c->tls_key[0])) {
+            snprintf(err, errlen, "%s: [turn] tls-listen needs tls-certificate and tls-key", path);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    edge_config_free(c);
+    return -1;
+}
+
+void edge_config_free(struct edge_config *c)
+{
+    turn_policy_destroy(c->turn.policy);
+    c->turn.policy = NULL;
+    memset(c->rest_secret, 0, sizeof(c->rest_secret));
+}

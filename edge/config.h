@@ -1,0 +1,38 @@
+/* config.h - edge.conf: the edge daemon's configuration, turned into the
+ * libraries' option structs. Shared with the `causeway` CLI, which reads the
+ * same file to find the control socket and the TURN user database. */
+#ifndef EDGE_CONFIG_H
+#define EDGE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "turn/auth.h"
+#include "turn/turn.h"
+
+#define EDGE_CONF_DEFAULT "/etc/causeway/edge.conf"
+#define EDGE_CTL_DEFAULT "/run/causeway/edge.sock"
+
+struct edge_config {
+    char path[1024];
+    char control_socket[108];
+    char log_file[1024];
+    int log_level;
+    int turn_enabled;
+    struct turn_options turn;       /* policy created by edge_config_load */
+    char realm[TURN_NAME_MAX + 1];
+    char user_db[1024];
+    char tls_cert[1024], tls_key[1024];
+    uint8_t rest_secret[256];
+    size_t rest_secret_len;
+    int inside_set;                 /* an inside-network line replaced the defaults */
+    int unsafe_loopback;
+};
+
+/* Loads path (defaults first, then the file). Returns 0, or -1 with
+ * "file:line: what" in err. The caller owns cfg->turn.policy (given to the
+ * TURN server or freed by edge_config_free). */
+int edge_config_load(struct edge_config *cfg, const char *path, char *err, size_t errlen);
+void edge_config_free(struct edge_config *cfg);
+
+#endif

@@ -1,0 +1,244 @@
+/* main.c - causeway-edge: the DMZ daemon. Reads edge.conf, starts the TURN
+ * relay, serves the control socket, and stops cleanly on SIGTERM/SIGINT;
+ * SIGHUP reopens the log and reloads the TURN user database. */
+#include "common/ctl.h"
+#include "common/log.h"
+#include "common/stats.h"
+#include "common/stream.h"
+#include "edge/config.h"
+#include "turn/turn.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EDGE_VERSION "0.1.0"
+
+struct edge {
+    uv_loop_t *loop;
+    struct edge_config cfg;
+    struct cw_stats *stats;
+    struct cw_ctl *ctl;
+    struct turn_server *turn;
+    struct cw_tls_ctx *tls;
+    uv_signal_t sigterm, sigint, sighup;
+    int stopping;
+};
+
+static void edge_stop(struct edge *e, const char *why)
+{
+    if (e->stopping)
+        return;
+    e->stopping = 1;
+    CW_NOTICE("edge", "stopping: %s", why);
+    if (e->turn)
+        turn_server_close(e->turn, NULL, NULL);
+    e->turn = NULL;
+    cw_ctl_close(e->ctl);
+    e->ctl = NULL;
+    uv_close((uv_handle_t *)&e->sigterm, NULL);
+    uv_close((uv_handle_t *)&e->sigint, NULL);
+    uv_close((uv_handle_t *)&e->sighup, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    struct edge *e = h->data;
+    char err[512];
+
+    if (sig == SIGHUP) {
+        cw_log_reopen();
+        if (e->turn && turn_server_reload_users(e->turn, err, sizeof(err)) < 0)
+            CW_ERROR("edge", "SIGHUP: TURN users not reloaded: %s", err);
+        return;
+    }
+    edge_stop(e, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- control commands ----------------------------------------------------- */
+
+static int ctl_turn_status(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct edge *e = arg;
+
+    (void)argc;
+    (void)argv;
+    if (!e->turn) {
+        cw_sb_printf(out, "TURN is disabled in %s\n", e->cfg.path);
+        return 1;
+    }
+    turn_server_status(e->turn, out);
+    return 0;
+}
+
+static int ctl_turn_list(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct edge *e = arg;
+
+    (void)argc;
+    (void)argv;
+    if (!e->turn) {
+        cw_sb_printf(out, "TURN is disabled\n");
+        return 1;
+    }
+    turn_server_list(e->turn, out);
+    return 0;
+}
+
+static int ctl_turn_reload(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct edge *e = arg;
+    char err[512];
+
+    (void)argc;
+    (void)argv;
+    if (!e->turn) {
+        cw_sb_printf(out, "TURN is disabled\n");
+        return 1;
+    }
+    if (turn_server_reload_users(e->turn, err, sizeof(err)) < 0) {
+        cw_sb_printf(out, "user database not reloaded: %s\n", err);
+        return 1;
+    }
+    cw_sb_printf(out, "user database reloaded\n");
+    return 0;
+}
+
+static int ctl_metrics(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct edge *e = arg;
+
+    cw_stats_dump(e->stats, out, argc > 0 && !strcmp(argv[0], "prometheus"));
+    return 0;
+}
+
+static int ctl_version(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    (void)arg;
+    (void)argc;
+    (void)argv;
+    cw_sb_printf(out, "causeway-edge %s pid %ld\n", EDGE_VERSION, (long)getpid());
+    return 0;
+}
+
+/* ---- start-up --------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: causeway-edge [-c edge.conf] [-t]\n"
+               "  -c FILE  configuration (default " EDGE_CONF_DEFAULT ")\n"
+               "  -t       check the configuration and exit\n");
+}
+
+static int edge_start(struct edge *e)
+{
+    char err[1024];
+    struct edge_config *c = &e->cfg;
+
+    uv_signal_init(e->loop, &e->sigterm);
+    uv_signal_init(e->loop, &e->sigint);
+    uv_signal_init(e->loop, &e->sighup);
+    e->sigterm.data = e->sigint.data = e->sighup.data = e;
+    uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&e->sigint, on_signal, SIGINT);
+    uv_signal_start(&e->sighup, on_signal, SIGHUP);
+    if (c->log_file[0] && cw_log_open(c->log_file) < 0) {
+        fprintf(stderr, "causeway-edge: cannot open log file %s: %s\n", c->log_file,
+                strerror(errno));
+        return -1;
+    }
+    cw_log_set_level((enum cw_log_level)c->log_level);
+    e->stats = cw_stats_create();
+    e->ctl = cw_ctl_create(e->loop, c->control_socket, err, sizeof(err));
+    if (!e->ctl) {
+        CW_ERROR("edge", "%s", err);
+        return -1;
+    }
+    cw_ctl_register(e->ctl, "turn status", ctl_turn_status, e);
+    cw_ctl_register(e->ctl, "turn list", ctl_turn_list, e);
+    cw_ctl_register(e->ctl, "turn reload-users", ctl_turn_reload, e);
+    cw_ctl_register(e->ctl, "metrics", ctl_metrics, e);
+    cw_ctl_register(e->ctl, "version", ctl_version, e);
+    if (c->turn_enabled) {
+        if (c->turn.ntls_listen) {
+            e->tls = cw_tls_ctx_create_server(c->tls_cert, c->tls_key, err, sizeof(err));
+            if (!e->tls) {
+                CW_ERROR("edge", "TURN TLS: %s", err);
+                return -1;
+            }
+            c->turn.tls = e->tls;
+        }
+        if (c->unsafe_loopback)
+            CW_WARN("edge", "unsafe-allow-loopback-peers is on: TURN users can reach services "
+                            "on this host's loopback; use only for demos and benchmarks");
+        e->turn = turn_server_create(e->loop, &c->turn, e->stats, err, sizeof(err));
+        if (!e->turn) {
+            CW_ERROR("edge", "TURN not started: %s", err);
+            return -1;
+        }
+    }
+    CW_NOTICE("edge", "causeway-edge %s started (config %s, control %s)", EDGE_VERSION, c->path,
+              c->control_socket);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct edge e;
+    const char *conf = EDGE_CONF_DEFAULT;
+    char err[1024];
+    int opt, check = 0, rc;
+    struct rlimit rl;
+
+    memset(&e, 0, sizeof(e));
+    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+        switch (opt) {
+        case 'c':
+            conf = optarg;
+            break;
+        case 't':
+            check = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (edge_config_load(&e.cfg, conf, err, sizeof(err)) < 0) {
+        fprintf(stderr, "causeway-edge: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("causeway-edge: %s is valid\n", conf);
+        edge_config_free(&e.cfg);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    /* One relay socket per allocation: raise the descriptor limit. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    e.loop = uv_default_loop();
+    rc = edge_start(&e);
+    if (rc < 0)
+        edge_stop(&e, "start-up failed");
+    uv_run(e.loop, UV_RUN_DEFAULT);
+    uv_loop_close(e.loop);
+    if (e.tls)
+        cw_tls_ctx_destroy(e.tls);
+    cw_stats_destroy(e.stats);
+    edge_config_free(&e.cfg);
+    if (rc == 0)
+        CW_NOTICE("edge", "stopped");
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Installs the Debian 12 packages that Causeway builds with and tests against,
+# only those that are missing. Called by `make deps` (and so by demo and test).
+set -eu
+
+# Build: compiler, libraries of DESIGN.md's dependency list.
+BUILD="build-essential pkg-config clang libclang-rt-14-dev
+  libuv1-dev libssl-dev libc-ares-dev libnice-dev libglib2.0-dev
+  libssh2-1-dev libexpat1-dev libraft-dev"
+# Test and benchmark peers: real software that nobody here wrote.
+PEERS="coturn iproute2 procps curl openssl openssh-server openssh-client"
+
+missing=""
+for p in $BUILD $PEERS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install:$missing" >&2; exit 1; }
+    SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Package scripts must not start system services (coturn, sshd) on this host:
+# Causeway's tests start their own instances on their own ports.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    made_policy=1
+fi
+trap '[ "$made_policy" = 1 ] && $SUDO rm -f "$policy"' EXIT
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

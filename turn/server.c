@@ -1,0 +1,756 @@
+/* server.c - TURN request handling: Binding, Allocate, Refresh,
+ * CreatePermission, ChannelBind, Send indications and ChannelData from
+ * clients (RFC 8656 over RFC 8489), with long-term and REST credentials. */
+#include "turn/turn_int.h"
+
+#include "common/addr.h"
+#include "common/log.h"
+#include "turn/policy.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#define RESP_MAX 1024
+
+/* One request being answered. */
+struct req {
+    struct turn_server *s;
+    const struct turn_client *cl;
+    const struct stun_msg *m;
+    uint64_t now;
+    int authed;                     /* responses carry integrity */
+    int sha256;                     /* ... MESSAGE-INTEGRITY-SHA256 */
+    struct turn_key key;
+    const uint8_t *mikey;           /* the key that checked, for responses */
+    size_t mikeylen;
+    const char *user;
+    size_t userlen;
+};
+
+static const char *proto_name(uint8_t proto)
+{
+    return proto == TURN_TLS ? "tls" : proto == TURN_TCP ? "tcp" : "udp";
+}
+
+void turn__client_send(struct turn_server *s, const struct turn_client *cl, const uint8_t *p,
+                       size_t n)
+{
+    if (cl->conn) {
+        if (turn__conn_send(cl->conn, p, n) < 0)
+            s->st.dropped++;
+        return;
+    }
+    memcpy(turn__udp_slot(cl->ul, &cl->addr.sa), p, n);
+    turn__udp_commit(cl->ul, n);
+}
+
+static void resp_start(struct req *r, struct stun_enc *e, uint8_t *buf, uint8_t cls)
+{
+    stun_enc_start(e, buf, RESP_MAX, r->m->method, cls, r->m->tid);
+}
+
+/* SOFTWARE, integrity and FINGERPRINT, then send. */
+static void resp_send(struct req *r, struct stun_enc *e)
+{
+    static const char software[] = "Causeway";
+    size_t n;
+
+    if (r->s->o.software)
+        stun_enc_attr(e, STUN_A_SOFTWARE, software, sizeof(software) - 1);
+    if (r->authed) {
+        if (r->sha256)
+            stun_enc_integrity_sha256(e, r->mikey, r->mikeylen);
+        else
+            stun_enc_integrity(e, r->mikey, r->mikeylen);
+    }
+    if (r->m->i_fp >= 0)
+        stun_enc_fingerprint(e);
+    n = stun_enc_finish(e);
+    if (n)
+        turn__client_send(r->s, r->cl, e->w.data, n);
+}
+
+static void send_error(struct req *r, int code)
+{
+    struct stun_enc e;
+    uint8_t buf[RESP_MAX];
+    char cb[CW_ADDR_STRLEN];
+
+    CW_DEBUG(TURN_LOG, "%d %s to method 0x%03x from %s", code, stun_reason(code),
+             r->m->method, cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1));
+    resp_start(r, &e, buf, STUN_ERROR);
+    stun_enc_error(&e, code, NULL);
+    resp_send(r, &e);
+}
+
+/* 401 and 438 carry REALM and a fresh NONCE bound to the client. */
+static void send_challenge(struct req *r, int code)
+{
+    struct stun_enc e;
+    uint8_t buf[RESP_MAX];
+    char nonce[TURN_NONCE_LEN + 1];
+
+    turn_nonce_make(r->s->nonce_secret, &r->cl->addr.sa,
+                    (uint64_t)time(NULL) + r->s->o.nonce_lifetime, nonce);
+    r->authed = 0;
+    resp_start(r, &e, buf, STUN_ERROR);
+    stun_enc_error(&e, code, NULL);
+    stun_enc_attr(&e, STUN_A_REALM, r->s->o.realm, strlen(r->s->o.realm));
+    stun_enc_attr(&e, STUN_A_NONCE, nonce, TURN_NONCE_LEN);
+    resp_send(r, &e);
+}
+
+/* ---- failed authentications per source address --------------------------- */
+
+static struct turn_authfail *authfail_slot(struct turn_server *s, const struct sockaddr *src)
+{
+    union turn_sa ip;
+
+    memcpy(&ip, src, cw_addr_len(src));
+    cw_addr_set_port(&ip.sa, 0);
+    return &s->authfail[cw_addr_hash(&ip.sa, s->hash_seed) % TURN_AUTHFAIL_SLOTS];
+}
+
+static int authfail_limited(struct turn_server *s, const struct sockaddr *src, uint64_t now)
+{
+    struct turn_authfail *f;
+
+    if (!s->o.auth_fail_window)
+        return 0;
+    f = authfail_slot(s, src);
+    if (f->count < s->o.auth_fail_limit || !cw_addr_equal(&f->src.sa, src, 0) ||
+        now - f->window_start >= s->o.auth_fail_window * 1000ull)
+        return 0;
+    if (!f->logged) {
+        char buf[CW_ADDR_STRLEN];
+        f->logged = 1;
+        CW_WARN(TURN_LOG, "too many failed authentications from %s (%u in %us): ignoring its "
+                "requests for the rest of the window",
+                cw_addr_fmt(src, buf, sizeof(buf), 0), f->count, s->o.auth_fail_window);
+    }
+    s->st.auth_ratelimited++;
+    return 1;
+}
+
+static void authfail_count(struct turn_server *s, const struct sockaddr *src, uint64_t now)
+{
+    struct turn_authfail *f = authfail_slot(s, src);
+
+    s->st.auth_failures++;
+    if (!s->o.auth_fail_window)
+        return;
+    if (!cw_addr_equal(&f->src.sa, src, 0) ||
+        now - f->window_start >= s->o.auth_fail_window * 1000ull) {
+        memset(f, 0, sizeof(*f));
+        memcpy(&f->src, src, cw_addr_len(src));
+        f->window_start = now;
+    }
+    f->count++;
+}
+
+/* ---- long-term credentials (RFC 8489 9.2.4) ------------------------------- */
+
+static void auth_fail_log(struct req *r, int code, const char *what)
+{
+    char buf[CW_ADDR_STRLEN];
+
+    CW_WARN(TURN_LOG, "%d for user \"%.*s\" realm \"%s\" from %s: %s", code, (int)r->userlen,
+            r->user, r->s->o.realm, cw_addr_fmt(&r->cl->addr.sa, buf, sizeof(buf), 1), what);
+}
+
+/* Returns 0 when the request is authenticated (r->key set); otherwise the
+ * answer (401, 438, 400) has been sent or the request dropped. */
+static int auth_check(struct req *r)
+{
+    const struct stun_msg *m = r->m;
+    struct turn_server *s = r->s;
+    const struct stun_attr *au, *an;
+    const struct turn_key *k = NULL;
+    char user[TURN_NAME_MAX + 1];
+    int64_t expiry;
+    int rc;
+
+    if (authfail_limited(s, &r->cl->addr.sa, r->now))
+        return -1;
+    if (m->i_mi < 0 && m->i_mi256 < 0) {
+        send_challenge(r, 401);               /* the usual first round trip */
+        return -1;
+    }
+    au = stun_msg_find(m, STUN_A_USERNAME);
+    an = stun_msg_find(m, STUN_A_NONCE);
+    if (!au || !an || !stun_msg_find(m, STUN_A_REALM) || au->len > TURN_NAME_MAX) {
+        send_error(r, 400);
+        return -1;
+    }
+    memcpy(user, stun_attr_value(m, au), au->len);
+    user[au->len] = 0;
+    r->user = (const char *)stun_attr_value(m, au);
+    r->userlen = au->len;
+    if (memchr(user, 0, au->len)) {
+        send_error(r, 400);
+        return -1;
+    }
+    rc = turn_nonce_check(s->nonce_secret, &r->cl->addr.sa, stun_attr_value(m, an), an->len,
+                          (uint64_t)time(NULL));
+    if (rc != TURN_NONCE_OK) {
+        char buf[CW_ADDR_STRLEN];
+        s->st.stale_nonces++;
+        CW_INFO(TURN_LOG, "438 for user \"%s\" from %s: %s", user,
+                cw_addr_fmt(&r->cl->addr.sa, buf, sizeof(buf), 1),
+                rc == TURN_NONCE_STALE ? "stale nonce (expired; client will retry)"
+                                       : "nonce not issued to this client address");
+        send_challenge(r, 438);
+        return -1;
+    }
+    if (s->o.rest_secret && turn_rest_expiry(user, au->len, &expiry) == 0) {
+        if (expiry <= (int64_t)time(NULL)) {
+            auth_fail_log(r, 401, "REST credential expired (check the clocks of the "
+                                  "webbridge and the edge)");
+            authfail_count(s, &r->cl->addr.sa, r->now);
+            send_challenge(r, 401);
+            return -1;
+        }
+        turn_rest_key(s->o.rest_secret, s->o.rest_secret_len, user, au->len, s->o.realm,
+                      &r->key);
+        k = &r->key;
+    } else if (s->users) {
+        k = turn_userdb_find(s->users, user, au->len, s->o.realm);
+        if (k)
+            r->key = *k;
+    }
+    if (!k) {
+        auth_fail_log(r, 401, "unknown user");
+        authfail_count(s, &r->cl->addr.sa, r->now);
+        send_challenge(r, 401);
+        return -1;
+    }
+    /* PASSWORD-ALGORITHM SHA-256 selects the SHA-256 key (RFC 8489 14.12);
+     * without it MESSAGE-INTEGRITY-SHA256 is keyed with the MD5 key. */
+    if (m->i_mi256 >= 0) {
+        const struct stun_attr *pa = stun_msg_find(m, STUN_A_PASSWORD_ALGORITHM);
+        const uint8_t *v = pa ? stun_attr_value(m, pa) : NULL;
+        int use256 = v && pa->len >= 2 && v[0] == 0 && v[1] == 2;
+        r->mikey = use256 ? r->key.sha256 : r->key.md5;
+        r->mikeylen = use256 ? sizeof(r->key.sha256) : sizeof(r->key.md5);
+        r->sha256 = 1;
+    } else {
+        r->mikey = r->key.md5;
+        r->mikeylen = sizeof(r->key.md5);
+    }
+    rc = stun_msg_check_integrity(m, r->mikey, r->mikeylen, r->sha256);
+    if (rc != 0) {
+        auth_fail_log(r, 401, "integrity check failed (wrong password?)");
+        authfail_count(s, &r->cl->addr.sa, r->now);
+        send_challenge(r, 401);
+        return -1;
+    }
+    r->authed = 1;
+    return 0;
+}
+
+/* The allocation of this 5-tuple, checked against the request's user:
+ * 437 without one, 441 for another user (RFC 8656 5). */
+static struct turn_alloc *req_alloc(struct req *r)
+{
+    struct turn_alloc *a = turn__alloc_find(r->s, r->cl);
+
+    if (!a) {
+        send_error(r, 437);
+        return NULL;
+    }
+    if (strlen(a->user->name) != r->userlen || memcmp(a->user->name, r->user, r->userlen)) {
+        send_error(r, 441);
+        return NULL;
+    }
+    return a;
+}
+
+static unsigned lifetime_of(struct req *r, int *present)
+{
+    const struct stun_attr *la = stun_msg_find(r->m, TURN_A_LIFETIME);
+    uint32_t v = 0;
+    const struct turn_options *o = &r->s->o;
+
+    *present = la && stun_attr_u32(r->m, la, &v) == 0;
+    if (!*present)
+        return o->lifetime_default;
+    if (v == 0)
+        return 0;
+    if (v > o->lifetime_max)
+        v = o->lifetime_max;
+    return v < o->lifetime_default ? o->lifetime_default : v;
+}
+
+static const char *peer_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+    return cw_addr_fmt(sa, buf, len, 1);
+}
+
+/* Peer checks shared by CreatePermission, ChannelBind and Send: family of
+ * the relay (443) and policy (403, logged). Returns 0 or the error code. */
+static int peer_check(struct req *r, struct turn_alloc *a, const struct sockaddr *peer)
+{
+    const char *why;
+    char pb[CW_ADDR_STRLEN], cb[CW_ADDR_STRLEN];
+
+    if (peer->sa_family != a->relay.sa.sa_family)
+        return 443;
+    if (turn_policy_check(r->s->o.policy, peer, &why) == 0)
+        return 0;
+    r->s->st.peer_denied++;
+    CW_WARN(TURN_LOG, "403 for user \"%s\" from %s: peer %s refused (%s)", a->user->name,
+            cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1), peer_str(peer, pb, sizeof(pb)),
+            why);
+    return 403;
+}
+
+/* ---- Binding (RFC 8489 3) --------------------------------------------------- */
+
+static void on_binding(struct req *r)
+{
+    struct stun_enc e;
+    uint8_t buf[RESP_MAX];
+
+    r->s->st.bindings++;
+    resp_start(r, &e, buf, STUN_SUCCESS);
+    stun_enc_xaddr(&e, STUN_A_XOR_MAPPED_ADDRESS, &r->cl->addr.sa);
+    resp_send(r, &e);
+}
+
+/* ---- Allocate (RFC 8656 7.2) ---------------------------------------------- */
+
+static void allocate_reply(struct req *r, struct turn_alloc *a, const uint8_t *token,
+                           int addr_error)
+{
+    struct turn_server *s = r->s;
+    struct stun_enc e;
+    uint8_t buf[RESP_MAX];
+    union turn_sa adv = a->relay;
+    int v6 = a->relay.sa.sa_family == AF_INET6;
+
+    /* Static NAT: advertise the public address, with the relay's port. */
+    if (v6 ? s->o.has_public6 : s->o.has_public4) {
+        memcpy(&adv, v6 ? &s->o.public6 : &s->o.public4, sizeof(adv));
+        cw_addr_set_port(&adv.sa, cw_addr_port(&a->relay.sa));
+    }
+    resp_start(r, &e, buf, STUN_SUCCESS);
+    stun_enc_xaddr(&e, TURN_A_XOR_RELAYED_ADDRESS, &adv.sa);
+    stun_enc_u32(&e, TURN_A_LIFETIME, (uint32_t)((a->expires - r->now + 500) / 1000));
+    if (token)
+        stun_enc_attr(&e, TURN_A_RESERVATION_TOKEN, token, 8);
+    if (addr_error) {
+        uint8_t ae[4 + 28];
+        /* ADDRESS-ERROR-CODE (RFC 8656 18.13): family, reserved, class,
+         * number, reason. */
+        ae[0] = STUN_FAMILY_IPV6;
+        ae[1] = 0;
+        ae[2] = (uint8_t)(addr_error / 100);
+        ae[3] = (uint8_t)(addr_error % 100);
+        memcpy(ae + 4, "Address Family not Supported", 28);
+        stun_enc_attr(&e, TURN_A_ADDRESS_ERROR_CODE, ae, 32);
+    }
+    stun_enc_xaddr(&e, STUN_A_XOR_MAPPED_ADDRESS, &r->cl->addr.sa);
+    resp_send(r, &e);
+}
+
+static void on_allocate(struct req *r)
+{
+    struct turn_server *s = r->s;
+    const struct stun_msg *m = r->m;
+    const struct stun_attr *rt, *ep, *tok, *raf, *aaf;
+    struct turn_alloc *a;
+    struct turn_ports *ports;
+    uint8_t token[8];
+    int family = AF_INET, port = -1, even = 0, reserve = 0, present, addr_error = 0;
+    unsigned lifetime;
+    char cb[CW_ADDR_STRLEN], rb[CW_ADDR_STRLEN];
+
+    a = turn__alloc_find(s, r->cl);
+    if (a) {
+        /* A retransmission of the Allocate that made it is answered again. */
+        if (!memcmp(a->tid, m->tid, STUN_TID_LEN) && a->user &&
+            strlen(a->user->name) == r->userlen && !memcmp(a->user->name, r->user, r->userlen))
+            allocate_reply(r, a, NULL, 0);
+        else
+            send_error(r, 437);
+        return;
+    }
+    rt = stun_msg_find(m, TURN_A_REQUESTED_TRANSPORT);
+    if (!rt || rt->len != 4) {
+        send_error(r, 400);
+        return;
+    }
+    if (stun_attr_value(m, rt)[0] != IPPROTO_UDP) {
+        send_error(r, 442);
+        return;
+    }
+    ep = stun_msg_find(m, TURN_A_EVEN_PORT);
+    tok = stun_msg_find(m, TURN_A_RESERVATION_TOKEN);
+    raf = stun_msg_find(m, TURN_A_REQUESTED_ADDRESS_FAMILY);
+    aaf = stun_msg_find(m, TURN_A_ADDITIONAL_ADDRESS_FAMILY);
+    if ((tok && (ep || raf || aaf)) || (raf && aaf) || (ep && ep->len < 1) ||
+        (tok && tok->len != 8)) {
+        send_error(r, 400);
+        return;
+    }
+    if (raf) {
+        const uint8_t *v = stun_attr_value(m, raf);
+        if (raf->len != 4 || (v[0] != STUN_FAMILY_IPV4 && v[0] != STUN_FAMILY_IPV6)) {
+            send_error(r, raf->len != 4 ? 400 : 440);
+            return;
+        }
+        family = v[0] == STUN_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+    }
+    if (aaf) {
+        const uint8_t *v = stun_attr_value(m, aaf);
+        if (aaf->len != 4 || v[0] != STUN_FAMILY_IPV6) {
+            send_error(r, 400);
+            return;
+        }
+        addr_error = 440;   /* dual allocation is not offered: IPv4 only */
+    }
+    if (family == AF_INET6 ? !s->o.has_relay6 : !s->o.has_relay4) {
+        send_error(r, 440);
+        return;
+    }
+    if (s->o.max_allocations_per_user &&
+        turn__user_count(s, r->user, r->userlen) >= s->o.max_allocations_per_user) {
+        s->st.quota_rejects++;
+        CW_WARN(TURN_LOG, "486 for user \"%.*s\" from %s: allocation quota of %u reached",
+                (int)r->userlen, r->user, cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1),
+                s->o.max_allocations_per_user);
+        send_error(r, 486);
+        return;
+    }
+    if (s->st.allocs_active >= s->o.max_allocations)
+        goto capacity;
+    ports = family == AF_INET6 ? &s->ports6 : &s->ports4;
+    if (ep) {
+        even = 1;
+        reserve = (stun_attr_value(m, ep)[0] & 0x80) != 0;
+    }
+    a = turn__alloc_create(s, r->cl, r->user, r->userlen, &r->key);
+    if (!a)
+        goto capacity;
+    if (tok) {
+        port = turn__ports_redeem(ports, stun_attr_value(m, tok));
+        if (port < 0 || turn__relay_open(a, family, (uint16_t)port, 0) < 0) {
+            if (port >= 0)
+                turn__ports_release(ports, (uint16_t)port);
+            turn__alloc_destroy(a, "reservation token unknown or expired");
+            send_error(r, 508);
+            return;
+        }
+    } else {
+        /* Ports in use by another program are skipped (bind fails). */
+        for (int tries = 0; tries < 64; tries++) {
+            port = turn__ports_take(ports, even, reserve);
+            if (port < 0)
+                break;
+            if (turn__relay_open(a, family, (uint16_t)port,
+                                 stun_msg_find(m, TURN_A_DONT_FRAGMENT) != NULL) == 0)
+                break;
+            turn__ports_release(ports, (uint16_t)port);
+            port = -1;
+        }
+        if (port < 0) {
+            turn__alloc_destroy(a, "no free relay port");
+            goto capacity;
+        }
+        if (reserve)
+            turn__ports_reserve(ports, (uint16_t)(port + 1), r->now, token);
+    }
+    memcpy(a->tid, m->tid, STUN_TID_LEN);
+    lifetime = lifetime_of(r, &present);
+    if (lifetime == 0)
+        lifetime = s->o.lifetime_default;
+    a->expires = r->now + lifetime * 1000ull;
+    if (a->client.conn)
+        turn__conn_set_alloc(a->client.conn, a);
+    CW_INFO(TURN_LOG, "allocation %s for user \"%s\" from %s over %s, lifetime %us",
+            cw_addr_fmt(&a->relay.sa, rb, sizeof(rb), 1), a->user->name,
+            cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1), proto_name(r->cl->proto),
+            lifetime);
+    allocate_reply(r, a, reserve ? token : NULL, addr_error);
+    return;
+capacity:
+    s->st.capacity_rejects++;
+    CW_WARN(TURN_LOG, "508 for user \"%.*s\" from %s: no capacity (%" PRIu64 " allocations, "
+            "max %u, relay ports %u-%u)", (int)r->userlen, r->user,
+            cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1), s->st.allocs_active,
+            s->o.max_allocations, s->o.port_min, s->o.port_max);
+    send_error(r, 508);
+}
+
+/* ---- Refresh (RFC 8656 8) ------------------------------------------------- */
+
+static void on_refresh(struct req *r)
+{
+    struct turn_alloc *a = req_alloc(r);
+    struct stun_enc e;
+    uint8_t buf[RESP_MAX];
+    const struct stun_attr *raf;
+    unsigned lifetime;
+    int present;
+
+    if (!a)
+        return;
+    raf = stun_msg_find(r->m, TURN_A_REQUESTED_ADDRESS_FAMILY);
+    if (raf && (raf->len != 4 ||
+                (stun_attr_value(r->m, raf)[0] == STUN_FAMILY_IPV6) !=
+                    (a->relay.sa.sa_family == AF_INET6))) {
+        send_error(r, 443);
+        return;
+    }
+    lifetime = lifetime_of(r, &present);
+    if (lifetime == 0)
+        turn__alloc_destroy(a, "deleted by the client (Refresh lifetime 0)");
+    else
+        a->expires = r->now + lifetime * 1000ull;
+    resp_start(r, &e, buf, STUN_SUCCESS);
+    stun_enc_u32(&e, TURN_A_LIFETIME, lifetime);
+    resp_send(r, &e);
+}
+
+/* ---- CreatePermission (RFC 8656 10) ----------------------------------------- */
+
+#define PERMS_PER_REQUEST 16
+
+static void on_create_permission(struct req *r)
+{
+    struct turn_alloc *a = req_alloc(r);
+    const struct stun_msg *m = r->m;
+    struct sockaddr_storage peers[PERMS_PER_REQUEST];
+    struct stun_enc e;
+    uint8_t buf[RESP_MAX];
+    unsigned np = 0, fresh = 0;
+    int code;
+
+    if (!a)
+        return;
+    for (unsigned i = 0; i < m->nattrs; i++) {
+        if (m->attrs[i].type != TURN_A_XOR_PEER_ADDRESS)
+            continue;
+        if (np == PERMS_PER_REQUEST || stun_attr_xaddr(m, &m->attrs[i], &peers[np]) < 0) {
+            send_error(r, 400);
+            return;
+        }
+        if ((code = peer_check(r, a, (struct sockaddr *)&peers[np])) != 0) {
+            send_error(r, code);
+            return;
+        }
+        if (!turn__perm_has(a, (struct sockaddr *)&peers[np], 0))
+            fresh++;
+        np++;
+    }
+    if (!np) {
+        send_error(r, 400);
+        return;
+    }
+    /* All or nothing (RFC 8656 10.2): check the cap before installing. */
+    if (a->nperms + fresh > r->s->o.max_permissions) {
+        r->s->st.capacity_rejects++;
+        send_error(r, 508);
+        return;
+    }
+    for (unsigned i = 0; i < np; i++)
+        turn__perm_add(a, (struct sockaddr *)&peers[i], r->now);
+    resp_start(r, &e, buf, STUN_SUCCESS);
+    resp_send(r, &e);
+}
+
+/* ---- ChannelBind (RFC 8656 11.2) -------------------------------------------- */
+
+static void on_channel_bind(struct req *r)
+{
+    struct turn_alloc *a = req_alloc(r);
+    const struct stun_msg *m = r->m;
+    const struct stun_attr *cn, *pa;
+    struct sockaddr_storage peer;
+    struct stun_enc e;
+    uint8_t buf[RESP_MAX];
+    uint32_t v;
+    uint16_t num;
+    int code;
+
+    if (!a)
+        return;
+    cn = stun_msg_find(m, TURN_A_CHANNEL_NUMBER);
+    pa = stun_msg_find(m, TURN_A_XOR_PEER_ADDRESS);
+    if (!cn || !pa || stun_attr_u32(m, cn, &v) < 0 || stun_attr_xaddr(m, pa, &peer) < 0) {
+        send_error(r, 400);
+        return;
+    }
+    num = (uint16_t)(v >> 16);
+    if (num < TURN_CHANNEL_MIN || num > TURN_CHANNEL_MAX) {
+        send_error(r, 400);
+        return;
+    }
+    if ((code = peer_check(r, a, (struct sockaddr *)&peer)) != 0) {
+        send_error(r, code);
+        return;
+    }
+    if (!turn__perm_has(a, (struct sockaddr *)&peer, 0) &&
+        a->nperms >= r->s->o.max_permissions) {
+        send_error(r, 508);
+        return;
+    }
+    if (turn__chan_bind(a, num, (struct sockaddr *)&peer, r->now, &code) < 0) {
+        send_error(r, code);
+        return;
+    }
+    turn__perm_add(a, (struct sockaddr *)&peer, r->now);
+    resp_start(r, &e, buf, STUN_SUCCESS);
+    resp_send(r, &e);
+}
+
+/* ---- data from the client ------------------------------------------------ */
+
+static void relay_to_peer(struct turn_server *s, struct turn_alloc *a,
+                          const struct sockaddr *peer, const uint8_t *p, size_t n)
+{
+    if (turn__relay_send(a, peer, p, n) < 0) {
+        s->st.dropped++;
+        return;
+    }
+    a->pkts_to_peer++;
+    a->bytes_to_peer += n;
+    s->st.pkts_to_peer++;
+    s->st.bytes_to_peer += n;
+}
+
+/* Send indication (RFC 8656 11.2): no answer is ever sent; refused peers are
+ * dropped and logged. */
+static void on_send(struct turn_server *s, const struct turn_client *cl,
+                    const struct stun_msg *m)
+{
+    struct turn_alloc *a = turn__alloc_find(s, cl);
+    const struct stun_attr *pa, *da;
+    struct sockaddr_storage peer;
+    const char *why;
+
+    if (!a)
+        goto drop;
+    pa = stun_msg_find(m, TURN_A_XOR_PEER_ADDRESS);
+    da = stun_msg_find(m, TURN_A_DATA);
+    if (!pa || !da || stun_attr_xaddr(m, pa, &peer) < 0 ||
+        peer.ss_family != a->relay.sa.sa_family)
+        goto drop;
+    if (turn_policy_check(s->o.policy, (struct sockaddr *)&peer, &why) < 0) {
+        char pb[CW_ADDR_STRLEN], cb[CW_ADDR_STRLEN];
+        s->st.peer_denied++;
+        CW_INFO(TURN_LOG, "Send from user \"%s\" at %s to peer %s refused (%s)",
+                a->user->name, cw_addr_fmt(&cl->addr.sa, cb, sizeof(cb), 1),
+                peer_str((struct sockaddr *)&peer, pb, sizeof(pb)), why);
+        goto drop;
+    }
+    if (!turn__perm_has(a, (struct sockaddr *)&peer, turn__now(s)))
+        goto drop;
+    relay_to_peer(s, a, (struct sockaddr *)&peer, stun_attr_value(m, da), da->len);
+    return;
+drop:
+    s->st.dropped++;
+}
+
+static void on_channel_data(struct turn_server *s, const struct turn_client *cl,
+                            const uint8_t *p, size_t n)
+{
+    struct turn_alloc *a;
+    struct turn_chan *ch;
+    const uint8_t *data;
+    size_t dlen;
+    uint16_t num;
+
+    if (turn_channeldata_parse(p, n, &num, &data, &dlen) < 0) {
+        s->st.malformed++;
+        return;
+    }
+    a = turn__alloc_find(s, cl);
+    if (!a || !(ch = turn__chan_by_num(a, num)) || ch->expires <= turn__now(s)) {
+        s->st.dropped++;
+        return;
+    }
+    relay_to_peer(s, a, &ch->peer.sa, data, dlen);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+void turn__handle(struct turn_server *s, const struct turn_client *cl,
+                  const struct sockaddr *local, const uint8_t *p, size_t n)
+{
+    struct stun_msg m;
+    struct req r;
+    int rc;
+
+    (void)local;
+    if (n >= 4 && (p[0] & 0xC0) == 0x40) {
+        on_channel_data(s, cl, p, n);
+        return;
+    }
+    rc = stun_msg_parse(&m, p, n);
+    if (rc == STUN_E_NOT_STUN || rc == STUN_E_FINGERPRINT) {
+        s->st.malformed++;
+        return;
+    }
+    memset(&r, 0, sizeof(r));
+    r.s = s;
+    r.cl = cl;
+    r.m = &m;
+    r.now = turn__now(s);
+    if (rc == STUN_E_MALFORMED) {
+        s->st.malformed++;
+        if (m.cls == STUN_REQUEST) {
+            m.i_fp = -1;
+            send_error(&r, 400);
+        }
+        return;
+    }
+    if (m.cls == STUN_INDICATION) {
+        if (m.method == TURN_SEND && !m.nunknown)
+            on_send(s, cl, &m);
+        return;
+    }
+    if (m.cls != STUN_REQUEST)
+        return;                 /* responses are not for us */
+    s->st.requests++;
+    if (m.nunknown) {
+        /* RFC 8489 6.3.1: 420 with UNKNOWN-ATTRIBUTES. */
+        struct stun_enc e;
+        uint8_t buf[RESP_MAX];
+        resp_start(&r, &e, buf, STUN_ERROR);
+        stun_enc_error(&e, 420, NULL);
+        stun_enc_unknown(&e, m.unknown, m.nunknown < 8 ? m.nunknown : 8);
+        resp_send(&r, &e);
+        return;
+    }
+    switch (m.method) {
+    case STUN_BINDING:
+        on_binding(&r);
+        return;
+    case TURN_ALLOCATE:
+    case TURN_REFRESH:
+    case TURN_CREATE_PERMISSION:
+    case TURN_CHANNEL_BIND:
+        if (auth_check(&r) < 0)
+            return;
+        break;
+    default:
+        send_error(&r, 400);
+        return;
+    }
+    switch (m.method) {
+    case TURN_ALLOCATE:
+        on_allocate(&r);
+        break;
+    case TURN_REFRESH:
+        on_refresh(&r);
+        break;
+    case TURN_CREATE_PERMISSION:
+        on_create_permission(&r);
+        break;
+    case TURN_CHANNEL_BIND:
+        on_channel_bind(&r);
+        break;
+    }
+}

@@ -1,0 +1,293 @@
+/* udp.c - datagram I/O of the relay: listener sockets read in batches with
+ * recvmmsg, datagrams to clients queued per listener and sent in batches
+ * with sendmmsg once per loop iteration, and the allocations' relay sockets.
+ *
+ * Sockets are raw non-blocking fds watched by uv_poll: libuv's uv_udp_t
+ * would allocate per datagram and send one syscall per datagram. */
+#include "turn/turn_int.h"
+
+#include "common/addr.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/ip.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RELAY_READS_PER_EVENT 64   /* fairness: then yield to other sockets */
+#define LISTENER_BATCHES_PER_EVENT 8
+
+static void udp_flush(struct turn_udp_listener *ul)
+{
+    struct turn_sendq *q = ul->q;
+    unsigned off = 0;
+
+    while (off < q->n) {
+        int n = sendmmsg(ul->fd, q->msg + off, q->n - off, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            /* EAGAIN (socket buffer full) or an ICMP error of an earlier
+             * datagram (ECONNREFUSED...): drop this one and go on. */
+            ul->srv->st.dropped++;
+            off++;
+            continue;
+        }
+        off += (unsigned)n;
+    }
+    q->n = 0;
+}
+
+void turn__udp_flush_all(struct turn_server *s)
+{
+    while (s->dirty) {
+        struct turn_udp_listener *ul = s->dirty;
+        s->dirty = ul->next_dirty;
+        ul->next_dirty = NULL;
+        ul->dirty = 0;
+        udp_flush(ul);
+    }
+}
+
+uint8_t *turn__udp_slot(struct turn_udp_listener *ul, const struct sockaddr *dst)
+{
+    struct turn_sendq *q = ul->q;
+
+    if (q->n == TURN_UDP_BATCH)
+        udp_flush(ul);
+    memcpy(&q->dst[q->n], dst, cw_addr_len(dst));
+    return q->buf[q->n];
+}
+
+void turn__udp_commit(struct turn_udp_listener *ul, size_t len)
+{
+    struct turn_sendq *q = ul->q;
+    struct msghdr *h = &q->msg[q->n].msg_hdr;
+
+    q->iov[q->n].iov_base = q->buf[q->n];
+    q->iov[q->n].iov_len = len;
+    memset(h, 0, sizeof(*h));
+    h->msg_name = &q->dst[q->n];
+    h->msg_namelen = cw_addr_len(&q->dst[q->n].sa);
+    h->msg_iov = &q->iov[q->n];
+    h->msg_iovlen = 1;
+    q->n++;
+    if (!ul->dirty) {
+        ul->dirty = 1;
+        ul->next_dirty = ul->srv->dirty;
+        ul->srv->dirty = ul;
+    }
+}
+
+static void rx_prepare(struct turn_server *s, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        s->rx_iov[i].iov_base = s->rx_buf[i];
+        s->rx_iov[i].iov_len = TURN_PKT_MAX;
+        memset(&s->rx_msg[i].msg_hdr, 0, sizeof(s->rx_msg[i].msg_hdr));
+        s->rx_msg[i].msg_hdr.msg_name = &s->rx_from[i];
+        s->rx_msg[i].msg_hdr.msg_namelen = sizeof(s->rx_from[i]);
+        s->rx_msg[i].msg_hdr.msg_iov = &s->rx_iov[i];
+        s->rx_msg[i].msg_hdr.msg_iovlen = 1;
+    }
+}
+
+static void listener_readable(uv_poll_t *h, int status, int events)
+{
+    struct turn_udp_listener *ul = h->data;
+    struct turn_server *s = ul->srv;
+
+    (void)events;
+    if (status < 0)
+        return;
+    for (int round = 0; round < LISTENER_BATCHES_PER_EVENT; round++) {
+        int n;
+
+        rx_prepare(s, TURN_UDP_BATCH);
+        n = recvmmsg(ul->fd, s->rx_msg, TURN_UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            struct turn_client cl = { .ul = ul, .proto = TURN_UDP };
+            size_t len = s->rx_msg[i].msg_len;
+
+            /* Truncated datagrams (larger than any STUN message we accept)
+             * are dropped as malformed. */
+            if (s->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                s->st.malformed++;
+                continue;
+            }
+            memcpy(&cl.addr, &s->rx_from[i], sizeof(cl.addr));
+            turn__handle(s, &cl, &ul->addr.sa, s->rx_buf[i], len);
+        }
+        if (n < TURN_UDP_BATCH)
+            break;
+    }
+}
+
+static int udp_socket(const struct sockaddr *addr, char *err, size_t errlen, int quiet)
+{
+    int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    char buf[CW_ADDR_STRLEN];
+
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    if (addr->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, addr, cw_addr_len(addr)) < 0) {
+        if (!quiet)
+            snprintf(err, errlen, "cannot bind UDP %s: %s",
+                     cw_addr_fmt(addr, buf, sizeof(buf), 1), strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    struct turn_udp_listener *ul = h->data;
+    struct turn_server *s = ul->srv;
+
+    close(ul->fd);
+    free(ul->q);
+    free(ul);
+    turn__handle_close_pending(s);
+}
+
+int turn__udp_listen(struct turn_server *s, const struct sockaddr *addr, char *err,
+                     size_t errlen)
+{
+    struct turn_udp_listener *ul;
+    int fd, size = 4 << 20;
+    socklen_t alen = sizeof(union turn_sa);
+
+    if (s->nudp == TURN_MAX_LISTEN) {
+        snprintf(err, errlen, "too many UDP listeners");
+        return -1;
+    }
+    fd = udp_socket(addr, err, errlen, 0);
+    if (fd < 0)
+        return -1;
+    /* Bursts from many clients land on one socket: give it room. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    ul = calloc(1, sizeof(*ul));
+    if (ul)
+        ul->q = calloc(1, sizeof(*ul->q));
+    if (!ul || !ul->q) {
+        free(ul);
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ul->srv = s;
+    ul->fd = fd;
+    getsockname(fd, &ul->addr.sa, &alen);
+    uv_poll_init(s->loop, &ul->poll, fd);
+    ul->poll.data = ul;
+    uv_poll_start(&ul->poll, UV_READABLE, listener_readable);
+    s->udp[s->nudp++] = ul;
+    return 0;
+}
+
+void turn__udp_close(struct turn_udp_listener *ul)
+{
+    uv_poll_stop(&ul->poll);
+    ul->srv->pending_closes++;
+    uv_close((uv_handle_t *)&ul->poll, listener_closed);
+}
+
+/* ---- relay sockets -------------------------------------------------------- */
+
+static void relay_readable(uv_poll_t *h, int status, int events)
+{
+    struct turn_alloc *a = h->data;
+    struct turn_server *s = a->srv;
+
+    (void)events;
+    if (status < 0 || a->closing)
+        return;
+    for (int i = 0; i < RELAY_READS_PER_EVENT && !a->closing; i++) {
+        union turn_sa from;
+        socklen_t flen = sizeof(from);
+        ssize_t n = recvfrom(a->fd, s->relay_rx, TURN_RELAY_PKT_MAX, MSG_DONTWAIT, &from.sa,
+                             &flen);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;   /* EAGAIN, or an ICMP error reported on the socket */
+        }
+        turn__alloc_from_peer(a, &from.sa, s->relay_rx, (size_t)n);
+    }
+}
+
+static void relay_closed(uv_handle_t *h)
+{
+    struct turn_alloc *a = h->data;
+    struct turn_server *s = a->srv;
+
+    free(a);
+    turn__handle_close_pending(s);
+}
+
+int turn__relay_open(struct turn_alloc *a, int family, uint16_t port, int dont_fragment)
+{
+    struct turn_server *s = a->srv;
+    union turn_sa addr;
+    char err[256];
+    int fd;
+
+    memcpy(&addr, family == AF_INET6 ? &s->o.relay6 : &s->o.relay4, sizeof(addr));
+    cw_addr_set_port(&addr.sa, port);
+    fd = udp_socket(&addr.sa, err, sizeof(err), 1);
+    if (fd < 0)
+        return -1;
+    if (dont_fragment) {
+        /* DONT-FRAGMENT (RFC 8656 7.2, 11.3): set DF on relayed datagrams. */
+        int v = IP_PMTUDISC_DO;
+        if (family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof(v));
+        else
+            setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v));
+    }
+    a->fd = fd;
+    a->relay = addr;
+    uv_poll_init(s->loop, &a->poll, fd);
+    a->poll.data = a;
+    uv_poll_start(&a->poll, UV_READABLE, relay_readable);
+    return 0;
+}
+
+void turn__relay_close(struct turn_alloc *a)
+{
+    struct turn_server *s = a->srv;
+    struct turn_ports *ports = a->relay.sa.sa_family == AF_INET6 ? &s->ports6 : &s->ports4;
+
+    if (a->fd < 0) {
+        free(a);
+        return;
+    }
+    turn__ports_release(ports, cw_addr_port(&a->relay.sa));
+    uv_poll_stop(&a->poll);
+    close(a->fd);          /* the port is free now, not after the close cb */
+    a->fd = -1;
+    s->pending_closes++;
+    uv_close((uv_handle_t *)&a->poll, relay_closed);
+}
+
+int turn__relay_send(struct turn_alloc *a, const struct sockaddr *peer, const uint8_t *p,
+                     size_t n)
+{
+    ssize_t r;
+
+    do
+        r = sendto(a->fd, p, n, MSG_DONTWAIT, peer, cw_addr_len(peer));
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -1 : 0;
+}
