@@ -8,7 +8,9 @@
  * the library right after on_close returns. Closing from inside on_data is
  * safe. Writes never block: bytes the socket cannot take yet are queued, and
  * cw_stream_pending() tells how many, so callers can apply back-pressure or
- * drop (no unbounded buffering: the caller checks before writing). */
+ * drop (no unbounded buffering: the caller checks before writing). When the
+ * peer ends its side (TCP EOF or TLS close_notify) the stream flushes what is
+ * queued and closes with err 0: there is no half-open state. */
 #ifndef CW_STREAM_H
 #define CW_STREAM_H
 
@@ -34,6 +36,9 @@ struct cw_stream_cbs {
 };
 
 #define CW_STREAM_ETLS (-10000)   /* TLS handshake or record failure */
+
+/* Text for an on_close err: CW_STREAM_ETLS or a uv error code. */
+const char *cw_stream_strerror(int err);
 
 /* Server TLS context: certificate chain and key from PEM files; TLS 1.2 and
  * 1.3 only, modern cipher suites, session resumption on. NULL with a message

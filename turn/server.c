@@ -434,7 +434,12 @@ static void on_allocate(struct req *r)
     if (!a)
         goto capacity;
     if (tok) {
-        port = turn__ports_redeem(ports, stun_attr_value(m, tok));
+        /* The token, not REQUESTED-ADDRESS-FAMILY, names the family. */
+        port = turn__ports_redeem(&s->ports4, stun_attr_value(m, tok));
+        if (port < 0 && (port = turn__ports_redeem(&s->ports6, stun_attr_value(m, tok))) >= 0) {
+            family = AF_INET6;
+            ports = &s->ports6;
+        }
         if (port < 0 || turn__relay_open(a, family, (uint16_t)port, 0) < 0) {
             if (port >= 0)
                 turn__ports_release(ports, (uint16_t)port);

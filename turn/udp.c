@@ -127,7 +127,7 @@ static void listener_readable(uv_poll_t *h, int status, int events)
     }
 }
 
-static int udp_socket(const struct sockaddr *addr, char *err, size_t errlen, int quiet)
+static int udp_socket(const struct sockaddr *addr, char *err, size_t errlen)
 {
     int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -140,10 +140,11 @@ static int udp_socket(const struct sockaddr *addr, char *err, size_t errlen, int
     if (addr->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, addr, cw_addr_len(addr)) < 0) {
-        if (!quiet)
-            snprintf(err, errlen, "cannot bind UDP %s: %s",
-                     cw_addr_fmt(addr, buf, sizeof(buf), 1), strerror(errno));
+        int e = errno;
+        snprintf(err, errlen, "cannot bind UDP %s: %s", cw_addr_fmt(addr, buf, sizeof(buf), 1),
+                 strerror(e));
         close(fd);
+        errno = e;
         return -1;
     }
     return fd;
@@ -171,7 +172,7 @@ int turn__udp_listen(struct turn_server *s, const struct sockaddr *addr, char *e
         snprintf(err, errlen, "too many UDP listeners");
         return -1;
     }
-    fd = udp_socket(addr, err, errlen, 0);
+    fd = udp_socket(addr, err, errlen);
     if (fd < 0)
         return -1;
     /* Bursts from many clients land on one socket: give it room. */
@@ -245,9 +246,15 @@ int turn__relay_open(struct turn_alloc *a, int family, uint16_t port, int dont_f
 
     memcpy(&addr, family == AF_INET6 ? &s->o.relay6 : &s->o.relay4, sizeof(addr));
     cw_addr_set_port(&addr.sa, port);
-    fd = udp_socket(&addr.sa, err, sizeof(err), 1);
-    if (fd < 0)
+    fd = udp_socket(&addr.sa, err, sizeof(err));
+    if (fd < 0) {
+        /* A port held by another program is skipped quietly; anything else
+         * is a configuration fault the operator must see. */
+        if (errno != EADDRINUSE)
+            CW_ERROR(TURN_LOG, "relay socket: %s (is relay-address an address of this host?)",
+                     err);
         return -1;
+    }
     if (dont_fragment) {
         /* DONT-FRAGMENT (RFC 8656 7.2, 11.3): set DF on relayed datagrams. */
         int v = IP_PMTUDISC_DO;

@@ -1,0 +1,820 @@
+/* stream.c - a byte stream over a libuv TCP handle, plain or TLS through
+ * OpenSSL memory BIOs (see stream.h).
+ *
+ * For maintainers:
+ * - The variant is a struct stream_ops (plain_ops, tls_ops). The generic code
+ *   owns the socket, the write queue and the close sequence; the ops turn
+ *   socket bytes into on_data calls and application bytes into socket bytes.
+ * - TLS never touches the socket: ciphertext read from it is fed to rbio and
+ *   SSL_read() hands out plaintext; whatever OpenSSL produces lands in wbio,
+ *   which tls_flush() moves to the socket through the same write path as
+ *   plain bytes (uv_try_write, then a copied uv_write for the rest).
+ * - Lifetime: refs is one reference for the uv handles (dropped by the last
+ *   uv_close callback), plus one per user callback in progress and per queued
+ *   write or shutdown request. on_close runs and the memory is freed when it
+ *   reaches zero, so cw_stream_close() from inside on_data only starts the
+ *   close sequence and every pointer stays valid until callbacks return.
+ * - Close: graceful (ours, or EOF / close_notify from the peer) sends
+ *   close_notify, uv_shutdown()s after the queued writes, then reads and
+ *   discards until the peer's EOF so the kernel does not answer late bytes
+ *   with a reset that destroys data still in flight; one timer bounds all of
+ *   it to CLOSE_LINGER_MS. Errors close at once (hard close). The first reason
+ *   recorded is the one on_close reports.
+ */
+#include "stream.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "addr.h"
+#include "log.h"
+
+#define READ_BUF_SIZE 16384
+#define TLS_WRITE_CHUNK 16384   /* one full TLS record per SSL_write */
+#define CLOSE_LINGER_MS 2000
+#define HANDSHAKE_TIMEOUT_MS 10000
+#define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+struct cw_tls_ctx {
+    SSL_CTX *ssl_ctx;
+    unsigned handshake_timeout_ms;
+};
+
+struct cw_stream;
+
+/* A transport variant. All functions are called on a stream that is not
+ * hard-closed; they report failures by closing the stream themselves. */
+struct stream_ops {
+    /* n bytes arrived from the socket (p is the stream's read buffer). */
+    void (*on_read)(struct cw_stream *s, const uint8_t *p, size_t n);
+    /* Application bytes to send: 0, or -1 when the stream got closed. */
+    int (*write)(struct cw_stream *s, const uint8_t *p, size_t n);
+    /* Reading was restarted after a pause. */
+    void (*resume)(struct cw_stream *s);
+    /* A graceful close begins: say goodbye on the wire. */
+    void (*shutdown)(struct cw_stream *s);
+    /* Bytes accepted by write() not yet passed to the socket write path. */
+    size_t (*buffered)(const struct cw_stream *s);
+    /* Frees the variant's state; the handles are closed already. */
+    void (*destroy)(struct cw_stream *s);
+};
+
+struct cw_stream {
+    uv_tcp_t tcp;
+    uv_timer_t timer;           /* TLS handshake deadline, then close deadline */
+    uv_timer_t kick;            /* TLS: deliver plaintext buffered during pause */
+    uv_shutdown_t shutdown_req;
+    const struct stream_ops *ops;
+    struct cw_stream_cbs cbs;
+    void *data;
+    struct sockaddr_storage peer, local;
+    char peer_str[CW_ADDR_STRLEN];
+    int refs;
+    int open_handles;
+    int err;                    /* what on_close reports */
+    unsigned reading : 1;       /* uv_read_start is in effect */
+    unsigned paused : 1;        /* cw_stream_pause() by the user */
+    unsigned closing : 1;       /* no more on_data; err is final */
+    unsigned closed : 1;        /* uv_close() called on the handles */
+    unsigned eof : 1;           /* the peer shut its write side */
+    unsigned shut : 1;          /* our uv_shutdown completed */
+    unsigned failed : 1;        /* accept failed: no on_close */
+    unsigned want_drain : 1;    /* a write queued: call on_drain at 0 */
+    unsigned hs_done : 1;       /* TLS handshake complete */
+    size_t queued;              /* bytes in uv_write requests not completed */
+    SSL *ssl;                   /* TLS only, owns rbio and wbio */
+    BIO *rbio, *wbio;
+    uint8_t *early;             /* TLS: plaintext written before handshake end */
+    size_t early_len, early_cap;
+    uint8_t rbuf[READ_BUF_SIZE];
+};
+
+struct write_req {
+    uv_write_t req;
+    struct cw_stream *s;
+    size_t len;
+    uint8_t data[];
+};
+
+static void stream_close_now(struct cw_stream *s, int err);
+static void stream_begin_close(struct cw_stream *s, int err);
+static void timer_cb(uv_timer_t *t);
+
+/* ---- lifetime ---- */
+
+static void stream_ref(struct cw_stream *s)
+{
+    s->refs++;
+}
+
+static void stream_unref(struct cw_stream *s)
+{
+    if (--s->refs > 0)
+        return;
+    if (!s->failed && s->cbs.on_close)
+        s->cbs.on_close(s, s->err);
+    s->ops->destroy(s);
+    free(s);
+}
+
+static void handle_close_cb(uv_handle_t *h)
+{
+    struct cw_stream *s = h->data;
+
+    if (--s->open_handles == 0)
+        stream_unref(s);   /* the handles' reference */
+}
+
+/* Hard close: the handles go now, queued writes are cancelled. */
+static void stream_close_now(struct cw_stream *s, int err)
+{
+    if (s->closed)
+        return;
+    if (!s->closing) {
+        s->closing = 1;
+        s->err = err;
+    }
+    s->closed = 1;
+    s->reading = 0;
+    uv_close((uv_handle_t *)&s->tcp, handle_close_cb);
+    uv_close((uv_handle_t *)&s->timer, handle_close_cb);
+    uv_close((uv_handle_t *)&s->kick, handle_close_cb);
+}
+
+/* ---- reading ---- */
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct cw_stream *s = h->data;
+
+    (void)hint;
+    /* One read is outstanding at a time, and the variants are done with the
+     * buffer when read_cb returns, so one buffer per stream is enough. */
+    buf->base = (char *)s->rbuf;
+    buf->len = sizeof(s->rbuf);
+}
+
+static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+{
+    struct cw_stream *s = h->data;
+
+    (void)buf;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        uv_read_stop(h);
+        s->reading = 0;
+        if (nread != UV_EOF) {
+            stream_close_now(s, (int)nread);
+        } else {
+            s->eof = 1;
+            if (!s->closing)
+                stream_begin_close(s, 0);   /* flush what we owe, then close */
+            else if (s->shut)
+                stream_close_now(s, 0);
+        }
+        return;
+    }
+    if (s->closing)
+        return;   /* lingering after our shutdown: discard */
+    s->ops->on_read(s, s->rbuf, (size_t)nread);
+}
+
+static int stream_read_start(struct cw_stream *s)
+{
+    int r;
+
+    if (s->reading)
+        return 0;
+    r = uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
+    if (r < 0)
+        return r;
+    s->reading = 1;
+    return 0;
+}
+
+static void stream_read_stop(struct cw_stream *s)
+{
+    if (!s->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+}
+
+/* Hands plaintext to the user; s stays valid even if on_data closes it. */
+static void stream_deliver(struct cw_stream *s, const uint8_t *p, size_t n)
+{
+    stream_ref(s);
+    s->cbs.on_data(s, p, n);
+    stream_unref(s);
+}
+
+/* ---- writing ---- */
+
+static void write_cb(uv_write_t *req, int status)
+{
+    struct write_req *w = (struct write_req *)req;
+    struct cw_stream *s = w->s;
+
+    s->queued -= w->len;
+    free(w);
+    if (status < 0 && status != UV_ECANCELED) {
+        stream_close_now(s, status);
+    } else if (s->want_drain && !s->closing && cw_stream_pending(s) == 0) {
+        s->want_drain = 0;
+        if (s->cbs.on_drain)
+            s->cbs.on_drain(s);   /* our write reference keeps s alive */
+    }
+    stream_unref(s);
+}
+
+/* Sends n bytes: straight to the kernel when nothing is queued, the rest
+ * copied into a uv_write request. 0, or -1 after closing the stream. */
+static int stream_raw_write(struct cw_stream *s, const uint8_t *p, size_t n)
+{
+    struct write_req *w;
+    uv_buf_t b;
+    int r;
+
+    if (s->closed)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (s->queued == 0) {
+        /* Not uv_buf_init(): its length is an unsigned int. */
+        b.base = (char *)p;
+        b.len = n;
+        r = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
+        if (r >= 0) {
+            p += r;
+            n -= (size_t)r;
+        } else if (r != UV_EAGAIN) {
+            stream_close_now(s, r);
+            return -1;
+        }
+        if (n == 0)
+            return 0;
+    }
+    w = malloc(sizeof(*w) + n);
+    if (!w) {
+        stream_close_now(s, UV_ENOMEM);
+        return -1;
+    }
+    memcpy(w->data, p, n);
+    w->s = s;
+    w->len = n;
+    b.base = (char *)w->data;
+    b.len = n;
+    r = uv_write(&w->req, (uv_stream_t *)&s->tcp, &b, 1, write_cb);
+    if (r < 0) {
+        free(w);
+        stream_close_now(s, r);
+        return -1;
+    }
+    s->queued += n;
+    stream_ref(s);
+    return 0;
+}
+
+/* ---- closing ---- */
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    struct cw_stream *s = req->data;
+
+    s->shut = 1;
+    if (status != UV_ECANCELED && !s->closed && (status < 0 || s->eof))
+        stream_close_now(s, status);
+    /* else linger: read_cb closes on the peer's EOF, timer_cb at the latest */
+    stream_unref(s);
+}
+
+/* Graceful close: no more on_data; flush, shut down, linger, close. */
+static void stream_begin_close(struct cw_stream *s, int err)
+{
+    int r;
+
+    if (s->closing)
+        return;
+    s->closing = 1;
+    s->err = err;
+    uv_timer_stop(&s->kick);
+    uv_timer_stop(&s->timer);
+    s->ops->shutdown(s);
+    if (s->closed)
+        return;
+    /* Deadline for a peer that reads nothing or never sends its EOF. */
+    uv_timer_start(&s->timer, timer_cb, CLOSE_LINGER_MS, 0);
+    if (!s->eof && stream_read_start(s) < 0) {
+        stream_close_now(s, 0);
+        return;
+    }
+    s->shutdown_req.data = s;
+    r = uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, shutdown_cb);
+    if (r < 0) {
+        stream_close_now(s, r);
+        return;
+    }
+    stream_ref(s);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    struct cw_stream *s = t->data;
+
+    if (s->closing) {
+        CW_DEBUG("stream", "close of %s: deadline passed with %zu bytes unsent",
+                 s->peer_str, cw_stream_pending(s));
+        stream_close_now(s, 0);
+        return;
+    }
+    if (!s->hs_done) {
+        CW_INFO("tls", "handshake with %s timed out (client too slow or stalled)",
+                s->peer_str);
+        stream_close_now(s, UV_ETIMEDOUT);
+    }
+}
+
+/* ---- plain TCP ---- */
+
+static void plain_on_read(struct cw_stream *s, const uint8_t *p, size_t n)
+{
+    stream_deliver(s, p, n);
+}
+
+static int plain_write(struct cw_stream *s, const uint8_t *p, size_t n)
+{
+    return stream_raw_write(s, p, n);
+}
+
+static void plain_noop(struct cw_stream *s)
+{
+    (void)s;
+}
+
+static size_t plain_buffered(const struct cw_stream *s)
+{
+    (void)s;
+    return 0;
+}
+
+static const struct stream_ops plain_ops = {
+    .on_read = plain_on_read,
+    .write = plain_write,
+    .resume = plain_noop,
+    .shutdown = plain_noop,
+    .buffered = plain_buffered,
+    .destroy = plain_noop,
+};
+
+/* ---- TLS ---- */
+
+/* The first queued OpenSSL error as text, or a fallback; clears the queue. */
+static void tls_reason(char *buf, size_t len, const char *fallback)
+{
+    unsigned long e = ERR_get_error();
+
+    if (e)
+        ERR_error_string_n(e, buf, len);
+    else
+        snprintf(buf, len, "%s", fallback);
+    ERR_clear_error();
+}
+
+/* Moves everything OpenSSL wrote into wbio to the socket. 0 or -1. */
+static int tls_flush(struct cw_stream *s)
+{
+    char *p;
+    long n = BIO_get_mem_data(s->wbio, &p);
+    int r;
+
+    if (n <= 0)
+        return 0;
+    r = stream_raw_write(s, (const uint8_t *)p, (size_t)n);
+    (void)BIO_reset(s->wbio);
+    return r;
+}
+
+static void tls_fail(struct cw_stream *s, const char *what, int sslerr)
+{
+    char reason[256];
+
+    tls_reason(reason, sizeof(reason),
+               sslerr == SSL_ERROR_SYSCALL ? "unexpected end of data" : "unknown error");
+    CW_INFO("tls", "%s with %s failed: %s%s", what, s->peer_str, reason,
+            s->hs_done ? "" : " (not a TLS client, or no common TLS 1.2+ version/cipher?)");
+    if (!s->closing) {
+        s->closing = 1;
+        s->err = CW_STREAM_ETLS;
+    }
+    (void)tls_flush(s);   /* best effort: the alert tells the client why */
+    stream_close_now(s, CW_STREAM_ETLS);
+}
+
+static int tls_write(struct cw_stream *s, const uint8_t *p, size_t n)
+{
+    int r;
+
+    if (!s->hs_done) {
+        /* SSL_write would only drive the handshake; keep the bytes. */
+        if (n > s->early_cap - s->early_len) {
+            size_t cap = s->early_cap ? s->early_cap : 4096;
+            uint8_t *q;
+
+            while (cap - s->early_len < n)
+                cap *= 2;
+            q = realloc(s->early, cap);
+            if (!q) {
+                stream_close_now(s, UV_ENOMEM);
+                return -1;
+            }
+            s->early = q;
+            s->early_cap = cap;
+        }
+        memcpy(s->early + s->early_len, p, n);
+        s->early_len += n;
+        return 0;
+    }
+    while (n > 0) {
+        size_t chunk = n < TLS_WRITE_CHUNK ? n : TLS_WRITE_CHUNK;
+
+        ERR_clear_error();
+        r = SSL_write(s->ssl, p, (int)chunk);
+        if (r <= 0) {
+            tls_fail(s, "write", SSL_get_error(s->ssl, r));
+            return -1;
+        }
+        p += r;
+        n -= (size_t)r;
+        if (tls_flush(s) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int tls_handshake(struct cw_stream *s)
+{
+    uint8_t *early;
+    size_t len;
+    int r, e;
+
+    ERR_clear_error();
+    r = SSL_do_handshake(s->ssl);
+    if (r != 1) {
+        e = SSL_get_error(s->ssl, r);
+        if (e == SSL_ERROR_WANT_READ)
+            return tls_flush(s) < 0 ? -1 : 1;
+        tls_fail(s, "handshake", e);
+        return -1;
+    }
+    s->hs_done = 1;
+    uv_timer_stop(&s->timer);
+    CW_DEBUG("tls", "handshake with %s done: %s %s", s->peer_str, SSL_get_version(s->ssl),
+             SSL_get_cipher_name(s->ssl));
+    if (tls_flush(s) < 0)
+        return -1;
+    if (s->early_len) {
+        early = s->early;
+        len = s->early_len;
+        s->early = NULL;   /* transferred */
+        s->early_len = s->early_cap = 0;
+        r = tls_write(s, early, len);
+        free(early);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Runs the handshake and delivers all plaintext OpenSSL can decrypt from
+ * rbio, until it needs more bytes, or the user pauses or closes. */
+static void tls_pump(struct cw_stream *s)
+{
+    int r, e;
+
+    if (!s->hs_done && tls_handshake(s) != 0)
+        return;
+    stream_ref(s);
+    while (!s->closing && !s->paused) {
+        ERR_clear_error();
+        r = SSL_read(s->ssl, s->rbuf, (int)sizeof(s->rbuf));
+        e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(s->ssl, r);
+        /* Tickets, alerts and key update replies come out of SSL_read. */
+        if (tls_flush(s) < 0)
+            break;
+        if (r > 0) {
+            stream_deliver(s, s->rbuf, (size_t)r);
+        } else if (e == SSL_ERROR_WANT_READ) {
+            break;
+        } else if (e == SSL_ERROR_ZERO_RETURN) {
+            stream_begin_close(s, 0);   /* close_notify from the peer */
+        } else {
+            tls_fail(s, "read", e);
+        }
+    }
+    stream_unref(s);
+}
+
+static void tls_on_read(struct cw_stream *s, const uint8_t *p, size_t n)
+{
+    /* A memory BIO takes everything or fails for lack of memory. */
+    if (BIO_write(s->rbio, p, (int)n) != (int)n) {
+        stream_close_now(s, UV_ENOMEM);
+        return;
+    }
+    tls_pump(s);
+}
+
+static void kick_cb(uv_timer_t *t)
+{
+    struct cw_stream *s = t->data;
+
+    if (!s->closing && !s->paused)
+        tls_pump(s);
+}
+
+static void tls_resume(struct cw_stream *s)
+{
+    /* OpenSSL may hold decrypted records that no socket read will bring
+     * back; deliver them from the loop, not from inside cw_stream_resume. */
+    uv_timer_start(&s->kick, kick_cb, 0, 0);
+}
+
+static void tls_shutdown(struct cw_stream *s)
+{
+    free(s->early);   /* never sent: the handshake did not finish */
+    s->early = NULL;
+    s->early_len = s->early_cap = 0;
+    if (!s->hs_done)
+        return;
+    ERR_clear_error();
+    (void)SSL_shutdown(s->ssl);   /* queues close_notify in wbio */
+    ERR_clear_error();
+    (void)tls_flush(s);
+}
+
+static size_t tls_buffered(const struct cw_stream *s)
+{
+    return s->early_len;
+}
+
+static void tls_destroy(struct cw_stream *s)
+{
+    SSL_free(s->ssl);   /* frees rbio and wbio */
+    free(s->early);
+}
+
+static const struct stream_ops tls_ops = {
+    .on_read = tls_on_read,
+    .write = tls_write,
+    .resume = tls_resume,
+    .shutdown = tls_shutdown,
+    .buffered = tls_buffered,
+    .destroy = tls_destroy,
+};
+
+/* ---- TLS context ---- */
+
+/* "<what>: <first OpenSSL reason>" into err. */
+static void tls_ctx_err(char *err, size_t errlen, const char *what)
+{
+    char reason[256];
+
+    tls_reason(reason, sizeof(reason), "unknown error");
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s", what, reason);
+}
+
+/* Never prompt on a terminal for a key passphrase: encrypted keys fail. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return 0;
+}
+
+struct cw_tls_ctx *cw_tls_ctx_create_server(const char *cert_chain_file, const char *key_file,
+                                            char *err, size_t errlen)
+{
+    static const unsigned char sid_ctx[] = "causeway";
+    struct cw_tls_ctx *ctx;
+    SSL_CTX *c;
+    char what[1024];
+
+    ctx = calloc(1, sizeof(*ctx));
+    if (!ctx) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    ctx->handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
+    ERR_clear_error();
+    c = ctx->ssl_ctx = SSL_CTX_new(TLS_server_method());
+    if (!c) {
+        tls_ctx_err(err, errlen, "cannot create a TLS context");
+        goto fail;
+    }
+    if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(c, TLS12_CIPHERS) != 1 ||
+        SSL_CTX_set_session_id_context(c, sid_ctx, sizeof(sid_ctx) - 1) != 1) {
+        tls_ctx_err(err, errlen, "cannot configure the TLS context");
+        goto fail;
+    }
+    /* TLS 1.3 suites stay OpenSSL's defaults (all AEAD). */
+    SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_clear_options(c, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+    /* Idle connections give their record buffers back. */
+    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_default_passwd_cb(c, tls_no_passphrase);
+    if (SSL_CTX_use_certificate_chain_file(c, cert_chain_file) != 1) {
+        snprintf(what, sizeof(what), "cannot load certificate chain from %s", cert_chain_file);
+        tls_ctx_err(err, errlen, what);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(c, key_file, SSL_FILETYPE_PEM) != 1) {
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+            snprintf(what, sizeof(what), "private key %s does not match the certificate in %s",
+                     key_file, cert_chain_file);
+        else
+            snprintf(what, sizeof(what), "cannot load private key from %s (PEM, unencrypted)",
+                     key_file);
+        tls_ctx_err(err, errlen, what);
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(c) != 1) {
+        snprintf(what, sizeof(what), "private key %s does not match the certificate in %s",
+                 key_file, cert_chain_file);
+        tls_ctx_err(err, errlen, what);
+        goto fail;
+    }
+    return ctx;
+fail:
+    cw_tls_ctx_destroy(ctx);
+    return NULL;
+}
+
+void cw_tls_ctx_destroy(struct cw_tls_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    SSL_CTX_free(ctx->ssl_ctx);   /* live streams hold their own reference */
+    free(ctx);
+}
+
+void cw_tls_ctx_set_handshake_timeout(struct cw_tls_ctx *ctx, unsigned ms)
+{
+    ctx->handshake_timeout_ms = ms;
+}
+
+/* ---- public stream API ---- */
+
+const char *cw_stream_strerror(int err)
+{
+    if (err == CW_STREAM_ETLS)
+        return "TLS handshake or record failure";
+    return err ? uv_strerror(err) : "closed";
+}
+
+struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
+                                   const struct cw_stream_cbs *cbs, void *data)
+{
+    struct cw_stream *s;
+    BIO *rbio, *wbio;
+    int r, len;
+
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->ops = tls ? &tls_ops : &plain_ops;
+    s->cbs = *cbs;
+    s->data = data;
+    s->refs = 1;   /* the handles' reference */
+    if (uv_tcp_init(server->loop, &s->tcp) < 0) {
+        free(s);
+        return NULL;
+    }
+    uv_timer_init(server->loop, &s->timer);
+    uv_timer_init(server->loop, &s->kick);
+    s->tcp.data = s->timer.data = s->kick.data = s;
+    s->open_handles = 3;
+    r = uv_accept(server, (uv_stream_t *)&s->tcp);
+    if (r < 0)
+        goto fail;
+    len = sizeof(s->peer);
+    r = uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&s->peer, &len);
+    if (r < 0)
+        goto fail;
+    len = sizeof(s->local);
+    r = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&s->local, &len);
+    if (r < 0)
+        goto fail;
+    cw_addr_fmt((struct sockaddr *)&s->peer, s->peer_str, sizeof(s->peer_str), 1);
+    r = uv_tcp_nodelay(&s->tcp, 1);
+    if (r < 0)
+        goto fail;
+    if (tls) {
+        r = UV_ENOMEM;
+        s->ssl = SSL_new(tls->ssl_ctx);
+        if (!s->ssl)
+            goto fail;
+        rbio = BIO_new(BIO_s_mem());
+        wbio = BIO_new(BIO_s_mem());
+        if (!rbio || !wbio) {
+            BIO_free(rbio);
+            BIO_free(wbio);
+            goto fail;
+        }
+        /* An empty rbio means "wait for the socket", not end of stream. */
+        BIO_set_mem_eof_return(rbio, -1);
+        SSL_set_bio(s->ssl, rbio, wbio);
+        s->rbio = rbio;   /* transferred to s->ssl, kept for feeding */
+        s->wbio = wbio;   /* transferred to s->ssl, kept for draining */
+        SSL_set_accept_state(s->ssl);
+        uv_timer_start(&s->timer, timer_cb, tls->handshake_timeout_ms, 0);
+    }
+    r = stream_read_start(s);
+    if (r < 0)
+        goto fail;
+    return s;
+fail:
+    s->failed = 1;
+    stream_close_now(s, r);
+    return NULL;
+}
+
+int cw_stream_write(struct cw_stream *s, const void *p, size_t n)
+{
+    if (s->closing)
+        return -1;
+    if (s->ops->write(s, p, n) < 0)
+        return -1;
+    if (cw_stream_pending(s) > 0)
+        s->want_drain = 1;
+    return 0;
+}
+
+size_t cw_stream_pending(const struct cw_stream *s)
+{
+    return s->queued + s->ops->buffered(s);
+}
+
+void cw_stream_pause(struct cw_stream *s)
+{
+    if (s->closing)
+        return;
+    s->paused = 1;
+    stream_read_stop(s);
+}
+
+void cw_stream_resume(struct cw_stream *s)
+{
+    int r;
+
+    if (s->closing || !s->paused)
+        return;
+    s->paused = 0;
+    r = stream_read_start(s);
+    if (r < 0) {
+        stream_close_now(s, r);
+        return;
+    }
+    s->ops->resume(s);
+}
+
+void cw_stream_close(struct cw_stream *s)
+{
+    stream_begin_close(s, 0);
+}
+
+void *cw_stream_data(const struct cw_stream *s)
+{
+    return s->data;
+}
+
+void cw_stream_set_data(struct cw_stream *s, void *data)
+{
+    s->data = data;
+}
+
+int cw_stream_is_tls(const struct cw_stream *s)
+{
+    return s->ops == &tls_ops;
+}
+
+const struct sockaddr *cw_stream_peer(const struct cw_stream *s)
+{
+    return (const struct sockaddr *)&s->peer;
+}
+
+const struct sockaddr *cw_stream_local(const struct cw_stream *s)
+{
+    return (const struct sockaddr *)&s->local;
+}

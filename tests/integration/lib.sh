@@ -1,0 +1,121 @@
+# lib.sh - shared pieces of the integration tests (sourced, bash).
+#
+# Each test script prints TAP-like lines ("ok - what", "not ok - what",
+# "skip - what: why") that tests/run.sh counts, and cleans up after itself:
+# it stops only the processes it started, by PID, and deletes only the
+# network namespaces it created.
+#
+# Network: two namespaces joined by a veth pair, addresses from 198.18.0.0/15
+# and 2001:db8::/32 (documentation):
+#   $NS_E  the edge      198.18.0.1/24   2001:db8::1/64
+#   $NS_O  the outside   198.18.0.2/24 (clients)  198.18.0.3/24 (peers)
+#                         2001:db8::2/64 2001:db8::3/64
+
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$TOP/build/bin
+TOOLS=$TOP/build/tests
+TNAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/cw-$TNAME.XXXXXX")
+NS_E=cwE$$
+NS_O=cwO$$
+PIDS=""
+EDGE_PID=""
+E4=198.18.0.1 C4=198.18.0.2 P4=198.18.0.3
+E6=2001:db8::1 C6=2001:db8::2 P6=2001:db8::3
+NFAIL=0
+
+ok() { echo "ok - $TNAME: $*"; }
+notok() { echo "not ok - $TNAME: $*"; NFAIL=$((NFAIL + 1)); }
+skip() { echo "skip - $TNAME: $*"; }
+check() { # check "what" command... : ok when the command succeeds
+    local what=$1; shift
+    if "$@" >> "$WORK/check.log" 2>&1; then ok "$what"; else notok "$what"; fi
+}
+note() { echo "# $*"; }
+
+need_root() {
+    if [ "$(id -u)" != 0 ]; then
+        skip "needs root for network namespaces"
+        exit 0
+    fi
+}
+
+cleanup() {
+    local p
+    for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+    for p in $PIDS; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    ip netns del "$NS_E" 2>/dev/null
+    ip netns del "$NS_O" 2>/dev/null
+    if [ "$NFAIL" = 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "# logs kept in $WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+in_e() { ip netns exec "$NS_E" "$@"; }
+in_o() { ip netns exec "$NS_O" "$@"; }
+
+# bg NS LOG CMD...: start CMD in namespace NS; its PID (the command itself,
+# since ip netns exec execs it) goes to BGPID and is stopped at exit.
+bg() {
+    local ns=$1 log=$2; shift 2
+    ip netns exec "$ns" "$@" > "$log" 2>&1 &
+    BGPID=$!
+    PIDS="$PIDS $BGPID"
+}
+
+net_setup() {
+    ip netns add "$NS_E" && ip netns add "$NS_O" || { notok "create namespaces"; exit 1; }
+    ip link add cwe$$ netns "$NS_E" type veth peer name cwo$$ netns "$NS_O"
+    in_e ip link set lo up
+    in_o ip link set lo up
+    in_e sysctl -qw net.ipv6.conf.all.disable_ipv6=0 2>/dev/null
+    in_o sysctl -qw net.ipv6.conf.all.disable_ipv6=0 2>/dev/null
+    in_e ip addr add $E4/24 dev cwe$$
+    in_e ip -6 addr add $E6/64 dev cwe$$ nodad
+    in_o ip addr add $C4/24 dev cwo$$
+    in_o ip addr add $P4/24 dev cwo$$
+    in_o ip -6 addr add $C6/64 dev cwo$$ nodad
+    in_o ip -6 addr add $P6/64 dev cwo$$ nodad
+    in_e ip link set cwe$$ up
+    in_o ip link set cwo$$ up
+    # Enough file descriptors for thousands of relay sockets.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null
+}
+
+# A self-signed certificate for TLS listeners: $WORK/cert.pem, $WORK/key.pem
+make_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=${1:-turn.example.test}" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+        > "$WORK/openssl.log" 2>&1
+}
+
+# start_edge CONF: runs causeway-edge in the edge namespace, waits for its
+# control socket.
+start_edge() {
+    bg "$NS_E" "$WORK/edge.log" "$BIN/causeway-edge" -c "$1"
+    EDGE_PID=$BGPID
+    for _ in $(seq 1 50); do
+        [ -S "$WORK/edge.sock" ] && "$BIN/causeway" -s "$WORK/edge.sock" version > /dev/null 2>&1 && return 0
+        kill -0 "$EDGE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    notok "causeway-edge started"; cat "$WORK/edge.log"; exit 1
+}
+
+edge_alive() { kill -0 "$EDGE_PID" 2>/dev/null; }
+cw() { "$BIN/causeway" -c "$WORK/edge.conf" -s "$WORK/edge.sock" "$@"; }
+
+# Waits up to $1 seconds for a UDP port to be bound in a namespace.
+wait_udp() {
+    local ns=$1 port=$2
+    for _ in $(seq 1 50); do
+        ip netns exec "$ns" ss -ulnH | awk '{print $4}' | grep -q ":$port\$" && return 0
+        sleep 0.1
+    done
+    return 1
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# turn_uclient.sh - coturn's own client tools against causeway-edge across two
+# network namespaces: Binding, UDP/TCP/TLS clients, channels and Send
+# indications, long-term and REST credentials, zero loss at a moderate rate.
+. "$(dirname "$0")/lib.sh"
+need_root
+net_setup
+make_cert
+
+cat > "$WORK/edge.conf" <<CONF
+[edge]
+control-socket = $WORK/edge.sock
+log-level = info
+[turn]
+listen = $E4:3478
+listen = [$E6]:3478
+tls-listen = $E4:5349
+tls-certificate = $WORK/cert.pem
+tls-key = $WORK/key.pem
+relay-address = $E4
+relay-address = $E6
+relay-ports = 24000-29999
+realm = example.org
+user-db = $WORK/users
+rest-secret-file = $WORK/rest.secret
+CONF
+printf 'north-wind-secret\n' > "$WORK/rest.secret"
+echo 'pass' | cw turn user add user --password-stdin > /dev/null
+check "user add stores a key, not the password" \
+    sh -c "grep -q '^user example.org [0-9a-f]\{32\} [0-9a-f]\{64\}\$' '$WORK/users' && ! grep -q pass '$WORK/users'"
+check "user db is mode 0600" test "$(stat -c %a "$WORK/users")" = 600
+start_edge "$WORK/edge.conf"
+bg "$NS_O" "$WORK/peer.log" turnutils_peer -L $P4 -p 3480
+wait_udp "$NS_O" 3480 || notok "turnutils_peer listening"
+
+in_o timeout 20 turnutils_stunclient -p 3478 $E4 > "$WORK/stun.log" 2>&1
+check "Binding: turnutils_stunclient sees its address" grep -q "$C4" "$WORK/stun.log"
+
+# uclient prints "Total lost packets N (x%)"; zero loss at 50 pkt/s per client.
+uclient() { # label flags...
+    local label=$1; shift
+    in_o timeout 90 turnutils_uclient -L $C4 -n 100 -m 5 -l 160 -z 20 -e $P4 -r 3480 "$@" \
+        > "$WORK/uc-$label.log" 2>&1
+    if grep -q 'Total lost packets 0 (' "$WORK/uc-$label.log" &&
+       grep -Eq 'start_mclient: tot_send_msgs=([1-9][0-9]+), tot_recv_msgs=\1$' "$WORK/uc-$label.log"; then
+        ok "uclient $label: $(grep -Eo 'tot_recv_msgs=[0-9]+$' "$WORK/uc-$label.log") relayed and echoed, zero loss"
+    else
+        notok "uclient $label"; tail -5 "$WORK/uc-$label.log"
+    fi
+}
+uclient udp-channels -u user -w pass -p 3478 $E4
+uclient udp-send -s -u user -w pass -p 3478 $E4
+uclient tcp-channels -t -u user -w pass -p 3478 $E4
+uclient tcp-send -t -s -u user -w pass -p 3478 $E4
+uclient tls-channels -t -S -u user -w pass -p 5349 $E4
+uclient rest-udp -W north-wind-secret -u guest -p 3478 $E4
+uclient rest-tcp -t -W north-wind-secret -u guest -p 3478 $E4
+uclient dont-fragment -g -c -u user -w pass -p 3478 $E4
+
+# IPv6 relay for a client asking for one (REQUESTED-ADDRESS-FAMILY).
+bg "$NS_O" "$WORK/peer6.log" turnutils_peer -L $P6 -p 3480
+sleep 0.3
+in_o timeout 60 turnutils_uclient -x -L $C6 -n 50 -m 2 -l 160 -e $P6 -r 3480 -u user -w pass \
+    -p 3478 $E6 > "$WORK/uc-v6.log" 2>&1
+check "IPv6 relay: uclient -x relays with zero loss" grep -q 'Total lost packets 0 (' "$WORK/uc-v6.log"
+
+cw turn status > "$WORK/status.txt"
+check "turn status lists the listeners" grep -q "$E4:3478 (udp, tcp)" "$WORK/status.txt"
+check "turn status shows allocations of user" grep -Eq '^ +user +[1-9]' "$WORK/status.txt"
+check "turn status counts relayed packets" grep -Eq 'Relayed: [1-9][0-9]* packets' "$WORK/status.txt"
+cw turn list > "$WORK/list.txt"
+check "turn list shows a relay on the external address" grep -q " $E4:2[4-9][0-9][0-9][0-9] " "$WORK/list.txt"
+cw metrics prometheus > "$WORK/metrics.txt"
+check "metrics in Prometheus text format" grep -q '^causeway_turn_pkts_to_peer_total [1-9]' "$WORK/metrics.txt"
+check "edge still running" edge_alive
+check "no error lines in the edge log" sh -c "! grep -E ' error ' '$WORK/edge.log'"

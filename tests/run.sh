@@ -1,0 +1,67 @@
+#!/bin/sh
+# run.sh - the whole test suite: unit tests (plain and ASan+UBSan), fuzz
+# corpora replayed, integration tests against real peers. Ends with the line
+# "N passed, N failed, N skipped". Usage: tests/run.sh [name-filter]
+set -u
+cd "$(dirname "$0")/.."
+B=build
+LOGS=$B/test-logs
+mkdir -p "$LOGS"
+FILTER=${1:-}
+pass=0 fail=0 skipped=0
+
+count_runner() { # name log: adds the runner's "N passed, N failed"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+    p=$(echo "$line" | awk '{print $1}'); f=$(echo "$line" | awk '{print $3}')
+    if [ -z "$line" ]; then
+        echo "not ok - $1 (runner crashed; see $2)"; fail=$((fail + 1)); return
+    fi
+    grep '^not ok' "$2"
+    echo "# $1: $p passed, $f failed"
+    pass=$((pass + p)); fail=$((fail + f))
+}
+
+if [ -z "$FILTER" ] || [ "$FILTER" = unit ]; then
+    $B/tests/unit > "$LOGS/unit.log" 2>&1
+    count_runner unit "$LOGS/unit.log"
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        $B/tests/unit-asan > "$LOGS/unit-asan.log" 2>&1
+    count_runner unit-asan "$LOGS/unit-asan.log"
+fi
+
+if [ -z "$FILTER" ] || [ "$FILTER" = fuzz ]; then
+    for f in $B/fuzz/*; do
+        [ -x "$f" ] || continue
+        name=$(basename "$f")
+        corpus=tests/fuzz/corpus/$name
+        if [ ! -d "$corpus" ]; then
+            echo "not ok - fuzz corpus $corpus missing"; fail=$((fail + 1)); continue
+        fi
+        # libFuzzer runs each file once when given files: a replay, no fuzzing.
+        if "$f" "$corpus"/* > "$LOGS/$name.log" 2>&1; then
+            echo "ok - $name corpus replay ($(ls "$corpus" | wc -l) inputs)"; pass=$((pass + 1))
+        else
+            echo "not ok - $name corpus replay (see $LOGS/$name.log)"; fail=$((fail + 1))
+        fi
+    done
+fi
+
+for t in tests/integration/*.sh; do
+    name=$(basename "$t" .sh)
+    [ "$name" = lib ] && continue
+    if [ -n "$FILTER" ] && [ "$FILTER" != integration ] && [ "$FILTER" != "$name" ]; then continue; fi
+    start=$(date +%s)
+    timeout -k 10 600 bash "$t" > "$LOGS/$name.log" 2>&1
+    rc=$?
+    grep -E '^(ok|not ok|skip) ' "$LOGS/$name.log"
+    p=$(grep -c '^ok ' "$LOGS/$name.log"); f=$(grep -c '^not ok ' "$LOGS/$name.log")
+    s=$(grep -c '^skip ' "$LOGS/$name.log")
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        echo "not ok - $name exited with status $rc (see $LOGS/$name.log)"; f=1
+    fi
+    echo "# $name: $((($(date +%s) - start)))s"
+    pass=$((pass + p)); fail=$((fail + f)); skipped=$((skipped + s))
+done
+
+echo "$pass passed, $fail failed, $skipped skipped"
+[ "$fail" = 0 ]
