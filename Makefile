@@ -32,7 +32,7 @@ ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwcommon.a
 # Library archives list their objects by folder: needs secondary expansion.
 .SECONDEXPANSION:
 
-.PHONY: all deps build test unit unit-asan fuzz demo bench-turn clean
+.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn clean
 all: build
 build: $(BIN)/causeway-edge $(BIN)/causeway
 
@@ -107,6 +107,9 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@sh scripts/demo.sh
+
+demo-stop:
+	@sh scripts/demo.sh stop
 
 bench-turn: deps
 	@$(MAKE) --no-print-directory build $(TOOLS)

@@ -113,7 +113,7 @@ enum stun_parse_rc {
 };
 
 /* Parses one whole message of exactly len bytes (on UDP: the datagram; on a
- * stream: one frame from stun_frame_len()). Checks RFC 8489 6: top two bits
+ * stream: one frame from turn_frame_len()). Checks RFC 8489 6: top two bits
  * zero, magic cookie, length multiple of 4 and equal to len - 20; attribute
  * lengths within the message; FINGERPRINT last and correct if present;
  * attributes after MESSAGE-INTEGRITY(-SHA256) other than MI-SHA256 and
@@ -177,7 +177,7 @@ const char *stun_reason(int code);
 
 /* ---- TURN ChannelData and stream framing ------------------------------- */
 
-/* ChannelData (RFC 8656 12.4): channel 0x4000..0x4FFF, 16-bit length, data.
+/* ChannelData (RFC 8656 12.4): channel TURN_CHANNEL_MIN..MAX, 16-bit length, data.
  * On UDP the datagram may be longer than 4 + length (padding): accepted.
  * Returns 0 and the data span, or -1 if malformed (short, bad channel). */
 int turn_channeldata_parse(const uint8_t *p, size_t len, uint16_t *channel,

@@ -1,0 +1,195 @@
+/* test_common.c - common/: buffers, addresses, the config parser, counters. */
+#include "test.h"
+
+#include "common/addr.h"
+#include "common/buf.h"
+#include "common/conf.h"
+#include "common/stats.h"
+#include "common/strbuf.h"
+
+#include <netinet/in.h>
+
+TEST(rbuf_reads_within_bounds)
+{
+    const uint8_t d[] = { 1, 2, 3, 4, 5, 6, 7 };
+    struct cw_rbuf b, sub;
+
+    cw_rbuf_init(&b, d, sizeof(d));
+    CHECK_EQ(cw_rbuf_u8(&b), 1);
+    CHECK_EQ(cw_rbuf_u16(&b), 0x0203);
+    CHECK_EQ(cw_rbuf_sub(&b, 2, &sub), 0);
+    CHECK_EQ(cw_rbuf_u16(&sub), 0x0405);
+    CHECK_EQ(cw_rbuf_u8(&sub), 0);          /* past the sub-reader's end */
+    CHECK(cw_rbuf_failed(&sub));
+    CHECK(!cw_rbuf_failed(&b));
+    CHECK_EQ(cw_rbuf_left(&b), 2);
+    CHECK_EQ(cw_rbuf_u32(&b), 0);           /* only 2 bytes left */
+    CHECK(cw_rbuf_failed(&b));
+    CHECK_EQ(cw_rbuf_u8(&b), 0);            /* sticky */
+    CHECK(cw_rbuf_take(&b, 0) == NULL);
+}
+
+TEST(rbuf_huge_lengths_do_not_wrap)
+{
+    const uint8_t d[4] = { 0 };
+    struct cw_rbuf b;
+    uint16_t v;
+
+    cw_rbuf_init(&b, d, sizeof(d));
+    CHECK_EQ(cw_rbuf_skip(&b, 1), 0);
+    CHECK(cw_rbuf_take(&b, (size_t)-1) == NULL);
+    cw_rbuf_init(&b, d, sizeof(d));
+    CHECK_EQ(cw_rbuf_peek_u16(&b, (size_t)-1, &v), -1);
+    CHECK_EQ(cw_rbuf_peek_u16(&b, 2, &v), 0);
+    CHECK_EQ(cw_rbuf_peek_u16(&b, 3, &v), -1);
+}
+
+TEST(wbuf_overflow_fails_and_drops)
+{
+    uint8_t d[6];
+    struct cw_wbuf w;
+
+    cw_wbuf_init(&w, d, sizeof(d));
+    cw_wbuf_u32(&w, 0x01020304);
+    cw_wbuf_put_u16_at(&w, 0, 0xAABB);
+    CHECK(!cw_wbuf_failed(&w));
+    CHECK_EQ(d[0], 0xAA);
+    cw_wbuf_u32(&w, 5);                      /* needs 4, 2 left */
+    CHECK(cw_wbuf_failed(&w));
+    CHECK_EQ(w.len, 4);
+    cw_wbuf_init(&w, d, sizeof(d));
+    cw_wbuf_put_u32_at(&w, 0, 1);            /* nothing written yet */
+    CHECK(cw_wbuf_failed(&w));
+}
+
+TEST(addr_parse_and_format)
+{
+    struct sockaddr_storage a;
+    char buf[CW_ADDR_STRLEN];
+
+    CHECK_EQ(cw_addr_parse("192.0.2.1:3478", 0, &a), 0);
+    CHECK_STR(cw_addr_fmt((struct sockaddr *)&a, buf, sizeof(buf), 1), "192.0.2.1:3478");
+    CHECK_EQ(cw_addr_parse("[2001:db8::1]:5349", 0, &a), 0);
+    CHECK_STR(cw_addr_fmt((struct sockaddr *)&a, buf, sizeof(buf), 1), "[2001:db8::1]:5349");
+    CHECK_EQ(cw_addr_parse("2001:db8::1", 3478, &a), 0);
+    CHECK_EQ(cw_addr_port((struct sockaddr *)&a), 3478);
+    CHECK_EQ(cw_addr_parse("198.51.100.4", -1, &a), 0);
+    CHECK_EQ(cw_addr_parse("198.51.100.4:1", -1, &a), -1);   /* no port allowed */
+    CHECK_EQ(cw_addr_parse("198.51.100.4", 0, &a), -1);      /* port required */
+    CHECK_EQ(cw_addr_parse("198.51.100.4:65536", 0, &a), -1);
+    CHECK_EQ(cw_addr_parse("198.51.100.4:", 0, &a), -1);
+    CHECK_EQ(cw_addr_parse("[2001:db8::1]x", 1, &a), -1);
+    CHECK_EQ(cw_addr_parse("example.com:1", 0, &a), -1);
+    CHECK_EQ(cw_addr_parse("", 1, &a), -1);
+}
+
+TEST(addr_equal_and_hash)
+{
+    struct sockaddr_storage a, b;
+
+    cw_addr_parse("192.0.2.1:1", 0, &a);
+    cw_addr_parse("192.0.2.1:2", 0, &b);
+    CHECK(cw_addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b, 0));
+    CHECK(!cw_addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b, 1));
+    CHECK(cw_addr_hash((struct sockaddr *)&a, 7) != cw_addr_hash((struct sockaddr *)&b, 7));
+}
+
+struct seen {
+    char log[1024];
+    int n;
+};
+
+static int conf_cb(void *arg, const char *section, const char *key, const char *value,
+                   char *err, size_t errlen)
+{
+    struct seen *s = arg;
+    size_t len = strlen(s->log);
+
+    if (!strcmp(key, "bad")) {
+        snprintf(err, errlen, "unknown key \"%s\" in [%s]", key, section);
+        return -1;
+    }
+    snprintf(s->log + len, sizeof(s->log) - len, "%s.%s=%s;", section, key, value);
+    s->n++;
+    return 0;
+}
+
+TEST(conf_parses_sections_keys_comments)
+{
+    struct seen s = { "", 0 };
+    char err[256];
+
+    CHECK_EQ(cw_conf_parse_text("t.conf",
+                                "# comment\n[turn]\n  listen = 192.0.2.1:3478  \r\n"
+                                "; other comment\n\nrealm=example.org\n[edge]\nlog-level = info",
+                                conf_cb, &s, err, sizeof(err)),
+             0);
+    CHECK_STR(s.log, "turn.listen=192.0.2.1:3478;turn.realm=example.org;edge.log-level=info;");
+}
+
+TEST(conf_errors_name_file_and_line)
+{
+    struct seen s = { "", 0 };
+    char err[256];
+
+    CHECK_EQ(cw_conf_parse_text("e.conf", "[turn]\nrealm = x\nbad = 1\n", conf_cb, &s, err,
+                                sizeof(err)), -1);
+    CHECK_STR(err, "e.conf:3: unknown key \"bad\" in [turn]");
+    CHECK_EQ(cw_conf_parse_text("e.conf", "realm = x\n", conf_cb, &s, err, sizeof(err)), -1);
+    CHECK_STR(err, "e.conf:1: key \"realm\" outside any [section]");
+    CHECK_EQ(cw_conf_parse_text("e.conf", "[turn\n", conf_cb, &s, err, sizeof(err)), -1);
+    CHECK_STR(err, "e.conf:1: bad section header (expected [name])");
+    CHECK_EQ(cw_conf_parse_text("e.conf", "[turn]\n\njust words\n", conf_cb, &s, err,
+                                sizeof(err)), -1);
+    CHECK_STR(err, "e.conf:3: expected \"key = value\"");
+    CHECK_EQ(cw_conf_parse_file("/nonexistent/edge.conf", conf_cb, &s, err, sizeof(err)), -1);
+    CHECK(strstr(err, "/nonexistent/edge.conf: cannot open") == err);
+}
+
+TEST(conf_value_parsers)
+{
+    char err[256];
+    unsigned long v, lo, hi;
+    int b;
+    struct sockaddr_storage a;
+
+    CHECK_EQ(cw_conf_uint("42", 1, 100, &v, err, sizeof(err)), 0);
+    CHECK_EQ(v, 42);
+    CHECK_EQ(cw_conf_uint("420", 1, 100, &v, err, sizeof(err)), -1);
+    CHECK_STR(err, "\"420\" is not a number from 1 to 100");
+    CHECK_EQ(cw_conf_uint("-1", 0, 100, &v, err, sizeof(err)), -1);
+    CHECK_EQ(cw_conf_uint("99999999999999999999999", 0, 100, &v, err, sizeof(err)), -1);
+    CHECK_EQ(cw_conf_bool("yes", &b, err, sizeof(err)), 0);
+    CHECK_EQ(b, 1);
+    CHECK_EQ(cw_conf_bool("maybe", &b, err, sizeof(err)), -1);
+    CHECK_EQ(cw_conf_range("24000-29999", 1024, 65535, &lo, &hi, err, sizeof(err)), 0);
+    CHECK_EQ(lo, 24000);
+    CHECK_EQ(hi, 29999);
+    CHECK_EQ(cw_conf_range("29999-24000", 1024, 65535, &lo, &hi, err, sizeof(err)), -1);
+    CHECK_EQ(cw_conf_range("80-90", 1024, 65535, &lo, &hi, err, sizeof(err)), -1);
+    CHECK_EQ(cw_conf_duration("10m", 1, 3600, &v, err, sizeof(err)), 0);
+    CHECK_EQ(v, 600);
+    CHECK_EQ(cw_conf_duration("2h", 1, 3600, &v, err, sizeof(err)), -1);
+    CHECK_EQ(cw_conf_duration("5x", 1, 3600, &v, err, sizeof(err)), -1);
+    CHECK_EQ(cw_conf_addr("nonsense", 3478, &a, err, sizeof(err)), -1);
+    CHECK(strstr(err, "not an IP address") != NULL);
+}
+
+TEST(stats_dump_text_and_prometheus)
+{
+    struct cw_stats *st = cw_stats_create();
+    uint64_t a = 5, b = 7;
+    struct cw_sb out;
+
+    cw_sb_init(&out);
+    cw_stats_add(st, "x_total", "x things", CW_STAT_COUNTER, &a);
+    cw_stats_add(st, "y", "y now", CW_STAT_GAUGE, &b);
+    cw_stats_dump(st, &out, 0);
+    CHECK_STR(cw_sb_str(&out), "x_total 5\ny 7\n");
+    cw_sb_free(&out);
+    cw_stats_dump(st, &out, 1);
+    CHECK(strstr(cw_sb_str(&out), "# TYPE causeway_x_total counter\ncauseway_x_total 5\n"));
+    CHECK(strstr(cw_sb_str(&out), "# TYPE causeway_y gauge\ncauseway_y 7\n"));
+    cw_sb_free(&out);
+    cw_stats_destroy(st);
+}
