@@ -81,8 +81,7 @@ static void user_unref(struct turn_server *s, struct turn_ucount *u)
 }
 
 struct turn_alloc *turn__alloc_create(struct turn_server *s, const struct turn_client *cl,
-                                      const char *user, size_t userlen,
-                                      const struct turn_key *key)
+                                      const char *user, size_t userlen)
 {
     struct turn_alloc *a = calloc(1, sizeof(*a));
     uint32_t b;
@@ -96,7 +95,6 @@ struct turn_alloc *turn__alloc_create(struct turn_server *s, const struct turn_c
     }
     a->srv = s;
     a->client = *cl;
-    a->key = *key;
     a->fd = -1;
     b = client_bucket(s, cl);
     a->hnext = s->hash[b];
@@ -329,7 +327,7 @@ void turn__alloc_from_peer(struct turn_alloc *a, const struct sockaddr *peer,
     size_t len;
 
     if (a->client.conn) {
-        uint8_t buf[TURN_RELAY_PKT_MAX + 64];
+        uint8_t buf[TURN_PKT_MAX + 64];
         len = frame_to_client(a, peer, p, n, buf, sizeof(buf), now);
         if (!len || turn__conn_send(a->client.conn, buf, len) < 0)
             goto drop;

@@ -430,7 +430,7 @@ static void on_allocate(struct req *r)
         even = 1;
         reserve = (stun_attr_value(m, ep)[0] & 0x80) != 0;
     }
-    a = turn__alloc_create(s, r->cl, r->user, r->userlen, &r->key);
+    a = turn__alloc_create(s, r->cl, r->user, r->userlen);
     if (!a)
         goto capacity;
     if (tok) {

@@ -103,7 +103,6 @@ static void server_free(struct turn_server *s)
     turn_policy_destroy(s->o.policy);
     free(s->authfail);
     free(s->rx_buf);
-    free(s->relay_rx);
     free(s);
     if (cb)
         cb(arg);
@@ -178,8 +177,7 @@ struct turn_server *turn_server_create(uv_loop_t *loop, struct turn_options *o,
         s->o.max_allocations = range;
     s->authfail = calloc(TURN_AUTHFAIL_SLOTS, sizeof(*s->authfail));
     s->rx_buf = calloc(TURN_UDP_BATCH, TURN_PKT_MAX);
-    s->relay_rx = malloc(TURN_RELAY_PKT_MAX);
-    if (!s->o.policy || !s->authfail || !s->rx_buf || !s->relay_rx ||
+    if (!s->o.policy || !s->authfail || !s->rx_buf ||
         turn__ports_init(&s->ports4, s->o.port_min, s->o.port_max) < 0 ||
         turn__ports_init(&s->ports6, s->o.port_min, s->o.port_max) < 0) {
         snprintf(err, errlen, "out of memory");

@@ -23,7 +23,6 @@ union turn_sa {
 #define TURN_LOG "turn"
 #define TURN_UDP_BATCH 32        /* datagrams per recvmmsg/sendmmsg */
 #define TURN_PKT_MAX 2048        /* largest datagram slot we keep */
-#define TURN_RELAY_PKT_MAX 65535 /* largest datagram a relay socket reads */
 #define TURN_STREAM_PENDING_MAX (256 * 1024)  /* then peer data is dropped */
 #define TURN_RESERVATION_S 30    /* RESERVATION-TOKEN validity (RFC 8656 7.2) */
 #define TURN_CHANNEL_COOLDOWN_S 300 /* RFC 8656 12: no rebinding for 5 min */
@@ -128,7 +127,6 @@ struct turn_alloc {
     uv_poll_t poll;
     uint64_t expires;
     struct turn_ucount *user;       /* name and quota count */
-    struct turn_key key;            /* for integrity of responses */
     uint8_t tid[STUN_TID_LEN];      /* the Allocate that made it */
     uint8_t closing;
     uint16_t nperms, capperms, nchans, capchans;
@@ -139,8 +137,7 @@ struct turn_alloc {
 
 struct turn_alloc *turn__alloc_find(struct turn_server *s, const struct turn_client *cl);
 struct turn_alloc *turn__alloc_create(struct turn_server *s, const struct turn_client *cl,
-                                      const char *user, size_t userlen,
-                                      const struct turn_key *key);
+                                      const char *user, size_t userlen);
 void turn__alloc_destroy(struct turn_alloc *a, const char *why);
 /* 0 ok, -1 cap reached. */
 int turn__perm_add(struct turn_alloc *a, const struct sockaddr *peer, uint64_t now);
@@ -235,7 +232,6 @@ struct turn_server {
     struct iovec rx_iov[TURN_UDP_BATCH];
     union turn_sa rx_from[TURN_UDP_BATCH];
     uint8_t (*rx_buf)[TURN_PKT_MAX];
-    uint8_t *relay_rx;              /* one TURN_RELAY_PKT_MAX buffer */
 };
 
 /* Handles one STUN message or ChannelData frame from a client (server.c). */

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RELAY_READS_PER_EVENT 64   /* fairness: then yield to other sockets */
+#define RELAY_BATCHES_PER_EVENT 2  /* fairness: then yield to other sockets */
 #define LISTENER_BATCHES_PER_EVENT 8
 
 static void udp_flush(struct turn_udp_listener *ul)
@@ -206,6 +206,10 @@ void turn__udp_close(struct turn_udp_listener *ul)
 
 /* ---- relay sockets -------------------------------------------------------- */
 
+/* Peer datagrams: one recvmmsg per readiness event usually drains the
+ * socket (a short batch means it is empty), so a relay that gets one packet
+ * costs one syscall, not a read plus an EAGAIN. Datagrams larger than a slot
+ * (TURN_PKT_MAX) would not fit a client's path MTU anyway: dropped. */
 static void relay_readable(uv_poll_t *h, int status, int events)
 {
     struct turn_alloc *a = h->data;
@@ -214,17 +218,22 @@ static void relay_readable(uv_poll_t *h, int status, int events)
     (void)events;
     if (status < 0 || a->closing)
         return;
-    for (int i = 0; i < RELAY_READS_PER_EVENT && !a->closing; i++) {
-        union turn_sa from;
-        socklen_t flen = sizeof(from);
-        ssize_t n = recvfrom(a->fd, s->relay_rx, TURN_RELAY_PKT_MAX, MSG_DONTWAIT, &from.sa,
-                             &flen);
-        if (n < 0) {
-            if (errno == EINTR)
+    for (int round = 0; round < RELAY_BATCHES_PER_EVENT && !a->closing; round++) {
+        int n;
+
+        rx_prepare(s, TURN_UDP_BATCH);
+        n = recvmmsg(a->fd, s->rx_msg, TURN_UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            break;         /* EAGAIN, or an ICMP error reported on the socket */
+        for (int i = 0; i < n && !a->closing; i++) {
+            if (s->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                s->st.dropped++;
                 continue;
-            break;   /* EAGAIN, or an ICMP error reported on the socket */
+            }
+            turn__alloc_from_peer(a, &s->rx_from[i].sa, s->rx_buf[i], s->rx_msg[i].msg_len);
         }
-        turn__alloc_from_peer(a, &from.sa, s->relay_rx, (size_t)n);
+        if (n < TURN_UDP_BATCH)
+            break;
     }
 }
 
