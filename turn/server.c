@@ -287,6 +287,27 @@ static const char *peer_str(const struct sockaddr *sa, char *buf, size_t len)
     return cw_addr_fmt(sa, buf, len, 1);
 }
 
+/* Another allocation on this server: the relay address with a port of the
+ * relay range. Two browsers that both force relay through one edge talk
+ * this way, so it is allowed although the address is the edge's own. */
+static int is_own_relay(const struct turn_server *s, const struct sockaddr *peer)
+{
+    const struct sockaddr *relay = peer->sa_family == AF_INET6 ? (const void *)&s->o.relay6
+                                                                : (const void *)&s->o.relay4;
+    int has = peer->sa_family == AF_INET6 ? s->o.has_relay6 : s->o.has_relay4;
+    uint16_t port = cw_addr_port(peer);
+
+    return has && port >= s->o.port_min && port <= s->o.port_max &&
+           cw_addr_equal(peer, relay, 0);
+}
+
+/* The peer policy, with this server's own relays let through. */
+static int peer_allowed(const struct turn_server *s, const struct sockaddr *peer,
+                        const char **why)
+{
+    return is_own_relay(s, peer) ? 0 : turn_policy_check(s->o.policy, peer, why);
+}
+
 /* Peer checks shared by CreatePermission, ChannelBind and Send: family of
  * the relay (443) and policy (403, logged). Returns 0 or the error code. */
 static int peer_check(struct req *r, struct turn_alloc *a, const struct sockaddr *peer)
@@ -296,7 +317,7 @@ static int peer_check(struct req *r, struct turn_alloc *a, const struct sockaddr
 
     if (peer->sa_family != a->relay.sa.sa_family)
         return 443;
-    if (turn_policy_check(r->s->o.policy, peer, &why) == 0)
+    if (peer_allowed(r->s, peer, &why) == 0)
         return 0;
     r->s->st.peer_denied++;
     CW_WARN(TURN_LOG, "403 for user \"%s\" from %s: peer %s refused (%s)", a->user->name,
@@ -642,7 +663,7 @@ static void on_send(struct turn_server *s, const struct turn_client *cl,
     if (!pa || !da || stun_attr_xaddr(m, pa, &peer) < 0 ||
         peer.ss_family != a->relay.sa.sa_family)
         goto drop;
-    if (turn_policy_check(s->o.policy, (struct sockaddr *)&peer, &why) < 0) {
+    if (peer_allowed(s, (struct sockaddr *)&peer, &why) < 0) {
         char pb[CW_ADDR_STRLEN], cb[CW_ADDR_STRLEN];
         s->st.peer_denied++;
         CW_INFO(TURN_LOG, "Send from user \"%s\" at %s to peer %s refused (%s)",

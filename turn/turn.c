@@ -55,13 +55,14 @@ static void register_stats(struct turn_server *s, struct cw_stats *st)
         enum cw_stat_kind kind;
     } tab[] = {
 #define G(f, h) { "turn_" #f, h, offsetof(struct turn_stats, f), CW_STAT_GAUGE }
+#define T(f, h) { "turn_" #f, h, offsetof(struct turn_stats, f), CW_STAT_COUNTER }
 #define C(f, h) { "turn_" #f "_total", h, offsetof(struct turn_stats, f), CW_STAT_COUNTER }
         G(allocs_active, "allocations now"),
         G(perms_active, "permissions now"),
         G(chans_active, "channel bindings now"),
         G(clients_tcp, "TCP client connections now"),
         G(clients_tls, "TLS client connections now"),
-        C(allocs_total, "allocations made"),
+        T(allocs_total, "allocations made"),
         C(requests, "STUN requests handled"),
         C(bindings, "Binding requests answered"),
         C(pkts_to_peer, "datagrams relayed client to peer"),
@@ -77,6 +78,7 @@ static void register_stats(struct turn_server *s, struct cw_stats *st)
         C(malformed, "malformed packets dropped"),
         C(dropped, "datagrams dropped (no permission, no channel, congestion)"),
 #undef G
+#undef T
 #undef C
     };
     if (!st)
