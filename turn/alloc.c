@@ -118,9 +118,10 @@ void turn__alloc_destroy(struct turn_alloc *a, const char *why)
     if (a->closing)
         return;
     a->closing = 1;
-    CW_INFO(TURN_LOG, "allocation %s for user \"%s\" from %s ended: %s",
-            cw_addr_fmt(&a->relay.sa, rbuf, sizeof(rbuf), 1), a->user->name,
-            cw_addr_fmt(&a->client.addr.sa, cbuf, sizeof(cbuf), 1), why);
+    if (a->fd >= 0)
+        CW_INFO(TURN_LOG, "allocation %s for user \"%s\" from %s ended: %s",
+                cw_addr_fmt(&a->relay.sa, rbuf, sizeof(rbuf), 1), a->user->name,
+                cw_addr_fmt(&a->client.addr.sa, cbuf, sizeof(cbuf), 1), why);
     for (pp = &s->hash[client_bucket(s, &a->client)]; *pp; pp = &(*pp)->hnext)
         if (*pp == a) {
             *pp = a->hnext;

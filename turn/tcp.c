@@ -67,7 +67,7 @@ static void conn_on_close(struct cw_stream *st, int err)
     conn_unlink(c);
     free(c->pend);
     free(c);
-    turn__handle_close_pending(s);
+    turn__server_maybe_free(s);
 }
 
 /* Handles every whole frame at the start of p; returns the bytes used, or

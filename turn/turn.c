@@ -110,12 +110,16 @@ static void server_free(struct turn_server *s)
         cb(arg);
 }
 
-void turn__handle_close_pending(struct turn_server *s)
+void turn__server_maybe_free(struct turn_server *s)
 {
-    if (s->pending_closes > 0)
-        s->pending_closes--;
     if (s->closing && s->pending_closes == 0 && !s->conns)
         server_free(s);
+}
+
+void turn__handle_close_pending(struct turn_server *s)
+{
+    s->pending_closes--;
+    turn__server_maybe_free(s);
 }
 
 static void handle_closed(uv_handle_t *h)

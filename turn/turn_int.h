@@ -237,7 +237,10 @@ struct turn_server {
 /* Handles one STUN message or ChannelData frame from a client (server.c). */
 void turn__handle(struct turn_server *s, const struct turn_client *cl,
                   const struct sockaddr *local, const uint8_t *p, size_t n);
+/* A handle counted in pending_closes has closed: frees a closing server
+ * once nothing is pending and no stream client is left. */
 void turn__handle_close_pending(struct turn_server *s);
+void turn__server_maybe_free(struct turn_server *s);
 
 static inline uint64_t turn__now(const struct turn_server *s)
 {

@@ -13,7 +13,7 @@
 
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$TOP/build/bin
+BIN=${CW_BIN:-$TOP/build/bin}   # CW_BIN: e.g. a sanitizer build of the daemons
 TOOLS=$TOP/build/tests
 TNAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cw-$TNAME.XXXXXX")
@@ -107,6 +107,23 @@ start_edge() {
     notok "causeway-edge started"; cat "$WORK/edge.log"; exit 1
 }
 
+# stop_edge: stops the causeway-edge of start_edge (SIGTERM, then SIGKILL
+# after 5 s) so that a test can start another with different limits. Its log
+# is kept as $WORK/edge.PID.log; start_edge writes a fresh edge.log.
+stop_edge() {
+    local p=$EDGE_PID q rest=""
+    [ -n "$p" ] || return 0
+    kill -TERM "$p" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    for q in $PIDS; do [ "$q" = "$p" ] || rest="$rest $q"; done
+    PIDS=$rest
+    EDGE_PID=""
+    mv "$WORK/edge.log" "$WORK/edge.$p.log" 2>/dev/null
+    rm -f "$WORK/edge.sock"
+}
+
 edge_alive() { kill -0 "$EDGE_PID" 2>/dev/null; }
 cw() { "$BIN/causeway" -c "$WORK/edge.conf" -s "$WORK/edge.sock" "$@"; }
 
@@ -115,6 +132,25 @@ wait_udp() {
     local ns=$1 port=$2
     for _ in $(seq 1 50); do
         ip netns exec "$ns" ss -ulnH | awk '{print $4}' | grep -q ":$port\$" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# unlist PID: a process from bg ended (and was waited for): stop tracking it.
+unlist() { PIDS=$(echo " $PIDS " | sed "s/ $1 / /; s/^ *//; s/ *\$//"); }
+
+# wait_line FILE ERE SECONDS [PID]: waits until a line of FILE matches ERE.
+# Fails after SECONDS, or as soon as PID (the process writing FILE) ended
+# without writing it.
+wait_line() {
+    local f=$1 re=$2 n=$(($3 * 10)) pid=${4:-}
+    for _ in $(seq 1 "$n"); do
+        grep -Eq -- "$re" "$f" 2>/dev/null && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            grep -Eq -- "$re" "$f" 2>/dev/null
+            return
+        fi
         sleep 0.1
     done
     return 1
