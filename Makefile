@@ -64,6 +64,15 @@ $(BIN)/causeway: $(call objs_of,cli,$(B)/obj) $(B)/obj/edge/config.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# The daemons built with ASan+UBSan: the integration tests run these.
+$(B)/asan/bin/causeway-edge: $(call objs_of,edge,$(B)/asan/obj) $(ASAN_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/asan/bin/causeway: $(call objs_of,cli,$(B)/asan/obj) $(B)/asan/obj/edge/config.o $(ASAN_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
+
 # --- tests ----------------------------------------------------------------
 UNIT_SRC := $(call src_of,tests/unit)
 $(B)/tests/unit: $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRC)) $(LIBS_ALL)
@@ -101,7 +110,8 @@ unit-asan: $(B)/tests/unit-asan
 fuzz: $(FUZZERS)
 
 test: deps
-	@$(MAKE) --no-print-directory build $(B)/tests/unit $(B)/tests/unit-asan $(TOOLS) $(FUZZERS)
+	@$(MAKE) --no-print-directory build $(B)/tests/unit $(B)/tests/unit-asan $(TOOLS) $(FUZZERS) \
+	    $(B)/asan/bin/causeway-edge $(B)/asan/bin/causeway
 	@sh tests/run.sh
 
 demo: deps

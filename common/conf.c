@@ -89,6 +89,11 @@ int cw_conf_parse_text(const char *name, const char *text, cw_conf_cb cb, void *
                 return -1;
             }
             snprintf(section, sizeof(section), "%s", s);
+            msg[0] = 0;
+            if (cb(arg, section, NULL, NULL, msg, sizeof(msg)) < 0) {
+                seterr(err, errlen, "%s:%u: %s", name, lineno, msg[0] ? msg : "bad section");
+                return -1;
+            }
             continue;
         }
         eq = strchr(s, '=');

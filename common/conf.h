@@ -13,7 +13,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Returns 0, or -1 with a message (without file:line) written to err. */
+/* Called with key and value NULL when a [section] header is read (so an
+ * unknown section is reported at its header), then once per key. Returns 0,
+ * or -1 with a message (without file:line) written to err. */
 typedef int (*cw_conf_cb)(void *arg, const char *section, const char *key,
                           const char *value, char *err, size_t errlen);
 

@@ -158,7 +158,7 @@ static int turn_key(struct edge_config *c, const char *key, const char *v, char 
     if (!strcmp(key, "channel-lifetime"))
         return dur_key(v, 60, 3600, &o->channel_lifetime, err, errlen);
     if (!strcmp(key, "nonce-lifetime"))
-        return dur_key(v, 10, 86400, &o->nonce_lifetime, err, errlen);
+        return dur_key(v, 1, 86400, &o->nonce_lifetime, err, errlen);
     if (!strcmp(key, "max-allocations"))
         return uint_key(v, 0, 65535, &o->max_allocations, err, errlen);
     if (!strcmp(key, "max-allocations-per-user"))
@@ -205,9 +205,37 @@ static int turn_key(struct edge_config *c, const char *key, const char *v, char 
     return -1;
 }
 
+/* RFC 8656 21: the edge itself is never a peer, or a client could reach
+ * services bound on it (the SSRF of CVE-2020-26262). The configured
+ * addresses count even when no interface has them (yet); the interfaces'
+ * are read once, at load. Returns 0, or -1 when they cannot be listed. */
+static int add_own_addresses(struct turn_options *o)
+{
+    int rc = 0;
+
+    for (int i = 0; i < o->nlisten; i++)
+        rc |= turn_policy_add_own(o->policy, (struct sockaddr *)&o->listen[i]);
+    for (int i = 0; i < o->ntls_listen; i++)
+        rc |= turn_policy_add_own(o->policy, (struct sockaddr *)&o->tls_listen[i]);
+    if (o->has_relay4)
+        rc |= turn_policy_add_own(o->policy, (struct sockaddr *)&o->relay4);
+    if (o->has_relay6)
+        rc |= turn_policy_add_own(o->policy, (struct sockaddr *)&o->relay6);
+    if (o->has_public4)
+        rc |= turn_policy_add_own(o->policy, (struct sockaddr *)&o->public4);
+    if (o->has_public6)
+        rc |= turn_policy_add_own(o->policy, (struct sockaddr *)&o->public6);
+    rc |= turn_policy_add_own_interfaces(o->policy);
+    return rc < 0 ? -1 : 0;
+}
+
 static int conf_cb(void *arg, const char *section, const char *key, const char *v, char *err,
                    size_t errlen)
 {
+    int known = !strcmp(section, "edge") || !strcmp(section, "turn");
+
+    if (known && !key)
+        return 0;
     if (!strcmp(section, "edge"))
         return edge_key(arg, key, v, err, errlen);
     if (!strcmp(section, "turn"))
@@ -261,6 +289,11 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
         }
         if (o->ntls_listen && (!c->tls_cert[0] || !c->tls_key[0])) {
             snprintf(err, errlen, "%s: [turn] tls-listen needs tls-certificate and tls-key", path);
+            goto fail;
+        }
+        if (add_own_addresses(o) < 0) {
+            snprintf(err, errlen, "%s: cannot list this host's addresses for the peer policy",
+                     path);
             goto fail;
         }
     }

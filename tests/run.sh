@@ -46,6 +46,10 @@ if [ -z "$FILTER" ] || [ "$FILTER" = fuzz ]; then
     done
 fi
 
+# Integration tests drive the ASan+UBSan build of the daemons: a memory
+# error or undefined behaviour under real traffic fails the test.
+export CW_BIN=${CW_BIN:-$(pwd)/$B/asan/bin}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 for t in tests/integration/*.sh; do
     name=$(basename "$t" .sh)
     [ "$name" = lib ] && continue

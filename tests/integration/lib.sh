@@ -42,12 +42,19 @@ need_root() {
 }
 
 cleanup() {
-    local p
+    local p f
     for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
     for p in $PIDS; do
         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
         wait "$p" 2>/dev/null
+    done
+    # With a sanitizer build (tests/run.sh uses one) any report fails the test.
+    for f in "$WORK"/edge*.log; do
+        [ -f "$f" ] || continue
+        if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+            notok "sanitizer report in $(basename "$f")"; grep -E -A5 'Sanitizer|runtime error' "$f" | head -30
+        fi
     done
     ip netns del "$NS_E" 2>/dev/null
     ip netns del "$NS_O" 2>/dev/null

@@ -105,6 +105,10 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
     struct seen *s = arg;
     size_t len = strlen(s->log);
 
+    if (!key) {
+        snprintf(s->log + len, sizeof(s->log) - len, "[%s]", section);
+        return strcmp(section, "nope") ? 0 : (snprintf(err, errlen, "unknown section"), -1);
+    }
     if (!strcmp(key, "bad")) {
         snprintf(err, errlen, "unknown key \"%s\" in [%s]", key, section);
         return -1;
@@ -124,7 +128,7 @@ TEST(conf_parses_sections_keys_comments)
                                 "; other comment\n\nrealm=example.org\n[edge]\nlog-level = info",
                                 conf_cb, &s, err, sizeof(err)),
              0);
-    CHECK_STR(s.log, "turn.listen=192.0.2.1:3478;turn.realm=example.org;edge.log-level=info;");
+    CHECK_STR(s.log, "[turn]turn.listen=192.0.2.1:3478;turn.realm=example.org;[edge]edge.log-level=info;");
 }
 
 TEST(conf_errors_name_file_and_line)
@@ -137,6 +141,8 @@ TEST(conf_errors_name_file_and_line)
     CHECK_STR(err, "e.conf:3: unknown key \"bad\" in [turn]");
     CHECK_EQ(cw_conf_parse_text("e.conf", "realm = x\n", conf_cb, &s, err, sizeof(err)), -1);
     CHECK_STR(err, "e.conf:1: key \"realm\" outside any [section]");
+    CHECK_EQ(cw_conf_parse_text("e.conf", "[turn]\n[nope]\n", conf_cb, &s, err, sizeof(err)), -1);
+    CHECK_STR(err, "e.conf:2: unknown section");
     CHECK_EQ(cw_conf_parse_text("e.conf", "[turn\n", conf_cb, &s, err, sizeof(err)), -1);
     CHECK_STR(err, "e.conf:1: bad section header (expected [name])");
     CHECK_EQ(cw_conf_parse_text("e.conf", "[turn]\n\njust words\n", conf_cb, &s, err,

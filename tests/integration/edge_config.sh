@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# edge_config.sh - causeway-edge -t on good and bad edge.conf files: every
+# bad key or value is reported with file:line and a reason (no root needed).
+TNAME=edge_config
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${CW_BIN:-$TOP/build/bin}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/cw-edge_config.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+NFAIL=0
+
+base() {
+    cat <<CONF
+[edge]
+control-socket = $WORK/edge.sock
+[turn]
+listen = 198.18.0.1:3478
+relay-address = 198.18.0.1
+user-db = $WORK/users
+CONF
+}
+
+# expect_error LINE_TEXT EXPECTED_MESSAGE: appends LINE_TEXT to a valid file
+# and expects "file:N: EXPECTED_MESSAGE" (N = the appended line).
+expect_error() {
+    local line=$1 want=$2 conf=$WORK/bad.conf n out
+    base > "$conf"
+    printf '%s\n' "$line" >> "$conf"
+    n=$(wc -l < "$conf")
+    out=$("$BIN/causeway-edge" -t -c "$conf" 2>&1)
+    if [ $? -ne 0 ] && [ "$out" = "causeway-edge: $conf:$n: $want" ]; then
+        echo "ok - $TNAME: '$line' -> line $n: $want"
+    else
+        echo "not ok - $TNAME: '$line': got '$out'"; NFAIL=$((NFAIL + 1))
+    fi
+}
+
+base > "$WORK/good.conf"
+if "$BIN/causeway-edge" -t -c "$WORK/good.conf" > "$WORK/out" 2>&1 && grep -q 'is valid' "$WORK/out"; then
+    echo "ok - $TNAME: a minimal configuration is valid"
+else
+    echo "not ok - $TNAME: minimal configuration: $(cat "$WORK/out")"; NFAIL=$((NFAIL + 1))
+fi
+
+expect_error "lisen = 1.2.3.4" 'unknown key "lisen" in [turn]'
+expect_error "relay-ports = 29999-24000" '"29999-24000" is not a range lo-hi within 1024-65535'
+expect_error "relay-ports = 80-90" '"80-90" is not a range lo-hi within 1024-65535'
+expect_error "listen = turn.example.com" '"turn.example.com" is not an IP address (optionally with :port)'
+expect_error "relay-address = 198.18.0.1:3478" '"198.18.0.1:3478" is not an IP address (no port)'
+expect_error "max-permissions = 0" '"0" is not a number from 1 to 1000'
+expect_error "default-lifetime = 5" '"5" is not a duration from 60s to 86400s (e.g. 30s, 10m, 1h)'
+expect_error "software = maybe" '"maybe" is not yes or no'
+expect_error "inside-network = 198.18.0.0/33" '"198.18.0.0/33" is not a network (like 10.0.0.0/8 or fd00::/8)'
+expect_error "peer-allow = nowhere" '"nowhere" is not a network (like 192.0.2.10/32)'
+expect_error "[tunr]" 'unknown section [tunr] (known: [edge], [turn])'
+expect_error "just some words" 'expected "key = value"'
+expect_error "rest-secret-file = $WORK/missing" "cannot open rest-secret-file $WORK/missing: No such file or directory"
+
+out=$("$BIN/causeway-edge" -t -c "$WORK/nonexistent.conf" 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q "nonexistent.conf: cannot open: No such file"; then
+    echo "ok - $TNAME: a missing file is named"
+else
+    echo "not ok - $TNAME: missing file: $out"; NFAIL=$((NFAIL + 1))
+fi
+printf '[edge]\ncontrol-socket = %s/s\n[turn]\nlisten = 198.18.0.1\nuser-db = %s/u\n' "$WORK" "$WORK" > "$WORK/norelay.conf"
+out=$("$BIN/causeway-edge" -t -c "$WORK/norelay.conf" 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q "needs relay-address"; then
+    echo "ok - $TNAME: a missing relay-address is explained"
+else
+    echo "not ok - $TNAME: missing relay-address: $out"; NFAIL=$((NFAIL + 1))
+fi
+exit 0
