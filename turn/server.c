@@ -103,13 +103,35 @@ static void send_challenge(struct req *r, int code)
 
 /* ---- failed authentications per source address --------------------------- */
 
-static struct turn_authfail *authfail_slot(struct turn_server *s, const struct sockaddr *src)
+/* The table is 4-way set associative under a secret hash seed: an
+ * attacker cannot pick source addresses that evict each other's counts. */
+static struct turn_authfail *authfail_find(struct turn_server *s, const struct sockaddr *src,
+                                           uint64_t now, int create)
 {
     union turn_sa ip;
+    struct turn_authfail *set, *victim;
+    uint64_t window = s->o.auth_fail_window * 1000ull;
 
     memcpy(&ip, src, cw_addr_len(src));
     cw_addr_set_port(&ip.sa, 0);
-    return &s->authfail[cw_addr_hash(&ip.sa, s->hash_seed) % TURN_AUTHFAIL_SLOTS];
+    set = &s->authfail[(cw_addr_hash(&ip.sa, s->hash_seed) % (TURN_AUTHFAIL_SLOTS / 4)) * 4];
+    victim = &set[0];
+    for (int i = 0; i < 4; i++) {
+        if (set[i].count && cw_addr_equal(&set[i].src.sa, src, 0)) {
+            if (now - set[i].window_start < window)
+                return &set[i];
+            victim = &set[i];     /* its window is over: start a new one */
+            break;
+        }
+        if (set[i].window_start < victim->window_start)
+            victim = &set[i];
+    }
+    if (!create)
+        return NULL;
+    memset(victim, 0, sizeof(*victim));
+    memcpy(&victim->src, src, cw_addr_len(src));
+    victim->window_start = now;
+    return victim;
 }
 
 static int authfail_limited(struct turn_server *s, const struct sockaddr *src, uint64_t now)
@@ -118,9 +140,8 @@ static int authfail_limited(struct turn_server *s, const struct sockaddr *src, u
 
     if (!s->o.auth_fail_window)
         return 0;
-    f = authfail_slot(s, src);
-    if (f->count < s->o.auth_fail_limit || !cw_addr_equal(&f->src.sa, src, 0) ||
-        now - f->window_start >= s->o.auth_fail_window * 1000ull)
+    f = authfail_find(s, src, now, 0);
+    if (!f || f->count < s->o.auth_fail_limit)
         return 0;
     if (!f->logged) {
         char buf[CW_ADDR_STRLEN];
@@ -135,18 +156,9 @@ static int authfail_limited(struct turn_server *s, const struct sockaddr *src, u
 
 static void authfail_count(struct turn_server *s, const struct sockaddr *src, uint64_t now)
 {
-    struct turn_authfail *f = authfail_slot(s, src);
-
     s->st.auth_failures++;
-    if (!s->o.auth_fail_window)
-        return;
-    if (!cw_addr_equal(&f->src.sa, src, 0) ||
-        now - f->window_start >= s->o.auth_fail_window * 1000ull) {
-        memset(f, 0, sizeof(*f));
-        memcpy(&f->src, src, cw_addr_len(src));
-        f->window_start = now;
-    }
-    f->count++;
+    if (s->o.auth_fail_window)
+        authfail_find(s, src, now, 1)->count++;
 }
 
 /* ---- long-term credentials (RFC 8489 9.2.4) ------------------------------- */
@@ -392,7 +404,7 @@ static void on_allocate(struct req *r)
         /* A retransmission of the Allocate that made it is answered again. */
         if (!memcmp(a->tid, m->tid, STUN_TID_LEN) && a->user &&
             strlen(a->user->name) == r->userlen && !memcmp(a->user->name, r->user, r->userlen))
-            allocate_reply(r, a, NULL, 0);
+            allocate_reply(r, a, a->has_token ? a->token : NULL, a->addr_error);
         else
             send_error(r, 437);
         return;
@@ -488,6 +500,11 @@ static void on_allocate(struct req *r)
             turn__ports_reserve(ports, (uint16_t)(port + 1), r->now, token);
     }
     memcpy(a->tid, m->tid, STUN_TID_LEN);
+    if (reserve) {
+        memcpy(a->token, token, sizeof(a->token));
+        a->has_token = 1;
+    }
+    a->addr_error = (uint16_t)addr_error;
     lifetime = lifetime_of(r, &present);
     if (lifetime == 0)
         lifetime = s->o.lifetime_default;
@@ -740,20 +757,9 @@ void turn__handle(struct turn_server *s, const struct turn_client *cl,
     if (m.cls != STUN_REQUEST)
         return;                 /* responses are not for us */
     s->st.requests++;
-    if (m.nunknown) {
-        /* RFC 8489 6.3.1: 420 with UNKNOWN-ATTRIBUTES. */
-        struct stun_enc e;
-        uint8_t buf[RESP_MAX];
-        resp_start(&r, &e, buf, STUN_ERROR);
-        stun_enc_error(&e, 420, NULL);
-        stun_enc_unknown(&e, m.unknown, m.nunknown < 8 ? m.nunknown : 8);
-        resp_send(&r, &e);
-        return;
-    }
     switch (m.method) {
     case STUN_BINDING:
-        on_binding(&r);
-        return;
+        break;
     case TURN_ALLOCATE:
     case TURN_REFRESH:
     case TURN_CREATE_PERMISSION:
@@ -765,7 +771,20 @@ void turn__handle(struct turn_server *s, const struct turn_client *cl,
         send_error(&r, 400);
         return;
     }
+    if (m.nunknown) {
+        /* RFC 8489 6.3.1: once authenticated, 420 with UNKNOWN-ATTRIBUTES. */
+        struct stun_enc e;
+        uint8_t buf[RESP_MAX];
+        resp_start(&r, &e, buf, STUN_ERROR);
+        stun_enc_error(&e, 420, NULL);
+        stun_enc_unknown(&e, m.unknown, m.nunknown < 8 ? m.nunknown : 8);
+        resp_send(&r, &e);
+        return;
+    }
     switch (m.method) {
+    case STUN_BINDING:
+        on_binding(&r);
+        break;
     case TURN_ALLOCATE:
         on_allocate(&r);
         break;

@@ -12,6 +12,7 @@
 
 #define CONN_FRAME_MAX (4 + 65535 + 3)    /* largest padded ChannelData */
 #define CONN_IDLE_NO_ALLOC_MS 30000       /* a client that allocates nothing */
+#define CONN_PARTIAL_FRAME_MS 30000       /* a frame that never completes */
 
 struct turn_conn {
     struct turn_server *srv;
@@ -20,6 +21,7 @@ struct turn_conn {
     struct turn_conn *next, *prev;
     uint8_t *pend;                  /* an incomplete frame */
     size_t npend, cappend;
+    uint64_t pend_since;            /* when the incomplete frame began */
     uint64_t since;
     uint8_t proto;
     union turn_sa local;
@@ -77,7 +79,9 @@ static long conn_frames(struct turn_conn *c, const uint8_t *p, size_t n)
     size_t used = 0;
 
     while (used < n) {
-        long fl = turn_frame_len(p + used, n - used, CONN_FRAME_MAX);
+        /* STUN messages are small; only ChannelData may be large. */
+        size_t max = (p[used] & 0xC0) == 0 ? STUN_MAX_STREAM_MSG : CONN_FRAME_MAX;
+        long fl = turn_frame_len(p + used, n - used, max);
         struct turn_client cl = { .conn = c, .proto = c->proto };
 
         if (fl < 0)
@@ -117,6 +121,8 @@ static void conn_on_data(struct cw_stream *st, const uint8_t *p, size_t n)
             goto garbage;
         memmove(c->pend, c->pend + used, c->npend - (size_t)used);
         c->npend -= (size_t)used;
+        if (used)
+            c->pend_since = turn__now(c->srv);
         return;
     }
     used = conn_frames(c, p, n);
@@ -133,6 +139,7 @@ static void conn_on_data(struct cw_stream *st, const uint8_t *p, size_t n)
         }
         memcpy(c->pend, p + used, rest);
         c->npend = rest;
+        c->pend_since = turn__now(c->srv);
     }
     return;
 garbage:
@@ -254,7 +261,18 @@ void turn__conn_set_alloc(struct turn_conn *c, struct turn_alloc *a)
 
 void turn__conn_sweep(struct turn_server *s, uint64_t now)
 {
-    for (struct turn_conn *c = s->conns; c; c = c->next)
-        if (!c->alloc && now - c->since > CONN_IDLE_NO_ALLOC_MS)
+    char buf[CW_ADDR_STRLEN];
+
+    for (struct turn_conn *c = s->conns; c; c = c->next) {
+        if (c->npend && now - c->pend_since > CONN_PARTIAL_FRAME_MS) {
+            CW_INFO(TURN_LOG, "closing %s client %s: a frame stayed incomplete for %ds",
+                    c->proto == TURN_TLS ? "TLS" : "TCP",
+                    cw_addr_fmt(cw_stream_peer(c->st), buf, sizeof(buf), 1),
+                    CONN_PARTIAL_FRAME_MS / 1000);
+            c->npend = 0;
             cw_stream_close(c->st);
+        } else if (!c->alloc && now - c->since > CONN_IDLE_NO_ALLOC_MS) {
+            cw_stream_close(c->st);
+        }
+    }
 }

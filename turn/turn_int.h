@@ -127,7 +127,10 @@ struct turn_alloc {
     uv_poll_t poll;
     uint64_t expires;
     struct turn_ucount *user;       /* name and quota count */
-    uint8_t tid[STUN_TID_LEN];      /* the Allocate that made it */
+    uint8_t tid[STUN_TID_LEN];      /* the Allocate that made it, and */
+    uint8_t token[8];               /* ... what its answer carried, for */
+    uint8_t has_token;              /* ... retransmissions of it */
+    uint16_t addr_error;
     uint8_t closing;
     uint16_t nperms, capperms, nchans, capchans;
     struct turn_perm *perms;
