@@ -36,7 +36,7 @@ Options:
   attr=0xTTTT:HEX   any attribute (repeatable)
 Expectations (all must hold):
   ok | none | CODE  success, no answer at all, or that error code
-  lifetime=N  relay=same  family=ipv4|ipv6  port=even|+1  token  mi256
+  lifetime=N  relay=same  relayip=ADDR  family=ipv4|ipv6  port=even|+1  token  mi256
   unknown=0xTTTT  nonce=fresh  challenged  realm  echo
 `challenged` means an unauthenticated first try got 401 with REALM and
 NONCE; `realm` that the answer itself carries REALM and NONCE; `port=+1`
@@ -596,6 +596,9 @@ def check_expect(step, expect, r, info, c, run):
         elif k == "relay":        # relay=same: the address of this client's allocation
             prev = info.get("prev_relay")
             ok = prev is not None and r.xaddr(XOR_RELAYED_ADDRESS) == prev
+        elif k == "relayip":      # relayip=ADDR: XOR-RELAYED-ADDRESS carries ADDR
+            ra = r.xaddr(XOR_RELAYED_ADDRESS)
+            ok = ra is not None and ra[0] == v
         elif k == "family":
             ra = r.xaddr(XOR_RELAYED_ADDRESS)
             ok = ra is not None and (":" in ra[0]) == (v == "ipv6")

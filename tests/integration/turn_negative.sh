@@ -209,12 +209,17 @@ t "10 relay ports, all taken: 508" \
 logged "log: 508 says why" '508 for user "f5" .*no capacity \(10 allocations, max 10, relay ports 24000-24009\)'
 stop_edge
 
-# ---- failed authentications per source IP ----
+# ---- failed authentications per source IP; static NAT ----
 edge_conf authlimit <<CONF
 auth-fail-limit = 3
 auth-fail-window = 60s
+public-address = 203.0.113.10
 CONF
 start_edge "$WORK/authlimit.conf"
+t "static NAT: XOR-RELAYED-ADDRESS is the public-address 203.0.113.10, and data relays" \
+    run '@5 allocate -> ok relayip=203.0.113.10' "@5 chanbind ch=0x4001 peer=$P4:3480 -> ok" \
+        '@5 chandata ch=0x4001 data=natted -> echo'
+check "static NAT: turn status shows the advertised address" status_has 'Advertised \(static NAT\): 203\.0\.113\.10'
 t "3 failed authentications from one IP: no answer then, even with the right password" -T 2 \
     run 'allocate as=user:bad -> 401' 'allocate as=user:bad -> 401' 'allocate as=user:bad -> 401' \
         'allocate -> none' '@2 binding -> ok'
