@@ -159,9 +159,18 @@ static int turn_user(int argc, char **argv)
            cfg.user_db, cfg.realm);
     {
         char *reload[] = { "turn", "reload-users" };
+        struct cw_sb out;
         if (!ctl_path)
             ctl_path = cfg.control_socket;
-        rc = call_daemon(2, reload, 1);
+        cw_sb_init(&out);
+        rc = cw_ctl_call(ctl_path, 2, reload, &out, err, sizeof(err));
+        if (rc < 0)
+            printf("the edge is not reachable on %s: it reads the file when it starts\n",
+                   ctl_path);
+        else
+            fputs(cw_sb_str(&out), rc == 0 ? stdout : stderr);
+        cw_sb_free(&out);
+        rc = rc > 0;
     }
 out:
     turn_userdb_destroy(db);

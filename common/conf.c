@@ -104,6 +104,11 @@ int cw_conf_parse_text(const char *name, const char *text, cw_conf_cb cb, void *
         *eq = 0;
         key = trim(s);
         val = trim(eq + 1);
+        if (strstr(val, " #") || strstr(val, "\t#")) {
+            seterr(err, errlen, "%s:%u: a comment after a value is not supported: put it on "
+                   "its own line", name, lineno);
+            return -1;
+        }
         if (!valid_name(key)) {
             seterr(err, errlen, "%s:%u: bad key name \"%s\"", name, lineno, key);
             return -1;

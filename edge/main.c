@@ -9,6 +9,7 @@
 #include "turn/turn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,15 +48,43 @@ static void edge_stop(struct edge *e, const char *why)
     uv_close((uv_handle_t *)&e->sighup, NULL);
 }
 
+/* SIGHUP: what can change without a restart does: the log level, the REST
+ * secret and the user database. Other keys need a restart (logged). */
+static void edge_reload(struct edge *e)
+{
+    struct edge_config *c;
+    char err[1024];
+
+    c = malloc(sizeof(*c));
+    if (!c)
+        return;
+    if (edge_config_load(c, e->cfg.path, err, sizeof(err)) < 0) {
+        CW_ERROR("edge", "SIGHUP: %s; keeping the running configuration", err);
+        free(c);
+        return;
+    }
+    cw_log_set_level((enum cw_log_level)c->log_level);
+    if (e->turn) {
+        memcpy(e->cfg.rest_secret, c->rest_secret, sizeof(c->rest_secret));
+        e->cfg.rest_secret_len = c->rest_secret_len;
+        turn_server_set_rest_secret(e->turn, e->cfg.rest_secret_len ? e->cfg.rest_secret : NULL,
+                                    e->cfg.rest_secret_len);
+        if (turn_server_reload_users(e->turn, err, sizeof(err)) < 0)
+            CW_ERROR("edge", "SIGHUP: TURN users not reloaded: %s", err);
+    }
+    CW_NOTICE("edge", "SIGHUP: reloaded log level, REST secret and TURN users from %s (other "
+              "changes need a restart)", e->cfg.path);
+    edge_config_free(c);
+    free(c);
+}
+
 static void on_signal(uv_signal_t *h, int sig)
 {
     struct edge *e = h->data;
-    char err[512];
 
     if (sig == SIGHUP) {
         cw_log_reopen();
-        if (e->turn && turn_server_reload_users(e->turn, err, sizeof(err)) < 0)
-            CW_ERROR("edge", "SIGHUP: TURN users not reloaded: %s", err);
+        edge_reload(e);
         return;
     }
     edge_stop(e, sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -98,8 +127,8 @@ static int ctl_turn_reload(void *arg, int argc, char **argv, struct cw_sb *out)
 
     (void)argc;
     (void)argv;
-    if (!e->turn) {
-        cw_sb_printf(out, "TURN is disabled\n");
+    if (!e->turn || !e->cfg.user_db[0]) {
+        cw_sb_printf(out, "%s\n", !e->turn ? "TURN is disabled" : "no [turn] user-db is configured");
         return 1;
     }
     if (turn_server_reload_users(e->turn, err, sizeof(err)) < 0) {
@@ -173,6 +202,15 @@ static int edge_start(struct edge *e)
                 return -1;
             }
             c->turn.tls = e->tls;
+        }
+        for (int i = 0; i < c->turn.nlisten; i++) {
+            const struct sockaddr_storage *l = &c->turn.listen[i];
+            int any = l->ss_family == AF_INET
+                          ? ((const struct sockaddr_in *)l)->sin_addr.s_addr == 0
+                          : IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)l)->sin6_addr);
+            if (any)
+                CW_WARN("edge", "TURN listen on a wildcard address: on a two-NIC edge answers "
+                                "may leave from the other NIC's address; list each NIC's address");
         }
         if (c->unsafe_loopback)
             CW_WARN("edge", "unsafe-allow-loopback-peers is on: TURN users can reach services "

@@ -294,6 +294,10 @@ static size_t frame_to_client(struct turn_alloc *a, const struct sockaddr *peer,
                               uint64_t now)
 {
     struct turn_chan *ch = a->nchans ? turn__chan_by_peer(a, peer) : NULL;
+    struct stun_enc e;
+    uint8_t tid[STUN_TID_LEN];
+    union turn_sa shown;
+    uint64_t ctr;
 
     if (ch && ch->expires > now) {
         if (n + 4 > cap)
@@ -304,20 +308,16 @@ static size_t frame_to_client(struct turn_alloc *a, const struct sockaddr *peer,
     }
     if (!turn__perm_has(a, peer, now))
         return 0;
-    {
-        struct stun_enc e;
-        uint8_t tid[STUN_TID_LEN];
-        uint64_t ctr = ++a->srv->tid_ctr;
-
-        /* Indications need a fresh transaction id: a random per-server
-         * prefix and a counter give uniqueness, which is all that matters. */
-        memcpy(tid, a->srv->tid_prefix, 4);
-        memcpy(tid + 4, &ctr, 8);
-        stun_enc_start(&e, out, cap, TURN_DATA, STUN_INDICATION, tid);
-        stun_enc_xaddr(&e, TURN_A_XOR_PEER_ADDRESS, peer);
-        stun_enc_attr(&e, TURN_A_DATA, p, n);
-        return stun_enc_finish(&e);
-    }
+    /* Indications need a fresh transaction id: a random per-server prefix
+     * and a counter give uniqueness, which is all that matters. */
+    ctr = ++a->srv->tid_ctr;
+    memcpy(tid, a->srv->tid_prefix, 4);
+    memcpy(tid + 4, &ctr, 8);
+    turn__peer_outward(a->srv, peer, &shown);
+    stun_enc_start(&e, out, cap, TURN_DATA, STUN_INDICATION, tid);
+    stun_enc_xaddr(&e, TURN_A_XOR_PEER_ADDRESS, &shown.sa);
+    stun_enc_attr(&e, TURN_A_DATA, p, n);
+    return stun_enc_finish(&e);
 }
 
 void turn__alloc_from_peer(struct turn_alloc *a, const struct sockaddr *peer,

@@ -596,6 +596,17 @@ int turn_userdb_save(const struct turn_userdb *db, const char *path, char *err, 
         snprintf(err, errlen, "%s: chmod: %s", tmp, strerror(errno));
         goto out;
     }
+    /* An administrator editing as root must not leave a file that the
+     * daemon's own user can no longer read: keep the old owner. */
+    {
+        struct stat old;
+        if (stat(path, &old) == 0 && (old.st_uid != geteuid() || old.st_gid != getegid()) &&
+            fchown(fd, old.st_uid, old.st_gid) < 0) {
+            snprintf(err, errlen, "%s: cannot keep its owner %u:%u: %s", path,
+                     (unsigned)old.st_uid, (unsigned)old.st_gid, strerror(errno));
+            goto out;
+        }
+    }
     f = fdopen(fd, "w");
     if (!f) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));

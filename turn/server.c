@@ -24,8 +24,10 @@ struct req {
     struct turn_key key;
     const uint8_t *mikey;           /* the key that checked, for responses */
     size_t mikeylen;
-    const char *user;
+    const char *user;               /* USERNAME as sent */
     size_t userlen;
+    const char *qname;              /* the name quotas and status count: */
+    size_t qnamelen;                /* ... USERNAME, or a REST name's part after ':' */
 };
 
 static const char *proto_name(uint8_t proto)
@@ -105,19 +107,33 @@ static void send_challenge(struct req *r, int code)
 
 /* The table is 4-way set associative under a secret hash seed: an
  * attacker cannot pick source addresses that evict each other's counts. */
-static struct turn_authfail *authfail_find(struct turn_server *s, const struct sockaddr *src,
-                                           uint64_t now, int create)
+static uint32_t user_hash(const struct turn_server *s, const char *user, size_t len)
 {
+    uint32_t h = s->hash_seed ^ 2166136261u;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)user[i]) * 16777619u;
+    return h;
+}
+
+/* Failures are counted per source IP and user name: a client guessing one
+ * user's password is stopped, while other users behind the same NAT go on. */
+static struct turn_authfail *authfail_find(struct turn_server *s, const struct req *r,
+                                           int create)
+{
+    const struct sockaddr *src = &r->cl->addr.sa;
+    uint32_t uh = user_hash(s, r->user, r->userlen);
+    uint64_t now = r->now;
     union turn_sa ip;
     struct turn_authfail *set, *victim;
     uint64_t window = s->o.auth_fail_window * 1000ull;
 
     memcpy(&ip, src, cw_addr_len(src));
     cw_addr_set_port(&ip.sa, 0);
-    set = &s->authfail[(cw_addr_hash(&ip.sa, s->hash_seed) % (TURN_AUTHFAIL_SLOTS / 4)) * 4];
+    set = &s->authfail[((cw_addr_hash(&ip.sa, s->hash_seed) ^ uh) % (TURN_AUTHFAIL_SLOTS / 4)) * 4];
     victim = &set[0];
     for (int i = 0; i < 4; i++) {
-        if (set[i].count && cw_addr_equal(&set[i].src.sa, src, 0)) {
+        if (set[i].count && set[i].user_hash == uh && cw_addr_equal(&set[i].src.sa, src, 0)) {
             if (now - set[i].window_start < window)
                 return &set[i];
             victim = &set[i];     /* its window is over: start a new one */
@@ -130,35 +146,37 @@ static struct turn_authfail *authfail_find(struct turn_server *s, const struct s
         return NULL;
     memset(victim, 0, sizeof(*victim));
     memcpy(&victim->src, src, cw_addr_len(src));
+    victim->user_hash = uh;
     victim->window_start = now;
     return victim;
 }
 
-static int authfail_limited(struct turn_server *s, const struct sockaddr *src, uint64_t now)
+static int authfail_limited(struct turn_server *s, const struct req *r)
 {
     struct turn_authfail *f;
 
     if (!s->o.auth_fail_window)
         return 0;
-    f = authfail_find(s, src, now, 0);
+    f = authfail_find(s, r, 0);
     if (!f || f->count < s->o.auth_fail_limit)
         return 0;
     if (!f->logged) {
         char buf[CW_ADDR_STRLEN];
         f->logged = 1;
-        CW_WARN(TURN_LOG, "too many failed authentications from %s (%u in %us): ignoring its "
-                "requests for the rest of the window",
-                cw_addr_fmt(src, buf, sizeof(buf), 0), f->count, s->o.auth_fail_window);
+        CW_WARN(TURN_LOG, "too many failed authentications for user \"%.*s\" from %s (%u in "
+                "%us): ignoring its requests for the rest of the window", (int)r->userlen,
+                r->user, cw_addr_fmt(&r->cl->addr.sa, buf, sizeof(buf), 0), f->count,
+                s->o.auth_fail_window);
     }
     s->st.auth_ratelimited++;
     return 1;
 }
 
-static void authfail_count(struct turn_server *s, const struct sockaddr *src, uint64_t now)
+static void authfail_count(struct turn_server *s, const struct req *r)
 {
     s->st.auth_failures++;
     if (s->o.auth_fail_window)
-        authfail_find(s, src, now, 1)->count++;
+        authfail_find(s, r, 1)->count++;
 }
 
 /* ---- long-term credentials (RFC 8489 9.2.4) ------------------------------- */
@@ -183,8 +201,6 @@ static int auth_check(struct req *r)
     int64_t expiry;
     int rc;
 
-    if (authfail_limited(s, &r->cl->addr.sa, r->now))
-        return -1;
     if (m->i_mi < 0 && m->i_mi256 < 0) {
         send_challenge(r, 401);               /* the usual first round trip */
         return -1;
@@ -203,6 +219,10 @@ static int auth_check(struct req *r)
         send_error(r, 400);
         return -1;
     }
+    r->qname = r->user;
+    r->qnamelen = r->userlen;
+    if (authfail_limited(s, r))
+        return -1;
     rc = turn_nonce_check(s->nonce_secret, &r->cl->addr.sa, stun_attr_value(m, an), an->len,
                           (uint64_t)time(NULL));
     if (rc != TURN_NONCE_OK) {
@@ -215,25 +235,31 @@ static int auth_check(struct req *r)
         send_challenge(r, 438);
         return -1;
     }
-    if (s->o.rest_secret && turn_rest_expiry(user, au->len, &expiry) == 0) {
+    /* A local user of that exact name wins; otherwise a REST-form name
+     * ("expiry:name") is checked against the shared secret. */
+    if (s->users && (k = turn_userdb_find(s->users, user, au->len, s->o.realm)) != NULL) {
+        r->key = *k;
+    } else if (s->o.rest_secret && turn_rest_expiry(user, au->len, &expiry) == 0) {
+        const char *colon = memchr(user, ':', au->len);
         if (expiry <= (int64_t)time(NULL)) {
             auth_fail_log(r, 401, "REST credential expired (check the clocks of the "
                                   "webbridge and the edge)");
-            authfail_count(s, &r->cl->addr.sa, r->now);
+            authfail_count(s, r);
             send_challenge(r, 401);
             return -1;
         }
         turn_rest_key(s->o.rest_secret, s->o.rest_secret_len, user, au->len, s->o.realm,
                       &r->key);
         k = &r->key;
-    } else if (s->users) {
-        k = turn_userdb_find(s->users, user, au->len, s->o.realm);
-        if (k)
-            r->key = *k;
+        /* Quotas count the guest ("name"), not each credential issued to it. */
+        if (colon && colon + 1 < user + au->len) {
+            r->qname = r->user + (colon + 1 - user);
+            r->qnamelen = au->len - (size_t)(colon + 1 - user);
+        }
     }
     if (!k) {
         auth_fail_log(r, 401, "unknown user");
-        authfail_count(s, &r->cl->addr.sa, r->now);
+        authfail_count(s, r);
         send_challenge(r, 401);
         return -1;
     }
@@ -253,7 +279,7 @@ static int auth_check(struct req *r)
     rc = stun_msg_check_integrity(m, r->mikey, r->mikeylen, r->sha256);
     if (rc != 0) {
         auth_fail_log(r, 401, "integrity check failed (wrong password?)");
-        authfail_count(s, &r->cl->addr.sa, r->now);
+        authfail_count(s, r);
         send_challenge(r, 401);
         return -1;
     }
@@ -271,7 +297,7 @@ static struct turn_alloc *req_alloc(struct req *r)
         send_error(r, 437);
         return NULL;
     }
-    if (strlen(a->user->name) != r->userlen || memcmp(a->user->name, r->user, r->userlen)) {
+    if (strlen(a->user->name) != r->qnamelen || memcmp(a->user->name, r->qname, r->qnamelen)) {
         send_error(r, 441);
         return NULL;
     }
@@ -311,6 +337,34 @@ static int is_own_relay(const struct turn_server *s, const struct sockaddr *peer
 
     return has && port >= s->o.port_min && port <= s->o.port_max &&
            cw_addr_equal(peer, relay, 0);
+}
+
+/* Static NAT: a peer that names another allocation by its public address
+ * (as its client was told) is that allocation's relay address; relaying to
+ * the public address would need the NAT to hairpin. */
+static void peer_inward(const struct turn_server *s, struct sockaddr_storage *peer)
+{
+    int v6 = peer->ss_family == AF_INET6;
+    const struct sockaddr *pub = v6 ? (const void *)&s->o.public6 : (const void *)&s->o.public4;
+    uint16_t port = cw_addr_port((struct sockaddr *)peer);
+
+    if ((v6 ? s->o.has_public6 && s->o.has_relay6 : s->o.has_public4 && s->o.has_relay4) &&
+        port >= s->o.port_min && port <= s->o.port_max &&
+        cw_addr_equal((struct sockaddr *)peer, pub, 0)) {
+        memcpy(peer, v6 ? &s->o.relay6 : &s->o.relay4, sizeof(union turn_sa));
+        cw_addr_set_port((struct sockaddr *)peer, port);
+    }
+}
+
+void turn__peer_outward(const struct turn_server *s, const struct sockaddr *peer,
+                        union turn_sa *out)
+{
+    memcpy(out, peer, cw_addr_len(peer));
+    if (is_own_relay(s, peer) &&
+        (peer->sa_family == AF_INET6 ? s->o.has_public6 : s->o.has_public4)) {
+        memcpy(out, peer->sa_family == AF_INET6 ? &s->o.public6 : &s->o.public4, sizeof(*out));
+        cw_addr_set_port(&out->sa, cw_addr_port(peer));
+    }
 }
 
 /* The peer policy, with this server's own relays let through. */
@@ -402,8 +456,8 @@ static void on_allocate(struct req *r)
     a = turn__alloc_find(s, r->cl);
     if (a) {
         /* A retransmission of the Allocate that made it is answered again. */
-        if (!memcmp(a->tid, m->tid, STUN_TID_LEN) && a->user &&
-            strlen(a->user->name) == r->userlen && !memcmp(a->user->name, r->user, r->userlen))
+        if (!memcmp(a->tid, m->tid, STUN_TID_LEN) && strlen(a->user->name) == r->qnamelen &&
+            !memcmp(a->user->name, r->qname, r->qnamelen))
             allocate_reply(r, a, a->has_token ? a->token : NULL, a->addr_error);
         else
             send_error(r, 437);
@@ -448,10 +502,10 @@ static void on_allocate(struct req *r)
         return;
     }
     if (s->o.max_allocations_per_user &&
-        turn__user_count(s, r->user, r->userlen) >= s->o.max_allocations_per_user) {
+        turn__user_count(s, r->qname, r->qnamelen) >= s->o.max_allocations_per_user) {
         s->st.quota_rejects++;
         CW_WARN(TURN_LOG, "486 for user \"%.*s\" from %s: allocation quota of %u reached",
-                (int)r->userlen, r->user, cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1),
+                (int)r->qnamelen, r->qname, cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1),
                 s->o.max_allocations_per_user);
         send_error(r, 486);
         return;
@@ -463,7 +517,7 @@ static void on_allocate(struct req *r)
         even = 1;
         reserve = (stun_attr_value(m, ep)[0] & 0x80) != 0;
     }
-    a = turn__alloc_create(s, r->cl, r->user, r->userlen);
+    a = turn__alloc_create(s, r->cl, r->qname, r->qnamelen);
     if (!a)
         goto capacity;
     if (tok) {
@@ -486,11 +540,14 @@ static void on_allocate(struct req *r)
             port = turn__ports_take(ports, even, reserve);
             if (port < 0)
                 break;
-            if (turn__relay_open(a, family, (uint16_t)port,
-                                 stun_msg_find(m, TURN_A_DONT_FRAGMENT) != NULL) == 0)
+            int rc = turn__relay_open(a, family, (uint16_t)port,
+                                      stun_msg_find(m, TURN_A_DONT_FRAGMENT) != NULL);
+            if (rc == 0)
                 break;
             turn__ports_release(ports, (uint16_t)port);
             port = -1;
+            if (rc == -2)
+                break;
         }
         if (port < 0) {
             turn__alloc_destroy(a, "no free relay port");
@@ -579,6 +636,7 @@ static void on_create_permission(struct req *r)
             send_error(r, 400);
             return;
         }
+        peer_inward(r->s, &peers[np]);
         if ((code = peer_check(r, a, (struct sockaddr *)&peers[np])) != 0) {
             send_error(r, code);
             return;
@@ -625,6 +683,7 @@ static void on_channel_bind(struct req *r)
         send_error(r, 400);
         return;
     }
+    peer_inward(r->s, &peer);
     num = (uint16_t)(v >> 16);
     if (num < TURN_CHANNEL_MIN || num > TURN_CHANNEL_MAX) {
         send_error(r, 400);
@@ -680,6 +739,7 @@ static void on_send(struct turn_server *s, const struct turn_client *cl,
     if (!pa || !da || stun_attr_xaddr(m, pa, &peer) < 0 ||
         peer.ss_family != a->relay.sa.sa_family)
         goto drop;
+    peer_inward(s, &peer);
     if (peer_allowed(s, (struct sockaddr *)&peer, &why) < 0) {
         char pb[CW_ADDR_STRLEN], cb[CW_ADDR_STRLEN];
         s->st.peer_denied++;

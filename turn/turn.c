@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SWEEP_MS 1000
 
@@ -144,6 +145,12 @@ void turn_server_close(struct turn_server *s, void (*cb)(void *), void *arg)
     uv_close((uv_handle_t *)&s->flush, handle_closed);
 }
 
+void turn_server_set_rest_secret(struct turn_server *s, const uint8_t *secret, size_t len)
+{
+    s->o.rest_secret = secret;
+    s->o.rest_secret_len = secret ? len : 0;
+}
+
 int turn_server_reload_users(struct turn_server *s, char *err, size_t errlen)
 {
     struct turn_userdb *db;
@@ -152,6 +159,9 @@ int turn_server_reload_users(struct turn_server *s, char *err, size_t errlen)
         return 0;
     if (turn_userdb_load(s->o.userdb_path, &db, err, errlen) < 0)
         return -1;
+    if (access(s->o.userdb_path, F_OK) < 0)
+        CW_WARN(TURN_LOG, "user database %s does not exist: no local users until "
+                "`causeway turn user add` creates it (typo in user-db?)", s->o.userdb_path);
     turn_userdb_destroy(s->users);
     s->users = db;
     CW_NOTICE(TURN_LOG, "user database %s loaded: %zu users", s->o.userdb_path,
@@ -199,6 +209,9 @@ struct turn_server *turn_server_create(uv_loop_t *loop, struct turn_options *o,
         snprintf(err, errlen, "no relay address configured");
         goto fail;
     }
+    if ((s->o.has_relay4 && turn__relay_probe((struct sockaddr *)&s->o.relay4, err, errlen) < 0) ||
+        (s->o.has_relay6 && turn__relay_probe((struct sockaddr *)&s->o.relay6, err, errlen) < 0))
+        goto fail;
     if (s->o.userdb_path && turn_server_reload_users(s, err, errlen) < 0)
         goto fail;
     if (!s->o.userdb_path && !s->o.rest_secret) {

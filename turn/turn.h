@@ -63,6 +63,9 @@ void turn_server_close(struct turn_server *s, void (*cb)(void *), void *arg);
 /* Re-reads the user database; -1 with a message if the file is bad (the old
  * database stays in use). */
 int turn_server_reload_users(struct turn_server *s, char *err, size_t errlen);
+/* Replaces the REST shared secret (NULL: none); the bytes must outlive the
+ * server or the next call. Allocations made with the old one stay. */
+void turn_server_set_rest_secret(struct turn_server *s, const uint8_t *secret, size_t len);
 /* The `causeway turn status` text. */
 void turn_server_status(struct turn_server *s, struct cw_sb *out);
 /* One line per allocation (user, client, relay, lifetime left, counters). */

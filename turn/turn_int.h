@@ -73,8 +73,11 @@ int turn__udp_listen(struct turn_server *s, const struct sockaddr *addr, char *e
 uint8_t *turn__udp_slot(struct turn_udp_listener *ul, const struct sockaddr *dst);
 void turn__udp_commit(struct turn_udp_listener *ul, size_t len);
 void turn__udp_flush_all(struct turn_server *s);
-/* Opens the relay socket of an allocation and starts reading it. */
+/* Opens the relay socket of an allocation and starts reading it: 0, -1 if
+ * the port is in use (try another), -2 if the relay address is unusable. */
 int turn__relay_open(struct turn_alloc *a, int family, uint16_t port, int dont_fragment);
+/* Start-up check that a relay address can be bound; -1 with err. */
+int turn__relay_probe(const struct sockaddr *relay, char *err, size_t errlen);
 void turn__relay_close(struct turn_alloc *a);
 /* Sends one datagram from the relay address to a peer; -1 if dropped. */
 int turn__relay_send(struct turn_alloc *a, const struct sockaddr *peer, const uint8_t *p,
@@ -197,8 +200,9 @@ struct turn_stats {
     uint64_t perms_active, chans_active;
 };
 
-struct turn_authfail {              /* failed authentications by source IP */
+struct turn_authfail {              /* failed authentications by source IP and user */
     union turn_sa src;
+    uint32_t user_hash;
     uint64_t window_start;
     uint32_t count;
     uint8_t logged;
@@ -237,6 +241,10 @@ struct turn_server {
     uint8_t (*rx_buf)[TURN_PKT_MAX];
 };
 
+/* How a peer is shown to clients: another allocation of this server by
+ * its public (static NAT) address. */
+void turn__peer_outward(const struct turn_server *s, const struct sockaddr *peer,
+                        union turn_sa *out);
 /* Handles one STUN message or ChannelData frame from a client (server.c). */
 void turn__handle(struct turn_server *s, const struct turn_client *cl,
                   const struct sockaddr *local, const uint8_t *p, size_t n);

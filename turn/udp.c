@@ -258,11 +258,12 @@ int turn__relay_open(struct turn_alloc *a, int family, uint16_t port, int dont_f
     fd = udp_socket(&addr.sa, err, sizeof(err));
     if (fd < 0) {
         /* A port held by another program is skipped quietly; anything else
-         * is a configuration fault the operator must see. */
-        if (errno != EADDRINUSE)
-            CW_ERROR(TURN_LOG, "relay socket: %s (is relay-address an address of this host?)",
-                     err);
-        return -1;
+         * is a fault the operator must see (the address went away?). */
+        if (errno == EADDRINUSE)
+            return -1;
+        CW_ERROR(TURN_LOG, "relay socket: %s (is relay-address still an address of this host?)",
+                 err);
+        return -2;
     }
     if (dont_fragment) {
         /* DONT-FRAGMENT (RFC 8656 7.2, 11.3): set DF on relayed datagrams. */
@@ -306,4 +307,22 @@ int turn__relay_send(struct turn_alloc *a, const struct sockaddr *peer, const ui
         r = sendto(a->fd, p, n, MSG_DONTWAIT, peer, cw_addr_len(peer));
     while (r < 0 && errno == EINTR);
     return r < 0 ? -1 : 0;
+}
+
+int turn__relay_probe(const struct sockaddr *relay, char *err, size_t errlen)
+{
+    union turn_sa a;
+    char msg[256];
+    int fd;
+
+    memcpy(&a, relay, cw_addr_len(relay));
+    cw_addr_set_port(&a.sa, 0);
+    fd = udp_socket(&a.sa, msg, sizeof(msg));
+    if (fd < 0) {
+        snprintf(err, errlen, "relay-address: %s (relays must be on an address of this host: "
+                 "the external NIC's; a static NAT address goes in public-address)", msg);
+        return -1;
+    }
+    close(fd);
+    return 0;
 }

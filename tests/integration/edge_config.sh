@@ -55,6 +55,18 @@ expect_error "[tunr]" 'unknown section [tunr] (known: [edge], [turn])'
 expect_error "just some words" 'expected "key = value"'
 expect_error "rest-secret-file = $WORK/missing" "cannot open rest-secret-file $WORK/missing: No such file or directory"
 
+expect_error "realm = example.org # ours" 'a comment after a value is not supported: put it on its own line'
+
+# A relay address that is not this host's is refused at start, in words.
+base | sed "s|^relay-address = .*|relay-address = 192.0.2.77|; s|^listen = .*|listen = 127.0.0.1:0|" \
+    > "$WORK/farrelay.conf"
+out=$(timeout 10 "$BIN/causeway-edge" -c "$WORK/farrelay.conf" 2>&1)
+if [ $? = 1 ] && echo "$out" | grep -q 'TURN not started: relay-address: cannot bind UDP 192.0.2.77:0: Cannot assign requested address (relays must be on an address of this host'; then
+    echo "ok - $TNAME: a relay-address that is not this host's stops the start with a reason"
+else
+    echo "not ok - $TNAME: foreign relay-address: $out"; NFAIL=$((NFAIL + 1))
+fi
+
 out=$("$BIN/causeway-edge" -t -c "$WORK/nonexistent.conf" 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q "nonexistent.conf: cannot open: No such file"; then
     echo "ok - $TNAME: a missing file is named"

@@ -223,6 +223,7 @@ check "static NAT: turn status shows the advertised address" status_has 'Adverti
 t "3 failed authentications from one IP: no answer then, even with the right password" -T 2 \
     run 'allocate as=user:bad -> 401' 'allocate as=user:bad -> 401' 'allocate as=user:bad -> 401' \
         'allocate -> none' '@2 binding -> ok'
-logged "log: too many failed authentications" 'too many failed authentications from 198\.18\.0\.2 '
+logged "log: too many failed authentications" 'too many failed authentications for user "user" from 198\.18\.0\.2 '
+t "another user from the same IP is not limited" run 'allocate as=other:otherpw -> ok'
 t "another source IP (198.18.0.3) is not limited" -b $P4 run 'allocate -> ok'
 check "causeway-edge still running" edge_alive
