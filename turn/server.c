@@ -122,7 +122,7 @@ static struct turn_authfail *authfail_find(struct turn_server *s, const struct r
                                            int create)
 {
     const struct sockaddr *src = &r->cl->addr.sa;
-    uint32_t uh = user_hash(s, r->user, r->userlen);
+    uint32_t uh = user_hash(s, r->qname, r->qnamelen);
     uint64_t now = r->now;
     union turn_sa ip;
     struct turn_authfail *set, *victim;
@@ -164,8 +164,8 @@ static int authfail_limited(struct turn_server *s, const struct req *r)
         char buf[CW_ADDR_STRLEN];
         f->logged = 1;
         CW_WARN(TURN_LOG, "too many failed authentications for user \"%.*s\" from %s (%u in "
-                "%us): ignoring its requests for the rest of the window", (int)r->userlen,
-                r->user, cw_addr_fmt(&r->cl->addr.sa, buf, sizeof(buf), 0), f->count,
+                "%us): ignoring its requests for the rest of the window", (int)r->qnamelen,
+                r->qname, cw_addr_fmt(&r->cl->addr.sa, buf, sizeof(buf), 0), f->count,
                 s->o.auth_fail_window);
     }
     s->st.auth_ratelimited++;
@@ -198,8 +198,8 @@ static int auth_check(struct req *r)
     const struct stun_attr *au, *an;
     const struct turn_key *k = NULL;
     char user[TURN_NAME_MAX + 1];
-    int64_t expiry;
-    int rc;
+    int64_t expiry = 0;
+    int rc, rest = 0;
 
     if (m->i_mi < 0 && m->i_mi256 < 0) {
         send_challenge(r, 401);               /* the usual first round trip */
@@ -219,8 +219,21 @@ static int auth_check(struct req *r)
         send_error(r, 400);
         return -1;
     }
+    /* A local user of that exact name wins; otherwise a REST-form name
+     * ("expiry:name") is checked against the shared secret, and quotas and
+     * the failed-auth limit count the guest ("name"), not each credential. */
     r->qname = r->user;
     r->qnamelen = r->userlen;
+    if (s->users && (k = turn_userdb_find(s->users, user, au->len, s->o.realm)) != NULL) {
+        r->key = *k;
+    } else if (s->o.rest_secret && turn_rest_expiry(user, au->len, &expiry) == 0) {
+        const char *colon = memchr(user, ':', au->len);
+        rest = 1;
+        if (colon && colon + 1 < user + au->len) {
+            r->qname = r->user + (colon + 1 - user);
+            r->qnamelen = au->len - (size_t)(colon + 1 - user);
+        }
+    }
     if (authfail_limited(s, r))
         return -1;
     rc = turn_nonce_check(s->nonce_secret, &r->cl->addr.sa, stun_attr_value(m, an), an->len,
@@ -235,12 +248,7 @@ static int auth_check(struct req *r)
         send_challenge(r, 438);
         return -1;
     }
-    /* A local user of that exact name wins; otherwise a REST-form name
-     * ("expiry:name") is checked against the shared secret. */
-    if (s->users && (k = turn_userdb_find(s->users, user, au->len, s->o.realm)) != NULL) {
-        r->key = *k;
-    } else if (s->o.rest_secret && turn_rest_expiry(user, au->len, &expiry) == 0) {
-        const char *colon = memchr(user, ':', au->len);
+    if (rest) {
         if (expiry <= (int64_t)time(NULL)) {
             auth_fail_log(r, 401, "REST credential expired (check the clocks of the "
                                   "webbridge and the edge)");
@@ -251,11 +259,6 @@ static int auth_check(struct req *r)
         turn_rest_key(s->o.rest_secret, s->o.rest_secret_len, user, au->len, s->o.realm,
                       &r->key);
         k = &r->key;
-        /* Quotas count the guest ("name"), not each credential issued to it. */
-        if (colon && colon + 1 < user + au->len) {
-            r->qname = r->user + (colon + 1 - user);
-            r->qnamelen = au->len - (size_t)(colon + 1 - user);
-        }
     }
     if (!k) {
         auth_fail_log(r, 401, "unknown user");
@@ -577,7 +580,7 @@ static void on_allocate(struct req *r)
 capacity:
     s->st.capacity_rejects++;
     CW_WARN(TURN_LOG, "508 for user \"%.*s\" from %s: no capacity (%" PRIu64 " allocations, "
-            "max %u, relay ports %u-%u)", (int)r->userlen, r->user,
+            "max %u, relay ports %u-%u)", (int)r->qnamelen, r->qname,
             cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1), s->st.allocs_active,
             s->o.max_allocations, s->o.port_min, s->o.port_max);
     send_error(r, 508);

@@ -6,6 +6,7 @@
  * datagram. The nonce secret is zeroed so that seeds can carry valid nonces
  * and REST-authenticated requests (see make_corpus_turn_server.py); state
  * carries over between inputs, as on a live server. */
+#include "common/addr.h"
 #include "common/log.h"
 #include "turn/policy.h"
 #include "turn/turn_int.h"

@@ -6,7 +6,7 @@
 # network namespaces it created.
 #
 # Network: two namespaces joined by a veth pair, addresses from 198.18.0.0/15
-# and 2001:db8::/32 (documentation):
+# (benchmarking, RFC 2544) and 2001:db8::/32 (documentation):
 #   $NS_E  the edge      198.18.0.1/24   2001:db8::1/64
 #   $NS_O  the outside   198.18.0.2/24 (clients)  198.18.0.3/24 (peers)
 #                         2001:db8::2/64 2001:db8::3/64

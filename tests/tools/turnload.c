@@ -18,7 +18,6 @@
  * is printed (and flushed) once setup ends so that a script can sample the
  * server while the allocations are held. Every mode is bounded by -T. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -1294,6 +1293,10 @@ static int run(struct tl *t)
         int n;
 
         if (g_stop || now >= t->t_deadline) {
+            if (t->phase == P_SETUP) {
+                t->t_setup_done = now;
+                print_setup(t);      /* what was reached, errors so far */
+            }
             printf("timed_out=%d\ninterrupted=%d\nphase_at_end=%d\n", !g_stop, (int)g_stop,
                    (int)t->phase);
             return 3;
@@ -1347,6 +1350,25 @@ static int run(struct tl *t)
     return 0;
 }
 
+static void tl_destroy(struct tl *t)
+{
+    if (t->c)
+        for (unsigned i = 0; i < t->n; i++)
+            if (t->c[i].fd > 0)
+                close(t->c[i].fd);
+    if (t->echo_fd > 0)
+        close(t->echo_fd);
+    if (t->ep > 0)
+        close(t->ep);
+    free(t->c);
+    free(t->ready);
+    free(t->rtt);
+    free(t->rtt_idx);
+    free(t->rtt_ts);
+    free(t->seen);
+    free(t);
+}
+
 int main(int argc, char **argv)
 {
     struct tl *t = calloc(1, sizeof(*t));
@@ -1367,10 +1389,13 @@ int main(int argc, char **argv)
     if (open_sockets(t) < 0)
         return 2;
     rc = run(t);
-    if (rc == 0 && t->mode == MODE_ALLOC && t->allocs_ok < t->n)
+    if (rc == 0 && t->mode == MODE_ALLOC && (t->allocs_ok < t->n || t->perms_ok < t->n))
         rc = 1;
     if (rc == 0 && t->mode == MODE_RTT && (t->nready < t->n || !t->received))
         rc = 1;
+    printf("stray=%u\nrecv_errors=%u\n", t->stray, t->recv_errors);
     printf("phase=done\nexit=%d\n", rc);
+    fflush(stdout);
+    tl_destroy(t);
     return rc;
 }
