@@ -579,10 +579,20 @@ static void on_allocate(struct req *r)
     return;
 capacity:
     s->st.capacity_rejects++;
-    CW_WARN(TURN_LOG, "508 for user \"%.*s\" from %s: no capacity (%" PRIu64 " allocations, "
-            "max %u, relay ports %u-%u)", (int)r->qnamelen, r->qname,
-            cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1), s->st.allocs_active,
-            s->o.max_allocations, s->o.port_min, s->o.port_max);
+    /* One line per second at most: a full range can meet thousands of
+     * Allocates a second, and one line says all there is to say. */
+    if (!s->log508_at || r->now - s->log508_at >= 1000) {
+        unsigned resv = s->ports4.used + s->ports6.used - (unsigned)s->st.allocs_active;
+        CW_WARN(TURN_LOG, "508 for user \"%.*s\" from %s: no capacity (%" PRIu64 " allocations, "
+                "%u ports held by EVEN-PORT reservations, max %u, relay ports %u-%u)%s",
+                (int)r->qnamelen, r->qname, cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1),
+                s->st.allocs_active, resv, s->o.max_allocations, s->o.port_min, s->o.port_max,
+                s->log508_quiet ? "; more 508s since the last line" : "");
+        s->log508_at = r->now;
+        s->log508_quiet = 0;
+    } else {
+        s->log508_quiet = 1;
+    }
     send_error(r, 508);
 }
 

@@ -231,6 +231,8 @@ struct turn_server {
     uv_check_t flush;
     struct turn_authfail *authfail; /* TURN_AUTHFAIL_SLOTS */
     struct turn_stats st;
+    uint64_t log508_at;             /* the last 508 line, rate-limited */
+    int log508_quiet;
     int closing, pending_closes;
     void (*close_cb)(void *);
     void *close_arg;

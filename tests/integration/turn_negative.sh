@@ -206,7 +206,7 @@ t "10 relay ports, all taken: 508" \
     run '@1 allocate as=f1:pw -> ok' '@2 allocate as=f1:pw -> ok' '@3 allocate as=f2:pw -> ok' \
         '@4 allocate as=f2:pw -> ok' '@5 allocate as=f3:pw -> ok' '@6 allocate as=f3:pw -> ok' \
         '@7 allocate as=f4:pw -> ok' '@8 allocate as=f4:pw -> ok' '@9 allocate as=f5:pw -> 508'
-logged "log: 508 says why" '508 for user "f5" .*no capacity \(10 allocations, max 10, relay ports 24000-24009\)'
+logged "log: 508 says why" '508 for user "f5" .*no capacity \(10 allocations, 0 ports held by EVEN-PORT reservations, max 10, relay ports 24000-24009\)'
 stop_edge
 
 # ---- failed authentications per source IP; static NAT ----
