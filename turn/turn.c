@@ -45,6 +45,7 @@ static void on_sweep(uv_timer_t *t)
 /* After every loop iteration's I/O: send what was queued to clients. */
 static void on_check(uv_check_t *c)
 {
+    turn__relay_flush(c->data);
     turn__udp_flush_all(c->data);
 }
 
@@ -106,6 +107,7 @@ static void server_free(struct turn_server *s)
     turn_policy_destroy(s->o.policy);
     free(s->authfail);
     free(s->rx_buf);
+    free(s->peerq);
     free(s);
     if (cb)
         cb(arg);
@@ -133,6 +135,7 @@ void turn_server_close(struct turn_server *s, void (*cb)(void *), void *arg)
     s->closing = 1;
     s->close_cb = cb;
     s->close_arg = arg;
+    turn__relay_flush(s);
     while (s->allocs)
         turn__alloc_destroy(s->allocs, "server shutting down");
     turn__udp_flush_all(s);
@@ -193,7 +196,8 @@ struct turn_server *turn_server_create(uv_loop_t *loop, struct turn_options *o,
         s->o.max_allocations = range;
     s->authfail = calloc(TURN_AUTHFAIL_SLOTS, sizeof(*s->authfail));
     s->rx_buf = calloc(TURN_UDP_BATCH, TURN_PKT_MAX);
-    if (!s->o.policy || !s->authfail || !s->rx_buf ||
+    s->peerq = calloc(1, sizeof(*s->peerq));
+    if (!s->o.policy || !s->authfail || !s->rx_buf || !s->peerq ||
         turn__ports_init(&s->ports4, s->o.port_min, s->o.port_max) < 0 ||
         turn__ports_init(&s->ports6, s->o.port_min, s->o.port_max) < 0) {
         snprintf(err, errlen, "out of memory");

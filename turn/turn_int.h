@@ -51,8 +51,21 @@ struct turn_sendq {
     unsigned n;
     struct mmsghdr msg[TURN_UDP_BATCH];
     struct iovec iov[TURN_UDP_BATCH];
+    uint8_t ctl[TURN_UDP_BATCH][CMSG_SPACE(sizeof(uint16_t))] __attribute__((aligned(8)));
     union turn_sa dst[TURN_UDP_BATCH];
     uint8_t buf[TURN_UDP_BATCH][TURN_PKT_MAX];
+};
+
+struct turn_peerq_ent {
+    struct turn_alloc *a;
+    union turn_sa peer;
+    uint16_t len;
+    uint8_t buf[TURN_PKT_MAX];
+};
+
+struct turn_peerq {                 /* datagrams to peers, per batch */
+    unsigned n;
+    struct turn_peerq_ent e[TURN_UDP_BATCH];
 };
 
 struct turn_udp_listener {
@@ -63,6 +76,7 @@ struct turn_udp_listener {
     struct turn_sendq *q;           /* datagrams to clients, sent in batches */
     struct turn_udp_listener *next_dirty;
     int dirty;
+    int no_gso;                     /* the kernel refused UDP_SEGMENT */
 };
 
 int turn__udp_listen(struct turn_server *s, const struct sockaddr *addr, char *err,
@@ -79,9 +93,11 @@ int turn__relay_open(struct turn_alloc *a, int family, uint16_t port, int dont_f
 /* Start-up check that a relay address can be bound; -1 with err. */
 int turn__relay_probe(const struct sockaddr *relay, char *err, size_t errlen);
 void turn__relay_close(struct turn_alloc *a);
-/* Sends one datagram from the relay address to a peer; -1 if dropped. */
+/* Queues one datagram from the relay address to a peer (copied; sent by
+ * turn__relay_flush at the end of the batch); -1 if dropped. */
 int turn__relay_send(struct turn_alloc *a, const struct sockaddr *peer, const uint8_t *p,
                      size_t n);
+void turn__relay_flush(struct turn_server *s);
 void turn__udp_close(struct turn_udp_listener *ul);
 
 /* ---- stream clients (tcp.c) -------------------------------------------- */
@@ -224,6 +240,8 @@ struct turn_server {
     struct turn_udp_listener *udp[TURN_MAX_LISTEN];
     int nudp;
     struct turn_udp_listener *dirty;
+    struct turn_peerq *peerq;
+    int no_gso;                     /* the kernel refused UDP_SEGMENT to peers */
     uv_tcp_t *tcp[2 * TURN_MAX_LISTEN];
     int ntcp;
     struct turn_conn *conns;        /* stream clients */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,19 +20,87 @@
 #define RELAY_BATCHES_PER_EVENT 2  /* fairness: then yield to other sockets */
 #define LISTENER_BATCHES_PER_EVENT 8
 
+/* Builds one message per run of datagrams to the same client: a run of
+ * datagrams of one size (the last may be shorter) goes out as one UDP GSO
+ * send (UDP_SEGMENT), so the IP stack is walked once for the run and the
+ * client still receives separate datagrams. Returns the number of messages. */
+static unsigned sendq_build(struct turn_sendq *q, int gso)
+{
+    unsigned i = 0, nm = 0;
+
+    while (i < q->n) {
+        struct msghdr *h = &q->msg[nm].msg_hdr;
+        size_t seg = q->iov[i].iov_len, total = seg;
+        unsigned j = i + 1;
+
+        while (gso && j < q->n && q->iov[j].iov_len <= seg && total + q->iov[j].iov_len < 65000 &&
+               cw_addr_equal(&q->dst[j].sa, &q->dst[i].sa, 1)) {
+            total += q->iov[j].iov_len;
+            if (q->iov[j++].iov_len < seg)
+                break;                  /* a shorter one ends the run */
+        }
+        memset(h, 0, sizeof(*h));
+        h->msg_name = &q->dst[i];
+        h->msg_namelen = cw_addr_len(&q->dst[i].sa);
+        h->msg_iov = &q->iov[i];
+        h->msg_iovlen = j - i;
+        if (j - i > 1) {
+            struct cmsghdr *c = (struct cmsghdr *)q->ctl[nm];
+            uint16_t size = (uint16_t)seg;
+
+            h->msg_control = q->ctl[nm];
+            h->msg_controllen = CMSG_SPACE(sizeof(size));
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(size));
+            memcpy(CMSG_DATA(c), &size, sizeof(size));
+        }
+        nm++;
+        i = j;
+    }
+    return nm;
+}
+
+static void send_run_singly(struct turn_udp_listener *ul, const struct msghdr *run)
+{
+    for (size_t k = 0; k < run->msg_iovlen; k++) {
+        struct msghdr h = *run;
+
+        h.msg_iov = &run->msg_iov[k];
+        h.msg_iovlen = 1;
+        h.msg_control = NULL;
+        h.msg_controllen = 0;
+        if (sendmsg(ul->fd, &h, MSG_DONTWAIT) < 0)
+            ul->srv->st.dropped++;
+    }
+}
+
 static void udp_flush(struct turn_udp_listener *ul)
 {
     struct turn_sendq *q = ul->q;
-    unsigned off = 0;
+    unsigned off = 0, nm = sendq_build(q, !ul->no_gso);
 
-    while (off < q->n) {
-        int n = sendmmsg(ul->fd, q->msg + off, q->n - off, 0);
+    while (off < nm) {
+        int n = sendmmsg(ul->fd, q->msg + off, nm - off, 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            if (q->msg[off].msg_hdr.msg_controllen) {
+                /* The kernel refused the segmented send: EINVAL for a run
+                 * larger than the path MTU, EIO/ENOPROTOOPT where UDP GSO is
+                 * missing (then never again). Send the run one by one. */
+                if (errno == EIO || errno == ENOPROTOOPT) {
+                    CW_NOTICE(TURN_LOG, "UDP segmentation offload refused (%s): sending "
+                              "datagrams one by one", strerror(errno));
+                    ul->no_gso = 1;
+                }
+                send_run_singly(ul, &q->msg[off].msg_hdr);
+                off++;
+                continue;
+            }
             /* EAGAIN (socket buffer full) or an ICMP error of an earlier
              * datagram (ECONNREFUSED...): drop this one and go on. */
-            ul->srv->st.dropped++;
+            ul->srv->st.dropped += q->msg[off].msg_hdr.msg_iovlen;
             off++;
             continue;
         }
@@ -64,15 +133,9 @@ uint8_t *turn__udp_slot(struct turn_udp_listener *ul, const struct sockaddr *dst
 void turn__udp_commit(struct turn_udp_listener *ul, size_t len)
 {
     struct turn_sendq *q = ul->q;
-    struct msghdr *h = &q->msg[q->n].msg_hdr;
 
     q->iov[q->n].iov_base = q->buf[q->n];
     q->iov[q->n].iov_len = len;
-    memset(h, 0, sizeof(*h));
-    h->msg_name = &q->dst[q->n];
-    h->msg_namelen = cw_addr_len(&q->dst[q->n].sa);
-    h->msg_iov = &q->iov[q->n];
-    h->msg_iovlen = 1;
     q->n++;
     if (!ul->dirty) {
         ul->dirty = 1;
@@ -122,6 +185,7 @@ static void listener_readable(uv_poll_t *h, int status, int events)
             memcpy(&cl.addr, &s->rx_from[i], sizeof(cl.addr));
             turn__handle(s, &cl, &ul->addr.sa, s->rx_buf[i], len);
         }
+        turn__relay_flush(s);
         if (n < TURN_UDP_BATCH)
             break;
     }
@@ -298,15 +362,106 @@ void turn__relay_close(struct turn_alloc *a)
     uv_close((uv_handle_t *)&a->poll, relay_closed);
 }
 
+/* Datagrams to peers wait in one queue per server until the end of the
+ * batch they arrived in; then each run of same-size datagrams from one
+ * allocation to one peer leaves as one UDP GSO send (see sendq_build). */
+static void relay_send_run(struct turn_server *s, struct turn_peerq *pq, unsigned i,
+                           uint8_t *done)
+{
+    struct turn_peerq_ent *e = &pq->e[i];
+    struct iovec iov[TURN_UDP_BATCH];
+    union {
+        struct cmsghdr c;
+        uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
+    } ctl;
+    struct msghdr h;
+    size_t seg = e->len;
+    unsigned k = 0;
+    uint16_t size = (uint16_t)seg;
+
+    iov[k].iov_base = e->buf;
+    iov[k++].iov_len = e->len;
+    done[i] = 1;
+    for (unsigned j = i + 1; j < pq->n && !s->no_gso; j++) {
+        struct turn_peerq_ent *f = &pq->e[j];
+        if (f->a != e->a || !cw_addr_equal(&f->peer.sa, &e->peer.sa, 1))
+            continue;
+        if (f->len > seg)
+            break;                      /* would reorder: it waits for its own run */
+        iov[k].iov_base = f->buf;
+        iov[k++].iov_len = f->len;
+        done[j] = 1;
+        if (f->len < seg)
+            break;                      /* a shorter one ends the run */
+    }
+    memset(&h, 0, sizeof(h));
+    h.msg_name = &e->peer;
+    h.msg_namelen = cw_addr_len(&e->peer.sa);
+    h.msg_iov = iov;
+    h.msg_iovlen = k;
+    if (k > 1) {
+        h.msg_control = ctl.b;
+        h.msg_controllen = sizeof(ctl.b);
+        ctl.c.cmsg_level = SOL_UDP;
+        ctl.c.cmsg_type = UDP_SEGMENT;
+        ctl.c.cmsg_len = CMSG_LEN(sizeof(size));
+        memcpy(CMSG_DATA(&ctl.c), &size, sizeof(size));
+    }
+    if (sendmsg(e->a->fd, &h, MSG_DONTWAIT) >= 0)
+        return;
+    if (k > 1) {
+        /* EINVAL: the run is larger than the path MTU; EIO/ENOPROTOOPT: no
+         * UDP GSO here at all. Either way, one by one. */
+        if (errno == EIO || errno == ENOPROTOOPT)
+            s->no_gso = 1;
+        for (unsigned m = 0; m < k; m++)
+            if (sendto(e->a->fd, iov[m].iov_base, iov[m].iov_len, MSG_DONTWAIT, &e->peer.sa,
+                       h.msg_namelen) < 0)
+                s->st.dropped++;
+        return;
+    }
+    s->st.dropped++;
+}
+
+void turn__relay_flush(struct turn_server *s)
+{
+    struct turn_peerq *pq = s->peerq;
+    uint8_t done[TURN_UDP_BATCH] = { 0 };
+
+    for (unsigned i = 0; i < pq->n; i++) {
+        if (done[i])
+            continue;
+        if (pq->e[i].a->closing) {      /* deleted later in the same batch */
+            s->st.dropped++;
+            continue;
+        }
+        relay_send_run(s, pq, i, done);
+    }
+    pq->n = 0;
+}
+
 int turn__relay_send(struct turn_alloc *a, const struct sockaddr *peer, const uint8_t *p,
                      size_t n)
 {
+    struct turn_server *s = a->srv;
+    struct turn_peerq *pq = s->peerq;
+    struct turn_peerq_ent *e;
     ssize_t r;
 
-    do
-        r = sendto(a->fd, p, n, MSG_DONTWAIT, peer, cw_addr_len(peer));
-    while (r < 0 && errno == EINTR);
-    return r < 0 ? -1 : 0;
+    if (n > TURN_PKT_MAX) {             /* large frames from stream clients */
+        do
+            r = sendto(a->fd, p, n, MSG_DONTWAIT, peer, cw_addr_len(peer));
+        while (r < 0 && errno == EINTR);
+        return r < 0 ? -1 : 0;
+    }
+    if (pq->n == TURN_UDP_BATCH)
+        turn__relay_flush(s);
+    e = &pq->e[pq->n++];
+    e->a = a;
+    memcpy(&e->peer, peer, cw_addr_len(peer));
+    e->len = (uint16_t)n;
+    memcpy(e->buf, p, n);
+    return 0;
 }
 
 int turn__relay_probe(const struct sockaddr *relay, char *err, size_t errlen)
