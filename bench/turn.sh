@@ -37,7 +37,7 @@ PACED_N=${PACED_N:-350}
 RTT_M=${RTT_M:-200}
 RTT_RATE=${RTT_RATE:-50}
 RTT_DUR=${RTT_DUR:-10}
-RTT_REPS=${RTT_REPS:-3}          # latency tails vary most with the host's other load
+RTT_REPS=${RTT_REPS:-5}          # latency tails vary most with the host's other load
 # turnload alloc: N allocations from ALLOC_SRCS source addresses, the first
 # ALLOC_R1 with EVEN-PORT R=1 (reservation tokens never redeemed); 508
 # answers are retried for ALLOC_RETRY s from the start (RFC 8656 7.2 asks to
@@ -52,6 +52,9 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 # more than QUIET_MAX % of the CPUs is left out of the medians when the same
 # server has quieter runs of that load.
 QUIET_MAX=${QUIET_MAX:-10}
+# A latency run in which turnload itself sent a packet more than LAG_MAX us
+# late saw the host stall (steal time, other tenants): left out the same way.
+LAG_MAX=${LAG_MAX:-5000}
 
 NS=cwbench$$
 SPID="" PEER_PID="" LOAD_PID="" SNAME=""
@@ -203,13 +206,15 @@ run_uclient() { # label z n m [uclient flags...]
 
 # summarize NAME KEY...: per server, the median over the runs NAME-r* of each
 # KEY (key=value lines in the runs' .sum files), over the quiet runs only if
-# there are any (see QUIET_MAX); also the list of all values.
+# there are any (see QUIET_MAX and LAG_MAX); also the list of all values.
 summarize() {
     local name=$1 k vals all f used=() n=0; shift
     for f in "$OUTDIR/raw/$SNAME-$name"-r*.sum; do
         [ -e "$f" ] || continue
         n=$((n + 1))
-        awk -v q="$QUIET_MAX" -v v="$(kv other_load_pct "$f")" 'BEGIN { exit !(v != "" && v + 0 <= q) }' &&
+        awk -v q="$QUIET_MAX" -v v="$(kv other_load_pct "$f")" -v lm="$LAG_MAX" \
+            -v lag="$(kv send_lag_max_us "$f")" \
+            'BEGIN { exit !(v != "" && v + 0 <= q && (lag == "" || lag + 0 <= lm)) }' &&
             used+=("$f")
     done
     [ ${#used[@]} = 0 ] && used=("$OUTDIR/raw/$SNAME-$name"-r*.sum)
@@ -405,7 +410,7 @@ echo "                      rtt coturn [$(get coturn rtt.pkts_per_cpu_s.all)] ca
 echo "  per-run RTT p50 us: coturn [$(get coturn rtt.rtt_p50_us.all)] causeway [$(get causeway rtt.rtt_p50_us.all)]"
 echo "  per-run RTT p99 us: coturn [$(get coturn rtt.rtt_p99_us.all)] causeway [$(get causeway rtt.rtt_p99_us.all)]"
 echo "  per-run host load by others %: rtt coturn [$(get coturn rtt.other_load_pct.all)] causeway [$(get causeway rtt.other_load_pct.all)]"
-echo "  medians use runs with host load by others <= ${QUIET_MAX}% when a server has any"
+echo "  medians use runs with host load by others <= ${QUIET_MAX}% (and, for latency, no send of turnload later than ${LAG_MAX} us) when a server has any"
 echo "  raw data: $OUTDIR"
 echo
 # The issue's targets.

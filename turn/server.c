@@ -307,14 +307,15 @@ static struct turn_alloc *req_alloc(struct req *r)
     return a;
 }
 
-static unsigned lifetime_of(struct req *r, int *present)
+/* LIFETIME as RFC 8656 7.2/8 computes it: absent gives the default, 0 stays
+ * 0 (delete), others are capped at the maximum and raised to the default. */
+static unsigned lifetime_of(struct req *r)
 {
     const struct stun_attr *la = stun_msg_find(r->m, TURN_A_LIFETIME);
     uint32_t v = 0;
     const struct turn_options *o = &r->s->o;
 
-    *present = la && stun_attr_u32(r->m, la, &v) == 0;
-    if (!*present)
+    if (!la || stun_attr_u32(r->m, la, &v) < 0)
         return o->lifetime_default;
     if (v == 0)
         return 0;
@@ -452,7 +453,7 @@ static void on_allocate(struct req *r)
     struct turn_alloc *a;
     struct turn_ports *ports;
     uint8_t token[8];
-    int family = AF_INET, port = -1, even = 0, reserve = 0, present, addr_error = 0;
+    int family = AF_INET, port = -1, even = 0, reserve = 0, addr_error = 0;
     unsigned lifetime;
     char cb[CW_ADDR_STRLEN], rb[CW_ADDR_STRLEN];
 
@@ -565,7 +566,7 @@ static void on_allocate(struct req *r)
         a->has_token = 1;
     }
     a->addr_error = (uint16_t)addr_error;
-    lifetime = lifetime_of(r, &present);
+    lifetime = lifetime_of(r);
     if (lifetime == 0)
         lifetime = s->o.lifetime_default;
     a->expires = r->now + lifetime * 1000ull;
@@ -605,7 +606,6 @@ static void on_refresh(struct req *r)
     uint8_t buf[RESP_MAX];
     const struct stun_attr *raf;
     unsigned lifetime;
-    int present;
 
     if (!a)
         return;
@@ -616,7 +616,7 @@ static void on_refresh(struct req *r)
         send_error(r, 443);
         return;
     }
-    lifetime = lifetime_of(r, &present);
+    lifetime = lifetime_of(r);
     if (lifetime == 0)
         turn__alloc_destroy(a, "deleted by the client (Refresh lifetime 0)");
     else

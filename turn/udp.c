@@ -1,6 +1,8 @@
 /* udp.c - datagram I/O of the relay: listener sockets read in batches with
  * recvmmsg, datagrams to clients queued per listener and sent in batches
- * with sendmmsg once per loop iteration, and the allocations' relay sockets.
+ * with sendmmsg once per loop iteration, the allocations' relay sockets, and
+ * datagrams to peers queued until the end of their batch. Runs of same-size
+ * datagrams to one destination go out as one UDP GSO send (UDP_SEGMENT).
  *
  * Sockets are raw non-blocking fds watched by uv_poll: libuv's uv_udp_t
  * would allocate per datagram and send one syscall per datagram. */
@@ -19,6 +21,20 @@
 
 #define RELAY_BATCHES_PER_EVENT 2  /* fairness: then yield to other sockets */
 #define LISTENER_BATCHES_PER_EVENT 8
+
+/* Asks for UDP GSO on h: segments of size bytes. buf holds the cmsg. */
+static void gso_cmsg(struct msghdr *h, uint8_t buf[CMSG_SPACE(sizeof(uint16_t))],
+                     uint16_t size)
+{
+    struct cmsghdr *c = (struct cmsghdr *)(void *)buf;
+
+    h->msg_control = buf;
+    h->msg_controllen = CMSG_SPACE(sizeof(size));
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(size));
+    memcpy(CMSG_DATA(c), &size, sizeof(size));
+}
 
 /* Builds one message per run of datagrams to the same client: a run of
  * datagrams of one size (the last may be shorter) goes out as one UDP GSO
@@ -44,17 +60,8 @@ static unsigned sendq_build(struct turn_sendq *q, int gso)
         h->msg_namelen = cw_addr_len(&q->dst[i].sa);
         h->msg_iov = &q->iov[i];
         h->msg_iovlen = j - i;
-        if (j - i > 1) {
-            struct cmsghdr *c = (struct cmsghdr *)q->ctl[nm];
-            uint16_t size = (uint16_t)seg;
-
-            h->msg_control = q->ctl[nm];
-            h->msg_controllen = CMSG_SPACE(sizeof(size));
-            c->cmsg_level = SOL_UDP;
-            c->cmsg_type = UDP_SEGMENT;
-            c->cmsg_len = CMSG_LEN(sizeof(size));
-            memcpy(CMSG_DATA(c), &size, sizeof(size));
-        }
+        if (j - i > 1)
+            gso_cmsg(h, q->ctl[nm], (uint16_t)seg);
         nm++;
         i = j;
     }
@@ -370,14 +377,10 @@ static void relay_send_run(struct turn_server *s, struct turn_peerq *pq, unsigne
 {
     struct turn_peerq_ent *e = &pq->e[i];
     struct iovec iov[TURN_UDP_BATCH];
-    union {
-        struct cmsghdr c;
-        uint8_t b[CMSG_SPACE(sizeof(uint16_t))];
-    } ctl;
+    uint8_t ctl[CMSG_SPACE(sizeof(uint16_t))] __attribute__((aligned(8)));
     struct msghdr h;
     size_t seg = e->len;
     unsigned k = 0;
-    uint16_t size = (uint16_t)seg;
 
     iov[k].iov_base = e->buf;
     iov[k++].iov_len = e->len;
@@ -399,14 +402,8 @@ static void relay_send_run(struct turn_server *s, struct turn_peerq *pq, unsigne
     h.msg_namelen = cw_addr_len(&e->peer.sa);
     h.msg_iov = iov;
     h.msg_iovlen = k;
-    if (k > 1) {
-        h.msg_control = ctl.b;
-        h.msg_controllen = sizeof(ctl.b);
-        ctl.c.cmsg_level = SOL_UDP;
-        ctl.c.cmsg_type = UDP_SEGMENT;
-        ctl.c.cmsg_len = CMSG_LEN(sizeof(size));
-        memcpy(CMSG_DATA(&ctl.c), &size, sizeof(size));
-    }
+    if (k > 1)
+        gso_cmsg(&h, ctl, (uint16_t)seg);
     if (sendmsg(e->a->fd, &h, MSG_DONTWAIT) >= 0)
         return;
     if (k > 1) {
