@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """stunprobe.py - a raw STUN/TURN client for the integration tests.
 
 It builds and parses STUN (RFC 8489) and TURN (RFC 8656) messages byte by

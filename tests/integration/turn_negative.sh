@@ -28,7 +28,7 @@ CONF
 }
 
 # probe ARGS...: stunprobe.py from the outside namespace as "user".
-probe() { in_o python3 "$PROBE" -s $E4:3478 -u user -w pass "$@"; }
+probe() { in_o /usr/bin/python3 "$PROBE" -s $E4:3478 -u user -w pass "$@"; }
 # t WHAT ARGS...: one ok / not ok line from one stunprobe.py run.
 t() {
     local what=$1; shift
