@@ -183,7 +183,7 @@ static int turn_key(struct edge_config *c, const char *key, const char *v, char 
         if (!strcmp(v, "none"))
             return 0;
         if (turn_policy_add_inside(o->policy, v) < 0) {
-            snprintf(err, errlen, "\"%s\" is not a network (like 10.0.0.0/8 or fd00::/8)", v);
+            snprintf(err, errlen, "\"%s\" is not a network (like 198.51.100.0/24 or 2001:db8::/32)", v);
             return -1;
         }
         return 0;

@@ -49,7 +49,7 @@ expect_error "relay-address = 198.18.0.1:3478" '"198.18.0.1:3478" is not an IP a
 expect_error "max-permissions = 0" '"0" is not a number from 1 to 1000'
 expect_error "default-lifetime = 5" '"5" is not a duration from 60s to 86400s (e.g. 30s, 10m, 1h)'
 expect_error "software = maybe" '"maybe" is not yes or no'
-expect_error "inside-network = 198.18.0.0/33" '"198.18.0.0/33" is not a network (like 10.0.0.0/8 or fd00::/8)'
+expect_error "inside-network = 198.18.0.0/33" '"198.18.0.0/33" is not a network (like 198.51.100.0/24 or 2001:db8::/32)'
 expect_error "peer-allow = nowhere" '"nowhere" is not a network (like 192.0.2.10/32)'
 expect_error "[tunr]" 'unknown section [tunr] (known: [edge], [turn])'
 expect_error "just some words" 'expected "key = value"'

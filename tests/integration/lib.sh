@@ -101,6 +101,24 @@ make_cert() {
         > "$WORK/openssl.log" 2>&1
 }
 
+# edge_conf NAME: writes $WORK/NAME.conf: the common part (control socket,
+# TURN on the edge's IPv4 address for listener and relays, realm
+# example.org, the user database $WORK/users) and then stdin, whose keys
+# add to it (listen and relay-address may repeat).
+edge_conf() {
+    { cat <<CONF
+[edge]
+control-socket = $WORK/edge.sock
+log-level = info
+[turn]
+listen = $E4:3478
+relay-address = $E4
+realm = example.org
+user-db = $WORK/users
+CONF
+      cat; } > "$WORK/$1.conf"
+}
+
 # start_edge CONF: runs causeway-edge in the edge namespace, waits for its
 # control socket.
 start_edge() {

@@ -12,21 +12,6 @@ net_setup
 PROBE=$TOP/tests/integration/stunprobe.py
 OUT=$WORK/probe.out
 
-# edge_conf NAME: $WORK/NAME.conf, the common part plus stdin.
-edge_conf() {
-    { cat <<CONF
-[edge]
-control-socket = $WORK/edge.sock
-log-level = info
-[turn]
-listen = $E4:3478
-relay-address = $E4
-realm = example.org
-user-db = $WORK/users
-CONF
-      cat; } > "$WORK/$1.conf"
-}
-
 # probe ARGS...: stunprobe.py from the outside namespace as "user".
 probe() { in_o /usr/bin/python3 "$PROBE" -s $E4:3478 -u user -w pass "$@"; }
 # t WHAT ARGS...: one ok / not ok line from one stunprobe.py run.

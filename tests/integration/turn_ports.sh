@@ -7,16 +7,8 @@
 need_root
 net_setup
 
-cat > "$WORK/edge.conf" <<CONF
-[edge]
-control-socket = $WORK/edge.sock
-log-level = info
-[turn]
-listen = $E4:3478
-relay-address = $E4
+edge_conf edge <<CONF
 relay-ports = 24000-24009
-realm = example.org
-user-db = $WORK/users
 CONF
 echo pass | cw turn user add user --password-stdin > /dev/null
 start_edge "$WORK/edge.conf"

@@ -7,21 +7,13 @@ need_root
 net_setup
 make_cert
 
-cat > "$WORK/edge.conf" <<CONF
-[edge]
-control-socket = $WORK/edge.sock
-log-level = info
-[turn]
-listen = $E4:3478
+edge_conf edge <<CONF
 listen = [$E6]:3478
 tls-listen = $E4:5349
 tls-certificate = $WORK/cert.pem
 tls-key = $WORK/key.pem
-relay-address = $E4
 relay-address = $E6
 relay-ports = 24000-29999
-realm = example.org
-user-db = $WORK/users
 rest-secret-file = $WORK/rest.secret
 CONF
 printf 'north-wind-secret\n' > "$WORK/rest.secret"
