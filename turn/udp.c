@@ -145,10 +145,21 @@ void turn__udp_commit(struct turn_udp_listener *ul, size_t len)
     q->iov[q->n].iov_len = len;
     q->n++;
     if (!ul->dirty) {
+        if (!ul->srv->dirty)
+            ul->srv->dirty_since = uv_hrtime();
         ul->dirty = 1;
         ul->next_dirty = ul->srv->dirty;
         ul->srv->dirty = ul;
     }
+}
+
+/* Batching to clients must not cost them latency: when many sockets are
+ * ready in one loop iteration, what waited longer than TURN_FLUSH_AGE_NS
+ * goes out now rather than after the last of them. */
+static void udp_flush_aged(struct turn_server *s)
+{
+    if (s->dirty && uv_hrtime() - s->dirty_since > TURN_FLUSH_AGE_NS)
+        turn__udp_flush_all(s);
 }
 
 static void rx_prepare(struct turn_server *s, unsigned n)
@@ -193,6 +204,7 @@ static void listener_readable(uv_poll_t *h, int status, int events)
             turn__handle(s, &cl, &ul->addr.sa, s->rx_buf[i], len);
         }
         turn__relay_flush(s);
+        udp_flush_aged(s);
         if (n < TURN_UDP_BATCH)
             break;
     }
@@ -306,6 +318,7 @@ static void relay_readable(uv_poll_t *h, int status, int events)
         if (n < TURN_UDP_BATCH)
             break;
     }
+    udp_flush_aged(s);
 }
 
 static void relay_closed(uv_handle_t *h)
