@@ -27,7 +27,6 @@ union turn_sa {
 #define TURN_RESERVATION_S 30    /* RESERVATION-TOKEN validity (RFC 8656 7.2) */
 #define TURN_CHANNEL_COOLDOWN_S 300 /* RFC 8656 12: no rebinding for 5 min */
 #define TURN_HASH_BUCKETS 8192   /* allocations by client 5-tuple */
-#define TURN_FLUSH_AGE_NS 50000  /* longest a datagram to a client waits for its batch */
 
 struct turn_server;
 struct turn_alloc;
@@ -241,7 +240,6 @@ struct turn_server {
     struct turn_udp_listener *udp[TURN_MAX_LISTEN];
     int nudp;
     struct turn_udp_listener *dirty;
-    uint64_t dirty_since;           /* uv_hrtime() when dirty became non-empty */
     struct turn_peerq *peerq;
     int no_gso;                     /* the kernel refused UDP_SEGMENT to peers */
     uv_tcp_t *tcp[2 * TURN_MAX_LISTEN];

@@ -1,8 +1,9 @@
 /* udp.c - datagram I/O of the relay: listener sockets read in batches with
- * recvmmsg, datagrams to clients queued per listener and sent in batches
- * with sendmmsg once per loop iteration, the allocations' relay sockets, and
- * datagrams to peers queued until the end of their batch. Runs of same-size
- * datagrams to one destination go out as one UDP GSO send (UDP_SEGMENT).
+ * recvmmsg; the allocations' relay sockets likewise; what a batch produces
+ * (datagrams to clients per listener, datagrams to peers per server) is
+ * queued and sent when the batch is done, with sendmmsg, and runs of
+ * same-size datagrams to one destination go out as one UDP GSO send
+ * (UDP_SEGMENT).
  *
  * Sockets are raw non-blocking fds watched by uv_poll: libuv's uv_udp_t
  * would allocate per datagram and send one syscall per datagram. */
@@ -145,21 +146,10 @@ void turn__udp_commit(struct turn_udp_listener *ul, size_t len)
     q->iov[q->n].iov_len = len;
     q->n++;
     if (!ul->dirty) {
-        if (!ul->srv->dirty)
-            ul->srv->dirty_since = uv_hrtime();
         ul->dirty = 1;
         ul->next_dirty = ul->srv->dirty;
         ul->srv->dirty = ul;
     }
-}
-
-/* Batching to clients must not cost them latency: when many sockets are
- * ready in one loop iteration, what waited longer than TURN_FLUSH_AGE_NS
- * goes out now rather than after the last of them. */
-static void udp_flush_aged(struct turn_server *s)
-{
-    if (s->dirty && uv_hrtime() - s->dirty_since > TURN_FLUSH_AGE_NS)
-        turn__udp_flush_all(s);
 }
 
 static void rx_prepare(struct turn_server *s, unsigned n)
@@ -204,7 +194,7 @@ static void listener_readable(uv_poll_t *h, int status, int events)
             turn__handle(s, &cl, &ul->addr.sa, s->rx_buf[i], len);
         }
         turn__relay_flush(s);
-        udp_flush_aged(s);
+        turn__udp_flush_all(s);
         if (n < TURN_UDP_BATCH)
             break;
     }
@@ -318,7 +308,10 @@ static void relay_readable(uv_poll_t *h, int status, int events)
         if (n < TURN_UDP_BATCH)
             break;
     }
-    udp_flush_aged(s);
+    /* What this socket's batch produced leaves now, as one sendmmsg with its
+     * GSO runs: waiting for the other ready sockets of this loop iteration
+     * saved no measurable CPU and cost the clients latency. */
+    turn__udp_flush_all(s);
 }
 
 static void relay_closed(uv_handle_t *h)
