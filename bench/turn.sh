@@ -52,9 +52,6 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 # more than QUIET_MAX % of the CPUs is left out of the medians when the same
 # server has quieter runs of that load.
 QUIET_MAX=${QUIET_MAX:-10}
-# A latency run in which turnload itself sent a packet more than LAG_MAX us
-# late saw the host stall (steal time, other tenants): left out the same way.
-LAG_MAX=${LAG_MAX:-5000}
 
 NS=cwbench$$
 SPID="" PEER_PID="" LOAD_PID="" SNAME=""
@@ -206,15 +203,13 @@ run_uclient() { # label z n m [uclient flags...]
 
 # summarize NAME KEY...: per server, the median over the runs NAME-r* of each
 # KEY (key=value lines in the runs' .sum files), over the quiet runs only if
-# there are any (see QUIET_MAX and LAG_MAX); also the list of all values.
+# there are any (see QUIET_MAX); also the list of all values.
 summarize() {
     local name=$1 k vals all f used=() n=0; shift
     for f in "$OUTDIR/raw/$SNAME-$name"-r*.sum; do
         [ -e "$f" ] || continue
         n=$((n + 1))
-        awk -v q="$QUIET_MAX" -v v="$(kv other_load_pct "$f")" -v lm="$LAG_MAX" \
-            -v lag="$(kv send_lag_max_us "$f")" \
-            'BEGIN { exit !(v != "" && v + 0 <= q && (lag == "" || lag + 0 <= lm)) }' &&
+        awk -v q="$QUIET_MAX" -v v="$(kv other_load_pct "$f")" 'BEGIN { exit !(v != "" && v + 0 <= q) }' &&
             used+=("$f")
     done
     [ ${#used[@]} = 0 ] && used=("$OUTDIR/raw/$SNAME-$name"-r*.sum)
@@ -410,7 +405,7 @@ echo "                      rtt coturn [$(get coturn rtt.pkts_per_cpu_s.all)] ca
 echo "  per-run RTT p50 us: coturn [$(get coturn rtt.rtt_p50_us.all)] causeway [$(get causeway rtt.rtt_p50_us.all)]"
 echo "  per-run RTT p99 us: coturn [$(get coturn rtt.rtt_p99_us.all)] causeway [$(get causeway rtt.rtt_p99_us.all)]"
 echo "  per-run host load by others %: rtt coturn [$(get coturn rtt.other_load_pct.all)] causeway [$(get causeway rtt.other_load_pct.all)]"
-echo "  medians use runs with host load by others <= ${QUIET_MAX}% (and, for latency, no send of turnload later than ${LAG_MAX} us) when a server has any"
+echo "  medians use runs with host load by others <= ${QUIET_MAX}% when a server has any"
 echo "  raw data: $OUTDIR"
 echo
 # The issue's targets.
