@@ -15,21 +15,6 @@ fi
 net_setup
 printf 'south-wind-secret\n' > "$WORK/rest.secret"
 
-# edge_conf CREDENTIAL-LINE: the edge configuration with that credential key.
-edge_conf() {
-    cat > "$WORK/edge.conf" <<CONF
-[edge]
-control-socket = $WORK/edge.sock
-log-level = info
-[turn]
-listen = $E4:3478
-relay-address = $E4
-relay-ports = 24000-29999
-realm = example.org
-$1
-CONF
-}
-
 # pair LABEL [nice_pair flags...]: agents on $C4 and $P4 in the outside
 # namespace, TURN server $E4:3478. The session is held after the data
 # exchange until turn status and turn list have been taken. Leaves the exit
@@ -109,7 +94,7 @@ expect_session() {
 allocs_made() { cw metrics | awk '$1 == "turn_allocs_total" { print $2; exit }'; }
 
 # --- 1. long-term users ----------------------------------------------------
-edge_conf "user-db = $WORK/users"
+edge_conf edge < /dev/null
 echo 'pass' | cw turn user add alice --password-stdin > /dev/null
 start_edge "$WORK/edge.conf"
 pair users-udp -u alice -w pass
@@ -136,8 +121,10 @@ check "users: no error lines in the edge log" sh -c "! grep -E ' error ' '$WORK/
 cp "$WORK/edge.log" "$WORK/edge-users.log"
 stop_edge
 
-# --- 2. REST credentials (no user database) -------------------------------
-edge_conf "rest-secret-file = $WORK/rest.secret"
+# --- 2. REST credentials ----------------------------------------------------
+# The user database stays configured; "expiry:name" users are not in it,
+# so the shared secret decides.
+echo "rest-secret-file = $WORK/rest.secret" | edge_conf edge
 cw turn rest-credential nicepair 600 > "$WORK/rest.txt"
 ruser=$(sed -n 's/^username: //p' "$WORK/rest.txt")
 rpass=$(sed -n 's/^password: //p' "$WORK/rest.txt")
@@ -156,8 +143,7 @@ stop_edge
 # --- 3. static NAT: relays advertised as public-address --------------------
 # Both agents learn 203.0.113.10:port relay candidates and name each other by
 # them: the edge maps its own public address back to the relay address.
-edge_conf "user-db = $WORK/users
-public-address = 203.0.113.10"
+echo "public-address = 203.0.113.10" | edge_conf edge
 start_edge "$WORK/edge.conf"
 pair nat-udp -u alice -w pass -r 203.0.113.10
 ADV=203.0.113.10 expect_session nat-udp udp alice
