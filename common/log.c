@@ -3,15 +3,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-/* The sink is process-wide on purpose: set once by main() before the loop
- * runs, read-only afterwards (apart from reopen on SIGHUP, on the loop). */
-static enum cw_log_level log_level = CW_LOG_INFO;
+/* The sink is process-wide on purpose: set by main() before the loop runs,
+ * changed afterwards only on SIGHUP, on the main loop, while other threads
+ * (the TURN workers) may be logging: the level is atomic, and a reopened
+ * file takes the old descriptor's number (dup2), so a write never meets a
+ * closed descriptor. */
+static atomic_int log_level = CW_LOG_INFO;
 static int log_fd = 2;
 static char log_path[4096];
 
@@ -19,12 +23,12 @@ static const char *const level_names[] = { "error", "warn", "notice", "info", "d
 
 void cw_log_set_level(enum cw_log_level level)
 {
-    log_level = level;
+    atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 }
 
 enum cw_log_level cw_log_get_level(void)
 {
-    return log_level;
+    return (enum cw_log_level)atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 int cw_log_level_parse(const char *name)
@@ -56,9 +60,12 @@ int cw_log_open(const char *path)
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0)
         return -1;
-    if (log_fd > 2)
-        close(log_fd);
-    log_fd = fd;
+    if (log_fd > 2) {
+        dup2(fd, log_fd);
+        close(fd);
+    } else {
+        log_fd = fd;
+    }
     snprintf(log_path, sizeof(log_path), "%s", path);
     return 0;
 }

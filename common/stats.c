@@ -10,9 +10,16 @@ struct cw_stat {
     const uint64_t *value;
 };
 
+#define REFRESH_MAX 8
+
 struct cw_stats {
     struct cw_stat *v;
     size_t n, cap;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } refresh[REFRESH_MAX];
+    size_t nrefresh;
 };
 
 struct cw_stats *cw_stats_create(void)
@@ -43,8 +50,19 @@ int cw_stats_add(struct cw_stats *st, const char *name, const char *help,
     return 0;
 }
 
+int cw_stats_add_refresh(struct cw_stats *st, void (*fn)(void *), void *arg)
+{
+    if (st->nrefresh == REFRESH_MAX)
+        return -1;
+    st->refresh[st->nrefresh].fn = fn;
+    st->refresh[st->nrefresh++].arg = arg;
+    return 0;
+}
+
 void cw_stats_dump(const struct cw_stats *st, struct cw_sb *out, int prom)
 {
+    for (size_t i = 0; i < st->nrefresh; i++)
+        st->refresh[i].fn(st->refresh[i].arg);
     for (size_t i = 0; i < st->n; i++) {
         const struct cw_stat *s = &st->v[i];
         if (prom)

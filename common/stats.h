@@ -17,6 +17,9 @@ void cw_stats_destroy(struct cw_stats *st);
 /* name: "turn_packets_relayed_total" style; value must outlive the registry. */
 int cw_stats_add(struct cw_stats *st, const char *name, const char *help,
                  enum cw_stat_kind kind, const uint64_t *value);
+/* fn(arg) runs before every dump: for values that are gathered on demand
+ * (counters kept per thread, summed into the registered fields). */
+int cw_stats_add_refresh(struct cw_stats *st, void (*fn)(void *), void *arg);
 /* "name value" lines, or Prometheus text exposition when prom is 1. */
 void cw_stats_dump(const struct cw_stats *st, struct cw_sb *out, int prom);
 
