@@ -169,6 +169,13 @@ static int turn_key(struct edge_config *c, const char *key, const char *v, char 
         return uint_key(v, 1, 4096, &o->max_channels, err, errlen);
     if (!strcmp(key, "max-tcp-clients"))
         return uint_key(v, 0, 1000000, &o->max_tcp_clients, err, errlen);
+    if (!strcmp(key, "workers")) {
+        if (!strcmp(v, "auto")) {
+            o->workers = 0;
+            return 0;
+        }
+        return uint_key(v, 1, 64, &o->workers, err, errlen);
+    }
     if (!strcmp(key, "auth-fail-limit"))
         return uint_key(v, 1, 1000000, &o->auth_fail_limit, err, errlen);
     if (!strcmp(key, "auth-fail-window"))

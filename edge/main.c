@@ -26,7 +26,7 @@ struct edge {
     struct edge_config cfg;
     struct cw_stats *stats;
     struct cw_ctl *ctl;
-    struct turn_server *turn;
+    struct turn_relay *turn;
     struct cw_tls_ctx *tls;
     uv_signal_t sigterm, sigint, sighup;
     int stopping;
@@ -39,7 +39,7 @@ static void edge_stop(struct edge *e, const char *why)
     e->stopping = 1;
     CW_NOTICE("edge", "stopping: %s", why);
     if (e->turn)
-        turn_server_close(e->turn, NULL, NULL);
+        turn_relay_close(e->turn, NULL, NULL);
     e->turn = NULL;
     cw_ctl_close(e->ctl);
     e->ctl = NULL;
@@ -67,9 +67,8 @@ static void edge_reload(struct edge *e)
     if (e->turn) {
         memcpy(e->cfg.rest_secret, c->rest_secret, sizeof(c->rest_secret));
         e->cfg.rest_secret_len = c->rest_secret_len;
-        turn_server_set_rest_secret(e->turn, e->cfg.rest_secret_len ? e->cfg.rest_secret : NULL,
-                                    e->cfg.rest_secret_len);
-        if (turn_server_reload_users(e->turn, err, sizeof(err)) < 0)
+        turn_relay_set_rest_secret(e->turn, e->cfg.rest_secret, e->cfg.rest_secret_len);
+        if (turn_relay_reload_users(e->turn, err, sizeof(err)) < 0)
             CW_ERROR("edge", "SIGHUP: TURN users not reloaded: %s", err);
     }
     CW_NOTICE("edge", "SIGHUP: reloaded log level, REST secret and TURN users from %s (other "
@@ -102,7 +101,7 @@ static int ctl_turn_status(void *arg, int argc, char **argv, struct cw_sb *out)
         cw_sb_printf(out, "TURN is disabled in %s\n", e->cfg.path);
         return 1;
     }
-    turn_server_status(e->turn, out);
+    turn_relay_status(e->turn, out);
     return 0;
 }
 
@@ -116,7 +115,7 @@ static int ctl_turn_list(void *arg, int argc, char **argv, struct cw_sb *out)
         cw_sb_printf(out, "TURN is disabled\n");
         return 1;
     }
-    turn_server_list(e->turn, out);
+    turn_relay_list(e->turn, out);
     return 0;
 }
 
@@ -131,7 +130,7 @@ static int ctl_turn_reload(void *arg, int argc, char **argv, struct cw_sb *out)
         cw_sb_printf(out, "%s\n", !e->turn ? "TURN is disabled" : "no [turn] user-db is configured");
         return 1;
     }
-    if (turn_server_reload_users(e->turn, err, sizeof(err)) < 0) {
+    if (turn_relay_reload_users(e->turn, err, sizeof(err)) < 0) {
         cw_sb_printf(out, "user database not reloaded: %s\n", err);
         return 1;
     }
@@ -215,7 +214,7 @@ static int edge_start(struct edge *e)
         if (c->unsafe_loopback)
             CW_WARN("edge", "unsafe-allow-loopback-peers is on: TURN users can reach services "
                             "on this host's loopback; use only for demos and benchmarks");
-        e->turn = turn_server_create(e->loop, &c->turn, e->stats, err, sizeof(err));
+        e->turn = turn_relay_create(e->loop, &c->turn, e->stats, err, sizeof(err));
         if (!e->turn) {
             CW_ERROR("edge", "TURN not started: %s", err);
             return -1;

@@ -39,40 +39,49 @@ static uint32_t user_bucket(const char *name, size_t len)
     return h % 256;
 }
 
-unsigned turn__user_count(struct turn_server *s, const char *user, size_t len)
+/* Counts one more allocation for user, unless the user's quota or the
+ * relay's capacity is reached (*code 486 or 508). Called with sh->mu held. */
+static struct turn_ucount *user_ref(struct turn_server *s, const char *user, size_t len,
+                                    int *code)
 {
-    for (struct turn_ucount *u = s->ucounts[user_bucket(user, len)]; u; u = u->next)
-        if (strlen(u->name) == len && memcmp(u->name, user, len) == 0)
-            return u->n;
-    return 0;
-}
-
-static struct turn_ucount *user_ref(struct turn_server *s, const char *user, size_t len)
-{
-    struct turn_ucount **head = &s->ucounts[user_bucket(user, len)], *u;
+    struct turn_shared *sh = s->sh;
+    struct turn_ucount **head = &sh->ucounts[user_bucket(user, len)], *u;
 
     for (u = *head; u; u = u->next)
         if (strlen(u->name) == len && memcmp(u->name, user, len) == 0)
             break;
+    if (u && s->o.max_allocations_per_user && u->n >= s->o.max_allocations_per_user) {
+        *code = 486;
+        return NULL;
+    }
+    if (sh->allocs >= s->o.max_allocations) {
+        *code = 508;
+        return NULL;
+    }
     if (!u) {
         u = calloc(1, sizeof(*u) + len + 1);
-        if (!u)
+        if (!u) {
+            *code = 508;
             return NULL;
+        }
         memcpy(u->name, user, len);
         u->next = *head;
         *head = u;
     }
     u->n++;
+    sh->allocs++;
     return u;
 }
 
-static void user_unref(struct turn_server *s, struct turn_ucount *u)
+/* Called with sh->mu held. */
+static void user_unref(struct turn_shared *sh, struct turn_ucount *u)
 {
     struct turn_ucount **pp;
 
+    sh->allocs--;
     if (--u->n)
         return;
-    for (pp = &s->ucounts[user_bucket(u->name, strlen(u->name))]; *pp; pp = &(*pp)->next)
+    for (pp = &sh->ucounts[user_bucket(u->name, strlen(u->name))]; *pp; pp = &(*pp)->next)
         if (*pp == u) {
             *pp = u->next;
             free(u);
@@ -81,14 +90,17 @@ static void user_unref(struct turn_server *s, struct turn_ucount *u)
 }
 
 struct turn_alloc *turn__alloc_create(struct turn_server *s, const struct turn_client *cl,
-                                      const char *user, size_t userlen)
+                                      const char *user, size_t userlen, int *code)
 {
     struct turn_alloc *a = calloc(1, sizeof(*a));
     uint32_t b;
 
+    *code = 508;
     if (!a)
         return NULL;
-    a->user = user_ref(s, user, userlen);
+    turn__lock(s->sh);
+    a->user = user_ref(s, user, userlen, code);
+    turn__unlock(s->sh);
     if (!a->user) {
         free(a);
         return NULL;
@@ -139,7 +151,9 @@ void turn__alloc_destroy(struct turn_alloc *a, const char *why)
     s->st.chans_active -= a->nchans;
     if (a->client.conn)
         turn__conn_detach_alloc(a->client.conn);
-    user_unref(s, a->user);
+    turn__lock(s->sh);
+    user_unref(s->sh, a->user);
+    turn__unlock(s->sh);
     a->user = NULL;
     free(a->perms);
     free(a->chans);
@@ -281,8 +295,12 @@ void turn__alloc_sweep(struct turn_server *s, uint64_t now)
         else if (a->nperms || a->nchans)
             alloc_expire_parts(a, now);
     }
-    turn__ports_sweep(&s->ports4, now);
-    turn__ports_sweep(&s->ports6, now);
+    if (s->idx == 0) {              /* reservations are the relay's, not a worker's */
+        turn__lock(s->sh);
+        turn__ports_sweep(&s->sh->ports4, now);
+        turn__ports_sweep(&s->sh->ports6, now);
+        turn__unlock(s->sh);
+    }
 }
 
 /* Builds the frame for the client: ChannelData when a live channel is bound

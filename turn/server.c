@@ -93,7 +93,7 @@ static void send_challenge(struct req *r, int code)
     uint8_t buf[RESP_MAX];
     char nonce[TURN_NONCE_LEN + 1];
 
-    turn_nonce_make(r->s->nonce_secret, &r->cl->addr.sa,
+    turn_nonce_make(r->s->sh->nonce_secret, &r->cl->addr.sa,
                     (uint64_t)time(NULL) + r->s->o.nonce_lifetime, nonce);
     r->authed = 0;
     resp_start(r, &e, buf, STUN_ERROR);
@@ -109,7 +109,7 @@ static void send_challenge(struct req *r, int code)
  * attacker cannot pick source addresses that evict each other's counts. */
 static uint32_t user_hash(const struct turn_server *s, const char *user, size_t len)
 {
-    uint32_t h = s->hash_seed ^ 2166136261u;
+    uint32_t h = s->sh->hash_seed ^ 2166136261u;
 
     for (size_t i = 0; i < len; i++)
         h = (h ^ (uint8_t)user[i]) * 16777619u;
@@ -117,7 +117,9 @@ static uint32_t user_hash(const struct turn_server *s, const char *user, size_t 
 }
 
 /* Failures are counted per source IP and user name: a client guessing one
- * user's password is stopped, while other users behind the same NAT go on. */
+ * user's password is stopped, while other users behind the same NAT go on.
+ * The table is the relay's (a client's requests may reach several workers
+ * from several ports): called with sh->mu held. */
 static struct turn_authfail *authfail_find(struct turn_server *s, const struct req *r,
                                            int create)
 {
@@ -130,7 +132,8 @@ static struct turn_authfail *authfail_find(struct turn_server *s, const struct r
 
     memcpy(&ip, src, cw_addr_len(src));
     cw_addr_set_port(&ip.sa, 0);
-    set = &s->authfail[((cw_addr_hash(&ip.sa, s->hash_seed) ^ uh) % (TURN_AUTHFAIL_SLOTS / 4)) * 4];
+    set = &s->sh->authfail[((cw_addr_hash(&ip.sa, s->sh->hash_seed) ^ uh) %
+                            (TURN_AUTHFAIL_SLOTS / 4)) * 4];
     victim = &set[0];
     for (int i = 0; i < 4; i++) {
         if (set[i].count && set[i].user_hash == uh && cw_addr_equal(&set[i].src.sa, src, 0)) {
@@ -154,18 +157,26 @@ static struct turn_authfail *authfail_find(struct turn_server *s, const struct r
 static int authfail_limited(struct turn_server *s, const struct req *r)
 {
     struct turn_authfail *f;
+    unsigned count = 0;
+    int first = 0;
 
     if (!s->o.auth_fail_window)
         return 0;
+    turn__lock(s->sh);
     f = authfail_find(s, r, 0);
-    if (!f || f->count < s->o.auth_fail_limit)
-        return 0;
-    if (!f->logged) {
-        char buf[CW_ADDR_STRLEN];
+    if (f && f->count >= s->o.auth_fail_limit) {
+        count = f->count;
+        first = !f->logged;
         f->logged = 1;
+    }
+    turn__unlock(s->sh);
+    if (!count)
+        return 0;
+    if (first) {
+        char buf[CW_ADDR_STRLEN];
         CW_WARN(TURN_LOG, "too many failed authentications for user \"%.*s\" from %s (%u in "
                 "%us): ignoring its requests for the rest of the window", (int)r->qnamelen,
-                r->qname, cw_addr_fmt(&r->cl->addr.sa, buf, sizeof(buf), 0), f->count,
+                r->qname, cw_addr_fmt(&r->cl->addr.sa, buf, sizeof(buf), 0), count,
                 s->o.auth_fail_window);
     }
     s->st.auth_ratelimited++;
@@ -175,8 +186,11 @@ static int authfail_limited(struct turn_server *s, const struct req *r)
 static void authfail_count(struct turn_server *s, const struct req *r)
 {
     s->st.auth_failures++;
-    if (s->o.auth_fail_window)
-        authfail_find(s, r, 1)->count++;
+    if (!s->o.auth_fail_window)
+        return;
+    turn__lock(s->sh);
+    authfail_find(s, r, 1)->count++;
+    turn__unlock(s->sh);
 }
 
 /* ---- long-term credentials (RFC 8489 9.2.4) ------------------------------- */
@@ -197,6 +211,7 @@ static int auth_check(struct req *r)
     struct turn_server *s = r->s;
     const struct stun_attr *au, *an;
     const struct turn_key *k = NULL;
+    struct turn_shared *sh = s->sh;
     char user[TURN_NAME_MAX + 1];
     int64_t expiry = 0;
     int rc, rest = 0;
@@ -224,19 +239,24 @@ static int auth_check(struct req *r)
      * the failed-auth limit count the guest ("name"), not each credential. */
     r->qname = r->user;
     r->qnamelen = r->userlen;
-    if (s->users && (k = turn_userdb_find(s->users, user, au->len, s->o.realm)) != NULL) {
+    turn__lock(sh);                 /* a reload may swap the users and the secret */
+    if (sh->users && (k = turn_userdb_find(sh->users, user, au->len, s->o.realm)) != NULL) {
         r->key = *k;
-    } else if (s->o.rest_secret && turn_rest_expiry(user, au->len, &expiry) == 0) {
+        k = &r->key;
+    } else if (sh->rest_secret_len && turn_rest_expiry(user, au->len, &expiry) == 0) {
         const char *colon = memchr(user, ':', au->len);
         rest = 1;
         if (colon && colon + 1 < user + au->len) {
             r->qname = r->user + (colon + 1 - user);
             r->qnamelen = au->len - (size_t)(colon + 1 - user);
         }
+        turn_rest_key(sh->rest_secret, sh->rest_secret_len, user, au->len, s->o.realm,
+                      &r->key);
     }
+    turn__unlock(sh);
     if (authfail_limited(s, r))
         return -1;
-    rc = turn_nonce_check(s->nonce_secret, &r->cl->addr.sa, stun_attr_value(m, an), an->len,
+    rc = turn_nonce_check(sh->nonce_secret, &r->cl->addr.sa, stun_attr_value(m, an), an->len,
                           (uint64_t)time(NULL));
     if (rc != TURN_NONCE_OK) {
         char buf[CW_ADDR_STRLEN];
@@ -256,8 +276,6 @@ static int auth_check(struct req *r)
             send_challenge(r, 401);
             return -1;
         }
-        turn_rest_key(s->o.rest_secret, s->o.rest_secret_len, user, au->len, s->o.realm,
-                      &r->key);
         k = &r->key;
     }
     if (!k) {
@@ -451,9 +469,10 @@ static void on_allocate(struct req *r)
     const struct stun_msg *m = r->m;
     const struct stun_attr *rt, *ep, *tok, *raf, *aaf;
     struct turn_alloc *a;
+    struct turn_shared *sh = s->sh;
     struct turn_ports *ports;
     uint8_t token[8];
-    int family = AF_INET, port = -1, even = 0, reserve = 0, addr_error = 0;
+    int family = AF_INET, port = -1, even = 0, reserve = 0, addr_error = 0, code;
     unsigned lifetime;
     char cb[CW_ADDR_STRLEN], rb[CW_ADDR_STRLEN];
 
@@ -505,8 +524,13 @@ static void on_allocate(struct req *r)
         send_error(r, 440);
         return;
     }
-    if (s->o.max_allocations_per_user &&
-        turn__user_count(s, r->qname, r->qnamelen) >= s->o.max_allocations_per_user) {
+    ports = family == AF_INET6 ? &sh->ports6 : &sh->ports4;
+    if (ep) {
+        even = 1;
+        reserve = (stun_attr_value(m, ep)[0] & 0x80) != 0;
+    }
+    a = turn__alloc_create(s, r->cl, r->qname, r->qnamelen, &code);
+    if (!a && code == 486) {
         s->st.quota_rejects++;
         CW_WARN(TURN_LOG, "486 for user \"%.*s\" from %s: allocation quota of %u reached",
                 (int)r->qnamelen, r->qname, cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1),
@@ -514,26 +538,25 @@ static void on_allocate(struct req *r)
         send_error(r, 486);
         return;
     }
-    if (s->st.allocs_active >= s->o.max_allocations)
-        goto capacity;
-    ports = family == AF_INET6 ? &s->ports6 : &s->ports4;
-    if (ep) {
-        even = 1;
-        reserve = (stun_attr_value(m, ep)[0] & 0x80) != 0;
-    }
-    a = turn__alloc_create(s, r->cl, r->qname, r->qnamelen);
     if (!a)
         goto capacity;
     if (tok) {
-        /* The token, not REQUESTED-ADDRESS-FAMILY, names the family. */
-        port = turn__ports_redeem(&s->ports4, stun_attr_value(m, tok));
-        if (port < 0 && (port = turn__ports_redeem(&s->ports6, stun_attr_value(m, tok))) >= 0) {
+        /* The token, not REQUESTED-ADDRESS-FAMILY, names the family. It may
+         * come from another client port, so another worker: the reservations
+         * are the relay's. */
+        turn__lock(sh);
+        port = turn__ports_redeem(&sh->ports4, stun_attr_value(m, tok));
+        if (port < 0 && (port = turn__ports_redeem(&sh->ports6, stun_attr_value(m, tok))) >= 0) {
             family = AF_INET6;
-            ports = &s->ports6;
+            ports = &sh->ports6;
         }
+        turn__unlock(sh);
         if (port < 0 || turn__relay_open(a, family, (uint16_t)port, 0) < 0) {
-            if (port >= 0)
+            if (port >= 0) {
+                turn__lock(sh);
                 turn__ports_release(ports, (uint16_t)port);
+                turn__unlock(sh);
+            }
             turn__alloc_destroy(a, "reservation token unknown or expired");
             send_error(r, 508);
             return;
@@ -541,14 +564,18 @@ static void on_allocate(struct req *r)
     } else {
         /* Ports in use by another program are skipped (bind fails). */
         for (int tries = 0; tries < 64; tries++) {
+            turn__lock(sh);
             port = turn__ports_take(ports, even, reserve);
+            turn__unlock(sh);
             if (port < 0)
                 break;
             int rc = turn__relay_open(a, family, (uint16_t)port,
                                       stun_msg_find(m, TURN_A_DONT_FRAGMENT) != NULL);
             if (rc == 0)
                 break;
+            turn__lock(sh);
             turn__ports_release(ports, (uint16_t)port);
+            turn__unlock(sh);
             port = -1;
             if (rc == -2)
                 break;
@@ -557,8 +584,11 @@ static void on_allocate(struct req *r)
             turn__alloc_destroy(a, "no free relay port");
             goto capacity;
         }
-        if (reserve)
+        if (reserve) {
+            turn__lock(sh);
             turn__ports_reserve(ports, (uint16_t)(port + 1), r->now, token);
+            turn__unlock(sh);
+        }
     }
     memcpy(a->tid, m->tid, STUN_TID_LEN);
     if (reserve) {
@@ -583,11 +613,16 @@ capacity:
     /* One line per second at most: a full range can meet thousands of
      * Allocates a second, and one line says all there is to say. */
     if (!s->log508_at || r->now - s->log508_at >= 1000) {
-        unsigned resv = s->ports4.used + s->ports6.used - (unsigned)s->st.allocs_active;
-        CW_WARN(TURN_LOG, "508 for user \"%.*s\" from %s: no capacity (%" PRIu64 " allocations, "
+        unsigned nallocs, resv;
+        turn__lock(sh);
+        nallocs = sh->allocs;
+        resv = sh->ports4.used + sh->ports6.used;
+        resv = resv > nallocs ? resv - nallocs : 0;
+        turn__unlock(sh);
+        CW_WARN(TURN_LOG, "508 for user \"%.*s\" from %s: no capacity (%u allocations, "
                 "%u ports held by EVEN-PORT reservations, max %u, relay ports %u-%u)%s",
                 (int)r->qnamelen, r->qname, cw_addr_fmt(&r->cl->addr.sa, cb, sizeof(cb), 1),
-                s->st.allocs_active, resv, s->o.max_allocations, s->o.port_min, s->o.port_max,
+                nallocs, resv, s->o.max_allocations, s->o.port_min, s->o.port_max,
                 s->log508_quiet ? "; more 508s since the last line" : "");
         s->log508_at = r->now;
         s->log508_quiet = 0;

@@ -6,36 +6,43 @@
 #include <inttypes.h>
 #include <string.h>
 
-void turn_server_status(struct turn_server *s, struct cw_sb *out)
+void turn__status(const struct turn_options *o, struct turn_shared *sh,
+                  const struct turn_stats *st, const unsigned *allocs_per_worker,
+                  unsigned nworkers, struct cw_sb *out)
 {
     char buf[CW_ADDR_STRLEN];
-    const struct turn_stats *st = &s->st;
     unsigned nusers = 0;
 
     cw_sb_printf(out, "TURN server\n  Listening:");
-    for (int i = 0; i < s->o.nlisten; i++)
+    for (int i = 0; i < o->nlisten; i++)
         cw_sb_printf(out, " %s (udp, tcp)",
-                     cw_addr_fmt((struct sockaddr *)&s->o.listen[i], buf, sizeof(buf), 1));
-    for (int i = 0; i < s->o.ntls_listen; i++)
+                     cw_addr_fmt((struct sockaddr *)&o->listen[i], buf, sizeof(buf), 1));
+    for (int i = 0; i < o->ntls_listen; i++)
         cw_sb_printf(out, " %s (tls)",
-                     cw_addr_fmt((struct sockaddr *)&s->o.tls_listen[i], buf, sizeof(buf), 1));
+                     cw_addr_fmt((struct sockaddr *)&o->tls_listen[i], buf, sizeof(buf), 1));
     cw_sb_printf(out, "\n  Relay addresses:");
-    if (s->o.has_relay4)
-        cw_sb_printf(out, " %s", cw_addr_fmt((struct sockaddr *)&s->o.relay4, buf, sizeof(buf), 0));
-    if (s->o.has_relay6)
-        cw_sb_printf(out, " %s", cw_addr_fmt((struct sockaddr *)&s->o.relay6, buf, sizeof(buf), 0));
-    cw_sb_printf(out, ", ports %u-%u (%u in use)\n", s->o.port_min, s->o.port_max,
-                 s->ports4.used + s->ports6.used);
-    if (s->o.has_public4 || s->o.has_public6) {
+    if (o->has_relay4)
+        cw_sb_printf(out, " %s", cw_addr_fmt((struct sockaddr *)&o->relay4, buf, sizeof(buf), 0));
+    if (o->has_relay6)
+        cw_sb_printf(out, " %s", cw_addr_fmt((struct sockaddr *)&o->relay6, buf, sizeof(buf), 0));
+    turn__lock(sh);
+    cw_sb_printf(out, ", ports %u-%u (%u in use)\n", o->port_min, o->port_max,
+                 sh->ports4.used + sh->ports6.used);
+    cw_sb_printf(out, "  Realm: %s; credentials:%s%s\n", o->realm,
+                 o->userdb_path ? " local users" : "", sh->rest_secret_len ? " REST secret" : "");
+    turn__unlock(sh);
+    if (o->has_public4 || o->has_public6) {
         cw_sb_printf(out, "  Advertised (static NAT):");
-        if (s->o.has_public4)
-            cw_sb_printf(out, " %s", cw_addr_fmt((struct sockaddr *)&s->o.public4, buf, sizeof(buf), 0));
-        if (s->o.has_public6)
-            cw_sb_printf(out, " %s", cw_addr_fmt((struct sockaddr *)&s->o.public6, buf, sizeof(buf), 0));
+        if (o->has_public4)
+            cw_sb_printf(out, " %s", cw_addr_fmt((struct sockaddr *)&o->public4, buf, sizeof(buf), 0));
+        if (o->has_public6)
+            cw_sb_printf(out, " %s", cw_addr_fmt((struct sockaddr *)&o->public6, buf, sizeof(buf), 0));
         cw_sb_printf(out, "\n");
     }
-    cw_sb_printf(out, "  Realm: %s; credentials:%s%s\n", s->o.realm,
-                 s->o.userdb_path ? " local users" : "", s->o.rest_secret ? " REST secret" : "");
+    cw_sb_printf(out, "  Workers: %u (allocations:", nworkers);
+    for (unsigned i = 0; i < nworkers; i++)
+        cw_sb_printf(out, " %u", allocs_per_worker[i]);
+    cw_sb_printf(out, ")\n");
     cw_sb_printf(out, "  Active clients: %" PRIu64 " (udp %" PRIu64 ", tcp %" PRIu64
                  ", tls %" PRIu64 ")\n",
                  st->allocs_by_proto[TURN_UDP] + st->clients_tcp + st->clients_tls,
@@ -43,18 +50,20 @@ void turn_server_status(struct turn_server *s, struct cw_sb *out)
     cw_sb_printf(out, "  Active relays: %" PRIu64 " (udp clients %" PRIu64 ", tcp clients %"
                  PRIu64 ", tls clients %" PRIu64 "), max %u\n", st->allocs_active,
                  st->allocs_by_proto[TURN_UDP], st->allocs_by_proto[TURN_TCP],
-                 st->allocs_by_proto[TURN_TLS], s->o.max_allocations);
+                 st->allocs_by_proto[TURN_TLS], o->max_allocations);
     cw_sb_printf(out, "  Permissions: %" PRIu64 ", channels: %" PRIu64 "\n", st->perms_active,
                  st->chans_active);
     cw_sb_printf(out, "  Relayed: %" PRIu64 " packets / %" PRIu64 " bytes to peers, %" PRIu64
                  " packets / %" PRIu64 " bytes to clients\n", st->pkts_to_peer,
                  st->bytes_to_peer, st->pkts_to_client, st->bytes_to_client);
     cw_sb_printf(out, "  Allocations per user:\n");
+    turn__lock(sh);
     for (unsigned i = 0; i < 256; i++)
-        for (struct turn_ucount *u = s->ucounts[i]; u; u = u->next) {
+        for (struct turn_ucount *u = sh->ucounts[i]; u; u = u->next) {
             cw_sb_printf(out, "    %-32s %u\n", u->name, u->n);
             nusers++;
         }
+    turn__unlock(sh);
     if (!nusers)
         cw_sb_printf(out, "    (none)\n");
     cw_sb_printf(out, "  Errors: auth failures %" PRIu64 ", rate-limited %" PRIu64
@@ -64,13 +73,11 @@ void turn_server_status(struct turn_server *s, struct cw_sb *out)
                  st->quota_rejects, st->capacity_rejects, st->malformed, st->dropped);
 }
 
-void turn_server_list(struct turn_server *s, struct cw_sb *out)
+void turn__list(struct turn_server *s, struct cw_sb *out)
 {
     char cb[CW_ADDR_STRLEN], rb[CW_ADDR_STRLEN];
     uint64_t now = turn__now(s);
 
-    cw_sb_printf(out, "%-24s %-5s %-28s %-22s %6s %5s %5s %10s %10s\n", "user", "proto",
-                 "client", "relay", "left_s", "perms", "chans", "pkts_out", "pkts_in");
     for (struct turn_alloc *a = s->allocs; a; a = a->next)
         cw_sb_printf(out, "%-24s %-5s %-28s %-22s %6" PRIu64 " %5u %5u %10" PRIu64 " %10" PRIu64 "\n",
                      a->user->name,

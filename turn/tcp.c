@@ -7,8 +7,11 @@
 #include "common/log.h"
 #include "common/stream.h"
 
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONN_FRAME_MAX (4 + 65535 + 3)    /* largest padded ChannelData */
 #define CONN_IDLE_NO_ALLOC_MS 30000       /* a client that allocates nothing */
@@ -66,6 +69,9 @@ static void conn_on_close(struct cw_stream *st, int err)
         s->st.clients_tls--;
     else
         s->st.clients_tcp--;
+    turn__lock(s->sh);
+    s->sh->stream_clients--;
+    turn__unlock(s->sh);
     conn_unlink(c);
     free(c->pend);
     free(c);
@@ -161,7 +167,7 @@ static void tcp_on_connection(uv_stream_t *server, int status)
     struct tcp_listener *l = server->data;
     struct turn_server *s = l->srv;
     struct turn_conn *c;
-    uint64_t nclients = s->st.clients_tcp + s->st.clients_tls;
+    unsigned nclients;
 
     if (status < 0 || s->closing)
         return;
@@ -185,6 +191,9 @@ static void tcp_on_connection(uv_stream_t *server, int status)
         s->st.clients_tls++;
     else
         s->st.clients_tcp++;
+    turn__lock(s->sh);
+    nclients = s->sh->stream_clients++;
+    turn__unlock(s->sh);
     if (s->o.max_tcp_clients && nclients >= s->o.max_tcp_clients) {
         char buf[CW_ADDR_STRLEN];
         CW_WARN(TURN_LOG, "refusing stream client %s: %u TCP/TLS clients already (max-tcp-clients)",
@@ -201,12 +210,33 @@ static void listener_closed(uv_handle_t *h)
     turn__handle_close_pending(s);
 }
 
+/* A bound listening-to-be socket: SO_REUSEADDR as libuv would set, and
+ * SO_REUSEPORT when each worker has its own listener on addr. Returns the
+ * fd or a negative errno (libuv style). */
+static int tcp_socket(const struct sockaddr *addr, int reuseport)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+        (addr->sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+        bind(fd, addr, cw_addr_len(addr)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
 int turn__tcp_listen(struct turn_server *s, const struct sockaddr *addr, int tls, char *err,
                      size_t errlen)
 {
     struct tcp_listener *l;
     char buf[CW_ADDR_STRLEN];
-    int rc;
+    int rc, fd;
 
     if (s->ntcp == 2 * TURN_MAX_LISTEN || !(l = calloc(1, sizeof(*l)))) {
         snprintf(err, errlen, "too many TCP listeners");
@@ -216,7 +246,11 @@ int turn__tcp_listen(struct turn_server *s, const struct sockaddr *addr, int tls
     l->tls = tls;
     uv_tcp_init(s->loop, &l->tcp);
     l->tcp.data = l;
-    rc = uv_tcp_bind(&l->tcp, addr, addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    /* Our own socket: libuv has no SO_REUSEPORT for TCP before 1.49. */
+    fd = tcp_socket(addr, s->sh->reuseport);
+    rc = fd < 0 ? fd : uv_tcp_open(&l->tcp, fd);
+    if (rc < 0 && fd >= 0)
+        close(fd);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->tcp, 511, tcp_on_connection);
     if (rc < 0) {

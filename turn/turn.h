@@ -1,6 +1,14 @@
 /* turn.h - the TURN relay (RFC 8656 over RFC 8489 STUN): listeners on UDP,
  * TCP and TLS, long-term and REST credentials, UDP relays from a port range,
- * peer policy, quotas and status. One server runs on one libuv loop. */
+ * peer policy, quotas and status.
+ *
+ * The relay runs on several workers, each a thread with its own libuv loop
+ * (the first on the caller's loop): every worker binds its own UDP and TCP
+ * listeners on the same addresses with SO_REUSEPORT, the kernel spreads
+ * clients over them by address and port, and a client stays on its worker
+ * with its allocations and their relay sockets for their whole life. The
+ * port ranges, quotas, failed-authentication counts and credentials are
+ * shared under one lock taken only on requests, never per relayed packet. */
 #ifndef TURN_TURN_H
 #define TURN_TURN_H
 
@@ -44,6 +52,7 @@ struct turn_options {
     unsigned auth_fail_limit;          /* failed authentications per source ... */
     unsigned auth_fail_window;         /* ... per this many seconds; 0 = no limit */
     unsigned max_tcp_clients;
+    unsigned workers;                  /* 0: one per CPU */
     int software;                      /* send SOFTWARE */
     struct turn_policy *policy;        /* owned by the server from create on */
 };
@@ -51,24 +60,27 @@ struct turn_options {
 /* Fills the defaults of RFC 8656 and this project. */
 void turn_options_init(struct turn_options *o);
 
-struct turn_server;
+struct turn_relay;
 
-/* Binds every listener. On failure returns NULL with a message in err; the
- * policy in o is destroyed either way (ownership moved). */
-struct turn_server *turn_server_create(uv_loop_t *loop, struct turn_options *o,
-                                       struct cw_stats *stats, char *err, size_t errlen);
-/* Closes every socket and frees everything once the handles closed; cb (may
- * be NULL) runs after that. */
-void turn_server_close(struct turn_server *s, void (*cb)(void *), void *arg);
+/* Binds every listener of every worker and starts the workers. On failure
+ * returns NULL with a message in err; the policy in o is destroyed either
+ * way (ownership moved). stats (may be NULL) gets the relay's counters,
+ * summed over the workers when they are read. */
+struct turn_relay *turn_relay_create(uv_loop_t *loop, struct turn_options *o,
+                                     struct cw_stats *stats, char *err, size_t errlen);
+/* Stops the workers (joining their threads), closes every socket and frees
+ * everything once the first worker's handles closed; cb (may be NULL) runs
+ * after that. */
+void turn_relay_close(struct turn_relay *r, void (*cb)(void *), void *arg);
 /* Re-reads the user database; -1 with a message if the file is bad (the old
  * database stays in use). */
-int turn_server_reload_users(struct turn_server *s, char *err, size_t errlen);
-/* Replaces the REST shared secret (NULL: none); the bytes must outlive the
- * server or the next call. Allocations made with the old one stay. */
-void turn_server_set_rest_secret(struct turn_server *s, const uint8_t *secret, size_t len);
+int turn_relay_reload_users(struct turn_relay *r, char *err, size_t errlen);
+/* Replaces the REST shared secret (len 0: none; at most 256 bytes, copied).
+ * Allocations made with the old one stay. */
+void turn_relay_set_rest_secret(struct turn_relay *r, const uint8_t *secret, size_t len);
 /* The `causeway turn status` text. */
-void turn_server_status(struct turn_server *s, struct cw_sb *out);
+void turn_relay_status(struct turn_relay *r, struct cw_sb *out);
 /* One line per allocation (user, client, relay, lifetime left, counters). */
-void turn_server_list(struct turn_server *s, struct cw_sb *out);
+void turn_relay_list(struct turn_relay *r, struct cw_sb *out);
 
 #endif

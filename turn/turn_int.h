@@ -6,6 +6,7 @@
 #define TURN_TURN_INT_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -158,8 +159,9 @@ struct turn_alloc {
 };
 
 struct turn_alloc *turn__alloc_find(struct turn_server *s, const struct turn_client *cl);
+/* NULL with *code 486 (the user's quota), 508 (capacity, memory). */
 struct turn_alloc *turn__alloc_create(struct turn_server *s, const struct turn_client *cl,
-                                      const char *user, size_t userlen);
+                                      const char *user, size_t userlen, int *code);
 void turn__alloc_destroy(struct turn_alloc *a, const char *why);
 /* 0 ok, -1 cap reached. */
 int turn__perm_add(struct turn_alloc *a, const struct sockaddr *peer, uint64_t now);
@@ -170,7 +172,6 @@ struct turn_chan *turn__chan_by_peer(struct turn_alloc *a, const struct sockaddr
 int turn__chan_bind(struct turn_alloc *a, uint16_t num, const struct sockaddr *peer,
                     uint64_t now, int *code);
 void turn__alloc_sweep(struct turn_server *s, uint64_t now);
-unsigned turn__user_count(struct turn_server *s, const char *user, size_t len);
 /* Data from a peer to the client (channel or Data indication). */
 void turn__alloc_from_peer(struct turn_alloc *a, const struct sockaddr *peer,
                            const uint8_t *p, size_t n);
@@ -205,7 +206,49 @@ void turn__ports_reserve(struct turn_ports *p, uint16_t port, uint64_t now, uint
 int turn__ports_redeem(struct turn_ports *p, const uint8_t token[8]);
 void turn__ports_sweep(struct turn_ports *p, uint64_t now);
 
-/* ---- the server ---------------------------------------------------------- */
+/* ---- state shared by the workers ------------------------------------------ */
+
+struct turn_authfail {              /* failed authentications by source IP and user */
+    union turn_sa src;
+    uint32_t user_hash;
+    uint64_t window_start;
+    uint32_t count;
+    uint8_t logged;
+};
+#define TURN_AUTHFAIL_SLOTS 4096
+#define TURN_REST_SECRET_MAX 256
+
+/* What every worker sees: the port ranges, allocations per user, the
+ * failed-authentication table and the credentials. mu guards every field
+ * above it and is held only for short lookups and updates, never while a
+ * worker waits for anything. */
+struct turn_shared {
+    pthread_mutex_t mu;
+    struct turn_userdb *users;
+    uint8_t rest_secret[TURN_REST_SECRET_MAX];
+    size_t rest_secret_len;         /* 0: no REST credentials */
+    struct turn_ports ports4, ports6;
+    struct turn_ucount *ucounts[256];
+    unsigned allocs;                /* allocations of all workers */
+    unsigned stream_clients;        /* TCP and TLS clients of all workers */
+    struct turn_authfail *authfail; /* TURN_AUTHFAIL_SLOTS */
+    /* Set before the workers start, read-only afterwards. */
+    uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
+    uint32_t hash_seed;
+    int reuseport;                  /* several workers: listeners share their ports */
+};
+
+static inline void turn__lock(struct turn_shared *sh)
+{
+    pthread_mutex_lock(&sh->mu);
+}
+
+static inline void turn__unlock(struct turn_shared *sh)
+{
+    pthread_mutex_unlock(&sh->mu);
+}
+
+/* ---- the server of one worker ------------------------------------------------ */
 
 struct turn_stats {
     uint64_t allocs_active, allocs_total, allocs_by_proto[3];
@@ -216,27 +259,20 @@ struct turn_stats {
     uint64_t perms_active, chans_active;
 };
 
-struct turn_authfail {              /* failed authentications by source IP and user */
-    union turn_sa src;
-    uint32_t user_hash;
-    uint64_t window_start;
-    uint32_t count;
-    uint8_t logged;
-};
-#define TURN_AUTHFAIL_SLOTS 4096
-
+/* One worker's share of the relay: its loop, its listener sockets (bound
+ * with SO_REUSEPORT when there are several workers, so that the kernel
+ * keeps each client 5-tuple on one worker), the allocations made through
+ * them and their relay sockets. Only the worker's thread touches it. */
 struct turn_server {
     uv_loop_t *loop;
-    struct turn_options o;
-    struct turn_userdb *users;
-    uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
+    struct turn_options o;          /* the relay's; policy and tls not owned */
+    struct turn_shared *sh;
+    unsigned idx;                   /* worker number, 0 on the caller's loop */
     uint32_t hash_seed;
     uint8_t tid_prefix[4];          /* transaction ids of Data indications */
     uint64_t tid_ctr;
     struct turn_alloc *hash[TURN_HASH_BUCKETS];
     struct turn_alloc *allocs;      /* list head */
-    struct turn_ucount *ucounts[256];
-    struct turn_ports ports4, ports6;
     struct turn_udp_listener *udp[TURN_MAX_LISTEN];
     int nudp;
     struct turn_udp_listener *dirty;
@@ -247,7 +283,6 @@ struct turn_server {
     struct turn_conn *conns;        /* stream clients */
     uv_timer_t sweep;
     uv_check_t flush;
-    struct turn_authfail *authfail; /* TURN_AUTHFAIL_SLOTS */
     struct turn_stats st;
     uint64_t log508_at;             /* the last 508 line, rate-limited */
     int log508_quiet;
@@ -260,6 +295,21 @@ struct turn_server {
     union turn_sa rx_from[TURN_UDP_BATCH];
     uint8_t (*rx_buf)[TURN_PKT_MAX];
 };
+
+/* Creates one worker's server on loop (listeners bound, sweep running); on
+ * failure NULL with err, and what was made closes on that loop. */
+struct turn_server *turn__server_create(uv_loop_t *loop, const struct turn_options *o,
+                                        struct turn_shared *sh, unsigned idx, char *err,
+                                        size_t errlen);
+void turn__server_close(struct turn_server *s, void (*cb)(void *), void *arg);
+/* The `causeway turn status` text from the relay's options, the shared
+ * state and the workers' summed counters (status.c). */
+void turn__status(const struct turn_options *o, struct turn_shared *sh,
+                  const struct turn_stats *st, const unsigned *allocs_per_worker,
+                  unsigned nworkers, struct cw_sb *out);
+void turn__list(struct turn_server *s, struct cw_sb *out);
+/* Worker i's server (tests and fuzzing drive it directly). */
+struct turn_server *turn__relay_worker(struct turn_relay *r, unsigned i);
 
 /* How a peer is shown to clients: another allocation of this server by
  * its public (static NAT) address. */

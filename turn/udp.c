@@ -200,7 +200,9 @@ static void listener_readable(uv_poll_t *h, int status, int events)
     }
 }
 
-static int udp_socket(const struct sockaddr *addr, char *err, size_t errlen)
+/* reuseport: the listener is one of a group, one per worker, on the same
+ * address (relay.c's bind_check has made sure nobody else holds it). */
+static int udp_socket(const struct sockaddr *addr, int reuseport, char *err, size_t errlen)
 {
     int fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -212,6 +214,11 @@ static int udp_socket(const struct sockaddr *addr, char *err, size_t errlen)
     }
     if (addr->sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+        snprintf(err, errlen, "SO_REUSEPORT: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (bind(fd, addr, cw_addr_len(addr)) < 0) {
         int e = errno;
         snprintf(err, errlen, "cannot bind UDP %s: %s", cw_addr_fmt(addr, buf, sizeof(buf), 1),
@@ -245,7 +252,7 @@ int turn__udp_listen(struct turn_server *s, const struct sockaddr *addr, char *e
         snprintf(err, errlen, "too many UDP listeners");
         return -1;
     }
-    fd = udp_socket(addr, err, errlen);
+    fd = udp_socket(addr, s->sh->reuseport, err, errlen);
     if (fd < 0)
         return -1;
     /* Bursts from many clients land on one socket: give it room. */
@@ -332,7 +339,7 @@ int turn__relay_open(struct turn_alloc *a, int family, uint16_t port, int dont_f
 
     memcpy(&addr, family == AF_INET6 ? &s->o.relay6 : &s->o.relay4, sizeof(addr));
     cw_addr_set_port(&addr.sa, port);
-    fd = udp_socket(&addr.sa, err, sizeof(err));
+    fd = udp_socket(&addr.sa, 0, err, sizeof(err));
     if (fd < 0) {
         /* A port held by another program is skipped quietly; anything else
          * is a fault the operator must see (the address went away?). */
@@ -361,13 +368,16 @@ int turn__relay_open(struct turn_alloc *a, int family, uint16_t port, int dont_f
 void turn__relay_close(struct turn_alloc *a)
 {
     struct turn_server *s = a->srv;
-    struct turn_ports *ports = a->relay.sa.sa_family == AF_INET6 ? &s->ports6 : &s->ports4;
+    struct turn_ports *ports = a->relay.sa.sa_family == AF_INET6 ? &s->sh->ports6
+                                                                 : &s->sh->ports4;
 
     if (a->fd < 0) {
         free(a);
         return;
     }
+    turn__lock(s->sh);
     turn__ports_release(ports, cw_addr_port(&a->relay.sa));
+    turn__unlock(s->sh);
     uv_poll_stop(&a->poll);
     close(a->fd);          /* the port is free now, not after the close cb */
     a->fd = -1;
@@ -475,7 +485,7 @@ int turn__relay_probe(const struct sockaddr *relay, char *err, size_t errlen)
 
     memcpy(&a, relay, cw_addr_len(relay));
     cw_addr_set_port(&a.sa, 0);
-    fd = udp_socket(&a.sa, msg, sizeof(msg));
+    fd = udp_socket(&a.sa, 0, msg, sizeof(msg));
     if (fd < 0) {
         snprintf(err, errlen, "relay-address: %s (relays must be on an address of this host: "
                  "the external NIC's; a static NAT address goes in public-address)", msg);

@@ -18,6 +18,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uv_loop_t loop;
+static struct turn_relay *relay;
 static struct turn_server *srv;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -43,10 +44,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     o.auth_fail_window = 0;
     o.policy = turn_policy_create();
     turn_policy_set_unsafe_loopback(o.policy, 1);
-    srv = turn_server_create(&loop, &o, NULL, err, sizeof(err));
-    if (!srv)
+    o.workers = 1;
+    relay = turn_relay_create(&loop, &o, NULL, err, sizeof(err));
+    if (!relay)
         __builtin_trap();
-    memset(srv->nonce_secret, 0, sizeof(srv->nonce_secret));
+    srv = turn__relay_worker(relay, 0);
+    memset(srv->sh->nonce_secret, 0, sizeof(srv->sh->nonce_secret));
     return 0;
 }
 
