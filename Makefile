@@ -14,8 +14,9 @@ NICE_LIBS   := $(shell pkg-config --libs nice 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS)
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 
 LIBDIRS := common turn
 B       := build
@@ -44,15 +45,7 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(B)/asan/obj/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN) -MMD -MP -c $< -o $@
-
 $(B)/lib/libcw%.a: $$(call objs_of,$$*,$(B)/obj)
-	@mkdir -p $(dir $@)
-	rm -f $@; ar rcs $@ $^
-
-$(B)/asan/lib/libcw%.a: $$(call objs_of,$$*,$(B)/asan/obj)
 	@mkdir -p $(dir $@)
 	rm -f $@; ar rcs $@ $^
 
@@ -64,14 +57,28 @@ $(BIN)/causeway: $(call objs_of,cli,$(B)/obj) $(B)/obj/edge/config.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-# The daemons built with ASan+UBSan: the integration tests run these.
-$(B)/asan/bin/causeway-edge: $(call objs_of,edge,$(B)/asan/obj) $(ASAN_LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
+# Sanitized variants of the libraries and daemons, in build/VARIANT/:
+# asan (ASan+UBSan: the integration tests run these) and tsan (the
+# multi-worker test runs again under ThreadSanitizer).
+define sanitized
+$(B)/$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $(2) -MMD -MP -c $$< -o $$@
 
-$(B)/asan/bin/causeway: $(call objs_of,cli,$(B)/asan/obj) $(B)/asan/obj/edge/config.o $(ASAN_LIBS)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
+$(B)/$(1)/lib/libcw%.a: $$$$(call objs_of,$$$$*,$(B)/$(1)/obj)
+	@mkdir -p $$(dir $$@)
+	rm -f $$@; ar rcs $$@ $$^
+
+$(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+
+$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $(B)/$(1)/obj/edge/config.o $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
+endef
+$(eval $(call sanitized,asan,$(SAN)))
+$(eval $(call sanitized,tsan,$(TSAN)))
 
 # --- tests ----------------------------------------------------------------
 UNIT_SRC := $(call src_of,tests/unit)
@@ -111,7 +118,8 @@ fuzz: $(FUZZERS)
 
 test: deps
 	@$(MAKE) --no-print-directory build $(B)/tests/unit $(B)/tests/unit-asan $(TOOLS) $(FUZZERS) \
-	    $(B)/asan/bin/causeway-edge $(B)/asan/bin/causeway
+	    $(B)/asan/bin/causeway-edge $(B)/asan/bin/causeway \
+	    $(B)/tsan/bin/causeway-edge $(B)/tsan/bin/causeway
 	@sh tests/run.sh
 
 demo: deps

@@ -15,7 +15,7 @@ set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${CW_BIN:-$TOP/build/bin}   # CW_BIN: e.g. a sanitizer build of the daemons
 TOOLS=$TOP/build/tests
-TNAME=$(basename "$0" .sh)
+TNAME=$(basename "$0" .sh)${TNAME_SUFFIX:-}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cw-$TNAME.XXXXXX")
 NS_E=cwE$$
 NS_O=cwO$$
@@ -52,7 +52,7 @@ cleanup() {
     # With a sanitizer build (tests/run.sh uses one) any report fails the test.
     for f in "$WORK"/edge*.log; do
         [ -f "$f" ] || continue
-        if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+        if grep -qE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$f"; then
             notok "sanitizer report in $(basename "$f")"; grep -E -A5 'Sanitizer|runtime error' "$f" | head -30
         fi
     done
