@@ -11,7 +11,7 @@
 # pkts_per_cpu_s line last.
 #
 # Knobs (environment): REPS (runs per throughput figure, median), RTT_REPS,
-# SERVERS, TESTS, OUTDIR, and the load sizes below. Needs root (network namespace),
+# SERVERS, TESTS, OUTDIR, CW_WORKERS, and the load sizes below. Needs root (network namespace),
 # coturn (turnserver, turnutils_uclient, turnutils_peer) and the build
 # (build/bin/causeway-edge, build/bin/causeway, build/tests/turnload).
 #
@@ -24,7 +24,7 @@ BIN=$TOP/build/bin
 TURNLOAD=${TURNLOAD:-$TOP/build/tests/turnload}
 REPS=${REPS:-3}
 SERVERS=${SERVERS:-"coturn causeway"}
-TESTS=${TESTS:-"alloc chan send paced rtt"}
+TESTS=${TESTS:-"alloc chan send paced rtt pair"}
 OUTDIR=${OUTDIR:-${TMPDIR:-/tmp}/causeway-bench-turn/$(date +%Y%m%d-%H%M%S)}
 MSG_LEN=${MSG_LEN:-160}
 # Saturation: uclient -z 1 (1 pkt/ms per client target, up to 51 per tick).
@@ -38,6 +38,10 @@ RTT_M=${RTT_M:-200}
 RTT_RATE=${RTT_RATE:-50}
 RTT_DUR=${RTT_DUR:-10}
 RTT_REPS=${RTT_REPS:-5}          # latency tails vary most with the host's other load
+# turnload rtt on both servers at once (see run_pair): allocations per server, runs.
+PAIR_M=${PAIR_M:-100}
+PAIR_REPS=${PAIR_REPS:-7}
+CW_WORKERS=${CW_WORKERS:-auto}   # causeway's [turn] workers
 # turnload alloc: N allocations from ALLOC_SRCS source addresses, the first
 # ALLOC_R1 with EVEN-PORT R=1 (reservation tokens never redeemed); 508
 # answers are retried for ALLOC_RETRY s from the start (RFC 8656 7.2 asks to
@@ -54,7 +58,7 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 QUIET_MAX=${QUIET_MAX:-10}
 
 NS=cwbench$$
-SPID="" PEER_PID="" LOAD_PID="" SNAME=""
+SPID="" PEER_PID="" PEER2_PID="" LOAD_PID="" SNAME="" PAIR_PIDS=""
 CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(nproc)
 RES=$OUTDIR/results.tsv          # server \t key \t value
@@ -75,6 +79,7 @@ now_s() { date +%s.%N; }
 median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g |
     awk '{v[NR] = $1} END {if (!NR) print "na"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 kv() { grep -m1 "^$1=" "$2" 2>/dev/null | cut -d= -f2; }   # key file: turnload output
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "na" || b == "na" || a == "" || b == "" || b + 0 == 0) print "na"; else printf "%.2f", a / b }'; }
 
 stop_pid() { # PID: TERM, then KILL after 3 s
     local p=$1
@@ -86,17 +91,19 @@ stop_pid() { # PID: TERM, then KILL after 3 s
 }
 
 cleanup() {
-    stop_pid "$LOAD_PID"
+    for p in $LOAD_PID; do stop_pid "$p"; done
     stop_pid "$SPID"
     stop_pid "$PEER_PID"
+    stop_pid "$PEER2_PID"
+    for p in $PAIR_PIDS; do stop_pid "$p"; done
     ip netns del "$NS" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_udp() { # port: something listens on it in the namespace
+wait_udp() { # port [addr]: something listens on it in the namespace
     for _ in $(seq 1 50); do
-        in_ns ss -ulnH 2>/dev/null | awk '{print $4}' | grep -q ":$1\$" && return 0
+        in_ns ss -ulnH 2>/dev/null | awk '{print $4}' | grep -q "${2:-}:$1\$" && return 0
         sleep 0.1
     done
     return 1
@@ -111,20 +118,22 @@ coturn_cmd() { # the recipe's flags (shared/recipes/turn/coturn_bench.sh)
         --pidfile="$OUTDIR/coturn-$1.pid"
 }
 
-causeway_conf() {
-    cat > "$OUTDIR/edge.conf" <<CONF
+causeway_conf() { # [addr conf]: another listen and relay address, another file
+    local a=${1:-127.0.0.1} f=${2:-$OUTDIR/edge.conf}
+    cat > "$f" <<CONF
 [edge]
-control-socket = $OUTDIR/edge.sock
+control-socket = $f.sock
 log-level = warn
 [turn]
-listen = 127.0.0.1:3478
-relay-address = 127.0.0.1
+listen = $a:3478
+relay-address = $a
 relay-ports = 24000-29999
+workers = $CW_WORKERS
 realm = example.org
 user-db = $OUTDIR/users
 unsafe-allow-loopback-peers = yes
 CONF
-    rm -f "$OUTDIR/users"
+    [ -e "$OUTDIR/users" ] && return 0
     echo pass | "$BIN/causeway" -c "$OUTDIR/edge.conf" turn user add user --password-stdin \
         > "$OUTDIR/user-add.log" 2>&1 || die "causeway turn user add failed: $(cat "$OUTDIR/user-add.log")"
 }
@@ -247,7 +256,57 @@ run_rtt() { # label
     note "$SNAME $1: $(tr '\n' ' ' < "$out.sum")"
 }
 
-# ---- (iv) turnload alloc: RSS with 6000 allocations --------------------------
+# ---- (iv) turnload rtt, both servers at the same time -------------------------
+# Run after run, p99s on this shared host swing by a factor of 5 and more
+# with what else runs on it (the load generator's own sends run milliseconds
+# late in most runs). Here both servers carry the same load at the same
+# time, each with its own address, peer and turnload: coturn on 127.0.0.1,
+# Causeway on 127.0.0.2, PAIR_M allocations x RTT_RATE each. A stall of the
+# host then falls on both in the same run, and the ratio of the two p99s
+# of one run compares like with like; the figure is the median of those.
+run_pair() { # label
+    local tag=$1 cw c
+    c=$(coturn_cmd "$tag")
+    cw="$BIN/causeway-edge -c $OUTDIR/edge-pair.conf"
+    echo "pair[$tag]: $c; $cw" >> "$OUTDIR/commands.txt"
+    ip netns exec "$NS" bash -c "ulimit -n \$(ulimit -Hn); exec $c" > "$OUTDIR/coturn-$tag.out" 2>&1 &
+    local cpid=$!
+    ip netns exec "$NS" bash -c "ulimit -n \$(ulimit -Hn); exec $cw" > "$OUTDIR/causeway-$tag.out" 2>&1 &
+    local wpid=$!
+    PAIR_PIDS="$cpid $wpid"
+    if ! wait_udp 3478 127.0.0.1 || ! wait_udp 3478 127.0.0.2; then
+        note "pair $tag: a server did not start"; stop_pid "$cpid"; stop_pid "$wpid"; PAIR_PIDS=""; return 1
+    fi
+    sleep 0.3
+    local c0 w0 c1 w1 s a loads=""
+    c0=$(cpu_ticks "$cpid"); w0=$(cpu_ticks "$wpid")
+    for s in coturn causeway; do
+        a=127.0.0.1; [ $s = causeway ] && a=127.0.0.2
+        local flags=(rtt -s $a:3478 -u user -w pass -e $a:3480 -L "${a%.*}.$([ $s = coturn ] && echo 11 || echo 31)" -K 10
+                     -m "$PAIR_M" -r "$RTT_RATE" -l "$MSG_LEN" -d "$RTT_DUR" --dealloc -T $((RTT_DUR + 60)))
+        echo "$s[$tag]: turnload ${flags[*]}" >> "$OUTDIR/commands.txt"
+        ip netns exec "$NS" "$TURNLOAD" "${flags[@]}" > "$OUTDIR/raw/$s-$tag.txt" 2>&1 &
+        loads="$loads $!"
+    done
+    LOAD_PID=$loads
+    wait $loads
+    LOAD_PID=""
+    c1=$(cpu_ticks "$cpid"); w1=$(cpu_ticks "$wpid")
+    for s in coturn causeway; do
+        local out="$OUTDIR/raw/$s-$tag.txt" d=$((c1 - c0))
+        [ $s = causeway ] && d=$((w1 - w0))
+        {
+            grep -E '^(received|loss_pct|rtt_p[0-9]+_us|rtt_max_us|send_lag_max_us)=' "$out"
+            echo "srv_cpu_s=$(awk -v d="$d" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", d / hz}')"
+        } > "$out.sum"
+        note "$s $tag: $(tr '\n' ' ' < "$out.sum")"
+    done
+    echo "p99_ratio=$(ratio "$(kv rtt_p99_us "$OUTDIR/raw/causeway-$tag.txt")" \
+        "$(kv rtt_p99_us "$OUTDIR/raw/coturn-$tag.txt")")" > "$OUTDIR/raw/ratio-$tag.sum"
+    stop_pid "$cpid"; stop_pid "$wpid"; PAIR_PIDS=""
+}
+
+# ---- (v) turnload alloc: RSS with 6000 allocations --------------------------
 relay_socks() { in_ns ss -uanpH 2>/dev/null | grep "pid=$SPID," |
     awk '{n = split($4, a, ":"); p = a[n] + 0; if (p >= 24000 && p <= 29999) c++} END {print c + 0}'; }
 
@@ -309,7 +368,12 @@ note "output in $OUTDIR (namespace $NS, $NCPU CPUs, REPS=$REPS)"
 
 ip netns exec "$NS" turnutils_peer -L 127.0.0.1 -p 3480 > "$OUTDIR/peer.log" 2>&1 &
 PEER_PID=$!
-wait_udp 3480 || die "turnutils_peer did not start"
+wait_udp 3480 127.0.0.1 || die "turnutils_peer did not start"
+if [[ " $TESTS " == *" pair "* ]]; then
+    ip netns exec "$NS" turnutils_peer -L 127.0.0.2 -p 3480 > "$OUTDIR/peer2.log" 2>&1 &
+    PEER2_PID=$!
+    wait_udp 3480 127.0.0.2 || die "the second turnutils_peer did not start"
+fi
 
 # Each load runs REPS times per server on a fresh server, the servers taking
 # turns (coturn, causeway, causeway, coturn, ...): the host is shared, and
@@ -332,18 +396,22 @@ run_paced() { run_uclient "$1" 20 "$PACED_N" "$PACED_M"; }
 
 T_START=$(date +%s)
 causeway_conf
+causeway_conf 127.0.0.2 "$OUTDIR/edge-pair.conf"
 for t in $TESTS; do
     case $t in
         alloc) for SNAME in $SERVERS; do bench_alloc; done ;;
         chan|send|paced) each_rep "$t" "$REPS" ;;
         rtt) each_rep rtt "$RTT_REPS" ;;
-        *) die "unknown test $t (alloc chan send paced rtt)" ;;
+        pair) for rep in $(seq 1 "$PAIR_REPS"); do run_pair "pair-r$rep"; done
+              SNAME=ratio; summarize pair p99_ratio ;;
+        *) die "unknown test $t (alloc chan send paced rtt pair)" ;;
     esac
     for SNAME in $SERVERS; do
         case $t in
             chan|send|paced) summarize "$t" pkts_per_cpu_s loss_pct srv_cpu_s relay_pps rtt_avg_ms other_load_pct ;;
             rtt) summarize rtt rtt_p50_us rtt_p90_us rtt_p99_us rtt_p999_us rtt_max_us loss_pct srv_cpu_s \
                      pkts_per_cpu_s other_load_pct ;;
+            pair) summarize pair rtt_p50_us rtt_p90_us rtt_p99_us rtt_max_us loss_pct srv_cpu_s ;;
         esac
     done
 done
@@ -353,7 +421,6 @@ SNAME=""
 note "total time $(( $(date +%s) - T_START )) s"
 
 # ---- report -----------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "na" || b == "na" || b + 0 == 0) print "na"; else printf "%.2f", a / b }'; }
 row() { # label key better(high|low|info)
     local a b
     a=$(get causeway "$2"); b=$(get coturn "$2")
@@ -383,6 +450,11 @@ row "  loss %" rtt.loss_pct "lower"
 row "  pkts/CPU-s in these runs" rtt.pkts_per_cpu_s "higher"
 row "  host load by others %" rtt.other_load_pct "info"
 row "  runs in the median (quiet/all)" rtt.runs_used "info"
+row "RTT p50 us, both at once (${PAIR_M}x${RTT_RATE}/s each)" pair.rtt_p50_us "lower"
+row "RTT p90 us, both at once" pair.rtt_p90_us "lower"
+row "RTT p99 us, both at once" pair.rtt_p99_us "lower"
+row "  loss %" pair.loss_pct "lower"
+echo "  median of the runs' p99 ratios (causeway/coturn, same run): $(get ratio pair.p99_ratio)  [$(get ratio pair.p99_ratio.all)]"
 row "allocations ok of $ALLOC_N (${ALLOC_R1} R=1)" alloc.ok "higher"
 row "  R=1 allocations ok" alloc.r1_ok "info"
 row "  508 answers (incl. retried)" alloc.answers_508 "lower"
@@ -404,6 +476,7 @@ echo "                      paced coturn [$(get coturn paced.pkts_per_cpu_s.all)
 echo "                      rtt coturn [$(get coturn rtt.pkts_per_cpu_s.all)] causeway [$(get causeway rtt.pkts_per_cpu_s.all)]"
 echo "  per-run RTT p50 us: coturn [$(get coturn rtt.rtt_p50_us.all)] causeway [$(get causeway rtt.rtt_p50_us.all)]"
 echo "  per-run RTT p99 us: coturn [$(get coturn rtt.rtt_p99_us.all)] causeway [$(get causeway rtt.rtt_p99_us.all)]"
+echo "  per-run RTT p99 us, both at once: coturn [$(get coturn pair.rtt_p99_us.all)] causeway [$(get causeway pair.rtt_p99_us.all)]"
 echo "  per-run host load by others %: rtt coturn [$(get coturn rtt.other_load_pct.all)] causeway [$(get causeway rtt.other_load_pct.all)]"
 echo "  medians use runs with host load by others <= ${QUIET_MAX}% when a server has any"
 echo "  raw data: $OUTDIR"
@@ -413,7 +486,8 @@ verdict() { awk -v what="$1" -v v="$2" -v t="$3" -v op="$4" 'BEGIN { if (v == "n
     else r = ((op == ">=" && v + 0 >= t) || (op == "<=" && v + 0 <= t)) ? "met" : "NOT met";
     printf "  target: %s (%s %s %s): %s\n", what, v, op, t, r }'; }
 verdict "pkts/CPU-s ChannelData >= 1.5x coturn" "$(ratio "$(get causeway chan.pkts_per_cpu_s)" "$(get coturn chan.pkts_per_cpu_s)")" 1.5 ">="
-verdict "RTT p99 no worse than coturn" "$(ratio "$(get causeway rtt.rtt_p99_us)" "$(get coturn rtt.rtt_p99_us)")" 1.0 "<="
+verdict "RTT p99 no worse than coturn, one after the other" "$(ratio "$(get causeway rtt.rtt_p99_us)" "$(get coturn rtt.rtt_p99_us)")" 1.0 "<="
+verdict "RTT p99 no worse than coturn, both at once (median run ratio)" "$(get ratio pair.p99_ratio)" 1.0 "<="
 verdict "all $ALLOC_N allocations" "$(get causeway alloc.ok)" "$ALLOC_N" ">="
 verdict "RSS with them under 32 MiB (kB)" "$(get causeway alloc.rss_kb)" 32768 "<="
 echo
@@ -425,6 +499,7 @@ line() { # metric key
 }
 line rtt_p50_us rtt.rtt_p50_us
 line rtt_p99_us rtt.rtt_p99_us
+line rtt_p99_us_both_at_once pair.rtt_p99_us
 line rss_6000_allocs_kb alloc.rss_kb
 line allocs_ok_of_6000 alloc.ok
 line pkts_per_cpu_s_send send.pkts_per_cpu_s
