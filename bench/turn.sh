@@ -5,12 +5,13 @@
 # For each server: packets relayed per CPU-second of the server with
 # turnutils_uclient at saturation (ChannelData, then Send/Data) and at an
 # RTP-like paced load (-z 20); relay round trip p50/p99 with turnload rtt
-# (paced ChannelData to turnutils_peer); RSS with 6000 concurrent allocations
+# (paced ChannelData to turnutils_peer), one server after the other and
+# both at the same time (run_pair); RSS with 6000 concurrent allocations
 # (the whole 24000-29999 range) with turnload alloc. Then a table and the
 # "bench turn: <metric> causeway=<v> coturn=<v> ratio=<r>" lines, the
 # pkts_per_cpu_s line last.
 #
-# Knobs (environment): REPS (runs per throughput figure, median), RTT_REPS,
+# Knobs (environment): REPS (runs per throughput figure, median), RTT_REPS, PAIR_REPS,
 # SERVERS, TESTS, OUTDIR, CW_WORKERS, and the load sizes below. Needs root (network namespace),
 # coturn (turnserver, turnutils_uclient, turnutils_peer) and the build
 # (build/bin/causeway-edge, build/bin/causeway, build/tests/turnload).
@@ -40,7 +41,7 @@ RTT_DUR=${RTT_DUR:-10}
 RTT_REPS=${RTT_REPS:-5}          # latency tails vary most with the host's other load
 # turnload rtt on both servers at once (see run_pair): allocations per server, runs.
 PAIR_M=${PAIR_M:-100}
-PAIR_REPS=${PAIR_REPS:-7}
+PAIR_REPS=${PAIR_REPS:-9}      # odd: one run holds the median ratio
 CW_WORKERS=${CW_WORKERS:-auto}   # causeway's [turn] workers
 # turnload alloc: N allocations from ALLOC_SRCS source addresses, the first
 # ALLOC_R1 with EVEN-PORT R=1 (reservation tokens never redeemed); 508
@@ -499,7 +500,17 @@ line() { # metric key
 }
 line rtt_p50_us rtt.rtt_p50_us
 line rtt_p99_us rtt.rtt_p99_us
-line rtt_p99_us_both_at_once pair.rtt_p99_us
+# Both at once: the p99s of the run whose causeway/coturn ratio is the
+# median of all runs (the lower middle one for an even count).
+mid=$(for f in "$OUTDIR"/raw/ratio-pair-r*.sum; do [ -e "$f" ] && echo "$(kv p99_ratio "$f") $f"; done |
+      grep -v '^na ' | sort -g | awk '{v[NR] = $2} END {if (NR) print v[int((NR + 1) / 2)]}')
+if [ -n "$mid" ]; then
+    mid=$(basename "$mid" .sum); mid=${mid#ratio-}
+    a=$(kv rtt_p99_us "$OUTDIR/raw/causeway-$mid.txt"); b=$(kv rtt_p99_us "$OUTDIR/raw/coturn-$mid.txt")
+    echo "bench turn: rtt_p99_us_same_run causeway=$a coturn=$b ratio=$(ratio "$a" "$b")"
+else
+    echo "bench turn: rtt_p99_us_same_run causeway=na coturn=na ratio=na"
+fi
 line rss_6000_allocs_kb alloc.rss_kb
 line allocs_ok_of_6000 alloc.ok
 line pkts_per_cpu_s_send send.pkts_per_cpu_s
