@@ -214,13 +214,18 @@ run_uclient() { # label z n m [uclient flags...]
 # summarize NAME KEY...: per server, the median over the runs NAME-r* of each
 # KEY (key=value lines in the runs' .sum files), over the quiet runs only if
 # there are any (see QUIET_MAX); also the list of all values.
+quiet() { awk -v q="$QUIET_MAX" -v v="$(kv other_load_pct "$1")" 'BEGIN { exit !(v != "" && v + 0 <= q) }'; }
+# A rep counts when the runs of every server in it were quiet, so that both
+# medians come from the same reps (a filter per server would keep one
+# server's lucky runs against all of the other's).
 summarize() {
-    local name=$1 k vals all f used=() n=0; shift
+    local name=$1 k vals all f g used=() n=0 ok; shift
     for f in "$OUTDIR/raw/$SNAME-$name"-r*.sum; do
         [ -e "$f" ] || continue
         n=$((n + 1))
-        awk -v q="$QUIET_MAX" -v v="$(kv other_load_pct "$f")" 'BEGIN { exit !(v != "" && v + 0 <= q) }' &&
-            used+=("$f")
+        ok=1
+        for g in $SERVERS; do quiet "${f/\/$SNAME-$name-//$g-$name-}" || ok=0; done
+        [ $ok = 1 ] && used+=("$f")
     done
     [ ${#used[@]} = 0 ] && used=("$OUTDIR/raw/$SNAME-$name"-r*.sum)
     put "$name.runs_used" "$([ -e "${used[0]}" ] && echo "${#used[@]}" || echo 0)/$n"
@@ -479,7 +484,7 @@ echo "  per-run RTT p50 us: coturn [$(get coturn rtt.rtt_p50_us.all)] causeway [
 echo "  per-run RTT p99 us: coturn [$(get coturn rtt.rtt_p99_us.all)] causeway [$(get causeway rtt.rtt_p99_us.all)]"
 echo "  per-run RTT p99 us, both at once: coturn [$(get coturn pair.rtt_p99_us.all)] causeway [$(get causeway pair.rtt_p99_us.all)]"
 echo "  per-run host load by others %: rtt coturn [$(get coturn rtt.other_load_pct.all)] causeway [$(get causeway rtt.other_load_pct.all)]"
-echo "  medians use runs with host load by others <= ${QUIET_MAX}% when a server has any"
+echo "  medians use the reps in which every server's run had host load by others <= ${QUIET_MAX}% (all reps when none had)"
 echo "  raw data: $OUTDIR"
 echo
 # The issue's targets.
