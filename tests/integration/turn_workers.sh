@@ -87,8 +87,9 @@ t "after the reload, the new user allocates from 8 ports (all workers)" -u late 
 
 # A second edge on the same address must fail, not join the port group.
 sed "s|$WORK/edge.sock|$WORK/edge2.sock|" "$WORK/edge.conf" > "$WORK/edge2.conf"
-in_e "$BIN/causeway-edge" -c "$WORK/edge2.conf" > "$WORK/edge2.log" 2>&1
-check "a second edge on the same listen address exits with an error" test $? != 0
+in_e timeout 10 "$BIN/causeway-edge" -c "$WORK/edge2.conf" > "$WORK/edge2.log" 2>&1
+rc=$?
+check "a second edge on the same listen address exits with an error (status 1)" test $rc = 1
 check "... naming the address in use" \
     grep -q "cannot bind UDP $E4:3478: Address already in use" "$WORK/edge2.log"
 check "the first edge still answers" probe -u quota -w pw binding
