@@ -53,7 +53,7 @@ $(BIN)/causeway-edge: $(call objs_of,edge,$(B)/obj) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BIN)/causeway: $(call objs_of,cli,$(B)/obj) $(B)/obj/edge/config.o $(LIBS_ALL)
+$(BIN)/causeway: $(call objs_of,cli,$(B)/obj) $(B)/obj/edge/config.o $(B)/obj/edge/tunnel_keys.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
@@ -73,7 +73,7 @@ $(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/l
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 
-$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $(B)/$(1)/obj/edge/config.o $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $(B)/$(1)/obj/edge/config.o $(B)/$(1)/obj/edge/tunnel_keys.o $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
@@ -104,7 +104,7 @@ $(B)/obj/tests/tools/%.o: tests/tools/%.c
 # libFuzzer harnesses: clang, the parsers' sources compiled in directly.
 FUZZ_SRC := $(call src_of,tests/fuzz)
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-FUZZ_LIB_SRC := $(call src_of,common) $(call src_of,turn)
+FUZZ_LIB_SRC := $(call src_of,common) $(call src_of,turn) edge/tunnel_keys.c
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -I. $(PKG_CFLAGS) \

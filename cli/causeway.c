@@ -4,6 +4,7 @@
 #include "common/ctl.h"
 #include "common/strbuf.h"
 #include "edge/config.h"
+#include "edge/tunnel_keys.h"
 #include "turn/auth.h"
 
 #include <errno.h>
@@ -33,7 +34,13 @@ static void usage(FILE *f)
             "  turn user del NAME\n"
             "  turn user list\n"
             "  turn rest-credential NAME [TTL_SECONDS] a short-lived REST credential from the\n"
-            "                              configured rest-secret (what a webbridge hands out)\n");
+            "                              configured rest-secret (what a webbridge hands out)\n"
+            "SSH tunnel endpoint ([tunnel] of edge.conf):\n"
+            "  tunnel status               sshd, host key fingerprint, trusted cores (running edge)\n"
+            "  tunnel trust NAME KEY|-     let core NAME in with its ssh-ed25519 public key line\n"
+            "                              (- reads it from standard input)\n"
+            "  tunnel untrust NAME\n"
+            "  tunnel cores                the trusted cores and their key fingerprints\n");
 }
 
 static int load_config(struct edge_config *cfg)
@@ -211,6 +218,70 @@ static int turn_rest_credential(int argc, char **argv)
     return 0;
 }
 
+static void print_core(const char *name, const char *fp, void *arg)
+{
+    (void)arg;
+    printf("%-24s %s\n", name, fp);
+}
+
+static int tunnel_cmd(int argc, char **argv)
+{
+    static struct edge_config cfg;
+    char err[1024], key[2048];
+    const char *k;
+    int rc;
+
+    if (load_config(&cfg) < 0)
+        return 1;
+    if (!cfg.tunnel.enabled) {
+        fprintf(stderr, "causeway: no [tunnel] section in %s\n", conf_path);
+        return 1;
+    }
+    if (!strcmp(argv[0], "cores")) {
+        rc = tunnel_keys_foreach(&cfg.tunnel, print_core, NULL, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "causeway: %s\n", err);
+        return rc < 0;
+    }
+    if (!strcmp(argv[0], "untrust") && argc == 2) {
+        rc = tunnel_untrust(&cfg.tunnel, argv[1], err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "causeway: %s\n", err);
+        else if (rc > 0)
+            fprintf(stderr, "causeway: no trusted core \"%s\"\n", argv[1]);
+        else
+            printf("core %s removed: it can no longer log in (open tunnels end when sshd "
+                   "next checks, or restart the edge)\n", argv[1]);
+        return rc != 0;
+    }
+    if (!strcmp(argv[0], "trust") && argc == 3) {
+        char fp[TUNNEL_FP_LEN];
+        k = argv[2];
+        if (!strcmp(k, "-")) {
+            if (!fgets(key, sizeof(key), stdin)) {
+                fprintf(stderr, "causeway: no key on standard input\n");
+                return 1;
+            }
+            k = key;
+        }
+        if (tunnel_trust(&cfg.tunnel, argv[1], k, err, sizeof(err)) < 0) {
+            fprintf(stderr, "causeway: %s\n", err);
+            return 1;
+        }
+        tunnel_fingerprint(k, fp);
+        printf("core %s trusted (%s)", argv[1], fp);
+        if (cfg.tunnel.npermit) {
+            printf("; it may hold remote forwards on");
+            for (int p = 0; p < cfg.tunnel.npermit; p++)
+                printf(" 127.0.0.1:%u", cfg.tunnel.permit[p]);
+        }
+        printf("\n");
+        return 0;
+    }
+    usage(stderr);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     int opt;
@@ -241,6 +312,8 @@ int main(int argc, char **argv)
         return turn_user(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[0], "turn") && !strcmp(argv[1], "rest-credential"))
         return turn_rest_credential(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[0], "tunnel") && strcmp(argv[1], "status") != 0)
+        return tunnel_cmd(argc - 1, argv + 1);
     if (!ctl_path) {
         /* The socket path comes from the configuration when it can be read. */
         static struct edge_config cfg;

@@ -6,9 +6,11 @@
 #include "turn/policy.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int set_str(char *dst, size_t cap, const char *v, char *err, size_t errlen)
 {
@@ -236,18 +238,72 @@ static int add_own_addresses(struct turn_options *o)
     return rc < 0 ? -1 : 0;
 }
 
+static int tunnel_key(struct edge_tunnel_config *t, const char *key, const char *v, char *err,
+                      size_t errlen)
+{
+    if (!strcmp(key, "enabled"))
+        return cw_conf_bool(v, &t->enabled, err, errlen);
+    if (!strcmp(key, "listen")) {
+        if (t->nlisten == EDGE_TUNNEL_MAX_LISTEN) {
+            snprintf(err, errlen, "more than %d listen lines", EDGE_TUNNEL_MAX_LISTEN);
+            return -1;
+        }
+        return cw_conf_addr(v, 2222, &t->listen[t->nlisten++], err, errlen);
+    }
+    if (!strcmp(key, "state-dir"))
+        return set_str(t->state_dir, sizeof(t->state_dir), v, err, errlen);
+    if (!strcmp(key, "sshd")) {
+        if (v[0] != '/') {
+            snprintf(err, errlen, "sshd must be an absolute path (sshd re-executes itself)");
+            return -1;
+        }
+        return set_str(t->sshd, sizeof(t->sshd), v, err, errlen);
+    }
+    if (!strcmp(key, "user"))
+        return set_str(t->user, sizeof(t->user), v, err, errlen);
+    if (!strcmp(key, "permit-listen")) {
+        unsigned port;
+        char *end;
+        if (strncmp(v, "127.0.0.1:", 10) != 0) {
+            snprintf(err, errlen, "permit-listen \"%s\" is not 127.0.0.1:PORT (cores forward "
+                     "only to the edge's loopback)", v);
+            return -1;
+        }
+        port = (unsigned)strtoul(v + 10, &end, 10);
+        if (*end || port < 1 || port > 65535 || end == v + 10) {
+            snprintf(err, errlen, "permit-listen \"%s\": bad port", v);
+            return -1;
+        }
+        if (t->npermit == EDGE_TUNNEL_MAX_PERMIT) {
+            snprintf(err, errlen, "more than %d permit-listen lines", EDGE_TUNNEL_MAX_PERMIT);
+            return -1;
+        }
+        t->permit[t->npermit++] = (uint16_t)port;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown key \"%s\" in [tunnel]", key);
+    return -1;
+}
+
 static int conf_cb(void *arg, const char *section, const char *key, const char *v, char *err,
                    size_t errlen)
 {
-    int known = !strcmp(section, "edge") || !strcmp(section, "turn");
+    struct edge_config *c = arg;
+    int known = !strcmp(section, "edge") || !strcmp(section, "turn") ||
+                !strcmp(section, "tunnel");
 
-    if (known && !key)
+    if (known && !key) {
+        if (!strcmp(section, "tunnel"))
+            c->tunnel.enabled = 1;      /* the section turns it on */
         return 0;
+    }
     if (!strcmp(section, "edge"))
-        return edge_key(arg, key, v, err, errlen);
+        return edge_key(c, key, v, err, errlen);
     if (!strcmp(section, "turn"))
-        return turn_key(arg, key, v, err, errlen);
-    snprintf(err, errlen, "unknown section [%s] (known: [edge], [turn])", section);
+        return turn_key(c, key, v, err, errlen);
+    if (!strcmp(section, "tunnel"))
+        return tunnel_key(&c->tunnel, key, v, err, errlen);
+    snprintf(err, errlen, "unknown section [%s] (known: [edge], [turn], [tunnel])", section);
     return -1;
 }
 
@@ -261,6 +317,8 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
     snprintf(c->realm, sizeof(c->realm), "causeway");
     c->log_level = CW_LOG_INFO;
     c->turn_enabled = 1;
+    snprintf(c->tunnel.state_dir, sizeof(c->tunnel.state_dir), "/var/lib/causeway/tunnel");
+    snprintf(c->tunnel.sshd, sizeof(c->tunnel.sshd), "/usr/sbin/sshd");
     turn_options_init(o);
     o->policy = turn_policy_create();
     if (!o->policy) {
@@ -303,6 +361,15 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
                      path);
             goto fail;
         }
+    }
+    if (c->tunnel.enabled && !c->tunnel.nlisten) {
+        snprintf(err, errlen, "%s: [tunnel] needs listen = the internal NIC's address (port "
+                 "2222 by default), where the cores connect", path);
+        goto fail;
+    }
+    if (!c->tunnel.user[0]) {
+        struct passwd *pw = getpwuid(geteuid());
+        snprintf(c->tunnel.user, sizeof(c->tunnel.user), "%s", pw ? pw->pw_name : "root");
     }
     return 0;
 fail:

@@ -6,12 +6,28 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "turn/auth.h"
 #include "turn/turn.h"
 
 #define EDGE_CONF_DEFAULT "/etc/causeway/edge.conf"
 #define EDGE_CTL_DEFAULT "/run/causeway/edge.sock"
+
+#define EDGE_TUNNEL_MAX_LISTEN 8
+#define EDGE_TUNNEL_MAX_PERMIT 32
+
+/* [tunnel]: the sshd that the cores' SSH tunnels end at. */
+struct edge_tunnel_config {
+    int enabled;                    /* a [tunnel] section is present */
+    struct sockaddr_storage listen[EDGE_TUNNEL_MAX_LISTEN];
+    int nlisten;
+    char state_dir[1024];           /* host key, sshd_config, authorized_keys */
+    char sshd[1024];                /* the sshd binary (absolute path) */
+    char user[64];                  /* the account the cores log in as */
+    uint16_t permit[EDGE_TUNNEL_MAX_PERMIT];   /* 127.0.0.1 ports cores may listen on */
+    int npermit;
+};
 
 struct edge_config {
     char path[1024];
@@ -27,6 +43,7 @@ struct edge_config {
     size_t rest_secret_len;
     int inside_set;                 /* an inside-network line replaced the defaults */
     int unsafe_loopback;
+    struct edge_tunnel_config tunnel;
 };
 
 /* Loads path (defaults first, then the file). Returns 0, or -1 with

@@ -1,0 +1,295 @@
+/* tunnel_keys.c - the authorized_keys file of the tunnel sshd (see
+ * tunnel_keys.h). The file is this program's alone: every line is
+ *   restrict,port-forwarding,permitlisten="127.0.0.1:P"... ssh-ed25519 KEY causeway-core:NAME
+ * and it is rewritten whole (temporary file, then rename) on every change. */
+#include "edge/tunnel_keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define COMMENT_PREFIX "causeway-core:"
+#define KEY_B64_MAX 512
+
+struct entry {
+    char name[TUNNEL_NAME_MAX + 1];
+    char b64[KEY_B64_MAX];
+};
+
+struct keyset {
+    struct entry *v;
+    size_t n;
+};
+
+void tunnel_path(const struct edge_tunnel_config *t, const char *file, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s", t->state_dir, file);
+}
+
+/* The key blob of base64 text b64; its length, or -1. */
+static int key_blob(const char *b64, size_t len, unsigned char *out, size_t cap)
+{
+    int n;
+
+    if (len == 0 || len % 4 || len / 4 * 3 > cap)
+        return -1;
+    n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
+    if (n < 0)
+        return -1;
+    if (len >= 1 && b64[len - 1] == '=')
+        n--;
+    if (len >= 2 && b64[len - 2] == '=')
+        n--;
+    return n;
+}
+
+/* The key blob starts with its own type name as an SSH string. */
+static int blob_has_type(const unsigned char *blob, int n, const char *type)
+{
+    size_t tl = strlen(type);
+
+    return n >= 4 && (size_t)n >= 4 + tl && blob[0] == 0 && blob[1] == 0 &&
+           ((size_t)blob[2] << 8 | blob[3]) == tl && memcmp(blob + 4, type, tl) == 0;
+}
+
+int tunnel_fingerprint(const char *line, char out[TUNNEL_FP_LEN])
+{
+    unsigned char blob[KEY_B64_MAX], md[32], enc[48];
+    const char *p = line, *b;
+    size_t tl, bl;
+    int n;
+
+    while (*p == ' ')
+        p++;
+    tl = strcspn(p, " ");
+    b = p + tl;
+    while (*b == ' ')
+        b++;
+    bl = strcspn(b, " \n");
+    if (!tl || (n = key_blob(b, bl, blob, sizeof(blob))) < 0)
+        return -1;
+    {
+        char type[64];
+        if (tl >= sizeof(type))
+            return -1;
+        memcpy(type, p, tl);
+        type[tl] = 0;
+        if (!blob_has_type(blob, n, type))
+            return -1;
+    }
+    if (EVP_Digest(blob, (size_t)n, md, NULL, EVP_sha256(), NULL) != 1)
+        return -1;
+    n = EVP_EncodeBlock(enc, md, sizeof(md));       /* 44 with one '=' */
+    while (n > 0 && enc[n - 1] == '=')
+        n--;
+    snprintf(out, TUNNEL_FP_LEN, "SHA256:%.*s", n, (const char *)enc);
+    return 0;
+}
+
+static int valid_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > TUNNEL_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_' ||
+              name[i] == '.'))
+            return 0;
+    return 1;
+}
+
+static int keyset_add(struct keyset *ks, const char *name, const char *b64, size_t bl)
+{
+    struct entry *v = realloc(ks->v, (ks->n + 1) * sizeof(*v));
+
+    if (!v)
+        return -1;
+    ks->v = v;
+    snprintf(v[ks->n].name, sizeof(v[ks->n].name), "%s", name);
+    snprintf(v[ks->n].b64, sizeof(v[ks->n].b64), "%.*s", (int)bl, b64);
+    ks->n++;
+    return 0;
+}
+
+/* Reads our own file back; a missing file is an empty set. */
+static int keyset_load(const struct edge_tunnel_config *t, struct keyset *ks, char *err,
+                       size_t errlen)
+{
+    char path[1100], line[2048];
+    FILE *f;
+    int lineno = 0;
+
+    ks->v = NULL;
+    ks->n = 0;
+    tunnel_path(t, "authorized_keys", path, sizeof(path));
+    f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        char *c = strstr(line, " " COMMENT_PREFIX), *k = strstr(line, " ssh-ed25519 ");
+        lineno++;
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        if (!c || !k || k > c) {
+            snprintf(err, errlen, "%s:%d: not a line written by causeway (edit it with "
+                     "`causeway tunnel trust|untrust`)", path, lineno);
+            fclose(f);
+            free(ks->v);
+            return -1;
+        }
+        k += strlen(" ssh-ed25519 ");
+        c += strlen(" " COMMENT_PREFIX);
+        c[strcspn(c, " \n")] = 0;
+        if (keyset_add(ks, c, k, strcspn(k, " ")) < 0) {
+            snprintf(err, errlen, "out of memory");
+            fclose(f);
+            free(ks->v);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static int keyset_save(const struct edge_tunnel_config *t, const struct keyset *ks, char *err,
+                       size_t errlen)
+{
+    char path[1100], tmp[1200];
+    struct stat st;
+    FILE *f;
+    int fd, ok;
+
+    tunnel_path(t, "authorized_keys", path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (stat(t->state_dir, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
+        (void)0;                    /* root edits a file the daemon's user reads */
+    fprintf(f, "# causeway tunnel: the paired cores. Written by `causeway tunnel trust`;\n"
+               "# every key may only hold remote forwards on the permitted loopback ports.\n");
+    for (size_t i = 0; i < ks->n; i++) {
+        fprintf(f, "restrict%s", t->npermit ? ",port-forwarding" : "");
+        for (int p = 0; p < t->npermit; p++)
+            fprintf(f, ",permitlisten=\"127.0.0.1:%u\"", t->permit[p]);
+        fprintf(f, " ssh-ed25519 %s " COMMENT_PREFIX "%s\n", ks->v[i].b64, ks->v[i].name);
+    }
+    ok = fflush(f) == 0 && fsync(fd) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int tunnel_trust(const struct edge_tunnel_config *t, const char *name, const char *pubkey,
+                 char *err, size_t errlen)
+{
+    struct keyset ks;
+    char fp[TUNNEL_FP_LEN];
+    const char *b;
+    size_t i;
+    int rc;
+
+    if (!valid_name(name)) {
+        snprintf(err, errlen, "core name \"%s\": use 1-%d letters, digits, '.', '-', '_'", name,
+                 TUNNEL_NAME_MAX);
+        return -1;
+    }
+    while (*pubkey == ' ')
+        pubkey++;
+    if (strncmp(pubkey, "ssh-ed25519 ", 12) != 0 || tunnel_fingerprint(pubkey, fp) < 0) {
+        snprintf(err, errlen, "not an ssh-ed25519 public key line (the core prints one: "
+                 "\"ssh-ed25519 AAAA... name\")");
+        return -1;
+    }
+    if (keyset_load(t, &ks, err, errlen) < 0)
+        return -1;
+    b = pubkey + 12;
+    while (*b == ' ')
+        b++;
+    for (i = 0; i < ks.n && strcmp(ks.v[i].name, name) != 0; i++)
+        ;
+    if (i < ks.n) {                 /* a re-paired core: its new key replaces the old */
+        snprintf(ks.v[i].b64, sizeof(ks.v[i].b64), "%.*s", (int)strcspn(b, " \n"), b);
+        rc = 0;
+    } else {
+        rc = keyset_add(&ks, name, b, strcspn(b, " \n"));
+        if (rc < 0)
+            snprintf(err, errlen, "out of memory");
+    }
+    if (rc == 0)
+        rc = keyset_save(t, &ks, err, errlen);
+    free(ks.v);
+    return rc;
+}
+
+int tunnel_untrust(const struct edge_tunnel_config *t, const char *name, char *err,
+                   size_t errlen)
+{
+    struct keyset ks;
+    size_t i;
+    int rc;
+
+    if (keyset_load(t, &ks, err, errlen) < 0)
+        return -1;
+    for (i = 0; i < ks.n && strcmp(ks.v[i].name, name) != 0; i++)
+        ;
+    if (i == ks.n) {
+        free(ks.v);
+        return 1;
+    }
+    memmove(&ks.v[i], &ks.v[i + 1], (ks.n - i - 1) * sizeof(ks.v[0]));
+    ks.n--;
+    rc = keyset_save(t, &ks, err, errlen);
+    free(ks.v);
+    return rc;
+}
+
+int tunnel_keys_refresh(const struct edge_tunnel_config *t, char *err, size_t errlen)
+{
+    struct keyset ks;
+    int rc;
+
+    if (keyset_load(t, &ks, err, errlen) < 0)
+        return -1;
+    rc = keyset_save(t, &ks, err, errlen);
+    free(ks.v);
+    return rc;
+}
+
+int tunnel_keys_foreach(const struct edge_tunnel_config *t,
+                        void (*cb)(const char *name, const char *fp, void *arg), void *arg,
+                        char *err, size_t errlen)
+{
+    struct keyset ks;
+    char line[KEY_B64_MAX + 16], fp[TUNNEL_FP_LEN];
+
+    if (keyset_load(t, &ks, err, errlen) < 0)
+        return -1;
+    for (size_t i = 0; i < ks.n; i++) {
+        snprintf(line, sizeof(line), "ssh-ed25519 %s", ks.v[i].b64);
+        if (tunnel_fingerprint(line, fp) < 0)
+            snprintf(fp, sizeof(fp), "(bad key)");
+        cb(ks.v[i].name, fp, arg);
+    }
+    free(ks.v);
+    return (int)ks.n;
+}
