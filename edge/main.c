@@ -6,6 +6,7 @@
 #include "common/stats.h"
 #include "common/stream.h"
 #include "edge/config.h"
+#include "edge/tunnel.h"
 #include "turn/turn.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@ struct edge {
     struct cw_stats *stats;
     struct cw_ctl *ctl;
     struct turn_relay *turn;
+    struct tunnel *tunnel;
     struct cw_tls_ctx *tls;
     uv_signal_t sigterm, sigint, sighup;
     int stopping;
@@ -41,6 +43,9 @@ static void edge_stop(struct edge *e, const char *why)
     if (e->turn)
         turn_relay_close(e->turn, NULL, NULL);
     e->turn = NULL;
+    if (e->tunnel)
+        tunnel_stop(e->tunnel);
+    e->tunnel = NULL;
     cw_ctl_close(e->ctl);
     e->ctl = NULL;
     uv_close((uv_handle_t *)&e->sigterm, NULL);
@@ -138,6 +143,21 @@ static int ctl_turn_reload(void *arg, int argc, char **argv, struct cw_sb *out)
     return 0;
 }
 
+static int ctl_tunnel_status(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct edge *e = arg;
+
+    (void)argc;
+    (void)argv;
+    if (!e->tunnel) {
+        cw_sb_printf(out, "the SSH tunnel endpoint is not configured (no [tunnel] in %s)\n",
+                     e->cfg.path);
+        return 1;
+    }
+    tunnel_status(e->tunnel, out);
+    return 0;
+}
+
 static int ctl_metrics(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct edge *e = arg;
@@ -191,6 +211,7 @@ static int edge_start(struct edge *e)
     cw_ctl_register(e->ctl, "turn status", ctl_turn_status, e);
     cw_ctl_register(e->ctl, "turn list", ctl_turn_list, e);
     cw_ctl_register(e->ctl, "turn reload-users", ctl_turn_reload, e);
+    cw_ctl_register(e->ctl, "tunnel status", ctl_tunnel_status, e);
     cw_ctl_register(e->ctl, "metrics", ctl_metrics, e);
     cw_ctl_register(e->ctl, "version", ctl_version, e);
     if (c->turn_enabled) {
@@ -217,6 +238,13 @@ static int edge_start(struct edge *e)
         e->turn = turn_relay_create(e->loop, &c->turn, e->stats, err, sizeof(err));
         if (!e->turn) {
             CW_ERROR("edge", "TURN not started: %s", err);
+            return -1;
+        }
+    }
+    if (c->tunnel.enabled) {
+        e->tunnel = tunnel_start(e->loop, &c->tunnel, err, sizeof(err));
+        if (!e->tunnel) {
+            CW_ERROR("edge", "SSH tunnel endpoint not started: %s", err);
             return -1;
         }
     }

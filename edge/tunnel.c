@@ -1,0 +1,491 @@
+/* tunnel.c - the supervised tunnel sshd (see tunnel.h). */
+#include "edge/tunnel.h"
+
+#include "common/addr.h"
+#include "common/log.h"
+#include "edge/tunnel_keys.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_SSHD "sshd"
+#define LOG_TUN "tunnel"
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 60000
+#define STABLE_MS 30000             /* ran this long: the next restart is quick again */
+
+struct tunnel {
+    uv_loop_t *loop;
+    struct edge_tunnel_config t;
+    char conf[1100], hostkey[1100];
+    char fp[TUNNEL_FP_LEN];
+    uv_process_t proc;
+    uv_pipe_t err;                  /* sshd's stderr: its log */
+    uv_timer_t restart;
+    char line[1024];
+    size_t nline;
+    int running, pipe_open, stopping, pending;
+    int pid;
+    uint64_t started_ms, backoff_ms;
+    time_t since;
+    unsigned restarts;
+    char last_exit[128];
+};
+
+/* ---- the state directory ------------------------------------------------------ */
+
+static int mkdirs(const char *dir, char *err, size_t errlen)
+{
+    char p[1024];
+
+    snprintf(p, sizeof(p), "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
+            return -1;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
+        return -1;
+    }
+    if (chmod(p, 0700) < 0) {
+        snprintf(err, errlen, "cannot chmod %s: %s", p, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The host key, made with ssh-keygen on first start. */
+static int host_key(struct tunnel *tn, char *err, size_t errlen)
+{
+    char pub[1200], line[1024];
+    FILE *f;
+
+    snprintf(pub, sizeof(pub), "%s.pub", tn->hostkey);
+    if (access(tn->hostkey, F_OK) < 0) {
+        pid_t pid = fork();
+        int st;
+        if (pid == 0) {
+            int null = open("/dev/null", O_RDWR);
+            dup2(null, 0);
+            dup2(null, 1);
+            execlp("ssh-keygen", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                   "causeway-edge", "-f", tn->hostkey, (char *)NULL);
+            _exit(127);
+        }
+        if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            snprintf(err, errlen, "ssh-keygen could not make the host key %s (is openssh-client "
+                     "installed?)", tn->hostkey);
+            return -1;
+        }
+        CW_NOTICE(LOG_TUN, "made the tunnel host key %s", tn->hostkey);
+    }
+    f = fopen(pub, "r");
+    if (!f || !fgets(line, sizeof(line), f) || tunnel_fingerprint(line, tn->fp) < 0) {
+        snprintf(err, errlen, "cannot read the host key %s", pub);
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* sshd_config: key logins of one user, remote forwards on the permitted
+ * loopback ports, nothing else. Rewritten at every start. */
+static int write_sshd_config(struct tunnel *tn, char *err, size_t errlen)
+{
+    const struct edge_tunnel_config *t = &tn->t;
+    char ak[1100], tmp[1200], buf[CW_ADDR_STRLEN];
+    FILE *f;
+    int fd;
+
+    tunnel_path(t, "authorized_keys", ak, sizeof(ak));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", tn->conf);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    fprintf(f, "# Written by causeway-edge at every start: change edge.conf, not this file.\n");
+    for (int i = 0; i < t->nlisten; i++)
+        fprintf(f, "ListenAddress %s\n",
+                cw_addr_fmt((const struct sockaddr *)&t->listen[i], buf, sizeof(buf), 1));
+    fprintf(f, "HostKey %s\nPidFile none\nAuthorizedKeysFile %s\nAllowUsers %s\n", tn->hostkey,
+            ak, t->user);
+    fprintf(f, "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\n"
+               "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+               "HostbasedAuthentication no\nUsePAM no\nStrictModes no\nPermitTTY no\n"
+               "X11Forwarding no\nAllowAgentForwarding no\nAllowStreamLocalForwarding no\n"
+               "PermitUserRC no\nPermitUserEnvironment no\nPermitTunnel no\nGatewayPorts no\n"
+               "AllowTcpForwarding remote\nPermitOpen none\n");
+    fprintf(f, "PermitListen");
+    for (int p = 0; p < t->npermit; p++)
+        fprintf(f, " 127.0.0.1:%u", t->permit[p]);
+    fprintf(f, "%s\n", t->npermit ? "" : " none");
+    /* A session may be opened (it makes sshd set TCP_NODELAY) but runs
+     * nothing of the client's choosing. */
+    fprintf(f, "ForceCommand echo 'causeway tunnel: port forwarding only' >&2; exit 1\n");
+    fprintf(f, "ClientAliveInterval 5\nClientAliveCountMax 3\nLoginGraceTime 20\n"
+               "MaxAuthTries 3\nMaxStartups 10:30:60\nLogLevel VERBOSE\n");
+    if (fclose(f) != 0 || rename(tmp, tn->conf) < 0) {
+        snprintf(err, errlen, "%s: %s", tn->conf, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- sshd's log --------------------------------------------------------------- */
+
+/* Lines about refused or failed attempts are warnings; the rest is info. */
+static void log_line(const char *s)
+{
+    static const char *const bad[] = { "refused", "Refused", "denied", "Denied", "Failed",
+                                       "Invalid", "not allowed", "error:", "forced-command",
+                                       "Disconnected from invalid", "maximum authentication" };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (strstr(s, bad[i])) {
+            CW_WARN(LOG_SSHD, "%s", s);
+            return;
+        }
+    CW_INFO(LOG_SSHD, "%s", s);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    static char b[4096];
+
+    (void)h;
+    (void)hint;
+    *buf = uv_buf_init(b, sizeof(b));
+}
+
+static void maybe_free(struct tunnel *tn)
+{
+    if (tn->stopping && tn->pending == 0)
+        free(tn);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    struct tunnel *tn = h->data;
+
+    tn->pending--;
+    maybe_free(tn);
+}
+
+static void on_err_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct tunnel *tn = s->data;
+
+    for (ssize_t i = 0; i < n; i++) {
+        char c = buf->base[i];
+        if (c == '\n' || tn->nline == sizeof(tn->line) - 1) {
+            tn->line[tn->nline] = 0;
+            if (tn->nline)
+                log_line(tn->line);
+            tn->nline = 0;
+            if (c == '\n')
+                continue;
+        }
+        if (c != '\r')
+            tn->line[tn->nline++] = c;
+    }
+    if (n < 0 && tn->pipe_open) {
+        tn->pipe_open = 0;
+        uv_close((uv_handle_t *)&tn->err, handle_closed);
+    }
+}
+
+/* ---- the process -------------------------------------------------------------- */
+
+static void spawn(struct tunnel *tn);
+
+/* sshd's per-connection processes detach (setsid) and outlive an sshd that
+ * dies, and their /proc environ is overwritten by their process titles. What
+ * they all hold is a TCP connection to a tunnel listen address: on stop,
+ * every sshd process with such a socket is ended. */
+static int local_match(const struct edge_tunnel_config *t, const char *hex)
+{
+    for (int i = 0; i < t->nlisten; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&t->listen[i];
+        char want[64];
+        if (sa->sa_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+            snprintf(want, sizeof(want), "%08X:%04X", (unsigned)in->sin_addr.s_addr,
+                     ntohs(in->sin_port));
+        } else {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+            uint32_t w[4];
+            memcpy(w, &in6->sin6_addr, sizeof(w));
+            snprintf(want, sizeof(want), "%08X%08X%08X%08X:%04X", (unsigned)w[0],
+                     (unsigned)w[1], (unsigned)w[2], (unsigned)w[3], ntohs(in6->sin6_port));
+        }
+        if (strcmp(want, hex) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Inodes of the established connections to a tunnel listen address. */
+static size_t tunnel_inodes(const struct edge_tunnel_config *t, unsigned long *ino, size_t cap)
+{
+    static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+    size_t n = 0;
+
+    for (size_t f = 0; f < 2; f++) {
+        FILE *fp = fopen(files[f], "r");
+        char line[512], local[64];
+        unsigned st;
+        unsigned long inode;
+
+        if (!fp)
+            continue;
+        while (fgets(line, sizeof(line), fp))
+            if (sscanf(line, " %*d: %63s %*s %X %*s %*s %*s %*s %*s %lu", local, &st, &inode) == 3 &&
+                st == 1 /* ESTABLISHED */ && inode && local_match(t, local) && n < cap)
+                ino[n++] = inode;
+        fclose(fp);
+    }
+    return n;
+}
+
+static void stop_sessions(struct tunnel *tn)
+{
+    unsigned long ino[1024];
+    size_t n = tunnel_inodes(&tn->t, ino, sizeof(ino) / sizeof(ino[0]));
+    DIR *d;
+    struct dirent *de;
+    unsigned killed = 0;
+
+    if (!n || !(d = opendir("/proc")))
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char path[300], comm[32] = "", link[64];
+        int pid = atoi(de->d_name), hit = 0;
+        DIR *fds;
+        struct dirent *fe;
+        FILE *f;
+
+        if (pid <= 1 || pid == getpid())
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+        if (!(f = fopen(path, "r")))
+            continue;
+        if (!fgets(comm, sizeof(comm), f))
+            comm[0] = 0;
+        fclose(f);
+        if (strcmp(comm, "sshd\n") != 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+        if (!(fds = opendir(path)))
+            continue;
+        while (!hit && (fe = readdir(fds)) != NULL) {
+            char fdp[600];
+            ssize_t l;
+            unsigned long i;
+            snprintf(fdp, sizeof(fdp), "%s/%s", path, fe->d_name);
+            l = readlink(fdp, link, sizeof(link) - 1);
+            if (l <= 0)
+                continue;
+            link[l] = 0;
+            if (sscanf(link, "socket:[%lu]", &i) != 1)
+                continue;
+            for (size_t k = 0; k < n && !hit; k++)
+                hit = ino[k] == i;
+        }
+        closedir(fds);
+        if (hit && kill(pid, SIGTERM) == 0)
+            killed++;
+    }
+    closedir(d);
+    if (killed)
+        CW_INFO(LOG_TUN, "ended %u sshd connection process%s", killed, killed == 1 ? "" : "es");
+}
+
+static void on_restart(uv_timer_t *t)
+{
+    spawn(t->data);
+}
+
+static void schedule_restart(struct tunnel *tn)
+{
+    uint64_t ran = uv_now(tn->loop) - tn->started_ms;
+
+    if (ran >= STABLE_MS || !tn->backoff_ms)
+        tn->backoff_ms = BACKOFF_MIN_MS;
+    else if (tn->backoff_ms < BACKOFF_MAX_MS)
+        tn->backoff_ms = tn->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : tn->backoff_ms * 2;
+    uv_timer_start(&tn->restart, on_restart, tn->backoff_ms, 0);
+}
+
+static void sshd_exited(uv_process_t *p, int64_t status, int sig)
+{
+    struct tunnel *tn = p->data;
+
+    tn->running = 0;
+    if (sig)
+        snprintf(tn->last_exit, sizeof(tn->last_exit), "killed by signal %d", sig);
+    else
+        snprintf(tn->last_exit, sizeof(tn->last_exit), "exit status %d", (int)status);
+    uv_close((uv_handle_t *)p, handle_closed);     /* counted in pending by spawn */
+    /* The per-connection children of a dead sshd live on, as they do with
+     * any OpenSSH restart: the cores keep their tunnels. They share the log
+     * pipe, which is therefore closed rather than waited for. */
+    if (tn->pipe_open) {
+        tn->pipe_open = 0;
+        uv_close((uv_handle_t *)&tn->err, handle_closed);
+    }
+    if (tn->stopping) {
+        CW_INFO(LOG_TUN, "sshd (pid %d) stopped", tn->pid);
+        return;
+    }
+    schedule_restart(tn);
+    tn->restarts++;
+    CW_WARN(LOG_TUN, "sshd (pid %d) exited (%s): restarting it in %us", tn->pid, tn->last_exit,
+            (unsigned)(tn->backoff_ms / 1000));
+}
+
+static void spawn(struct tunnel *tn)
+{
+    char *args[] = { tn->t.sshd, "-D", "-e", "-f", tn->conf, NULL };
+    uv_stdio_container_t io[3];
+    uv_process_options_t o;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    uv_pipe_init(tn->loop, &tn->err, 0);
+    tn->err.data = tn;
+    io[0].flags = UV_IGNORE;
+    io[1].flags = UV_IGNORE;
+    io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    io[2].data.stream = (uv_stream_t *)&tn->err;
+    o.file = tn->t.sshd;
+    o.args = args;
+    o.exit_cb = sshd_exited;
+    o.stdio = io;
+    o.stdio_count = 3;
+    tn->proc.data = tn;
+    tn->started_ms = uv_now(tn->loop);
+    tn->pending++;                  /* the pipe */
+    tn->pipe_open = 1;
+    rc = uv_spawn(tn->loop, &tn->proc, &o);
+    if (rc < 0) {
+        tn->pipe_open = 0;
+        uv_close((uv_handle_t *)&tn->err, handle_closed);
+        tn->pending++;
+        uv_close((uv_handle_t *)&tn->proc, handle_closed);
+        schedule_restart(tn);
+        CW_ERROR(LOG_TUN, "cannot start sshd %s: %s: retrying in %us (is openssh-server "
+                 "installed? [tunnel] sshd names the binary)", tn->t.sshd, uv_strerror(rc),
+                 (unsigned)(tn->backoff_ms / 1000));
+        return;
+    }
+    tn->running = 1;
+    tn->pending++;                  /* the process handle, until it has exited */
+    tn->pid = tn->proc.pid;
+    tn->nline = 0;
+    tn->since = time(NULL);
+    uv_read_start((uv_stream_t *)&tn->err, on_alloc, on_err_read);
+    CW_NOTICE(LOG_TUN, "sshd started (pid %d, %s)", tn->pid, tn->conf);
+}
+
+struct tunnel *tunnel_start(uv_loop_t *loop, const struct edge_tunnel_config *t, char *err,
+                            size_t errlen)
+{
+    struct tunnel *tn = calloc(1, sizeof(*tn));
+
+    if (!tn) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    tn->loop = loop;
+    tn->t = *t;
+    tunnel_path(t, "sshd_config", tn->conf, sizeof(tn->conf));
+    tunnel_path(t, "ssh_host_ed25519_key", tn->hostkey, sizeof(tn->hostkey));
+    if (mkdirs(t->state_dir, err, errlen) < 0 || host_key(tn, err, errlen) < 0 ||
+        tunnel_keys_refresh(t, err, errlen) < 0 || write_sshd_config(tn, err, errlen) < 0) {
+        free(tn);
+        return NULL;
+    }
+    /* Debian's sshd wants its privilege separation directory. */
+    if (geteuid() == 0 && mkdir("/run/sshd", 0755) < 0 && errno != EEXIST)
+        CW_WARN(LOG_TUN, "cannot create /run/sshd: %s", strerror(errno));
+    uv_timer_init(loop, &tn->restart);
+    tn->restart.data = tn;
+    tn->pending++;                  /* the timer */
+    CW_NOTICE(LOG_TUN, "tunnel host key %s (cores pin it)", tn->fp);
+    spawn(tn);
+    return tn;
+}
+
+void tunnel_stop(struct tunnel *tn)
+{
+    tn->stopping = 1;
+    uv_timer_stop(&tn->restart);
+    uv_close((uv_handle_t *)&tn->restart, handle_closed);
+    stop_sessions(tn);
+    if (tn->running)
+        uv_process_kill(&tn->proc, SIGTERM);
+    maybe_free(tn);
+}
+
+static void status_core(const char *name, const char *fp, void *arg)
+{
+    cw_sb_printf(arg, "    %-24s %s\n", name, fp);
+}
+
+void tunnel_status(struct tunnel *tn, struct cw_sb *out)
+{
+    const struct edge_tunnel_config *t = &tn->t;
+    char buf[CW_ADDR_STRLEN], err[512], when[32];
+    struct tm tm;
+    int n;
+
+    cw_sb_printf(out, "SSH tunnel endpoint\n");
+    if (tn->running) {
+        gmtime_r(&tn->since, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        cw_sb_printf(out, "  sshd: running, pid %d, since %s, restarts %u\n", tn->pid, when,
+                     tn->restarts);
+    } else {
+        cw_sb_printf(out, "  sshd: NOT running (%s), next start in %us, restarts %u\n",
+                     tn->last_exit[0] ? tn->last_exit : "did not start",
+                     (unsigned)(uv_timer_get_due_in(&tn->restart) / 1000), tn->restarts);
+    }
+    cw_sb_printf(out, "  Listening:");
+    for (int i = 0; i < t->nlisten; i++)
+        cw_sb_printf(out, " %s",
+                     cw_addr_fmt((const struct sockaddr *)&t->listen[i], buf, sizeof(buf), 1));
+    cw_sb_printf(out, "\n  Host key: %s\n  Login user: %s\n  Cores may listen on:", tn->fp,
+                 t->user);
+    for (int p = 0; p < t->npermit; p++)
+        cw_sb_printf(out, " 127.0.0.1:%u", t->permit[p]);
+    cw_sb_printf(out, "%s\n", t->npermit ? "" : " (none: add permit-listen lines)");
+    cw_sb_printf(out, "  Trusted cores:\n");
+    n = tunnel_keys_foreach(t, status_core, out, err, sizeof(err));
+    if (n < 0)
+        cw_sb_printf(out, "    (cannot read: %s)\n", err);
+    else if (n == 0)
+        cw_sb_printf(out, "    (none: run `causeway tunnel trust NAME KEY` with the key a core "
+                     "printed)\n");
+}
