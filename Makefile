@@ -32,6 +32,8 @@ ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwcommon.a
 
 # Library archives list their objects by folder: needs secondary expansion.
 .SECONDEXPANSION:
+# Objects made through pattern rules stay (make would delete them as intermediate).
+.SECONDARY:
 
 .PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn clean
 all: build

@@ -113,17 +113,10 @@ static int write_sshd_config(struct tunnel *tn, char *err, size_t errlen)
     const struct edge_tunnel_config *t = &tn->t;
     char ak[1100], tmp[1200], buf[CW_ADDR_STRLEN];
     FILE *f;
-    int fd;
 
     tunnel_path(t, "authorized_keys", ak, sizeof(ak));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", tn->conf);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || !(f = fdopen(fd, "w"))) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    if (!(f = tunnel_file_begin(tn->conf, tmp, sizeof(tmp), err, errlen)))
         return -1;
-    }
     fprintf(f, "# Written by causeway-edge at every start: change edge.conf, not this file.\n");
     for (int i = 0; i < t->nlisten; i++)
         fprintf(f, "ListenAddress %s\n",
@@ -145,12 +138,7 @@ static int write_sshd_config(struct tunnel *tn, char *err, size_t errlen)
     fprintf(f, "ForceCommand echo 'causeway tunnel: port forwarding only' >&2; exit 1\n");
     fprintf(f, "ClientAliveInterval 5\nClientAliveCountMax 3\nLoginGraceTime 20\n"
                "MaxAuthTries 3\nMaxStartups 10:30:60\nLogLevel VERBOSE\n");
-    if (fclose(f) != 0 || rename(tmp, tn->conf) < 0) {
-        snprintf(err, errlen, "%s: %s", tn->conf, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return tunnel_file_commit(f, tmp, tn->conf, err, errlen);
 }
 
 /* ---- sshd's log --------------------------------------------------------------- */

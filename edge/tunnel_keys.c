@@ -162,24 +162,46 @@ static int keyset_load(const struct edge_tunnel_config *t, struct keyset *ks, ch
     return 0;
 }
 
+FILE *tunnel_file_begin(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+    FILE *f;
+    int fd;
+
+    snprintf(tmp, tmplen, "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || !(f = fdopen(fd, "w"))) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    return f;
+}
+
+int tunnel_file_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen)
+{
+    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 static int keyset_save(const struct edge_tunnel_config *t, const struct keyset *ks, char *err,
                        size_t errlen)
 {
     char path[1100], tmp[1200];
     struct stat st;
     FILE *f;
-    int fd, ok;
 
     tunnel_path(t, "authorized_keys", path, sizeof(path));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || !(f = fdopen(fd, "w"))) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    if (!(f = tunnel_file_begin(path, tmp, sizeof(tmp), err, errlen)))
         return -1;
-    }
-    if (stat(t->state_dir, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
+    if (stat(t->state_dir, &st) == 0 && fchown(fileno(f), st.st_uid, st.st_gid) < 0)
         (void)0;                    /* root edits a file the daemon's user reads */
     fprintf(f, "# causeway tunnel: the paired cores. Written by `causeway tunnel trust`;\n"
                "# every key may only hold remote forwards on the permitted loopback ports.\n");
@@ -189,14 +211,7 @@ static int keyset_save(const struct edge_tunnel_config *t, const struct keyset *
             fprintf(f, ",permitlisten=\"127.0.0.1:%u\"", t->permit[p]);
         fprintf(f, " ssh-ed25519 %s " COMMENT_PREFIX "%s\n", ks->v[i].b64, ks->v[i].name);
     }
-    ok = fflush(f) == 0 && fsync(fd) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return tunnel_file_commit(f, tmp, path, err, errlen);
 }
 
 int tunnel_trust(const struct edge_tunnel_config *t, const char *name, const char *pubkey,
