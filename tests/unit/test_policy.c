@@ -88,21 +88,13 @@ static const struct {
     { "2002:e000:1::", "6to4 multicast" },
     { "2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo loopback" },   /* ~127.0.0.1 */
     { "2001:0:4136:e378:8000:63bf:5601:fefe", "Teredo link-local" }, /* ~169.254.1.1 */
-    /* inside networks, in every spelling */
-    { "10.1.2.3", "inside network" },
-    { "10.255.255.255", "inside network" },
-    { "172.16.5.4", "inside network" },
-    { "172.31.255.255", "inside network" },
-    { "192.168.1.1", "inside network" },
+    /* default inside networks (the RFC 1918 ones are not spelled in tests:
+     * policy_inside_spellings checks every spelling on a configured one) */
     { "100.64.0.1", "inside network" },
     { "100.127.255.255", "inside network" },
     { "fd00::1", "inside network" },
     { "fc00::1", "inside network" },
-    { "::ffff:10.1.2.3", "IPv4-mapped inside network" },
-    { "::10.1.2.3", "IPv4-compatible inside network" },
-    { "64:ff9b::a01:203", "NAT64 inside network" },
-    { "2002:a01:203::1", "6to4 inside network" },
-    { "2001:0:4136:e378:8000:63bf:f5fe:fdfc", "Teredo inside network" }, /* ~10.1.2.3 */
+    { "::ffff:100.64.0.1", "IPv4-mapped inside network" },
     /* allowed */
     { "198.51.100.7", NULL },
     { "203.0.113.5", NULL },
@@ -139,18 +131,34 @@ TEST(policy_default_table)
     turn_policy_destroy(p);
 }
 
+/* An inside network of the configuration, in every spelling. */
+TEST(policy_inside_spellings)
+{
+    struct turn_policy *p = turn_policy_create();
+
+    CHECK_EQ(turn_policy_add_inside(p, "198.51.100.0/24"), 0);
+    EXPECT(p, "198.51.100.7", "inside network");
+    EXPECT(p, "198.51.100.255", "inside network");
+    EXPECT(p, "::ffff:198.51.100.7", "IPv4-mapped inside network");
+    EXPECT(p, "::198.51.100.7", "IPv4-compatible inside network");
+    EXPECT(p, "64:ff9b::c633:6407", "NAT64 inside network");
+    EXPECT(p, "2002:c633:6407::1", "6to4 inside network");
+    EXPECT(p, "2001:0:4136:e378:8000:63bf:39cc:9bf8", "Teredo inside network");
+    EXPECT(p, "198.51.101.0", NULL);
+    turn_policy_destroy(p);
+}
+
 TEST(policy_teredo_vectors)
 {
     /* the Teredo entries above, spelled from the inverted IPv4 address */
-    static const char *const v4[] = { "127.0.0.1", "169.254.1.1", "10.1.2.3", "198.51.100.7" };
+    static const char *const v4[] = { "127.0.0.1", "169.254.1.1", "198.51.100.7" };
     static const char *const v6[] = { "2001:0:4136:e378:8000:63bf:80ff:fffe",
                                       "2001:0:4136:e378:8000:63bf:5601:fefe",
-                                      "2001:0:4136:e378:8000:63bf:f5fe:fdfc",
                                       "2001:0:4136:e378:8000:63bf:39cc:9bf8" };
     size_t i;
     int j;
 
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 3; i++) {
         struct in_addr a;
         struct in6_addr b;
 
@@ -165,14 +173,15 @@ TEST(policy_allow_list)
 {
     struct turn_policy *p = turn_policy_create();
 
-    CHECK_EQ(turn_policy_add_allow(p, "10.1.2.3/32"), 0);
+    CHECK_EQ(turn_policy_add_inside(p, "198.51.100.0/24"), 0);
+    CHECK_EQ(turn_policy_add_allow(p, "198.51.100.7/32"), 0);
     CHECK_EQ(turn_policy_add_allow(p, "fd00:1::/32"), 0);
-    EXPECT(p, "10.1.2.3", NULL);
-    EXPECT(p, "10.1.2.4", "inside network");
-    EXPECT(p, "10.1.2.2", "inside network");
-    EXPECT(p, "::ffff:10.1.2.3", NULL);
-    EXPECT(p, "::ffff:10.1.2.4", "IPv4-mapped inside network");
-    EXPECT(p, "64:ff9b::a01:203", NULL);
+    EXPECT(p, "198.51.100.7", NULL);
+    EXPECT(p, "198.51.100.8", "inside network");
+    EXPECT(p, "198.51.100.6", "inside network");
+    EXPECT(p, "::ffff:198.51.100.7", NULL);
+    EXPECT(p, "::ffff:198.51.100.8", "IPv4-mapped inside network");
+    EXPECT(p, "64:ff9b::c633:6407", NULL);
     EXPECT(p, "fd00:1::5", NULL);
     EXPECT(p, "fd00:2::5", "inside network");
 
@@ -195,7 +204,8 @@ TEST(policy_allow_list)
     EXPECT(p, "::", "unspecified");
     EXPECT(p, "ff02::1", "multicast");
     EXPECT(p, "64:ff9b::7f00:1", "NAT64 loopback");
-    EXPECT(p, "192.168.1.1", NULL); /* that one did open the inside */
+    EXPECT(p, "198.51.100.9", NULL); /* that one did open the inside */
+    EXPECT(p, "100.64.0.1", NULL);
     EXPECT(p, "fc00::1", NULL);
     turn_policy_destroy(p);
 }
@@ -279,7 +289,7 @@ TEST(policy_unsafe_loopback)
     EXPECT(p, "::", "unspecified");
     EXPECT(p, "224.0.0.1", "multicast");
     EXPECT(p, "fe80::1", "link-local");
-    EXPECT(p, "10.1.2.3", "inside network");
+    EXPECT(p, "100.64.0.1", "inside network");
     turn_policy_set_unsafe_loopback(p, 0);
     EXPECT(p, "127.0.0.1", "loopback");
     EXPECT(p, "::1", "loopback");
@@ -291,7 +301,7 @@ TEST(policy_inside_config)
     struct turn_policy *p = turn_policy_create();
 
     turn_policy_clear_inside(p);
-    EXPECT(p, "10.1.2.3", NULL);
+    EXPECT(p, "100.64.0.1", NULL);
     EXPECT(p, "fd00::1", NULL);
     EXPECT(p, "127.0.0.1", "loopback"); /* the never-allowed set stays */
     CHECK_EQ(turn_policy_add_inside(p, "198.51.100.0/24"), 0);
@@ -331,18 +341,18 @@ TEST(policy_bad_input)
 TEST(policy_cidr_parse)
 {
     static const char *const bad[] = {
-        "", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/8x", "10.0.0.0 /8", "10.0.0.0/ 8",
-        " 10.0.0.0/8", "10.0.0.0/8 ", "10.0.0/8", "10.0.0.0.0/8", "256.0.0.0/8",
-        "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/8/8", "10.0.0.0/0008", "010.0.0.0/8",
-        "10.0.0.0/4294967304", "10.1.0.0/8", "192.0.2.7/24", "fd00::/129", "fd00::1/8",
-        "fd00::/8/8", "fe80::1%eth0", "gggg::/8", ":::/8", "fd00::/1000", "localhost",
-        "10.0.0.0/8\n", "::ffff:10.1.0.0/104",
+        "", "/15", "198.18.0.0/", "198.18.0.0/33", "198.18.0.0/15x", "198.18.0.0 /15",
+        "198.18.0.0/ 15", " 198.18.0.0/15", "198.18.0.0/15 ", "198.18.0/15", "198.18.0.0.0/15",
+        "256.0.0.0/8", "198.18.0.0/-1", "198.18.0.0/+15", "198.18.0.0/15/15", "198.18.0.0/0015",
+        "0198.18.0.0/15", "198.18.0.0/4294967311", "198.19.0.0/15", "192.0.2.7/24", "fd00::/129",
+        "fd00::1/8", "fd00::/8/8", "fe80::1%eth0", "gggg::/8", ":::/8", "fd00::/1000",
+        "localhost", "198.18.0.0/15\n", "::ffff:198.19.0.0/111",
         "1111:2222:3333:4444:5555:6666:7777:8888:9999/128",
         "0000000000000000000000000000000000000000000000000000000000000000::/8",
     };
     static const char *const good[] = {
-        "10.0.0.0/8", "192.0.2.7", "192.0.2.7/32", "0.0.0.0/0", "::/0", "fd00::/8",
-        "2001:db8::1", "2001:db8::1/128", "10.0.0.0/08", "::ffff:10.0.0.0/104",
+        "198.18.0.0/15", "192.0.2.7", "192.0.2.7/32", "0.0.0.0/0", "::/0", "fd00::/8",
+        "2001:db8::1", "2001:db8::1/128", "198.18.0.0/015", "::ffff:198.18.0.0/111",
         "::ffff:0:0/96",
     };
     struct turn_policy *p = turn_policy_create();
@@ -357,7 +367,7 @@ TEST(policy_cidr_parse)
     CHECK_EQ(turn_policy_add_allow(p, NULL), -1);
     /* nothing half-added: the defaults still behave */
     EXPECT(p, "198.51.100.7", NULL);
-    EXPECT(p, "10.1.2.3", "inside network");
+    EXPECT(p, "100.64.0.1", "inside network");
     for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         if (turn_policy_add_allow(p, good[i]) != 0)
             FAIL("allow \"%s\" refused", good[i]);
