@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "turn/policy.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -262,23 +263,19 @@ static int tunnel_key(struct edge_tunnel_config *t, const char *key, const char 
     if (!strcmp(key, "user"))
         return set_str(t->user, sizeof(t->user), v, err, errlen);
     if (!strcmp(key, "permit-listen")) {
-        unsigned port;
-        char *end;
-        if (strncmp(v, "127.0.0.1:", 10) != 0) {
+        struct sockaddr_storage ss;
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        if (cw_conf_addr(v, 0, &ss, err, errlen) < 0 || ss.ss_family != AF_INET ||
+            in->sin_addr.s_addr != htonl(INADDR_LOOPBACK) || in->sin_port == 0) {
             snprintf(err, errlen, "permit-listen \"%s\" is not 127.0.0.1:PORT (cores forward "
                      "only to the edge's loopback)", v);
-            return -1;
-        }
-        port = (unsigned)strtoul(v + 10, &end, 10);
-        if (*end || port < 1 || port > 65535 || end == v + 10) {
-            snprintf(err, errlen, "permit-listen \"%s\": bad port", v);
             return -1;
         }
         if (t->npermit == EDGE_TUNNEL_MAX_PERMIT) {
             snprintf(err, errlen, "more than %d permit-listen lines", EDGE_TUNNEL_MAX_PERMIT);
             return -1;
         }
-        t->permit[t->npermit++] = (uint16_t)port;
+        t->permit[t->npermit++] = ntohs(in->sin_port);
         return 0;
     }
     snprintf(err, errlen, "unknown key \"%s\" in [tunnel]", key);

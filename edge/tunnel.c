@@ -249,7 +249,8 @@ static size_t tunnel_inodes(const struct edge_tunnel_config *t, unsigned long *i
         if (!fp)
             continue;
         while (fgets(line, sizeof(line), fp))
-            if (sscanf(line, " %*d: %63s %*s %X %*s %*s %*s %*s %*s %lu", local, &st, &inode) == 3 &&
+            if (sscanf(line, " %*d: %63s %*s %X %*s %*s %*s %*s %*s %lu", local, &st,
+                       &inode) == 3 &&
                 st == 1 /* ESTABLISHED */ && inode && local_match(t, local) && n < cap)
                 ino[n++] = inode;
         fclose(fp);

@@ -394,8 +394,9 @@ static int relay_check(struct turn_relay *r, char *err, size_t errlen)
         snprintf(err, errlen, "no relay address configured");
         return -1;
     }
-    if ((o->has_relay4 && turn__relay_probe((const struct sockaddr *)&o->relay4, err, errlen) < 0) ||
-        (o->has_relay6 && turn__relay_probe((const struct sockaddr *)&o->relay6, err, errlen) < 0))
+    if (o->has_relay4 && turn__relay_probe((const struct sockaddr *)&o->relay4, err, errlen) < 0)
+        return -1;
+    if (o->has_relay6 && turn__relay_probe((const struct sockaddr *)&o->relay6, err, errlen) < 0)
         return -1;
     if (o->userdb_path && turn_relay_reload_users(r, err, errlen) < 0)
         return -1;

@@ -1,4 +1,5 @@
-/* turnload.c - a TURN load generator that shares no code with the server:
+/* turnload.c - a TURN load generator that shares no TURN code with the
+ * server (only common/'s address helpers):
  * its own STUN encoder and parser (RFC 8489), long-term credentials (MD5
  * key, HMAC-SHA1 MESSAGE-INTEGRITY, 401/438 retried with REALM and NONCE),
  * thousands of UDP 5-tuples on one epoll loop.
@@ -17,6 +18,8 @@
  * Results are "key=value" lines on stdout; "phase=holding" / "phase=running"
  * is printed (and flushed) once setup ends so that a script can sample the
  * server while the allocations are held. Every mode is bounded by -T. */
+#include "common/addr.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -383,61 +386,6 @@ static int msg_error_code(const struct msg *m)
 
 /* ---- options and addresses -------------------------------------------------- */
 
-static int parse_addr(const char *s, int port_required, struct sockaddr_storage *ss)
-{
-    char host[128];
-    const char *colon;
-    long port = 0;
-
-    memset(ss, 0, sizeof(*ss));
-    if (s[0] == '[') {
-        const char *end = strchr(s, ']');
-        if (!end || (size_t)(end - s - 1) >= sizeof(host))
-            return -1;
-        memcpy(host, s + 1, (size_t)(end - s - 1));
-        host[end - s - 1] = 0;
-        colon = end[1] == ':' ? end + 1 : NULL;
-        if (!colon && end[1])
-            return -1;
-    } else {
-        colon = strrchr(s, ':');
-        if (colon && strchr(s, ':') != colon)
-            colon = NULL;            /* bare IPv6 */
-        size_t hl = colon ? (size_t)(colon - s) : strlen(s);
-        if (hl >= sizeof(host))
-            return -1;
-        memcpy(host, s, hl);
-        host[hl] = 0;
-    }
-    if (colon) {
-        char *end;
-        port = strtol(colon + 1, &end, 10);
-        if (*end || port < 0 || port > 65535)
-            return -1;
-    } else if (port_required) {
-        return -1;
-    }
-    struct sockaddr_in *in = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        return 0;
-    }
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        return 0;
-    }
-    return -1;
-}
-
-static socklen_t sa_len(const struct sockaddr_storage *ss)
-{
-    return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -505,8 +453,8 @@ static int parse_opts(struct tl *t, int argc, char **argv)
         usage(strcmp(argv[1], "-h") && strcmp(argv[1], "--help") ? stderr : stdout);
         return -1;
     }
-    parse_addr("127.0.0.1:3478", 1, &t->server);
-    parse_addr("127.0.0.1:3480", 1, &t->peer);
+    cw_addr_parse("127.0.0.1:3478", 0, &t->server);
+    cw_addr_parse("127.0.0.1:3480", 0, &t->peer);
     t->user = "user";
     t->pass = "pass";
     t->n = t->mode == MODE_ALLOC ? 1000 : 100;
@@ -522,11 +470,11 @@ static int parse_opts(struct tl *t, int argc, char **argv)
     while ((o = getopt_long(argc, argv, "s:u:w:e:L:K:W:T:n:m:r:l:d:h", lo, NULL)) != -1) {
         switch (o) {
         case 's':
-            if (parse_addr(optarg, 1, &t->server) < 0)
+            if (cw_addr_parse(optarg, 0, &t->server) < 0)
                 goto bad;
             break;
         case 'e':
-            if (parse_addr(optarg, 1, &t->peer) < 0)
+            if (cw_addr_parse(optarg, 0, &t->peer) < 0)
                 goto bad;
             break;
         case 'u': t->user = optarg; break;
@@ -560,7 +508,7 @@ static int parse_opts(struct tl *t, int argc, char **argv)
         t->dur_s <= 0 || t->rate > 100000)
         goto bad;
     for (unsigned i = 0; i < k; i++) {
-        if (parse_addr(src, 0, &t->src[i]) < 0 ||
+        if (cw_addr_parse(src, -1, &t->src[i]) < 0 ||
             t->src[i].ss_family != t->server.ss_family || (k > 1 && t->src[i].ss_family != AF_INET))
             goto bad;
         if (i) {
@@ -1039,8 +987,10 @@ static int open_sockets(struct tl *t)
             return -1;
         }
         /* Each socket is one 5-tuple; connect() also filters what we read. */
-        if (bind(c->fd, (const struct sockaddr *)src, sa_len(src)) < 0 ||
-            connect(c->fd, (const struct sockaddr *)&t->server, sa_len(&t->server)) < 0) {
+        if (bind(c->fd, (const struct sockaddr *)src,
+                 cw_addr_len((const struct sockaddr *)src)) < 0 ||
+            connect(c->fd, (const struct sockaddr *)&t->server,
+                    cw_addr_len((const struct sockaddr *)&t->server)) < 0) {
             fprintf(stderr, "turnload: bind/connect socket %u: %s\n", i, strerror(errno));
             return -1;
         }
@@ -1059,7 +1009,8 @@ static int open_sockets(struct tl *t)
     if (t->echo) {
         t->echo_fd = socket(t->peer.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (t->echo_fd < 0 ||
-            bind(t->echo_fd, (const struct sockaddr *)&t->peer, sa_len(&t->peer)) < 0) {
+            bind(t->echo_fd, (const struct sockaddr *)&t->peer,
+                 cw_addr_len((const struct sockaddr *)&t->peer)) < 0) {
             fprintf(stderr, "turnload: echo peer bind: %s\n", strerror(errno));
             return -1;
         }
