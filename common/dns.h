@@ -1,0 +1,91 @@
+/* dns.h - DNS lookups with c-ares on the libuv loop: A and AAAA of a name
+ * against configured servers, with the records' TTL.
+ *
+ * One struct cw_dns per loop (a c-ares channel, its sockets polled by the
+ * loop). Not thread-safe: every call on the loop's thread. Queries go to the
+ * servers in the order given, never rotated: each try asks the first server,
+ * then the next one on a timeout, SERVFAIL, REFUSED or an ICMP unreachable;
+ * c-ares doubles the timeout after each round over all servers, so a lookup
+ * that nobody answers fails after about
+ *     nservers * timeout_ms * (2^tries - 1)
+ * milliseconds. No search list, no /etc/hosts, no caching: every call asks
+ * the servers (re-resolve on the TTL handed back). */
+#ifndef CW_DNS_H
+#define CW_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#define CW_DNS_MAX_ADDRS 16
+#define CW_DNS_DEFAULT_TIMEOUT_MS 2000
+#define CW_DNS_DEFAULT_TRIES 2
+
+struct cw_dns;
+struct cw_dns_query;
+
+struct cw_dns_result {
+    /* The AAAA answers, then the A answers, each in the server's order, with
+     * the port set to the one asked for. When both families have more than
+     * fit, each keeps at least half of the slots. */
+    struct sockaddr_storage addr[CW_DNS_MAX_ADDRS];
+    int n;          /* >= 1 */
+    /* Smallest TTL (seconds) among the records in addr (for a CNAME chain
+     * c-ares folds the CNAMEs' TTL in). May be 0: callers that re-resolve
+     * on it apply their own floor. */
+    unsigned ttl;
+};
+
+enum {
+    CW_DNS_OK = 0,
+    CW_DNS_ENOTFOUND = -1,   /* NXDOMAIN: the name does not exist */
+    CW_DNS_ENODATA = -2,     /* the name exists but has no A or AAAA record */
+    CW_DNS_ETIMEOUT = -3,    /* no server answered in time */
+    CW_DNS_ESERVFAIL = -4,   /* every server answered SERVFAIL, REFUSED or NOTIMP,
+                              * or was unreachable (ICMP unreachable, no route) */
+    CW_DNS_ECANCELLED = -5,  /* (internal: a cancelled query never calls back) */
+    CW_DNS_EOTHER = -6,      /* malformed answer, FORMERR, out of memory */
+};
+
+/* Creates a resolver on loop. servers: "addr[:port],..." (port 53 when
+ * omitted; IPv6 as "2001:db8::1" or "[2001:db8::1]:5353"), tried in that
+ * order; NULL or "" uses the nameservers of /etc/resolv.conf (its search and
+ * domain lines are ignored). timeout_ms is the first try's timeout per
+ * server, tries the number of rounds over all servers; 0 picks
+ * CW_DNS_DEFAULT_TIMEOUT_MS / CW_DNS_DEFAULT_TRIES. Returns NULL with a
+ * message in err when servers is malformed or c-ares cannot start. */
+struct cw_dns *cw_dns_create(uv_loop_t *loop, const char *servers, unsigned timeout_ms,
+                             unsigned tries, char *err, size_t errlen);
+/* Cancels every pending query - their callbacks are not called, and the
+ * query pointers become invalid at once - then closes the handles; the
+ * memory is freed once they closed (the loop must run on). Safe from inside
+ * a cw_dns_cb. d must not be used afterwards. */
+void cw_dns_close(struct cw_dns *d);
+
+/* status is CW_DNS_OK with r (valid only during the call), or a negative
+ * CW_DNS_E* with r NULL. */
+typedef void (*cw_dns_cb)(void *arg, int status, const struct cw_dns_result *r);
+
+/* Asks AAAA and A for name in parallel; cb runs once, from the loop (never
+ * from inside cw_dns_resolve), when both are answered. CW_DNS_OK if either
+ * family had addresses (the other family's failure is then ignored); else the
+ * most telling of the two failures, in this order: ENOTFOUND, ENODATA,
+ * ESERVFAIL, ETIMEOUT, EOTHER. name is a host name (letters, digits, '_',
+ * and '-' inside labels; labels of 1-63, at most 253 characters, one
+ * trailing dot allowed), not an address literal: parse those with
+ * cw_addr_parse() instead.
+ * Returns NULL if name is invalid, d is closing or memory ran out. The query
+ * pointer is valid until its callback returns or it is cancelled. */
+struct cw_dns_query *cw_dns_resolve(struct cw_dns *d, const char *name, uint16_t port,
+                                    cw_dns_cb cb, void *arg);
+/* The callback will not be called; q is invalid afterwards. Safe from inside
+ * any cw_dns_cb, including q's own. c-ares' sub-queries run to their end
+ * (or to cw_dns_close) in the background. */
+void cw_dns_cancel(struct cw_dns_query *q);
+
+/* "name does not exist (NXDOMAIN)", "no A or AAAA record", "no DNS server
+ * answered", ... for log lines and status output. */
+const char *cw_dns_strerror(int status);
+
+#endif
