@@ -8,7 +8,8 @@ BUILD="build-essential pkg-config clang libclang-rt-14-dev
   libuv1-dev libssl-dev libc-ares-dev libnice-dev libglib2.0-dev
   libssh2-1-dev libexpat1-dev libraft-dev"
 # Test and benchmark peers: real software that nobody here wrote.
-PEERS="coturn iproute2 procps curl openssl openssh-server openssh-client python3"
+PEERS="coturn iproute2 procps curl openssl openssh-server openssh-client python3 iperf3
+  dnsmasq-base"
 
 missing=""
 for p in $BUILD $PEERS; do
