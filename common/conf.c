@@ -1,5 +1,6 @@
 /* conf.c - INI-style configuration parser (see conf.h). */
 #include "conf.h"
+#include "log.h"
 
 #include "addr.h"
 
@@ -213,6 +214,28 @@ int cw_conf_range(const char *v, unsigned long min, unsigned long max, unsigned 
 bad:
     seterr(err, errlen, "\"%s\" is not a range lo-hi within %lu-%lu", v, min, max);
     return -1;
+}
+
+int cw_conf_str(char *dst, size_t cap, const char *v, char *err, size_t errlen)
+{
+    if (strlen(v) >= cap || !*v) {
+        snprintf(err, errlen, "value must be 1 to %zu characters", cap - 1);
+        return -1;
+    }
+    snprintf(dst, cap, "%s", v);
+    return 0;
+}
+
+int cw_conf_log_level(const char *v, int *out, char *err, size_t errlen)
+{
+    int l = cw_log_level_parse(v);
+
+    if (l < 0) {
+        snprintf(err, errlen, "\"%s\" is not one of error, warn, notice, info, debug", v);
+        return -1;
+    }
+    *out = l;
+    return 0;
 }
 
 int cw_conf_addr(const char *v, int default_port, struct sockaddr_storage *out, char *err,

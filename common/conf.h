@@ -32,6 +32,10 @@ int cw_conf_bool(const char *v, int *out, char *err, size_t errlen);
 /* "a-b" with min <= a <= b <= max. */
 int cw_conf_range(const char *v, unsigned long min, unsigned long max, unsigned long *lo,
                   unsigned long *hi, char *err, size_t errlen);
+/* Copies a non-empty value that fits in cap (with its NUL) into dst. */
+int cw_conf_str(char *dst, size_t cap, const char *v, char *err, size_t errlen);
+/* "error", "warn", "notice", "info", "debug" -> the cw_log level. */
+int cw_conf_log_level(const char *v, int *out, char *err, size_t errlen);
 /* Address with optional port (see cw_addr_parse). */
 int cw_conf_addr(const char *v, int default_port, struct sockaddr_storage *out, char *err,
                  size_t errlen);

@@ -13,16 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int set_str(char *dst, size_t cap, const char *v, char *err, size_t errlen)
-{
-    if (strlen(v) >= cap || !*v) {
-        snprintf(err, errlen, "value must be 1 to %zu characters", cap - 1);
-        return -1;
-    }
-    snprintf(dst, cap, "%s", v);
-    return 0;
-}
-
 static int read_secret_file(struct edge_config *c, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "re");
@@ -71,17 +61,11 @@ static int edge_key(struct edge_config *c, const char *key, const char *v, char 
                     size_t errlen)
 {
     if (!strcmp(key, "control-socket"))
-        return set_str(c->control_socket, sizeof(c->control_socket), v, err, errlen);
+        return cw_conf_str(c->control_socket, sizeof(c->control_socket), v, err, errlen);
     if (!strcmp(key, "log-file"))
-        return set_str(c->log_file, sizeof(c->log_file), v, err, errlen);
-    if (!strcmp(key, "log-level")) {
-        c->log_level = cw_log_level_parse(v);
-        if (c->log_level < 0) {
-            snprintf(err, errlen, "\"%s\" is not one of error, warn, notice, info, debug", v);
-            return -1;
-        }
-        return 0;
-    }
+        return cw_conf_str(c->log_file, sizeof(c->log_file), v, err, errlen);
+    if (!strcmp(key, "log-level"))
+        return cw_conf_log_level(v, &c->log_level, err, errlen);
     snprintf(err, errlen, "unknown key \"%s\" in [edge]", key);
     return -1;
 }
@@ -111,9 +95,9 @@ static int turn_key(struct edge_config *c, const char *key, const char *v, char 
     if (!strcmp(key, "tls-listen"))
         return add_addr(o->tls_listen, &o->ntls_listen, 5349, v, key, err, errlen);
     if (!strcmp(key, "tls-certificate"))
-        return set_str(c->tls_cert, sizeof(c->tls_cert), v, err, errlen);
+        return cw_conf_str(c->tls_cert, sizeof(c->tls_cert), v, err, errlen);
     if (!strcmp(key, "tls-key"))
-        return set_str(c->tls_key, sizeof(c->tls_key), v, err, errlen);
+        return cw_conf_str(c->tls_key, sizeof(c->tls_key), v, err, errlen);
     if (!strcmp(key, "relay-address") || !strcmp(key, "public-address")) {
         struct sockaddr_storage a;
         int relay = key[0] == 'r';
@@ -137,9 +121,9 @@ static int turn_key(struct edge_config *c, const char *key, const char *v, char 
         return 0;
     }
     if (!strcmp(key, "realm"))
-        return set_str(c->realm, sizeof(c->realm), v, err, errlen);
+        return cw_conf_str(c->realm, sizeof(c->realm), v, err, errlen);
     if (!strcmp(key, "user-db"))
-        return set_str(c->user_db, sizeof(c->user_db), v, err, errlen);
+        return cw_conf_str(c->user_db, sizeof(c->user_db), v, err, errlen);
     if (!strcmp(key, "rest-secret-file"))
         return read_secret_file(c, v, err, errlen);
     if (!strcmp(key, "rest-secret")) {
@@ -252,16 +236,16 @@ static int tunnel_key(struct edge_tunnel_config *t, const char *key, const char 
         return cw_conf_addr(v, 2222, &t->listen[t->nlisten++], err, errlen);
     }
     if (!strcmp(key, "state-dir"))
-        return set_str(t->state_dir, sizeof(t->state_dir), v, err, errlen);
+        return cw_conf_str(t->state_dir, sizeof(t->state_dir), v, err, errlen);
     if (!strcmp(key, "sshd")) {
         if (v[0] != '/') {
             snprintf(err, errlen, "sshd must be an absolute path (sshd re-executes itself)");
             return -1;
         }
-        return set_str(t->sshd, sizeof(t->sshd), v, err, errlen);
+        return cw_conf_str(t->sshd, sizeof(t->sshd), v, err, errlen);
     }
     if (!strcmp(key, "user"))
-        return set_str(t->user, sizeof(t->user), v, err, errlen);
+        return cw_conf_str(t->user, sizeof(t->user), v, err, errlen);
     if (!strcmp(key, "permit-listen")) {
         struct sockaddr_storage ss;
         const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;

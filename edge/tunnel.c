@@ -3,6 +3,7 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/sshkey.h"
 #include "edge/tunnel_keys.h"
 
 #include <arpa/inet.h>
@@ -44,32 +45,6 @@ struct tunnel {
 
 /* ---- the state directory ------------------------------------------------------ */
 
-static int mkdirs(const char *dir, char *err, size_t errlen)
-{
-    char p[1024];
-
-    snprintf(p, sizeof(p), "%s", dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-            snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
-            return -1;
-        }
-        *s = '/';
-    }
-    if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create %s: %s", p, strerror(errno));
-        return -1;
-    }
-    if (chmod(p, 0700) < 0) {
-        snprintf(err, errlen, "cannot chmod %s: %s", p, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* The host key, made with ssh-keygen on first start. */
 static int host_key(struct tunnel *tn, char *err, size_t errlen)
 {
@@ -77,26 +52,15 @@ static int host_key(struct tunnel *tn, char *err, size_t errlen)
     FILE *f;
 
     snprintf(pub, sizeof(pub), "%s.pub", tn->hostkey);
-    if (access(tn->hostkey, F_OK) < 0) {
-        pid_t pid = fork();
-        int st;
-        if (pid == 0) {
-            int null = open("/dev/null", O_RDWR);
-            dup2(null, 0);
-            dup2(null, 1);
-            execlp("ssh-keygen", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                   "causeway-edge", "-f", tn->hostkey, (char *)NULL);
-            _exit(127);
-        }
-        if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            snprintf(err, errlen, "ssh-keygen could not make the host key %s (is openssh-client "
-                     "installed?)", tn->hostkey);
-            return -1;
-        }
+    switch (cw_sshkey_make(tn->hostkey, "causeway-edge", err, errlen)) {
+    case -1:
+        return -1;
+    case 1:
         CW_NOTICE(LOG_TUN, "made the tunnel host key %s", tn->hostkey);
+        break;
     }
     f = fopen(pub, "r");
-    if (!f || !fgets(line, sizeof(line), f) || tunnel_fingerprint(line, tn->fp) < 0) {
+    if (!f || !fgets(line, sizeof(line), f) || cw_sshkey_fingerprint(line, tn->fp) < 0) {
         snprintf(err, errlen, "cannot read the host key %s", pub);
         if (f)
             fclose(f);
@@ -411,7 +375,7 @@ struct tunnel *tunnel_start(uv_loop_t *loop, const struct edge_tunnel_config *t,
     tn->t = *t;
     tunnel_path(t, "sshd_config", tn->conf, sizeof(tn->conf));
     tunnel_path(t, "ssh_host_ed25519_key", tn->hostkey, sizeof(tn->hostkey));
-    if (mkdirs(t->state_dir, err, errlen) < 0 || host_key(tn, err, errlen) < 0 ||
+    if (cw_mkdirs(t->state_dir, err, errlen) < 0 || host_key(tn, err, errlen) < 0 ||
         tunnel_keys_refresh(t, err, errlen) < 0 || write_sshd_config(tn, err, errlen) < 0) {
         free(tn);
         return NULL;

@@ -4,9 +4,10 @@
  * and it is rewritten whole (temporary file, then rename) on every change. */
 #include "edge/tunnel_keys.h"
 
+#include "common/sshkey.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,66 +30,6 @@ struct keyset {
 void tunnel_path(const struct edge_tunnel_config *t, const char *file, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s/%s", t->state_dir, file);
-}
-
-/* The key blob of base64 text b64; its length, or -1. */
-static int key_blob(const char *b64, size_t len, unsigned char *out, size_t cap)
-{
-    int n;
-
-    if (len == 0 || len % 4 || len / 4 * 3 > cap)
-        return -1;
-    n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
-    if (n < 0)
-        return -1;
-    if (len >= 1 && b64[len - 1] == '=')
-        n--;
-    if (len >= 2 && b64[len - 2] == '=')
-        n--;
-    return n;
-}
-
-/* The key blob starts with its own type name as an SSH string. */
-static int blob_has_type(const unsigned char *blob, int n, const char *type)
-{
-    size_t tl = strlen(type);
-
-    return n >= 4 && (size_t)n >= 4 + tl && blob[0] == 0 && blob[1] == 0 &&
-           ((size_t)blob[2] << 8 | blob[3]) == tl && memcmp(blob + 4, type, tl) == 0;
-}
-
-int tunnel_fingerprint(const char *line, char out[TUNNEL_FP_LEN])
-{
-    unsigned char blob[KEY_B64_MAX], md[32], enc[48];
-    const char *p = line, *b;
-    size_t tl, bl;
-    int n;
-
-    while (*p == ' ')
-        p++;
-    tl = strcspn(p, " ");
-    b = p + tl;
-    while (*b == ' ')
-        b++;
-    bl = strcspn(b, " \n");
-    if (!tl || (n = key_blob(b, bl, blob, sizeof(blob))) < 0)
-        return -1;
-    {
-        char type[64];
-        if (tl >= sizeof(type))
-            return -1;
-        memcpy(type, p, tl);
-        type[tl] = 0;
-        if (!blob_has_type(blob, n, type))
-            return -1;
-    }
-    if (EVP_Digest(blob, (size_t)n, md, NULL, EVP_sha256(), NULL) != 1)
-        return -1;
-    n = EVP_EncodeBlock(enc, md, sizeof(md));       /* 44 with one '=' */
-    while (n > 0 && enc[n - 1] == '=')
-        n--;
-    snprintf(out, TUNNEL_FP_LEN, "SHA256:%.*s", n, (const char *)enc);
-    return 0;
 }
 
 static int valid_name(const char *name)
@@ -230,7 +171,7 @@ int tunnel_trust(const struct edge_tunnel_config *t, const char *name, const cha
     }
     while (*pubkey == ' ')
         pubkey++;
-    if (strncmp(pubkey, "ssh-ed25519 ", 12) != 0 || tunnel_fingerprint(pubkey, fp) < 0) {
+    if (strncmp(pubkey, "ssh-ed25519 ", 12) != 0 || cw_sshkey_fingerprint(pubkey, fp) < 0) {
         snprintf(err, errlen, "not an ssh-ed25519 public key line (the core prints one: "
                  "\"ssh-ed25519 AAAA... name\")");
         return -1;
@@ -301,7 +242,7 @@ int tunnel_keys_foreach(const struct edge_tunnel_config *t,
         return -1;
     for (size_t i = 0; i < ks.n; i++) {
         snprintf(line, sizeof(line), "ssh-ed25519 %s", ks.v[i].b64);
-        if (tunnel_fingerprint(line, fp) < 0)
+        if (cw_sshkey_fingerprint(line, fp) < 0)
             snprintf(fp, sizeof(fp), "(bad key)");
         cb(ks.v[i].name, fp, arg);
     }

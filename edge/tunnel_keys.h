@@ -9,14 +9,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/sshkey.h"
 #include "edge/config.h"
 
 #define TUNNEL_NAME_MAX 64
-#define TUNNEL_FP_LEN 51            /* "SHA256:" + 43 base64 characters + NUL */
-
-/* "SHA256:..." of the key in an OpenSSH public key line ("TYPE BASE64
- * [comment]"); -1 if the line holds no such key. */
-int tunnel_fingerprint(const char *line, char out[TUNNEL_FP_LEN]);
+#define TUNNEL_FP_LEN CW_SSHKEY_FP_LEN
 /* Adds or replaces the key of core name (an ssh-ed25519 public key line).
  * -1 with err. */
 int tunnel_trust(const struct edge_tunnel_config *t, const char *name, const char *pubkey,
