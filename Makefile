@@ -3,6 +3,7 @@
 #   make test       install missing Debian packages, build, run every test
 #   make demo       install missing Debian packages, build, start a demo edge
 #   make bench-turn TURN benchmark side by side with coturn
+#   make bench-tunnel SSH tunnel benchmark side by side with OpenSSH's ssh -R
 
 CC      ?= cc
 CLANG   ?= clang
@@ -11,6 +12,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 NICE_CFLAGS := $(shell pkg-config --cflags nice 2>/dev/null)
 NICE_LIBS   := $(shell pkg-config --libs nice 2>/dev/null)
+SSH_LIBS    := $(shell pkg-config --libs libssh2 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
@@ -35,9 +37,9 @@ ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwcommon.a
 # Objects made through pattern rules stay (make would delete them as intermediate).
 .SECONDARY:
 
-.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn clean
+.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel clean
 all: build
-build: $(BIN)/causeway-edge $(BIN)/causeway
+build: $(BIN)/causeway-edge $(BIN)/causeway-core $(BIN)/causeway
 
 deps:
 	@sh scripts/install-deps.sh
@@ -55,7 +57,13 @@ $(BIN)/causeway-edge: $(call objs_of,edge,$(B)/obj) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BIN)/causeway: $(call objs_of,cli,$(B)/obj) $(B)/obj/edge/config.o $(B)/obj/edge/tunnel_keys.o $(LIBS_ALL)
+$(BIN)/causeway-core: $(call objs_of,core,$(B)/obj) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(SSH_LIBS) -lm
+
+# The CLI reads both daemons' configuration files and edits their key files.
+CLI_SHARED := edge/config.o edge/tunnel_keys.o core/config.o core/pairing.o
+$(BIN)/causeway: $(call objs_of,cli,$(B)/obj) $(addprefix $(B)/obj/,$(CLI_SHARED)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
@@ -75,7 +83,11 @@ $(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/l
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 
-$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $(B)/$(1)/obj/edge/config.o $(B)/$(1)/obj/edge/tunnel_keys.o $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway-core: $$(call objs_of,core,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) $$(SSH_LIBS) -lm
+
+$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $$(addprefix $(B)/$(1)/obj/,$$(CLI_SHARED)) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
@@ -120,7 +132,7 @@ fuzz: $(FUZZERS)
 
 test: deps
 	@$(MAKE) --no-print-directory build $(B)/tests/unit $(B)/tests/unit-asan $(TOOLS) $(FUZZERS) \
-	    $(B)/asan/bin/causeway-edge $(B)/asan/bin/causeway \
+	    $(B)/asan/bin/causeway-edge $(B)/asan/bin/causeway-core $(B)/asan/bin/causeway \
 	    $(B)/tsan/bin/causeway-edge $(B)/tsan/bin/causeway
 	@sh tests/run.sh
 
@@ -134,6 +146,10 @@ demo-stop:
 bench-turn: deps
 	@$(MAKE) --no-print-directory build $(TOOLS)
 	@bash bench/turn.sh
+
+bench-tunnel: deps
+	@$(MAKE) --no-print-directory build $(TOOLS)
+	@bash bench/tunnel.sh
 
 clean:
 	rm -rf $(B)

@@ -3,6 +3,8 @@
  * (then asks the daemon, if it runs, to reload it). */
 #include "common/ctl.h"
 #include "common/strbuf.h"
+#include "core/config.h"
+#include "core/pairing.h"
 #include "edge/config.h"
 #include "edge/tunnel_keys.h"
 #include "turn/auth.h"
@@ -22,7 +24,7 @@ static const char *conf_path = EDGE_CONF_DEFAULT;
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: causeway [-c edge.conf] [-s control.sock] COMMAND\n"
+            "usage: causeway [-c edge.conf|core.conf] [-s control.sock] COMMAND\n"
             "commands of a running edge:\n"
             "  turn status                 listeners, clients, relays, allocations per user\n"
             "  turn list                   every allocation\n"
@@ -40,7 +42,13 @@ static void usage(FILE *f)
             "  tunnel trust NAME KEY|-     let core NAME in with its ssh-ed25519 public key line\n"
             "                              (- reads it from standard input)\n"
             "  tunnel untrust NAME\n"
-            "  tunnel cores                the trusted cores and their key fingerprints\n");
+            "  tunnel cores                the trusted cores and their key fingerprints\n"
+            "Core (with -c core.conf):\n"
+            "  tunnel status               Target, Domain, Status of every tunnel, and what the\n"
+            "                              guest account client URI resolved to (running core)\n"
+            "  tunnel pair                 make this core's key if needed and print the command\n"
+            "                              that trusts it on an edge\n"
+            "  version\n");
 }
 
 static int load_config(struct edge_config *cfg)
@@ -224,6 +232,67 @@ static void print_core(const char *name, const char *fp, void *arg)
     printf("%-24s %s\n", name, fp);
 }
 
+/* What the core's [tunnel] needs from this edge. */
+static void print_host_key(const struct edge_tunnel_config *t)
+{
+    char path[1200], line[1024], fp[CW_SSHKEY_FP_LEN];
+    FILE *f;
+
+    tunnel_path(t, "ssh_host_ed25519_key.pub", path, sizeof(path));
+    f = fopen(path, "re");
+    if (!f || !fgets(line, sizeof(line), f) || cw_sshkey_fingerprint(line, fp) < 0) {
+        printf("the edge has no host key yet (it makes one at its first start); then "
+               "`causeway tunnel status` shows its fingerprint for the core's host-key\n");
+    } else {
+        printf("on the core, in its [tunnel] for this edge:\n  host-key = %s\n  user = %s\n",
+               fp, t->user);
+    }
+    if (f)
+        fclose(f);
+}
+
+/* `causeway -c core.conf tunnel pair`: the key and the command for the edge. */
+static int core_pair(void)
+{
+    static struct core_config cfg;
+    char err[1024], cmd[1200], fp[80];
+    int made;
+
+    if (core_config_load(&cfg, conf_path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "causeway: %s\n", err);
+        return 1;
+    }
+    made = core_pairing_key(&cfg, err, sizeof(err));
+    if (made < 0 || core_pairing_command(&cfg, cmd, sizeof(cmd)) < 0 ||
+        core_pairing_fingerprint(&cfg, fp, sizeof(fp)) < 0) {
+        fprintf(stderr, "causeway: %s\n", made < 0 ? err : "cannot read the tunnel key");
+        return 1;
+    }
+    printf("%s tunnel key of core \"%s\": %s (%s)\n", made ? "made the" : "the", cfg.name,
+           cfg.key_file, fp);
+    printf("on each edge, run:\n  %s\n", cmd);
+    printf("then put the host-key it prints into this core's [tunnel] section in %s\n",
+           conf_path);
+    return 0;
+}
+
+/* A configuration with a [core] section belongs to causeway-core. */
+static int conf_is_core(const char *path)
+{
+    char line[512];
+    FILE *f = fopen(path, "re");
+    int core = 0;
+
+    if (!f)
+        return 0;
+    while (!core && fgets(line, sizeof(line), f)) {
+        const char *p = line + strspn(line, " \t");
+        core = !strncmp(p, "[core]", 6);
+    }
+    fclose(f);
+    return core;
+}
+
 static int tunnel_cmd(int argc, char **argv)
 {
     static struct edge_config cfg;
@@ -268,7 +337,7 @@ static int tunnel_cmd(int argc, char **argv)
             fprintf(stderr, "causeway: %s\n", err);
             return 1;
         }
-        tunnel_fingerprint(k, fp);
+        cw_sshkey_fingerprint(k, fp);
         printf("core %s trusted (%s)", argv[1], fp);
         if (cfg.tunnel.npermit) {
             printf("; it may hold remote forwards on");
@@ -276,6 +345,7 @@ static int tunnel_cmd(int argc, char **argv)
                 printf(" 127.0.0.1:%u", cfg.tunnel.permit[p]);
         }
         printf("\n");
+        print_host_key(&cfg.tunnel);
         return 0;
     }
     usage(stderr);
@@ -284,12 +354,13 @@ static int tunnel_cmd(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    int opt;
+    int opt, conf_set = 0, core;
 
     while ((opt = getopt(argc, argv, "+c:s:h")) != -1) {
         switch (opt) {
         case 'c':
             conf_path = optarg;
+            conf_set = 1;
             break;
         case 's':
             ctl_path = optarg;
@@ -312,13 +383,23 @@ int main(int argc, char **argv)
         return turn_user(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[0], "turn") && !strcmp(argv[1], "rest-credential"))
         return turn_rest_credential(argc - 2, argv + 2);
-    if (argc >= 2 && !strcmp(argv[0], "tunnel") && strcmp(argv[1], "status") != 0)
+    if (!conf_set && access(EDGE_CONF_DEFAULT, F_OK) < 0 && access(CORE_CONF_DEFAULT, F_OK) == 0)
+        conf_path = CORE_CONF_DEFAULT;
+    core = conf_is_core(conf_path);
+    if (core && argc == 2 && !strcmp(argv[0], "tunnel") && !strcmp(argv[1], "pair"))
+        return core_pair();
+    if (!core && argc >= 2 && !strcmp(argv[0], "tunnel") && strcmp(argv[1], "status") != 0)
         return tunnel_cmd(argc - 1, argv + 1);
     if (!ctl_path) {
         /* The socket path comes from the configuration when it can be read. */
         static struct edge_config cfg;
+        static struct core_config ccfg;
         char err[1024];
-        if (access(conf_path, R_OK) == 0 && edge_config_load(&cfg, conf_path, err, sizeof(err)) == 0)
+        if (core)
+            ctl_path = core_config_load(&ccfg, conf_path, err, sizeof(err)) == 0
+                           ? ccfg.control_socket : CORE_CTL_DEFAULT;
+        else if (access(conf_path, R_OK) == 0 &&
+                 edge_config_load(&cfg, conf_path, err, sizeof(err)) == 0)
             ctl_path = cfg.control_socket;
         else
             ctl_path = EDGE_CTL_DEFAULT;

@@ -50,7 +50,7 @@ cleanup() {
         wait "$p" 2>/dev/null
     done
     # With a sanitizer build (tests/run.sh uses one) any report fails the test.
-    for f in "$WORK"/edge*.log; do
+    for f in "$WORK"/edge*.log "$WORK"/core*.log; do
         [ -f "$f" ] || continue
         if grep -qE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$f"; then
             notok "sanitizer report in $(basename "$f")"; grep -E -A5 'Sanitizer|runtime error' "$f" | head -30

@@ -1,0 +1,231 @@
+/* config.c - parses core.conf (see docs/configuration.md for every key). */
+#include "core/config.h"
+
+#include "common/addr.h"
+#include "common/conf.h"
+#include "common/log.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int core_key(struct core_config *c, const char *key, const char *v, char *err,
+                    size_t errlen)
+{
+    if (!strcmp(key, "control-socket"))
+        return cw_conf_str(c->control_socket, sizeof(c->control_socket), v, err, errlen);
+    if (!strcmp(key, "log-file"))
+        return cw_conf_str(c->log_file, sizeof(c->log_file), v, err, errlen);
+    if (!strcmp(key, "log-level"))
+        return cw_conf_log_level(v, &c->log_level, err, errlen);
+    if (!strcmp(key, "state-dir"))
+        return cw_conf_str(c->state_dir, sizeof(c->state_dir), v, err, errlen);
+    if (!strcmp(key, "name")) {
+        for (const char *p = v; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
+                snprintf(err, errlen, "name \"%s\": use letters, digits, '-', '_' and '.'", v);
+                return -1;
+            }
+        return cw_conf_str(c->name, sizeof(c->name), v, err, errlen);
+    }
+    snprintf(err, errlen, "unknown key \"%s\" in [core]", key);
+    return -1;
+}
+
+static int dns_key(struct core_config *c, const char *key, const char *v, char *err,
+                   size_t errlen)
+{
+    if (!strcmp(key, "server")) {
+        struct sockaddr_storage ss;
+        char a[CW_ADDR_STRLEN];
+        size_t n = strlen(c->dns_servers);
+        int count = n ? 1 : 0;
+
+        for (const char *p = c->dns_servers; *p; p++)
+            count += *p == ',';
+        if (count == CORE_MAX_DNS) {
+            snprintf(err, errlen, "more than %d DNS servers", CORE_MAX_DNS);
+            return -1;
+        }
+        if (cw_conf_addr(v, 53, &ss, err, errlen) < 0)
+            return -1;
+        cw_addr_fmt((struct sockaddr *)&ss, a, sizeof(a), 1);
+        snprintf(c->dns_servers + n, sizeof(c->dns_servers) - n, "%s%s", n ? "," : "", a);
+        return 0;
+    }
+    if (!strcmp(key, "timeout")) {
+        unsigned long ms;
+        if (cw_conf_uint(v, 100, 30000, &ms, err, errlen) < 0)
+            return -1;
+        c->dns_timeout_ms = (unsigned)ms;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown key \"%s\" in [dns]", key);
+    return -1;
+}
+
+/* "SHA256:" and 43 characters of unpadded base64, as ssh-keygen -l prints. */
+static int host_key_valid(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n != 7 + 43 || strncmp(v, "SHA256:", 7) != 0)
+        return 0;
+    for (const char *p = v + 7; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '+' && *p != '/')
+            return 0;
+    return 1;
+}
+
+static int port_key(const char *v, uint16_t *out, char *err, size_t errlen)
+{
+    unsigned long x;
+
+    if (cw_conf_uint(v, 1, 65535, &x, err, errlen) < 0)
+        return -1;
+    *out = (uint16_t)x;
+    return 0;
+}
+
+static int tunnel_key(struct core_tunnel_config *t, const char *key, const char *v, char *err,
+                      size_t errlen)
+{
+    unsigned long x;
+
+    if (!strcmp(key, "edge"))
+        return cw_conf_addr(v, 2222, &t->edge, err, errlen);
+    if (!strcmp(key, "host-key")) {
+        if (!host_key_valid(v)) {
+            snprintf(err, errlen, "host-key \"%s\" is not a SHA256:... fingerprint (copy it "
+                     "from `causeway tunnel status` on the edge)", v);
+            return -1;
+        }
+        return cw_conf_str(t->host_key, sizeof(t->host_key), v, err, errlen);
+    }
+    if (!strcmp(key, "user"))
+        return cw_conf_str(t->user, sizeof(t->user), v, err, errlen);
+    if (!strcmp(key, "guest-uri")) {
+        for (const char *p = v; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != ':') {
+                snprintf(err, errlen, "guest-uri \"%s\" is not a host name or address", v);
+                return -1;
+            }
+        return cw_conf_str(t->guest_uri, sizeof(t->guest_uri), v, err, errlen);
+    }
+    if (!strcmp(key, "webbridge-port"))
+        return port_key(v, &t->webbridge_port, err, errlen);
+    if (!strcmp(key, "edge-port"))
+        return port_key(v, &t->edge_port, err, errlen);
+    if (!strcmp(key, "keepalive-interval")) {
+        if (cw_conf_duration(v, 1, 300, &x, err, errlen) < 0)
+            return -1;
+        t->keepalive_interval = (unsigned)x;
+        return 0;
+    }
+    if (!strcmp(key, "keepalive-count")) {
+        if (cw_conf_uint(v, 1, 100, &x, err, errlen) < 0)
+            return -1;
+        t->keepalive_count = (unsigned)x;
+        return 0;
+    }
+    if (!strcmp(key, "max-connections")) {
+        /* OpenSSH drops a connection that opens more than 16,384 channels. */
+        if (cw_conf_uint(v, 1, 16000, &x, err, errlen) < 0)
+            return -1;
+        t->max_connections = (unsigned)x;
+        return 0;
+    }
+    snprintf(err, errlen, "unknown key \"%s\" in [tunnel]", key);
+    return -1;
+}
+
+static void tunnel_defaults(struct core_tunnel_config *t)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->user, sizeof(t->user), "causeway");
+    t->webbridge_port = 443;
+    t->keepalive_interval = 1;
+    t->keepalive_count = 3;
+    t->max_connections = 4096;
+}
+
+static int conf_cb(void *arg, const char *section, const char *key, const char *v, char *err,
+                   size_t errlen)
+{
+    struct core_config *c = arg;
+
+    if (!key) {
+        if (!strcmp(section, "tunnel")) {
+            /* Every [tunnel] section is one more tunnel. */
+            if (c->ntunnel == CORE_MAX_TUNNELS) {
+                snprintf(err, errlen, "more than %d [tunnel] sections", CORE_MAX_TUNNELS);
+                return -1;
+            }
+            tunnel_defaults(&c->tunnel[c->ntunnel++]);
+            return 0;
+        }
+        if (!strcmp(section, "core") || !strcmp(section, "dns"))
+            return 0;
+        snprintf(err, errlen, "unknown section [%s] (known: [core], [dns], [tunnel])", section);
+        return -1;
+    }
+    if (!strcmp(section, "core"))
+        return core_key(c, key, v, err, errlen);
+    if (!strcmp(section, "dns"))
+        return dns_key(c, key, v, err, errlen);
+    return tunnel_key(&c->tunnel[c->ntunnel - 1], key, v, err, errlen);
+}
+
+static int tunnel_check(const struct core_config *c, int i, char *err, size_t errlen)
+{
+    const struct core_tunnel_config *t = &c->tunnel[i];
+    const char *missing = NULL;
+
+    if (!t->edge.ss_family)
+        missing = "edge = the edge's internal address (its sshd, port 2222 by default)";
+    else if (!t->guest_uri[0])
+        missing = "guest-uri = the guest account client URI (the webbridge's name)";
+    else if (!t->edge_port)
+        missing = "edge-port = the loopback port on the edge that the tunnel holds "
+                  "(one of the edge's permit-listen ports)";
+    if (missing) {
+        snprintf(err, errlen, "%s: [tunnel] number %d needs %s", c->path, i + 1, missing);
+        return -1;
+    }
+    for (int j = 0; j < i; j++)
+        if (cw_addr_equal((const struct sockaddr *)&c->tunnel[j].edge,
+                          (const struct sockaddr *)&t->edge, 1) &&
+            c->tunnel[j].edge_port == t->edge_port) {
+            snprintf(err, errlen, "%s: [tunnel] number %d asks the same edge for the same "
+                     "edge-port %u as number %d", c->path, i + 1, t->edge_port, j + 1);
+            return -1;
+        }
+    return 0;
+}
+
+int core_config_load(struct core_config *c, const char *path, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    snprintf(c->control_socket, sizeof(c->control_socket), "%s", CORE_CTL_DEFAULT);
+    snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/causeway/core");
+    c->log_level = CW_LOG_INFO;
+    c->dns_timeout_ms = 2000;
+    if (gethostname(c->name, sizeof(c->name)) < 0 || !c->name[0])
+        snprintf(c->name, sizeof(c->name), "core");
+    c->name[strcspn(c->name, ". ")] = '\0';
+    if (cw_conf_parse_file(path, conf_cb, c, err, errlen) < 0)
+        return -1;
+    for (int i = 0; i < c->ntunnel; i++)
+        if (tunnel_check(c, i, err, errlen) < 0)
+            return -1;
+    snprintf(c->key_file, sizeof(c->key_file), "%s/tunnel_ed25519", c->state_dir);
+    return 0;
+}
+
+void core_config_pubkey_path(const struct core_config *c, char *out, size_t len)
+{
+    snprintf(out, len, "%s.pub", c->key_file);
+}

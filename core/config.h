@@ -1,0 +1,51 @@
+/* config.h - core.conf: the inside daemon's configuration. Shared with the
+ * `causeway` CLI, which reads it to find the control socket and the tunnel
+ * key (pairing). */
+#ifndef CORE_CONFIG_H
+#define CORE_CONFIG_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CORE_CONF_DEFAULT "/etc/causeway/core.conf"
+#define CORE_CTL_DEFAULT "/run/causeway/core.sock"
+#define CORE_MAX_TUNNELS 16
+#define CORE_MAX_DNS 4
+#define CORE_NAME_MAX 255
+
+/* One [tunnel] section: an SSH connection to an edge that holds a remote
+ * forward on the edge's loopback for a guest account client URI. */
+struct core_tunnel_config {
+    struct sockaddr_storage edge;           /* Target: the edge's sshd */
+    char host_key[64];                      /* pinned "SHA256:..."; "" = not paired yet */
+    char user[64];                          /* the edge's tunnel account */
+    char guest_uri[CORE_NAME_MAX + 1];      /* Domain: resolved in the inside DNS */
+    uint16_t webbridge_port;                /* the webbridge's port inside */
+    uint16_t edge_port;                     /* 127.0.0.1:edge_port on the edge */
+    unsigned keepalive_interval;            /* seconds between SSH keepalives */
+    unsigned keepalive_count;               /* unanswered intervals before "dead" */
+    unsigned max_connections;               /* forwarded connections at once */
+};
+
+struct core_config {
+    char path[1024];
+    char control_socket[108];
+    char log_file[1024];
+    int log_level;
+    char name[64];                          /* this core's name in pairing */
+    char state_dir[1024];                   /* tunnel key lives here */
+    char key_file[1100];                    /* state_dir/tunnel_ed25519 */
+    char dns_servers[CORE_MAX_DNS * 48];    /* "a:53,b:53" for c-ares; "" = resolv.conf */
+    unsigned dns_timeout_ms;
+    struct core_tunnel_config tunnel[CORE_MAX_TUNNELS];
+    int ntunnel;
+};
+
+/* Loads path over the defaults. Returns 0, or -1 with "file:line: what" (or
+ * "file: what" for a missing key) in err. */
+int core_config_load(struct core_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Path of the public half of the tunnel key (key_file + ".pub"). */
+void core_config_pubkey_path(const struct core_config *cfg, char *out, size_t len);
+
+#endif

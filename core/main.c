@@ -1,0 +1,230 @@
+/* main.c - causeway-core: the inside daemon. Reads core.conf, makes the
+ * tunnel key on first start, opens the SSH tunnels to the edges, serves the
+ * control socket, and stops cleanly on SIGTERM/SIGINT; SIGHUP reopens the
+ * log and applies a new log level. */
+#include "common/ctl.h"
+#include "common/dns.h"
+#include "common/log.h"
+#include "common/sshkey.h"
+#include "core/config.h"
+#include "core/pairing.h"
+#include "core/tunnel.h"
+
+#include <errno.h>
+#include <libssh2.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CORE_VERSION "0.1.0"
+
+struct core {
+    uv_loop_t *loop;
+    struct core_config cfg;
+    struct cw_ctl *ctl;
+    struct cw_dns *dns;
+    struct core_tunnel *tunnel[CORE_MAX_TUNNELS];
+    int ntunnel;
+    uv_signal_t sigterm, sigint, sighup;
+    int stopping;
+};
+
+static void core_stop(struct core *c, const char *why)
+{
+    if (c->stopping)
+        return;
+    c->stopping = 1;
+    CW_NOTICE("core", "stopping: %s", why);
+    for (int i = 0; i < c->ntunnel; i++)
+        core_tunnel_close(c->tunnel[i], NULL, NULL);
+    c->ntunnel = 0;
+    if (c->dns)
+        cw_dns_close(c->dns);
+    c->dns = NULL;
+    cw_ctl_close(c->ctl);
+    c->ctl = NULL;
+    uv_close((uv_handle_t *)&c->sigterm, NULL);
+    uv_close((uv_handle_t *)&c->sigint, NULL);
+    uv_close((uv_handle_t *)&c->sighup, NULL);
+}
+
+static void core_reload(struct core *c)
+{
+    struct core_config *n = malloc(sizeof(*n));
+    char err[1024];
+
+    if (!n)
+        return;
+    if (core_config_load(n, c->cfg.path, err, sizeof(err)) < 0) {
+        CW_ERROR("core", "SIGHUP: %s; keeping the running configuration", err);
+    } else {
+        cw_log_set_level((enum cw_log_level)n->log_level);
+        CW_NOTICE("core", "SIGHUP: reloaded the log level from %s (other changes need a "
+                  "restart)", c->cfg.path);
+    }
+    free(n);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    struct core *c = h->data;
+
+    if (sig == SIGHUP) {
+        cw_log_reopen();
+        core_reload(c);
+        return;
+    }
+    core_stop(c, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- control commands ----------------------------------------------------- */
+
+static int ctl_tunnel_status(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct core *c = arg;
+    char fp[80];
+
+    (void)argc;
+    (void)argv;
+    if (core_pairing_fingerprint(&c->cfg, fp, sizeof(fp)) == 0)
+        cw_sb_printf(out, "Core \"%s\", tunnel key %s (%s)\n", c->cfg.name, fp, c->cfg.key_file);
+    if (!c->ntunnel) {
+        cw_sb_printf(out, "no [tunnel] is configured in %s\n", c->cfg.path);
+        return 0;
+    }
+    cw_sb_printf(out, "\nSSH tunnels:\n");
+    core_tunnel_header(out);
+    for (int i = 0; i < c->ntunnel; i++)
+        core_tunnel_row(c->tunnel[i], out);
+    for (int i = 0; i < c->ntunnel; i++) {
+        cw_sb_printf(out, "\n");
+        core_tunnel_detail(c->tunnel[i], out);
+    }
+    return 0;
+}
+
+static int ctl_version(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    (void)arg;
+    (void)argc;
+    (void)argv;
+    cw_sb_printf(out, "causeway-core %s pid %ld\n", CORE_VERSION, (long)getpid());
+    return 0;
+}
+
+/* ---- start-up --------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: causeway-core [-c core.conf] [-t]\n"
+               "  -c FILE  configuration (default " CORE_CONF_DEFAULT ")\n"
+               "  -t       check the configuration and exit\n");
+}
+
+static int core_start(struct core *c)
+{
+    struct core_config *cfg = &c->cfg;
+    char err[1024];
+    int made;
+
+    uv_signal_init(c->loop, &c->sigterm);
+    uv_signal_init(c->loop, &c->sigint);
+    uv_signal_init(c->loop, &c->sighup);
+    c->sigterm.data = c->sigint.data = c->sighup.data = c;
+    uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&c->sigint, on_signal, SIGINT);
+    uv_signal_start(&c->sighup, on_signal, SIGHUP);
+    if (cfg->log_file[0] && cw_log_open(cfg->log_file) < 0) {
+        fprintf(stderr, "causeway-core: cannot open log file %s: %s\n", cfg->log_file,
+                strerror(errno));
+        return -1;
+    }
+    cw_log_set_level((enum cw_log_level)cfg->log_level);
+    c->ctl = cw_ctl_create(c->loop, cfg->control_socket, err, sizeof(err));
+    if (!c->ctl) {
+        CW_ERROR("core", "%s", err);
+        return -1;
+    }
+    cw_ctl_register(c->ctl, "tunnel status", ctl_tunnel_status, c);
+    cw_ctl_register(c->ctl, "version", ctl_version, c);
+    made = core_pairing_key(cfg, err, sizeof(err));
+    if (made < 0) {
+        CW_ERROR("core", "%s", err);
+        return -1;
+    }
+    if (made) {
+        char cmd[1024];
+        if (core_pairing_command(cfg, cmd, sizeof(cmd)) == 0)
+            CW_NOTICE("core", "made the tunnel key %s; to pair this core, run on each edge: %s",
+                      cfg->key_file, cmd);
+    }
+    c->dns = cw_dns_create(c->loop, cfg->dns_servers[0] ? cfg->dns_servers : NULL,
+                           cfg->dns_timeout_ms, 2, err, sizeof(err));
+    if (!c->dns) {
+        CW_ERROR("core", "DNS: %s", err);
+        return -1;
+    }
+    for (int i = 0; i < cfg->ntunnel; i++) {
+        c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, cfg->name,
+                                          c->dns);
+        if (!c->tunnel[i]) {
+            CW_ERROR("core", "out of memory starting tunnel %d", i + 1);
+            return -1;
+        }
+        c->ntunnel++;
+    }
+    CW_NOTICE("core", "causeway-core %s started (config %s, control %s, %d tunnel%s)",
+              CORE_VERSION, cfg->path, cfg->control_socket, c->ntunnel,
+              c->ntunnel == 1 ? "" : "s");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct core c;
+    const char *conf = CORE_CONF_DEFAULT;
+    char err[1024];
+    int opt, check = 0, rc;
+
+    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+        switch (opt) {
+        case 'c':
+            conf = optarg;
+            break;
+        case 't':
+            check = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (core_config_load(&c.cfg, conf, err, sizeof(err)) < 0) {
+        fprintf(stderr, "causeway-core: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("causeway-core: %s is valid\n", conf);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    c.loop = uv_default_loop();
+    libssh2_init(0);
+    rc = core_start(&c);
+    if (rc < 0)
+        core_stop(&c, "start-up failed");
+    uv_run(c.loop, UV_RUN_DEFAULT);
+    uv_loop_close(c.loop);
+    libssh2_exit();
+    if (rc == 0)
+        CW_NOTICE("core", "stopped");
+    return rc < 0 ? 1 : 0;
+}

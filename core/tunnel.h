@@ -1,0 +1,33 @@
+/* tunnel.h - the core's SSH tunnel client: one SSH connection (libssh2 on the
+ * libuv loop) to an edge's sshd, holding a remote forward on the edge's
+ * loopback; every connection the edge opens on it is spliced to the guest
+ * account client URI's addresses inside. Reconnects by itself. */
+#ifndef CORE_TUNNEL_H
+#define CORE_TUNNEL_H
+
+#include "common/dns.h"
+#include "common/strbuf.h"
+#include "core/config.h"
+
+#include <uv.h>
+
+struct core_tunnel;
+
+/* Starts connecting at once. key_file is the private ed25519 key (its
+ * public half at key_file.pub); cfg, key_file, core_name and dns must
+ * outlive the tunnel. NULL when out of memory. */
+struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel_config *cfg,
+                                       const char *key_file, const char *core_name,
+                                       struct cw_dns *dns);
+/* Ends forwarded connections and the SSH connection; cb(arg) runs once
+ * every handle is closed and the memory is freed. */
+void core_tunnel_close(struct core_tunnel *t, void (*cb)(void *), void *arg);
+/* One table row: Target, Domain, Status, since (header: core_tunnel_header). */
+void core_tunnel_header(struct cw_sb *out);
+void core_tunnel_row(struct core_tunnel *t, struct cw_sb *out);
+/* Forwards and the guest account client URI's resolved targets. */
+void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out);
+/* 1 when ACTIVE. */
+int core_tunnel_active(const struct core_tunnel *t);
+
+#endif

@@ -1,0 +1,163 @@
+/* tunnel_int.h - internals of the core's SSH tunnel client, shared by
+ * tunnel.c (the SSH connection), splice.c (forwarded connections) and
+ * guest.c (the inside target's addresses). */
+#ifndef CORE_TUNNEL_INT_H
+#define CORE_TUNNEL_INT_H
+
+#include "common/addr.h"
+#include "common/dns.h"
+#include "core/config.h"
+#include "core/tunnel.h"
+
+#include <libssh2.h>
+#include <stdint.h>
+#include <time.h>
+#include <uv.h>
+
+/* Bytes read from a local connection per libssh2 write batch, and the most
+ * bytes queued towards a local connection before we stop reading its SSH
+ * channel (the channel window then holds the edge back). */
+#define SPLICE_UP_BUF (64 * 1024)
+#define SPLICE_DOWN_MAX (256 * 1024)
+#define SPLICE_SCRATCH (64 * 1024)
+
+enum tun_state { TUN_CONNECTING, TUN_ACTIVE, TUN_FAILED, TUN_STOPPED };
+
+enum tun_phase {
+    PH_IDLE,        /* waiting for the next attempt */
+    PH_CONNECT,     /* TCP connect in progress */
+    PH_HANDSHAKE,
+    PH_AUTH,
+    PH_SESSION,     /* a session channel: makes sshd set TCP_NODELAY */
+    PH_EXEC,
+    PH_LISTEN,      /* remote forward requested */
+    PH_READY,
+};
+
+/* The libssh2 operation whose packet is half sent: libssh2 1.10 accepts no
+ * other outgoing packet until exactly that call is repeated and completes. */
+enum pend_op { PEND_NONE, PEND_WRITE, PEND_READ, PEND_EOF, PEND_CLOSE, PEND_ACCEPT };
+
+struct splice;
+
+/* Where forwarded connections go: the guest account client URI's addresses
+ * in the inside DNS, refreshed on TTL and on failure. */
+struct guest {
+    struct core_tunnel *t;
+    struct cw_dns_query *q;
+    uv_timer_t timer;                   /* next refresh */
+    struct cw_dns_result addrs;         /* last good answer (kept on errors) */
+    int resolved;                       /* addrs holds an answer */
+    int status;                         /* last lookup: 0 or a CW_DNS_E* code */
+    time_t resolved_at, fault_since;
+    uint64_t last_lookup_ms;
+    unsigned next;                      /* first address for the next connection */
+    char last_connect_err[400];         /* why the last target connect failed */
+    time_t last_connect_err_at;
+};
+
+struct core_tunnel {
+    uv_loop_t *loop;
+    const struct core_tunnel_config *cfg;
+    const char *key_file, *core_name;
+    char pubkey_file[1100];
+    char target[CW_ADDR_STRLEN];        /* the edge, for status and logs */
+
+    enum tun_state state;
+    char reason[300];                   /* why FAILED, or the connecting step */
+    char last_fail[300];                /* the failure last logged */
+    time_t since;
+    unsigned attempt;                   /* failed attempts since the last ACTIVE */
+
+    enum tun_phase phase;
+    int fd;
+    uv_poll_t *poll;                    /* one per connection, freed in its close cb */
+    int poll_events;
+    LIBSSH2_SESSION *ssh;
+    LIBSSH2_LISTENER *listener;
+    LIBSSH2_CHANNEL *session_ch;
+    uint64_t phase_start_ms, last_rx_ms;
+    uv_timer_t timer;                   /* backoff, connect deadline, keepalives */
+
+    enum pend_op pend;
+    struct splice *pend_splice;
+    int pumping;
+    int dead;                           /* a libssh2 call saw the session die */
+    uint64_t moved;                     /* bumped whenever the pump got something done */
+    uv_idle_t kick;                     /* a pump on the next loop turn */
+
+    struct splice *splices;             /* forwarded connections */
+    unsigned nsplices;
+    uint8_t *scratch;                   /* channel -> local reads */
+
+    struct guest guest;
+    struct cw_dns *dns;                 /* shared, owned by the daemon */
+
+    uint64_t accepted, target_failures, bytes_up, bytes_down;
+    int closing;
+    void (*close_cb)(void *);
+    void *close_arg;
+    int pending_handles;
+};
+
+/* splice.c */
+struct splice {
+    struct splice *next, *prev;
+    struct core_tunnel *t;
+    LIBSSH2_CHANNEL *ch;                /* NULL once freed (or the session went) */
+    uv_tcp_t tcp;                       /* to the inside target */
+    uv_connect_t conn;
+    uv_shutdown_t shutreq;
+    uv_timer_t timer;                   /* connect deadline */
+    struct sockaddr_storage target;     /* the address being tried */
+    unsigned target_start, target_idx, tries;
+    int handles;                        /* open uv handles */
+    int tcp_open, local_closed, connected, reading;
+    int local_eof, remote_eof, eof_sent, shut_started, shut_done;
+    int failed, ch_closing;
+    uint8_t *up;                        /* local -> channel */
+    size_t up_len, up_off;
+    size_t down_queued;                 /* bytes handed to uv_write, not yet done */
+};
+
+/* Takes a freshly accepted channel: connects to the inside target. */
+void splice__start(struct core_tunnel *t, LIBSSH2_CHANNEL *ch);
+/* Moves bytes both ways as far as possible. Returns 0, or 1 when a libssh2
+ * call left a packet half sent (t->pend is set; nothing else may run). */
+int splice__service(struct splice *s);
+/* Repeats the half-sent operation; 0 when done, 1 if still blocked. */
+int splice__resume(struct splice *s, enum pend_op op);
+/* The SSH connection is gone: local sides are shut down and closed. */
+void splice__abort(struct splice *s);
+
+/* tunnel.c */
+void tunnel__pump(struct core_tunnel *t);
+/* Asks for a pump on the next loop turn (from splice callbacks). */
+void tunnel__kick(struct core_tunnel *t);
+/* 1 when the socket can take a small packet whole. */
+int tunnel__room(struct core_tunnel *t);
+/* A libssh2 call on s returned EAGAIN: records it when a packet is half sent. */
+int tunnel__blocked(struct core_tunnel *t, struct splice *s, enum pend_op op);
+void tunnel__handle_closed(struct core_tunnel *t);
+/* Frees a closing tunnel once its handles and splices are gone. */
+void tunnel__maybe_free(struct core_tunnel *t);
+uint64_t tunnel__now_ms(struct core_tunnel *t);
+
+/* guest.c */
+void guest__start(struct core_tunnel *t);
+void guest__stop(struct core_tunnel *t);
+/* Where a new connection starts in the address list (the last address
+ * that worked). */
+unsigned guest__first(struct core_tunnel *t);
+/* The address for a connection's try number `try` (0-based) from start, its
+ * index in *idx; NULL when none is left to try (or none is known). */
+const struct sockaddr *guest__target(struct core_tunnel *t, unsigned start, unsigned try,
+                                     unsigned *idx);
+void guest__connect_ok(struct core_tunnel *t, unsigned idx);
+/* Connecting to address a (index idx) failed: the next connection starts
+ * with the next address; a re-resolve is asked when all failed. */
+void guest__connect_failed(struct core_tunnel *t, unsigned idx, const struct sockaddr *a,
+                           const char *why, int all_failed);
+void guest__status(struct core_tunnel *t, struct cw_sb *out);
+
+#endif
