@@ -287,7 +287,14 @@ static int conf_is_core(const char *path)
         return 0;
     while (!core && fgets(line, sizeof(line), f)) {
         const char *p = line + strspn(line, " \t");
-        core = !strncmp(p, "[core]", 6);
+        if (*p++ != '[')
+            continue;
+        p += strspn(p, " \t");
+        if (strncmp(p, "core", 4) != 0)
+            continue;
+        p += 4;
+        p += strspn(p, " \t");
+        core = *p == ']';
     }
     fclose(f);
     return core;
@@ -319,8 +326,8 @@ static int tunnel_cmd(int argc, char **argv)
         else if (rc > 0)
             fprintf(stderr, "causeway: no trusted core \"%s\"\n", argv[1]);
         else
-            printf("core %s removed: it can no longer log in (open tunnels end when sshd "
-                   "next checks, or restart the edge)\n", argv[1]);
+            printf("core %s removed: it can no longer log in (its open tunnels stay up until "
+                   "their connections end; restart the edge to end them now)\n", argv[1]);
         return rc != 0;
     }
     if (!strcmp(argv[0], "trust") && argc == 3) {
@@ -388,6 +395,11 @@ int main(int argc, char **argv)
     core = conf_is_core(conf_path);
     if (core && argc == 2 && !strcmp(argv[0], "tunnel") && !strcmp(argv[1], "pair"))
         return core_pair();
+    if (core && argc >= 2 && !strcmp(argv[0], "tunnel") && strcmp(argv[1], "status") != 0) {
+        fprintf(stderr, "causeway: `tunnel %s` is an edge command: run it on the edge (%s is a "
+                "core's configuration)\n", argv[1], conf_path);
+        return 2;
+    }
     if (!core && argc >= 2 && !strcmp(argv[0], "tunnel") && strcmp(argv[1], "status") != 0)
         return tunnel_cmd(argc - 1, argv + 1);
     if (!ctl_path) {

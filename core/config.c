@@ -119,7 +119,8 @@ static int tunnel_key(struct core_tunnel_config *t, const char *key, const char 
     if (!strcmp(key, "edge-port"))
         return port_key(v, &t->edge_port, err, errlen);
     if (!strcmp(key, "keepalive-interval")) {
-        if (cw_conf_duration(v, 1, 300, &x, err, errlen) < 0)
+        /* libssh2 counts whole seconds and sends nothing more often than 2 s. */
+        if (cw_conf_duration(v, 2, 300, &x, err, errlen) < 0)
             return -1;
         t->keepalive_interval = (unsigned)x;
         return 0;
@@ -146,8 +147,8 @@ static void tunnel_defaults(struct core_tunnel_config *t)
     memset(t, 0, sizeof(*t));
     snprintf(t->user, sizeof(t->user), "causeway");
     t->webbridge_port = 443;
-    t->keepalive_interval = 1;
-    t->keepalive_count = 3;
+    t->keepalive_interval = 2;
+    t->keepalive_count = 2;
     t->max_connections = 4096;
 }
 

@@ -98,9 +98,20 @@ static void resolve(struct core_tunnel *t)
         return;
     uv_timer_stop(&g->timer);
     g->last_lookup_ms = tunnel__now_ms(t);
+    if (g->literal)
+        return;
     g->q = cw_dns_resolve(t->dns, t->cfg->guest_uri, t->cfg->webbridge_port, on_resolved, t);
-    if (!g->q)
+    if (!g->q) {
+        /* Not a name DNS can look up (a stray dot, a broken address). */
+        if (!g->fault_since) {
+            g->fault_since = time(NULL);
+            CW_ERROR("tunnel", "guest account client URI %s cannot be looked up: it is not a "
+                     "valid host name or address (check guest-uri in core.conf)",
+                     t->cfg->guest_uri);
+        }
+        g->status = CW_DNS_EOTHER;
         uv_timer_start(&g->timer, on_timer, RETRY_FAULT_MS, 0);
+    }
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -119,6 +130,7 @@ void guest__start(struct core_tunnel *t)
     /* An address literal (single-box setups, tests) needs no lookup. */
     if (cw_addr_parse(t->cfg->guest_uri, t->cfg->webbridge_port, &g->addrs.addr[0]) == 0) {
         g->addrs.n = 1;
+        g->literal = 1;
         g->resolved = 1;
         g->resolved_at = time(NULL);
         return;

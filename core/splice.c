@@ -326,7 +326,7 @@ static int read_channel(struct splice *s, int resume)
         n = libssh2_channel_read(s->ch, (char *)t->scratch, SPLICE_SCRATCH);
         if (n > 0) {
             write_local(s, t->scratch, (size_t)n);
-            t->bytes_down += (uint64_t)n;
+            t->bytes_from_edge += (uint64_t)n;
             t->moved++;
             continue;
         }
@@ -359,7 +359,7 @@ static int write_channel(struct splice *s, int resume)
         n = libssh2_channel_write(s->ch, (const char *)s->up + s->up_off, s->up_len - s->up_off);
         if (n > 0) {
             s->up_off += (size_t)n;
-            t->bytes_up += (uint64_t)n;
+            t->bytes_to_edge += (uint64_t)n;
             t->moved++;
             continue;
         }

@@ -19,7 +19,8 @@
  * Nagle and delayed ACKs (tens of ms). The edge's forced command exits at
  * once, and the socket option stays.
  *
- * Liveness: a keepalive that wants a reply every keepalive-interval; when
+ * Liveness: a keepalive that wants a reply every keepalive-interval (libssh2
+ * counts whole seconds, so at least 2 s apart); when
  * nothing at all was received for keepalive-interval x keepalive-count the
  * edge is declared dead (a stopped sshd keeps the TCP connection open). On
  * any failure the connection is torn down, forwarded connections end, and
@@ -48,6 +49,7 @@
 #define TICK_MS 250
 
 static void on_poll(uv_poll_t *h, int status, int events);
+static void set_state(struct core_tunnel *t, enum tun_state st, const char *reason);
 static void step(struct core_tunnel *t);
 
 uint64_t tunnel__now_ms(struct core_tunnel *t)
@@ -69,10 +71,23 @@ static const char *state_name(enum tun_state s)
     }
 }
 
+/* The connecting step, for status and the timeout message. */
+static void step_to(struct core_tunnel *t, const char *what)
+{
+    t->step = what;
+    set_state(t, TUN_CONNECTING, what);
+}
+
 /* Log lines: a failure once per new reason (a tunnel that keeps failing
  * the same way says so once, not every backoff step), recovery always. */
 static void set_state(struct core_tunnel *t, enum tun_state st, const char *reason)
 {
+    /* Retrying after a failure: still Failed (with its reason and since)
+     * until the tunnel is up again. */
+    if (st == TUN_CONNECTING && t->state == TUN_FAILED) {
+        CW_DEBUG("tunnel", "tunnel to %s: retrying: %s", t->target, reason);
+        return;
+    }
     if (st != t->state)
         t->since = time(NULL);
     snprintf(t->reason, sizeof(t->reason), "%s", reason);
@@ -270,7 +285,7 @@ static void connect_start(struct core_tunnel *t)
     t->pending_handles++;
     t->phase = PH_CONNECT;
     t->phase_start_ms = t->last_rx_ms = tunnel__now_ms(t);
-    set_state(t, TUN_CONNECTING, "connecting to the edge's sshd");
+    step_to(t, "connecting to the edge's sshd");
     update_poll(t);
     uv_timer_start(&t->timer, on_timer, TICK_MS, TICK_MS);
 }
@@ -321,7 +336,8 @@ static int start_ssh(struct core_tunnel *t)
     }
     libssh2_session_set_blocking(t->ssh, 0);
     libssh2_session_callback_set(t->ssh, LIBSSH2_CALLBACK_RECV, (void *)recv_cb);
-    /* keepalive@openssh.com with want_reply: sshd answers each one. */
+    /* A global request (keepalive@libssh2.org) that wants a reply: sshd
+     * answers each one with a failure, which is all we need. */
     libssh2_keepalive_config(t->ssh, 1, t->cfg->keepalive_interval);
     t->phase = PH_HANDSHAKE;
     return 0;
@@ -334,7 +350,7 @@ static void step(struct core_tunnel *t)
 
     switch (t->phase) {
     case PH_HANDSHAKE:
-        set_state(t, TUN_CONNECTING, "SSH handshake");
+        step_to(t, "SSH handshake");
         rc = libssh2_session_handshake(t->ssh, t->fd);
         if (rc == LIBSSH2_ERROR_EAGAIN)
             break;
@@ -347,15 +363,15 @@ static void step(struct core_tunnel *t)
         t->phase = PH_AUTH;
         /* fall through */
     case PH_AUTH:
-        set_state(t, TUN_CONNECTING, "authenticating with the core's key");
+        step_to(t, "authenticating with the core's key");
         rc = libssh2_userauth_publickey_fromfile_ex(t->ssh, t->cfg->user,
                                                     (unsigned)strlen(t->cfg->user),
                                                     t->pubkey_file, t->key_file, NULL);
         if (rc == LIBSSH2_ERROR_EAGAIN)
             break;
         if (rc == LIBSSH2_ERROR_FILE) {
-            fail(t, "cannot use the tunnel key %s: %s (make it with `causeway -c core.conf "
-                 "tunnel pair`)", t->key_file, ssh_error(t));
+            fail(t, "cannot use the tunnel key %s or its .pub: %s (`causeway -c core.conf "
+                 "tunnel pair` makes them when both are missing)", t->key_file, ssh_error(t));
             return;
         }
         if (rc) {
@@ -367,6 +383,7 @@ static void step(struct core_tunnel *t)
         t->phase = PH_SESSION;
         /* fall through */
     case PH_SESSION:
+        t->step = "opening a session channel";
         t->session_ch = libssh2_channel_open_session(t->ssh);
         if (!t->session_ch) {
             if (libssh2_session_last_errno(t->ssh) == LIBSSH2_ERROR_EAGAIN)
@@ -389,7 +406,7 @@ static void step(struct core_tunnel *t)
         /* fall through */
     case PH_LISTEN:
     listen:
-        set_state(t, TUN_CONNECTING, "asking the edge to listen");
+        step_to(t, "asking the edge to listen");
         /* "127.0.0.1", never NULL: libssh2 would send 0.0.0.0, which the
          * edge's permitlisten="127.0.0.1:P" does not match. */
         /* libssh2 refuses channels beyond its queue: room for a burst of
@@ -539,7 +556,7 @@ static void on_timer(uv_timer_t *h)
     if (t->phase != PH_READY) {
         if (now - t->phase_start_ms > CONNECT_TIMEOUT_MS)
             fail(t, "timed out after %d s connecting to the edge at %s (step: %s)",
-                 CONNECT_TIMEOUT_MS / 1000, t->target, t->reason);
+                 CONNECT_TIMEOUT_MS / 1000, t->target, t->step ? t->step : "connect");
         return;
     }
     if (now - t->last_rx_ms > dead_ms) {
@@ -608,9 +625,9 @@ struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel
     guest__start(t);
     if (!cfg->host_key[0]) {
         /* Never connect to an edge we cannot recognise. */
-        set_state(t, TUN_FAILED, "no host-key in this [tunnel]: pair first (`causeway tunnel "
-                  "pair` here, its `causeway tunnel trust` command on the edge, then copy the "
-                  "host-key that it prints into core.conf and restart)");
+        set_state(t, TUN_FAILED, "no host-key in this [tunnel]: pair first (`causeway -c "
+                  "core.conf tunnel pair` here, its `causeway tunnel trust` command on the edge, "
+                  "then copy the host-key that it prints into core.conf and restart)");
         return t;
     }
     connect_start(t);
@@ -657,11 +674,12 @@ void core_tunnel_row(struct core_tunnel *t, struct cw_sb *out)
 void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out)
 {
     cw_sb_printf(out, "Tunnel to %s as user \"%s\", host key %s\n", t->target, t->cfg->user,
-                 t->cfg->host_key);
+                 t->cfg->host_key[0] ? t->cfg->host_key : "(none pinned)");
     cw_sb_printf(out, "  Forward: edge 127.0.0.1:%u -> %s port %u; connections: %u open, "
-                 "%llu accepted, %llu could not reach the target; bytes in %llu, out %llu\n",
+                 "%llu accepted, %llu could not reach the target; bytes from the edge %llu, to "
+                 "the edge %llu\n",
                  t->cfg->edge_port, t->cfg->guest_uri, t->cfg->webbridge_port, t->nsplices,
                  (unsigned long long)t->accepted, (unsigned long long)t->target_failures,
-                 (unsigned long long)t->bytes_up, (unsigned long long)t->bytes_down);
+                 (unsigned long long)t->bytes_from_edge, (unsigned long long)t->bytes_to_edge);
     guest__status(t, out);
 }

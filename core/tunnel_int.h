@@ -48,6 +48,7 @@ struct guest {
     uv_timer_t timer;                   /* next refresh */
     struct cw_dns_result addrs;         /* last good answer (kept on errors) */
     int resolved;                       /* addrs holds an answer */
+    int literal;                        /* guest-uri is an address: no DNS */
     int status;                         /* last lookup: 0 or a CW_DNS_E* code */
     time_t resolved_at, fault_since;
     uint64_t last_lookup_ms;
@@ -66,6 +67,7 @@ struct core_tunnel {
     enum tun_state state;
     char reason[300];                   /* why FAILED, or the connecting step */
     char last_fail[300];                /* the failure last logged */
+    const char *step;                   /* connecting step now */
     time_t since;
     unsigned attempt;                   /* failed attempts since the last ACTIVE */
 
@@ -93,7 +95,7 @@ struct core_tunnel {
     struct guest guest;
     struct cw_dns *dns;                 /* shared, owned by the daemon */
 
-    uint64_t accepted, target_failures, bytes_up, bytes_down;
+    uint64_t accepted, target_failures, bytes_to_edge, bytes_from_edge;
     int closing;
     void (*close_cb)(void *);
     void *close_arg;

@@ -176,7 +176,8 @@ int tunnel_trust(const struct edge_tunnel_config *t, const char *name, const cha
                  "\"ssh-ed25519 AAAA... name\")");
         return -1;
     }
-    if (keyset_load(t, &ks, err, errlen) < 0)
+    /* Before the edge's first start the state directory may not exist. */
+    if (cw_mkdirs(t->state_dir, err, errlen) < 0 || keyset_load(t, &ks, err, errlen) < 0)
         return -1;
     b = pubkey + 12;
     while (*b == ' ')

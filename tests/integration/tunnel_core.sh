@@ -27,6 +27,12 @@ permit-listen = 127.0.0.1:18446
 permit-listen = 127.0.0.1:18448
 CONF
 sed -i 's/^\[turn\]$/[turn]\nenabled = no/' "$WORK/edge.conf"
+# Pairing may come before the edge's first start (no state directory yet).
+sed "s|^state-dir = .*|state-dir = $WORK/fresh-edge|" "$WORK/edge.conf" > "$WORK/fresh-edge.conf"
+ssh-keygen -q -t ed25519 -N '' -C early -f "$WORK/early" || notok "ssh-keygen"
+check "tunnel trust before the edge's first start trusts the core and says the host key comes later" \
+    sh -c "'$BIN/causeway' -c '$WORK/fresh-edge.conf' tunnel trust early \"\$(cat '$WORK/early.pub')\" | grep -q 'the edge has no host key yet' &&
+           grep -q 'causeway-core:early\$' '$WORK/fresh-edge/authorized_keys'"
 start_edge "$WORK/edge.conf"
 
 # core_conf NAME: $WORK/NAME.conf, [core] and [dns] of core NAME, then stdin.
@@ -66,6 +72,8 @@ wait_status() {
     cwc "$1" tunnel status > "$WORK/status-$1-last.txt" 2>&1
     return 1
 }
+# row CORE DOMAIN: the status table's row of that tunnel.
+row() { cwc "$1" tunnel status | grep -E "^$E4:2222 +$2 "; }
 # ere TEXT: TEXT as an extended regular expression matching itself.
 ere() { printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|/]/\\&/g'; }
 # since_start CORE ERE: how many lines of CORE's log since its last start match.
@@ -158,8 +166,14 @@ mv "$WORK/core1.log" "$WORK/core1-nopin.log"
 start_core core1
 check "a wrong host key pin: Failed, in plain words" \
     wait_status core1 "Failed: host key mismatch: the edge at $E4:2222 presented $(ere "$hk") but core.conf pins $(ere "$wrong")" 10
+since1=$(row core1 web.inside.test | awk '{print $4}')
 check "host key mismatch logged once per tunnel, not per retry" \
     test "$(sleep 3; since_start core1 'error tunnel: .*host key mismatch')" = 4
+check "retrying keeps the tunnel Failed since the first failure" \
+    test "$(row core1 web.inside.test | awk '{print $3 " " $4}')" = "Failed $since1"
+check "an edge command given a core.conf says where to run it" \
+    sh -c "'$BIN/causeway' -c '$WORK/core1.conf' tunnel trust x y > '$WORK/edgecmd.out' 2>&1;
+           [ \$? = 2 ] && grep -q 'is an edge command: run it on the edge' '$WORK/edgecmd.out'"
 check "the core never authenticated to the wrong-key edge" sh -c "! grep -q 'Accepted publickey' '$WORK/edge.log'"
 stop_core core1
 
@@ -273,7 +287,7 @@ check "traffic flows through the new sshd" peer_on_edge echo 127.0.0.1 18443 20 
 stopped=$(session_pids)
 kill -STOP $stopped
 check "sshd stopped (SIGSTOP): the core sees the edge stopped answering within seconds" \
-    wait_status core1 "Failed: the edge at $E4:2222 stopped answering" 8
+    wait_status core1 "Failed: the edge at $E4:2222 stopped answering" 12
 kill -CONT $stopped
 check "sshd continues: Active again by itself" wait_status core1 "^$E4:2222 +web.inside.test +Active" 40
 check "traffic flows after the stop" peer_on_edge echo 127.0.0.1 18443 20 1000
