@@ -1,7 +1,10 @@
 #!/bin/sh
-# demo.sh - starts causeway-edge with TURN on loopback and unprivileged ports,
-# a UDP echo peer to relay to, proves it with one turnutils_uclient run, and
-# prints what to try next. `make demo-stop` (or scripts/demo.sh stop) ends it.
+# demo.sh - starts causeway-edge (TURN and the SSH tunnel endpoint) and
+# causeway-core on loopback and unprivileged ports: a UDP echo peer to relay
+# to, proved with one turnutils_uclient run; the core paired with the edge,
+# its tunnel holding 127.0.0.1:$WEB_PORT on the edge for a demo "webbridge"
+# (a static web server), proved with curl. Prints what to try next.
+# `make demo-stop` (or scripts/demo.sh stop) ends it.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -9,9 +12,12 @@ D=$TOP/build/demo
 BIN=$TOP/build/bin
 PORT=${DEMO_TURN_PORT:-3478}
 PEER_PORT=${DEMO_PEER_PORT:-3480}
+SSH_PORT=${DEMO_SSH_PORT:-2222}
+WEB_PORT=${DEMO_WEB_PORT:-8443}         # on the edge: what the tunnel holds
+BRIDGE_PORT=${DEMO_BRIDGE_PORT:-8080}   # inside: the demo webbridge
 
 stop() {
-    for f in "$D/edge.pid" "$D/peer.pid"; do
+    for f in "$D/core.pid" "$D/edge.pid" "$D/peer.pid" "$D/webbridge.pid"; do
         [ -f "$f" ] || continue
         pid=$(cat "$f")
         kill "$pid" 2>/dev/null && echo "demo: stopped pid $pid"
@@ -39,6 +45,11 @@ user-db = $D/turn-users
 rest-secret-file = $D/rest.secret
 # The demo's echo peer lives on loopback, which a real edge never relays to.
 unsafe-allow-loopback-peers = yes
+
+[tunnel]
+listen = 127.0.0.1:$SSH_PORT
+state-dir = $D/edge-tunnel
+permit-listen = 127.0.0.1:$WEB_PORT
 CONF
 [ -f "$D/rest.secret" ] || { umask 077; openssl rand -hex 24 > "$D/rest.secret"; }
 printf 'demo-password\n' | "$BIN/causeway" -c "$D/edge.conf" turn user add demo --password-stdin > /dev/null
@@ -59,13 +70,60 @@ until "$BIN/causeway" -c "$D/edge.conf" version > /dev/null 2>&1; do
     sleep 0.1
 done
 
+# The core: paired with the edge in the two steps an administrator takes.
+cat > "$D/core.conf" <<CONF
+# Demo configuration written by scripts/demo.sh.
+[core]
+name = demo-core
+control-socket = $D/core.sock
+log-file = $D/core.log
+state-dir = $D/core-state
+CONF
+"$BIN/causeway" -c "$D/core.conf" tunnel pair > "$D/pair.txt"
+eval "'$BIN/causeway' -c '$D/edge.conf' tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$D/pair.txt")" > "$D/trust.txt"
+cat >> "$D/core.conf" <<CONF
+
+[tunnel]
+edge = 127.0.0.1:$SSH_PORT
+host-key = $(sed -n 's/^  host-key = //p' "$D/trust.txt")
+user = $(sed -n 's/^  user = //p' "$D/trust.txt")
+# The guest account client URI; a name here is resolved in the inside DNS.
+guest-uri = 127.0.0.1
+webbridge-port = $BRIDGE_PORT
+edge-port = $WEB_PORT
+CONF
+mkdir -p "$D/webbridge"
+echo "Hello from the inside webbridge, through the core's SSH tunnel." > "$D/webbridge/index.html"
+nohup python3 -m http.server --bind 127.0.0.1 --directory "$D/webbridge" "$BRIDGE_PORT" \
+    > "$D/webbridge.log" 2>&1 &
+echo $! > "$D/webbridge.pid"
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$BRIDGE_PORT/" && break; sleep 0.1; done
+nohup "$BIN/causeway-core" -c "$D/core.conf" > "$D/core.stdout" 2>&1 &
+echo $! > "$D/core.pid"
+i=0
+until "$BIN/causeway" -c "$D/core.conf" tunnel status 2>/dev/null | grep -q ' Active '; do
+    i=$((i + 1))
+    if [ $i -gt 100 ] || ! kill -0 "$(cat "$D/core.pid")" 2>/dev/null; then
+        echo "demo: the core's tunnel did not come up; its status and log:" >&2
+        "$BIN/causeway" -c "$D/core.conf" tunnel status >&2
+        cat "$D/core.stdout" "$D/core.log" >&2 2>/dev/null
+        stop; exit 1
+    fi
+    sleep 0.1
+done
+echo "demo: through the tunnel: curl http://127.0.0.1:$WEB_PORT/"
+curl -s --max-time 5 "http://127.0.0.1:$WEB_PORT/" | sed 's/^/  /'
+
 UC="turnutils_uclient -u demo -w demo-password -e 127.0.0.1 -r $PEER_PORT -p $PORT"
 echo "demo: a short relay run through the edge: $UC -n 50 127.0.0.1"
 $UC -n 50 127.0.0.1 2>&1 | grep -E 'Total lost packets|round trip' | sed 's/^[0-9]*: : /  /'
 
 cat <<TXT
 
-Causeway edge demo is running (pid $(cat "$D/edge.pid")):
+Causeway demo is running: causeway-edge (pid $(cat "$D/edge.pid")) and
+causeway-core (pid $(cat "$D/core.pid")).
+  The edge's tunnel sshd on 127.0.0.1:$SSH_PORT; the core is paired and its tunnel
+  holds 127.0.0.1:$WEB_PORT on the edge for the demo webbridge (127.0.0.1:$BRIDGE_PORT).
   TURN on 127.0.0.1:$PORT (UDP and TCP), relays on 127.0.0.1:24000-29999,
   realm demo.example, user "demo" / password "demo-password",
   an echo peer (turnutils_peer) on 127.0.0.1:$PEER_PORT.
@@ -77,7 +135,10 @@ Try:
   build/bin/causeway -c $D/edge.conf turn status
   build/bin/causeway -c $D/edge.conf turn list
   build/bin/causeway -c $D/edge.conf turn rest-credential guest 3600
-  tail -f $D/edge.log
+  curl http://127.0.0.1:$WEB_PORT/       # a guest's request, through the tunnel
+  build/bin/causeway -c $D/core.conf tunnel status   # Target, Domain, Status
+  build/bin/causeway -c $D/edge.conf tunnel status   # sshd, host key, trusted cores
+  tail -f $D/edge.log $D/core.log
 
 Stop it: make demo-stop
 TXT
