@@ -3,6 +3,7 @@
  * control socket, and stops cleanly on SIGTERM/SIGINT; SIGHUP reopens the
  * log and applies a new log level. */
 #include "common/ctl.h"
+#include "common/daemon.h"
 #include "common/dns.h"
 #include "common/log.h"
 #include "common/sshkey.h"
@@ -10,9 +11,7 @@
 #include "core/pairing.h"
 #include "core/tunnel.h"
 
-#include <errno.h>
 #include <libssh2.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +28,7 @@ struct core {
     struct cw_dns *dns;
     struct core_tunnel *tunnel[CORE_MAX_TUNNELS];
     int ntunnel;
-    uv_signal_t sigterm, sigint, sighup;
+    struct cw_daemon d;
     int stopping;
 };
 
@@ -47,9 +46,7 @@ static void core_stop(struct core *c, const char *why)
     c->dns = NULL;
     cw_ctl_close(c->ctl);
     c->ctl = NULL;
-    uv_close((uv_handle_t *)&c->sigterm, NULL);
-    uv_close((uv_handle_t *)&c->sigint, NULL);
-    uv_close((uv_handle_t *)&c->sighup, NULL);
+    cw_daemon_signals_close(&c->d);
 }
 
 static void core_reload(struct core *c)
@@ -107,23 +104,7 @@ static int ctl_tunnel_status(void *arg, int argc, char **argv, struct cw_sb *out
     return 0;
 }
 
-static int ctl_version(void *arg, int argc, char **argv, struct cw_sb *out)
-{
-    (void)arg;
-    (void)argc;
-    (void)argv;
-    cw_sb_printf(out, "causeway-core %s pid %ld\n", CORE_VERSION, (long)getpid());
-    return 0;
-}
-
 /* ---- start-up --------------------------------------------------------------- */
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: causeway-core [-c core.conf] [-t]\n"
-               "  -c FILE  configuration (default " CORE_CONF_DEFAULT ")\n"
-               "  -t       check the configuration and exit\n");
-}
 
 static int core_start(struct core *c)
 {
@@ -131,26 +112,16 @@ static int core_start(struct core *c)
     char err[1024];
     int made;
 
-    uv_signal_init(c->loop, &c->sigterm);
-    uv_signal_init(c->loop, &c->sigint);
-    uv_signal_init(c->loop, &c->sighup);
-    c->sigterm.data = c->sigint.data = c->sighup.data = c;
-    uv_signal_start(&c->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&c->sigint, on_signal, SIGINT);
-    uv_signal_start(&c->sighup, on_signal, SIGHUP);
-    if (cfg->log_file[0] && cw_log_open(cfg->log_file) < 0) {
-        fprintf(stderr, "causeway-core: cannot open log file %s: %s\n", cfg->log_file,
-                strerror(errno));
+    cw_daemon_signals_start(&c->d, c->loop, on_signal, c);
+    if (cw_daemon_log(&c->d, cfg->log_file, cfg->log_level) < 0)
         return -1;
-    }
-    cw_log_set_level((enum cw_log_level)cfg->log_level);
     c->ctl = cw_ctl_create(c->loop, cfg->control_socket, err, sizeof(err));
     if (!c->ctl) {
         CW_ERROR("core", "%s", err);
         return -1;
     }
     cw_ctl_register(c->ctl, "tunnel status", ctl_tunnel_status, c);
-    cw_ctl_register(c->ctl, "version", ctl_version, c);
+    cw_ctl_register(c->ctl, "version", cw_daemon_ctl_version, &c->d);
     made = core_pairing_key(cfg, err, sizeof(err));
     if (made < 0) {
         CW_ERROR("core", "%s", err);
@@ -186,32 +157,20 @@ static int core_start(struct core *c)
 int main(int argc, char **argv)
 {
     static struct core c;
-    const char *conf = CORE_CONF_DEFAULT;
     char err[1024];
-    int opt, check = 0, rc;
+    int rc;
 
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
-        switch (opt) {
-        case 'c':
-            conf = optarg;
-            break;
-        case 't':
-            check = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (core_config_load(&c.cfg, conf, err, sizeof(err)) < 0) {
+    c.d = (struct cw_daemon){ .name = "causeway-core", .version = CORE_VERSION,
+                              .conf = CORE_CONF_DEFAULT };
+    rc = cw_daemon_args(&c.d, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (core_config_load(&c.cfg, c.d.conf, err, sizeof(err)) < 0) {
         fprintf(stderr, "causeway-core: %s\n", err);
         return 1;
     }
-    if (check) {
-        printf("causeway-core: %s is valid\n", conf);
+    if (c.d.check) {
+        printf("causeway-core: %s is valid\n", c.d.conf);
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);

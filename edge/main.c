@@ -2,6 +2,7 @@
  * relay, serves the control socket, and stops cleanly on SIGTERM/SIGINT;
  * SIGHUP reopens the log and reloads the TURN user database. */
 #include "common/ctl.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/stats.h"
 #include "common/stream.h"
@@ -9,9 +10,7 @@
 #include "edge/tunnel.h"
 #include "turn/turn.h"
 
-#include <errno.h>
 #include <netinet/in.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +29,7 @@ struct edge {
     struct turn_relay *turn;
     struct tunnel *tunnel;
     struct cw_tls_ctx *tls;
-    uv_signal_t sigterm, sigint, sighup;
+    struct cw_daemon d;
     int stopping;
 };
 
@@ -48,9 +47,7 @@ static void edge_stop(struct edge *e, const char *why)
     e->tunnel = NULL;
     cw_ctl_close(e->ctl);
     e->ctl = NULL;
-    uv_close((uv_handle_t *)&e->sigterm, NULL);
-    uv_close((uv_handle_t *)&e->sigint, NULL);
-    uv_close((uv_handle_t *)&e->sighup, NULL);
+    cw_daemon_signals_close(&e->d);
 }
 
 /* SIGHUP: what can change without a restart does: the log level, the REST
@@ -166,42 +163,16 @@ static int ctl_metrics(void *arg, int argc, char **argv, struct cw_sb *out)
     return 0;
 }
 
-static int ctl_version(void *arg, int argc, char **argv, struct cw_sb *out)
-{
-    (void)arg;
-    (void)argc;
-    (void)argv;
-    cw_sb_printf(out, "causeway-edge %s pid %ld\n", EDGE_VERSION, (long)getpid());
-    return 0;
-}
-
 /* ---- start-up --------------------------------------------------------------- */
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: causeway-edge [-c edge.conf] [-t]\n"
-               "  -c FILE  configuration (default " EDGE_CONF_DEFAULT ")\n"
-               "  -t       check the configuration and exit\n");
-}
 
 static int edge_start(struct edge *e)
 {
     char err[1024];
     struct edge_config *c = &e->cfg;
 
-    uv_signal_init(e->loop, &e->sigterm);
-    uv_signal_init(e->loop, &e->sigint);
-    uv_signal_init(e->loop, &e->sighup);
-    e->sigterm.data = e->sigint.data = e->sighup.data = e;
-    uv_signal_start(&e->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&e->sigint, on_signal, SIGINT);
-    uv_signal_start(&e->sighup, on_signal, SIGHUP);
-    if (c->log_file[0] && cw_log_open(c->log_file) < 0) {
-        fprintf(stderr, "causeway-edge: cannot open log file %s: %s\n", c->log_file,
-                strerror(errno));
+    cw_daemon_signals_start(&e->d, e->loop, on_signal, e);
+    if (cw_daemon_log(&e->d, c->log_file, c->log_level) < 0)
         return -1;
-    }
-    cw_log_set_level((enum cw_log_level)c->log_level);
     e->stats = cw_stats_create();
     e->ctl = cw_ctl_create(e->loop, c->control_socket, err, sizeof(err));
     if (!e->ctl) {
@@ -213,7 +184,7 @@ static int edge_start(struct edge *e)
     cw_ctl_register(e->ctl, "turn reload-users", ctl_turn_reload, e);
     cw_ctl_register(e->ctl, "tunnel status", ctl_tunnel_status, e);
     cw_ctl_register(e->ctl, "metrics", ctl_metrics, e);
-    cw_ctl_register(e->ctl, "version", ctl_version, e);
+    cw_ctl_register(e->ctl, "version", cw_daemon_ctl_version, &e->d);
     if (c->turn_enabled) {
         if (c->turn.ntls_listen) {
             e->tls = cw_tls_ctx_create_server(c->tls_cert, c->tls_key, err, sizeof(err));
@@ -256,34 +227,22 @@ static int edge_start(struct edge *e)
 int main(int argc, char **argv)
 {
     struct edge e;
-    const char *conf = EDGE_CONF_DEFAULT;
     char err[1024];
-    int opt, check = 0, rc;
+    int rc;
     struct rlimit rl;
 
     memset(&e, 0, sizeof(e));
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
-        switch (opt) {
-        case 'c':
-            conf = optarg;
-            break;
-        case 't':
-            check = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (edge_config_load(&e.cfg, conf, err, sizeof(err)) < 0) {
+    e.d = (struct cw_daemon){ .name = "causeway-edge", .version = EDGE_VERSION,
+                              .conf = EDGE_CONF_DEFAULT };
+    rc = cw_daemon_args(&e.d, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (edge_config_load(&e.cfg, e.d.conf, err, sizeof(err)) < 0) {
         fprintf(stderr, "causeway-edge: %s\n", err);
         return 1;
     }
-    if (check) {
-        printf("causeway-edge: %s is valid\n", conf);
+    if (e.d.check) {
+        printf("causeway-edge: %s is valid\n", e.d.conf);
         edge_config_free(&e.cfg);
         return 0;
     }

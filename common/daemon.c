@@ -1,0 +1,80 @@
+/* daemon.c - command line, signals and log sink shared by the daemons. */
+#include "daemon.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(const struct cw_daemon *d, FILE *f)
+{
+    fprintf(f, "usage: %s [-c FILE] [-t]\n"
+               "  -c FILE  configuration (default %s)\n"
+               "  -t       check the configuration and exit\n", d->name, d->conf);
+}
+
+int cw_daemon_args(struct cw_daemon *d, int argc, char **argv)
+{
+    int opt;
+
+    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+        switch (opt) {
+        case 'c':
+            d->conf = optarg;
+            break;
+        case 't':
+            d->check = 1;
+            break;
+        case 'h':
+            usage(d, stdout);
+            return 0;
+        default:
+            usage(d, stderr);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+void cw_daemon_signals_start(struct cw_daemon *d, uv_loop_t *loop,
+                             void (*cb)(uv_signal_t *h, int sig), void *data)
+{
+    uv_signal_init(loop, &d->sigterm);
+    uv_signal_init(loop, &d->sigint);
+    uv_signal_init(loop, &d->sighup);
+    d->sigterm.data = d->sigint.data = d->sighup.data = data;
+    uv_signal_start(&d->sigterm, cb, SIGTERM);
+    uv_signal_start(&d->sigint, cb, SIGINT);
+    uv_signal_start(&d->sighup, cb, SIGHUP);
+}
+
+void cw_daemon_signals_close(struct cw_daemon *d)
+{
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+}
+
+int cw_daemon_log(const struct cw_daemon *d, const char *log_file, int level)
+{
+    if (log_file[0] && cw_log_open(log_file) < 0) {
+        fprintf(stderr, "%s: cannot open log file %s: %s\n", d->name, log_file, strerror(errno));
+        return -1;
+    }
+    cw_log_set_level((enum cw_log_level)level);
+    return 0;
+}
+
+int cw_daemon_ctl_version(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    const struct cw_daemon *d = arg;
+
+    (void)argc;
+    (void)argv;
+    cw_sb_printf(out, "%s %s pid %ld\n", d->name, d->version, (long)getpid());
+    return 0;
+}
