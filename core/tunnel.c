@@ -187,6 +187,8 @@ static void teardown(struct core_tunnel *t)
     t->poll_events = 0;
     t->pend = PEND_NONE;
     t->pend_splice = NULL;
+    t->dead = 0;
+    t->tx_half = 0;
     t->phase = PH_IDLE;
 }
 
@@ -226,7 +228,7 @@ static void update_poll(struct core_tunnel *t)
 
     if (!t->poll)
         return;
-    if (t->phase == PH_CONNECT ||
+    if (t->phase == PH_CONNECT || t->tx_half ||
         (t->ssh && (libssh2_session_block_directions(t->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND)))
         ev |= UV_WRITABLE;
     if (ev != t->poll_events) {
@@ -237,7 +239,7 @@ static void update_poll(struct core_tunnel *t)
 
 int tunnel__blocked(struct core_tunnel *t, struct splice *s, enum pend_op op)
 {
-    if (!(libssh2_session_block_directions(t->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND))
+    if (!t->tx_half)
         return 0;
     t->pend = op;
     t->pend_splice = s;
@@ -320,10 +322,29 @@ static ssize_t recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags, vo
     struct core_tunnel *t = *abstract;
     ssize_t n = recv(fd, buf, len, flags);
 
-    if (n > 0)
+    if (n > 0) {
         t->last_rx_ms = tunnel__now_ms(t);
-    else if (n < 0)
+        t->rx_reads++;
+    } else if (n < 0) {
         n = -errno;     /* libssh2 wants the negated errno */
+    }
+    return n;
+}
+
+/* libssh2 sends a packet, or the rest of a half-sent one, in one call: a
+ * short or refused send leaves a packet half sent, a whole one leaves none.
+ * (libssh2's own "blocked outbound" flag misses a partial resend.) */
+static ssize_t send_cb(libssh2_socket_t fd, const void *buf, size_t len, int flags,
+                       void **abstract)
+{
+    struct core_tunnel *t = *abstract;
+    ssize_t n = send(fd, buf, len, flags);
+
+    if (n < 0) {
+        t->tx_half = errno == EAGAIN;
+        return -errno;
+    }
+    t->tx_half = (size_t)n < len;
     return n;
 }
 
@@ -336,6 +357,8 @@ static int start_ssh(struct core_tunnel *t)
     }
     libssh2_session_set_blocking(t->ssh, 0);
     libssh2_session_callback_set(t->ssh, LIBSSH2_CALLBACK_RECV, (void *)recv_cb);
+    libssh2_session_callback_set(t->ssh, LIBSSH2_CALLBACK_SEND, (void *)send_cb);
+    t->tx_half = 0;
     /* A global request (keepalive@libssh2.org) that wants a reply: sshd
      * answers each one with a failure, which is all we need. */
     libssh2_keepalive_config(t->ssh, 1, t->cfg->keepalive_interval);
@@ -465,9 +488,16 @@ void tunnel__pump(struct core_tunnel *t)
     if (t->phase != PH_READY || t->pumping)
         return;
     t->pumping = 1;
-    for (int round = 0; round < 64; round++) {
-        uint64_t before = t->moved;
+    for (int round = 0;; round++) {
+        /* Progress: bytes moved, or packets read from the socket (libssh2
+         * reads for every channel: a window adjust or data for a channel
+         * already serviced this round arrives unannounced). */
+        uint64_t before = t->moved + t->rx_reads;
 
+        if (round == 64) {
+            tunnel__kick(t);    /* let the loop breathe; go on next turn */
+            break;
+        }
         if (t->pend != PEND_NONE && resume_pending(t))
             break;
         while (t->nsplices < t->cfg->max_connections) {
@@ -498,7 +528,7 @@ void tunnel__pump(struct core_tunnel *t)
             fail(t, "the SSH connection to the edge at %s ended: %s", t->target, ended_why(t));
             return;
         }
-        if (t->moved == before)
+        if (t->moved + t->rx_reads == before)
             break;
     }
 out:
@@ -564,7 +594,7 @@ static void on_timer(uv_timer_t *h)
              "unanswered", t->target, (unsigned long long)(dead_ms / 1000));
         return;
     }
-    if (t->pend == PEND_NONE && tunnel__room(t)) {
+    if (t->pend == PEND_NONE && !t->tx_half && tunnel__room(t)) {
         int rc = libssh2_keepalive_send(t->ssh, &next);
         if (rc && rc != LIBSSH2_ERROR_EAGAIN) {
             fail(t, "cannot send a keepalive to the edge at %s: %s", t->target, ssh_error(t));

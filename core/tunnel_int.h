@@ -86,6 +86,8 @@ struct core_tunnel {
     int pumping;
     int dead;                           /* a libssh2 call saw the session die */
     uint64_t moved;                     /* bumped whenever the pump got something done */
+    uint64_t rx_reads;                  /* socket reads that returned bytes */
+    int tx_half;                        /* a packet is half sent (see send_cb) */
     uv_idle_t kick;                     /* a pump on the next loop turn */
 
     struct splice *splices;             /* forwarded connections */

@@ -80,9 +80,13 @@ ere() { printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|/]/\\&/g'; }
 since_start() { awk '/notice core: causeway-core .* started/ {n = 0} $0 ~ re {n++} END {print n + 0}' re="$2" "$WORK/$1.log"; }
 peer_on_edge() {
     local rc
-    in_e timeout 120 /usr/bin/python3 "$PEER" "$@"
+    in_e timeout 60 /usr/bin/python3 "$PEER" "$@"
     rc=$?
-    [ "$rc" = 0 ] || echo "tunnel_peer.py $* exited with status $rc"
+    if [ "$rc" != 0 ]; then
+        echo "tunnel_peer.py $* exited with status $rc; the core's status:"
+        cwc core1 tunnel status
+        echo "connections on the edge:"; in_e ss -tnH state established | grep -c 18443
+    fi
     return "$rc"
 }
 session_pids() { pgrep -f "^sshd: root@notty" | while read -r p; do
