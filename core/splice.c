@@ -365,6 +365,8 @@ static int write_channel(struct splice *s, int resume)
         }
         if (n == LIBSSH2_ERROR_EAGAIN)
             return tunnel__blocked(t, s, PEND_WRITE);
+        if (n == 0)
+            return 0;   /* the window closed while libssh2 read: wait for the adjust */
         channel_error(s, (int)n);
     }
     if (s->up_len && s->up_off == s->up_len) {

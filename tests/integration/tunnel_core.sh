@@ -205,6 +205,11 @@ check "status names the failed address" \
 check "64 MB upload through the tunnel, checksummed (half-close passed on)" \
     peer_on_edge sink 127.0.0.1 18443 64
 check "64 MB download through the tunnel, checksummed" peer_on_edge source 127.0.0.1 18443 64
+# Back-pressure: a reader that stalls holds the sender back, nothing is lost.
+check "a guest that reads nothing for 3 s: 16 MB download intact" \
+    peer_on_edge source 127.0.0.1 18443 16 3
+check "a target that reads nothing for 3 s: 16 MB upload intact" \
+    peer_on_edge sink 127.0.0.1 18443 16 3
 # Sustained bulk both ways: libssh2 reads the socket inside writes, and the
 # liveness check must still see the edge's packets.
 check "iperf3 for 5 s each way through the tunnel; the tunnel stays up" \

@@ -5,14 +5,16 @@
       A TCP server standing in for the inside target. A connection starts
       with one command line:
         ECHO\\n          echoes every byte until EOF, then closes
-        SINK\\n          reads to EOF (the client's half-close), then answers
-                        "<bytes> <sha256>\\n" and closes
+        SINK [DELAY]\\n  waits DELAY seconds (0), reads to EOF (the client's
+                        half-close), then answers "<bytes> <sha256>\\n", closes
         SOURCE N\\n      sends N pseudo-random bytes, then "\\n<sha256>\\n", closes
   tunnel_peer.py echo HOST PORT CONNS SIZE
       CONNS connections at once, each sends SIZE random bytes with ECHO,
       half-closes and checks that exactly those bytes came back.
   tunnel_peer.py sink HOST PORT MBYTES     upload, checksummed by the server
-  tunnel_peer.py source HOST PORT MBYTES   download, checksummed here
+  tunnel_peer.py source HOST PORT MBYTES [DELAY]   download, checksummed here,
+                                           read only after DELAY seconds
+  tunnel_peer.py sink HOST PORT MBYTES [DELAY]     the server reads after DELAY
 Clients print one line "ok ..." and exit 0, or "FAIL ..." and exit 1.
 """
 import asyncio
@@ -36,6 +38,7 @@ async def handle(reader, writer):
                 writer.write(data)
                 await writer.drain()
         elif cmd[0] == "SINK":
+            await asyncio.sleep(float(cmd[1]) if len(cmd) > 1 else 0)
             h, n = hashlib.sha256(), 0
             while True:
                 data = await reader.read(CHUNK)
@@ -85,10 +88,10 @@ async def echo(host, port, conns, size):
     return good == conns, f"{good}/{conns} connections echoed {size} bytes intact {errors or ''}"
 
 
-async def sink(host, port, total):
+async def sink(host, port, total, delay):
     reader, writer = await asyncio.open_connection(host, port)
     h, left = hashlib.sha256(), total
-    writer.write(b"SINK\n")
+    writer.write(f"SINK {delay}\n".encode())
     while left:
         data = os.urandom(min(CHUNK, left))
         h.update(data)
@@ -102,10 +105,11 @@ async def sink(host, port, total):
     return answer == want, f"uploaded {total} bytes, server saw {answer[:1]} (sha256 match: {answer == want})"
 
 
-async def source(host, port, total):
+async def source(host, port, total, delay):
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(f"SOURCE {total}\n".encode())
     await writer.drain()
+    await asyncio.sleep(delay)
     data = await reader.read()
     writer.close()
     body, _, digest = data[:total], data[total:total + 1], data[total + 1:].strip()
@@ -122,7 +126,8 @@ def main():
         ok, what = asyncio.run(echo(host, port, int(sys.argv[4]), int(sys.argv[5])))
     else:
         n = int(float(sys.argv[4]) * 1024 * 1024)
-        ok, what = asyncio.run((sink if mode == "sink" else source)(host, port, n))
+        delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0
+        ok, what = asyncio.run((sink if mode == "sink" else source)(host, port, n, delay))
     print(("ok " if ok else "FAIL ") + what)
     return 0 if ok else 1
 
