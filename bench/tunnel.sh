@@ -10,6 +10,10 @@
 # small requests (SIZE bytes echoed) on one connection, direct to the echo
 # server, through causeway, through ssh -R: p50 and p99.
 #
+# For reference, a third client: ssh -R held to the algorithms libssh2 1.10
+# negotiates (aes128-ctr, hmac-sha2-256), "openssh_ctr" in the table: what
+# is left of the gap once both use the same algorithms.
+#
 # Ends with "bench tunnel: <metric> causeway=<v> openssh=<v> ratio=<r>"
 # lines, mb_per_s (the mean of up and down) last.
 # Knobs: REPS (3), SECS (iperf3 seconds per run, 5), PINGS (2000), SIZE (200).
@@ -25,7 +29,7 @@ SIZE=${SIZE:-200}
 W=$(mktemp -d "${TMPDIR:-/tmp}/causeway-bench-tunnel.XXXXXX")
 PIDS=""
 # Ports on 127.0.0.1: sshd, the forwards (causeway bulk/echo, ssh bulk/echo), the targets.
-SSHD=17222 CB=17443 CE=17445 OB=17444 OE=17446 IPERF=17201 ECHO=17202
+SSHD=17222 CB=17443 CE=17445 OB=17444 OE=17446 XB=17447 IPERF=17201 ECHO=17202
 
 die() { echo "bench tunnel: $*" >&2; exit 1; }
 cleanup() {
@@ -58,6 +62,7 @@ permit-listen = 127.0.0.1:$CB
 permit-listen = 127.0.0.1:$CE
 permit-listen = 127.0.0.1:$OB
 permit-listen = 127.0.0.1:$OE
+permit-listen = 127.0.0.1:$XB
 CONF
 cat > "$W/core.conf" <<CONF
 [core]
@@ -87,7 +92,11 @@ bg "$W/ssh.log" ssh -F /dev/null -i "$W/core-state/tunnel_ed25519" -o Identities
     -o BatchMode=yes -o UserKnownHostsFile="$W/known_hosts" -o ExitOnForwardFailure=yes \
     -p "$SSHD" -N -R "127.0.0.1:$OB:127.0.0.1:$IPERF" -R "127.0.0.1:$OE:127.0.0.1:$ECHO" "$user@127.0.0.1"
 SSH=$LAST
-for p in "$CB" "$CE" "$OB" "$OE"; do wait_port "$p" || die "forward 127.0.0.1:$p not up (see $W)"; done
+bg "$W/ssh-ctr.log" ssh -F /dev/null -c aes128-ctr -m hmac-sha2-256 -i "$W/core-state/tunnel_ed25519" \
+    -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile="$W/known_hosts" \
+    -o ExitOnForwardFailure=yes -p "$SSHD" -N -R "127.0.0.1:$XB:127.0.0.1:$IPERF" "$user@127.0.0.1"
+SSH_CTR=$LAST
+for p in "$CB" "$CE" "$OB" "$OE" "$XB"; do wait_port "$p" || die "forward 127.0.0.1:$p not up (see $W)"; done
 echo "bench tunnel: sshd $(sshd -V 2>&1 | head -n 1); causeway-core with $(dpkg-query -W -f='libssh2 ${Version}' libssh2-1 2>/dev/null)"
 
 # ---- bulk ----------------------------------------------------------------------
@@ -106,6 +115,7 @@ for r in $(seq 1 "$REPS"); do
     for dir in up down; do
         run_bulk causeway "$CB" "$CORE" "$dir"
         run_bulk openssh "$OB" "$SSH" "$dir"
+        run_bulk openssh_ctr "$XB" "$SSH_CTR" "$dir"
     done
     echo "bench tunnel: bulk run $r/$REPS done"
 done
@@ -125,6 +135,10 @@ for dir in up down; do
     a=$(col causeway-$dir 2) b=$(col openssh-$dir 2)
     printf '%-28s %12s %12s %8s\n' "CPU-s per GB $dir (client)" "$a" "$b" "$(ratio "$a" "$b")"
 done
+for dir in up down; do
+    a=$(col causeway-$dir 1) b=$(col openssh_ctr-$dir 1)
+    printf '%-28s %12s %12s %8s   (openssh_ctr: aes128-ctr, hmac-sha2-256)\n' "MB/s $dir, same algorithms" "$a" "$b" "$(ratio "$a" "$b")"
+done
 printf '%-28s %12s %12s %8s   (direct: %s)\n' "request p50 us ($SIZE B)" "$(pval causeway p50_us)" \
     "$(pval openssh p50_us)" "$(ratio "$(pval causeway p50_us)" "$(pval openssh p50_us)")" "$(pval direct p50_us)"
 printf '%-28s %12s %12s %8s   (direct: %s)\n\n' "request p99 us ($SIZE B)" "$(pval causeway p99_us)" \
@@ -133,6 +147,10 @@ printf '%-28s %12s %12s %8s   (direct: %s)\n\n' "request p99 us ($SIZE B)" "$(pv
 for dir in up down; do
     a=$(col causeway-$dir 2) b=$(col openssh-$dir 2)
     echo "bench tunnel: cpu_s_per_gb_$dir causeway=$a openssh=$b ratio=$(ratio "$a" "$b")"
+done
+for dir in up down; do
+    a=$(col causeway-$dir 1) b=$(col openssh_ctr-$dir 1)
+    echo "bench tunnel: mb_per_s_${dir}_same_algorithms causeway=$a openssh=$b ratio=$(ratio "$a" "$b")"
 done
 a=$(pval causeway p99_us) b=$(pval openssh p99_us)
 echo "bench tunnel: request_p99_us causeway=$a openssh=$b ratio=$(ratio "$a" "$b")"
