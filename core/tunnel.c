@@ -432,10 +432,14 @@ static void step(struct core_tunnel *t)
         step_to(t, "asking the edge to listen");
         /* "127.0.0.1", never NULL: libssh2 would send 0.0.0.0, which the
          * edge's permitlisten="127.0.0.1:P" does not match. */
-        /* libssh2 refuses channels beyond its queue: room for a burst of
-         * as many as we may hold. */
+        /* libssh2 queues every channel the edge opens until we accept it,
+         * and refuses those beyond its queue. It reads a whole burst before
+         * we accept the first, so the queue takes what max-connections
+         * leaves of OpenSSH's 16,384 channels per connection: beyond our
+         * limit connections wait on the edge instead of being refused. */
         t->listener = libssh2_channel_forward_listen_ex(t->ssh, "127.0.0.1", t->cfg->edge_port,
-                                                        &bound, (int)t->cfg->max_connections);
+                                                        &bound,
+                                                        16383 - (int)t->cfg->max_connections);
         if (!t->listener) {
             if (libssh2_session_last_errno(t->ssh) == LIBSSH2_ERROR_EAGAIN)
                 break;
@@ -500,6 +504,14 @@ void tunnel__pump(struct core_tunnel *t)
         }
         if (t->pend != PEND_NONE && resume_pending(t))
             break;
+        if (t->nsplices >= t->cfg->max_connections && !t->at_limit) {
+            CW_WARN("tunnel", "tunnel to %s (%s): %u forwarded connections, the max-connections "
+                    "limit: new ones wait on the edge until some end", t->target,
+                    t->cfg->guest_uri, t->nsplices);
+            t->at_limit = 1;
+        } else if (t->nsplices < t->cfg->max_connections) {
+            t->at_limit = 0;
+        }
         while (t->nsplices < t->cfg->max_connections) {
             ch = libssh2_channel_forward_accept(t->listener);
             if (ch) {

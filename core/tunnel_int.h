@@ -88,6 +88,7 @@ struct core_tunnel {
     uint64_t moved;                     /* bumped whenever the pump got something done */
     uint64_t rx_reads;                  /* socket reads that returned bytes */
     int tx_half;                        /* a packet is half sent (see send_cb) */
+    int at_limit;                       /* max-connections reached (logged once) */
     uv_idle_t kick;                     /* a pump on the next loop turn */
 
     struct splice *splices;             /* forwarded connections */

@@ -25,6 +25,7 @@ permit-listen = 127.0.0.1:18443
 permit-listen = 127.0.0.1:18445
 permit-listen = 127.0.0.1:18446
 permit-listen = 127.0.0.1:18448
+permit-listen = 127.0.0.1:18449
 CONF
 sed -i 's/^\[turn\]$/[turn]\nenabled = no/' "$WORK/edge.conf"
 # Pairing may come before the edge's first start (no state directory yet).
@@ -263,6 +264,45 @@ start_core core1b
 check "a forward on a port the edge does not permit is refused by sshd" \
     wait_status core1b "Failed: the edge at $E4:2222 refused to listen on 127.0.0.1:18447" 10
 stop_core core1b
+
+# ---- max-connections: more wait on the edge, nothing is refused -------------------------
+core_conf corelim <<CONF
+[tunnel]
+edge = $E4
+host-key = $hk
+user = root
+guest-uri = 127.0.0.1
+webbridge-port = 18090
+edge-port = 18449
+max-connections = 2
+CONF
+mkdir -p "$WORK/corelim-state" && cp "$WORK/core1-state/"tunnel_ed25519* "$WORK/corelim-state/"
+start_core corelim
+wait_status corelim "^$E4:2222 +127.0.0.1 +Active" 10 || notok "corelim Active"
+in_e /usr/bin/python3 -c '
+import socket
+def conn():
+    s = socket.create_connection(("127.0.0.1", 18449))
+    s.sendall(b"ECHO\nx")
+    return s
+def echoed(s, t):
+    s.settimeout(t)
+    try:
+        return s.recv(1) == b"x"
+    except socket.timeout:
+        return False
+a, b, c = conn(), conn(), conn()
+first = echoed(a, 5) and echoed(b, 5)
+third_waits = not echoed(c, 1.5)
+a.close()
+third_later = echoed(c, 5)
+print(first, third_waits, third_later)
+' > "$WORK/limit.txt" 2>&1
+check "max-connections 2: two connections run, a third waits until one ends" \
+    grep -qx 'True True True' "$WORK/limit.txt"
+check "... and the limit is logged" \
+    grep -q 'warn tunnel: tunnel to .*: 2 forwarded connections, the max-connections limit' "$WORK/corelim.log"
+stop_core corelim
 
 # ---- the edge's sshd goes away, and comes back ----------------------------------------
 # A long-lived forwarded connection, open while its tunnel goes.
