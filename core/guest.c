@@ -123,7 +123,6 @@ void guest__start(struct core_tunnel *t)
 {
     struct guest *g = &t->guest;
 
-    g->t = t;
     uv_timer_init(t->loop, &g->timer);
     g->timer.data = t;
     t->pending_handles++;

@@ -140,8 +140,7 @@ static int core_start(struct core *c)
         return -1;
     }
     for (int i = 0; i < cfg->ntunnel; i++) {
-        c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, cfg->name,
-                                          c->dns);
+        c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, c->dns);
         if (!c->tunnel[i]) {
             CW_ERROR("core", "out of memory starting tunnel %d", i + 1);
             return -1;

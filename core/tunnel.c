@@ -640,8 +640,7 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel_config *cfg,
-                                       const char *key_file, const char *core_name,
-                                       struct cw_dns *dns)
+                                       const char *key_file, struct cw_dns *dns)
 {
     struct core_tunnel *t = calloc(1, sizeof(*t));
 
@@ -652,7 +651,6 @@ struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel
     t->loop = loop;
     t->cfg = cfg;
     t->key_file = key_file;
-    t->core_name = core_name;
     t->dns = dns;
     t->fd = -1;
     snprintf(t->pubkey_file, sizeof(t->pubkey_file), "%s.pub", key_file);

@@ -14,11 +14,10 @@
 struct core_tunnel;
 
 /* Starts connecting at once. key_file is the private ed25519 key (its
- * public half at key_file.pub); cfg, key_file, core_name and dns must
- * outlive the tunnel. NULL when out of memory. */
+ * public half at key_file.pub); cfg, key_file and dns must outlive the
+ * tunnel. NULL when out of memory. */
 struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel_config *cfg,
-                                       const char *key_file, const char *core_name,
-                                       struct cw_dns *dns);
+                                       const char *key_file, struct cw_dns *dns);
 /* Ends forwarded connections and the SSH connection; cb(arg) runs once
  * every handle is closed and the memory is freed. */
 void core_tunnel_close(struct core_tunnel *t, void (*cb)(void *), void *arg);

@@ -43,7 +43,6 @@ struct splice;
 /* Where forwarded connections go: the guest account client URI's addresses
  * in the inside DNS, refreshed on TTL and on failure. */
 struct guest {
-    struct core_tunnel *t;
     struct cw_dns_query *q;
     uv_timer_t timer;                   /* next refresh */
     struct cw_dns_result addrs;         /* last good answer (kept on errors) */
@@ -60,7 +59,7 @@ struct guest {
 struct core_tunnel {
     uv_loop_t *loop;
     const struct core_tunnel_config *cfg;
-    const char *key_file, *core_name;
+    const char *key_file;
     char pubkey_file[1100];
     char target[CW_ADDR_STRLEN];        /* the edge, for status and logs */
 
