@@ -237,47 +237,28 @@ check "... and status says why" \
     <(cwc core1 tunnel status)
 
 # ---- refusals by the edge ----------------------------------------------------------
-core_conf stranger <<CONF
-[tunnel]
-edge = $E4
-host-key = $hk
-user = root
-guest-uri = 127.0.0.1
-webbridge-port = 18090
-edge-port = 18443
-CONF
-start_core stranger
+# one_tunnel_core NAME EDGE_PORT PAIRED [KEYS]: core NAME with one tunnel to the
+# echo server through EDGE_PORT (and KEYS, more [tunnel] lines), with core1's
+# paired key when PAIRED is yes, else a key of its own; started.
+one_tunnel_core() {
+    { printf '[tunnel]\nedge = %s\nhost-key = %s\nuser = root\nguest-uri = 127.0.0.1\n' "$E4" "$hk"
+      printf 'webbridge-port = 18090\nedge-port = %s\n%b' "$2" "${4:-}"; } | core_conf "$1"
+    if [ "$3" = yes ]; then
+        mkdir -p "$WORK/$1-state" && cp "$WORK/core1-state/"tunnel_ed25519* "$WORK/$1-state/"
+    fi
+    start_core "$1"
+}
+one_tunnel_core stranger 18443 no
 check "an unpaired core is refused, and told how to pair" \
     wait_status stranger "Failed: the edge at $E4:2222 refused this core's key for user \"root\" \(not paired\?" 10
 stop_core stranger
-core_conf core1b <<CONF
-[tunnel]
-edge = $E4
-host-key = $hk
-user = root
-guest-uri = 127.0.0.1
-webbridge-port = 18090
-edge-port = 18447
-CONF
-mkdir -p "$WORK/core1b-state" && cp "$WORK/core1-state/"tunnel_ed25519* "$WORK/core1b-state/"
-start_core core1b
+one_tunnel_core core1b 18447 yes
 check "a forward on a port the edge does not permit is refused by sshd" \
     wait_status core1b "Failed: the edge at $E4:2222 refused to listen on 127.0.0.1:18447" 10
 stop_core core1b
 
 # ---- max-connections: more wait on the edge, nothing is refused -------------------------
-core_conf corelim <<CONF
-[tunnel]
-edge = $E4
-host-key = $hk
-user = root
-guest-uri = 127.0.0.1
-webbridge-port = 18090
-edge-port = 18449
-max-connections = 2
-CONF
-mkdir -p "$WORK/corelim-state" && cp "$WORK/core1-state/"tunnel_ed25519* "$WORK/corelim-state/"
-start_core corelim
+one_tunnel_core corelim 18449 yes 'max-connections = 2\n'
 wait_status corelim "^$E4:2222 +127.0.0.1 +Active" 10 || notok "corelim Active"
 in_e /usr/bin/python3 -c '
 import socket
