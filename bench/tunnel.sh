@@ -107,7 +107,7 @@ run_bulk() {
     c0=$(cpu_ticks "$pid")
     iperf3 -c 127.0.0.1 -p "$port" -t "$SECS" $rev -J > "$W/iperf-$who-$dir.json" 2>&1 || { echo "0 0" >> "$W/$who-$dir"; return; }
     c1=$(cpu_ticks "$pid")
-    bytes=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"])' "$W/iperf-$who-$dir.json")
+    bytes=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"])' "$W/iperf-$who-$dir.json")
     awk -v b="$bytes" -v s="$SECS" -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
         'BEGIN {printf "%.1f %.2f\n", b / s / 1e6, (t / hz) / (b / 1e9)}' >> "$W/$who-$dir"
 }

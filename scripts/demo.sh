@@ -94,7 +94,7 @@ edge-port = $WEB_PORT
 CONF
 mkdir -p "$D/webbridge"
 echo "Hello from the inside webbridge, through the core's SSH tunnel." > "$D/webbridge/index.html"
-nohup python3 -m http.server --bind 127.0.0.1 --directory "$D/webbridge" "$BRIDGE_PORT" \
+nohup /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$D/webbridge" "$BRIDGE_PORT" \
     > "$D/webbridge.log" 2>&1 &
 echo $! > "$D/webbridge.pid"
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$BRIDGE_PORT/" && break; sleep 0.1; done
