@@ -1,6 +1,7 @@
 /* causeway.c - the `causeway` command line: talks to a running daemon over
  * its control socket, and manages the TURN user database file directly
  * (then asks the daemon, if it runs, to reload it). */
+#include "common/conf.h"
 #include "common/ctl.h"
 #include "common/strbuf.h"
 #include "core/config.h"
@@ -176,7 +177,7 @@ static int turn_user(int argc, char **argv)
         char *reload[] = { "turn", "reload-users" };
         struct cw_sb out;
         if (!ctl_path)
-            ctl_path = cfg.control_socket;
+            ctl_path = cfg.d.control_socket;
         cw_sb_init(&out);
         rc = cw_ctl_call(ctl_path, 2, reload, &out, err, sizeof(err));
         if (rc < 0)
@@ -235,27 +236,23 @@ static void print_core(const char *name, const char *fp, void *arg)
 /* What the core's [tunnel] needs from this edge. */
 static void print_host_key(const struct edge_tunnel_config *t)
 {
-    char path[1200], line[1024], fp[CW_SSHKEY_FP_LEN];
-    FILE *f;
+    char path[1200], fp[CW_SSHKEY_FP_LEN];
 
     tunnel_path(t, "ssh_host_ed25519_key.pub", path, sizeof(path));
-    f = fopen(path, "re");
-    if (!f || !fgets(line, sizeof(line), f) || cw_sshkey_fingerprint(line, fp) < 0) {
+    if (cw_sshkey_file_fingerprint(path, fp) < 0) {
         printf("the edge has no host key yet (it makes one at its first start); then "
                "`causeway tunnel status` shows its fingerprint for the core's host-key\n");
     } else {
         printf("on the core, in its [tunnel] for this edge:\n  host-key = %s\n  user = %s\n",
                fp, t->user);
     }
-    if (f)
-        fclose(f);
 }
 
 /* `causeway -c core.conf tunnel pair`: the key and the command for the edge. */
 static int core_pair(void)
 {
     static struct core_config cfg;
-    char err[1024], cmd[1200], fp[80];
+    char err[1024], cmd[1200], fp[CW_SSHKEY_FP_LEN];
     int made;
 
     if (core_config_load(&cfg, conf_path, err, sizeof(err)) < 0) {
@@ -264,7 +261,7 @@ static int core_pair(void)
     }
     made = core_pairing_key(&cfg, err, sizeof(err));
     if (made < 0 || core_pairing_command(&cfg, cmd, sizeof(cmd)) < 0 ||
-        core_pairing_fingerprint(&cfg, fp, sizeof(fp)) < 0) {
+        core_pairing_fingerprint(&cfg, fp) < 0) {
         fprintf(stderr, "causeway: %s\n", made < 0 ? err : "cannot read the tunnel key");
         return 1;
     }
@@ -277,26 +274,23 @@ static int core_pair(void)
 }
 
 /* A configuration with a [core] section belongs to causeway-core. */
+static int note_core(void *arg, const char *section, const char *key, const char *value,
+                     char *err, size_t errlen)
+{
+    (void)value;
+    (void)err;
+    (void)errlen;
+    if (!key && !strcmp(section, "core"))
+        *(int *)arg = 1;
+    return 0;
+}
+
 static int conf_is_core(const char *path)
 {
-    char line[512];
-    FILE *f = fopen(path, "re");
+    char err[256];
     int core = 0;
 
-    if (!f)
-        return 0;
-    while (!core && fgets(line, sizeof(line), f)) {
-        const char *p = line + strspn(line, " \t");
-        if (*p++ != '[')
-            continue;
-        p += strspn(p, " \t");
-        if (strncmp(p, "core", 4) != 0)
-            continue;
-        p += 4;
-        p += strspn(p, " \t");
-        core = *p == ']';
-    }
-    fclose(f);
+    cw_conf_parse_file(path, note_core, &core, err, sizeof(err));
     return core;
 }
 
@@ -409,10 +403,10 @@ int main(int argc, char **argv)
         char err[1024];
         if (core)
             ctl_path = core_config_load(&ccfg, conf_path, err, sizeof(err)) == 0
-                           ? ccfg.control_socket : CORE_CTL_DEFAULT;
+                           ? ccfg.d.control_socket : CORE_CTL_DEFAULT;
         else if (access(conf_path, R_OK) == 0 &&
                  edge_config_load(&cfg, conf_path, err, sizeof(err)) == 0)
-            ctl_path = cfg.control_socket;
+            ctl_path = cfg.d.control_socket;
         else
             ctl_path = EDGE_CTL_DEFAULT;
     }

@@ -276,3 +276,25 @@ bad:
            min, max);
     return -1;
 }
+
+int cw_conf_unsigned(const char *v, unsigned long min, unsigned long max, unsigned *out,
+                     char *err, size_t errlen)
+{
+    unsigned long x;
+
+    if (cw_conf_uint(v, min, max, &x, err, errlen) < 0)
+        return -1;
+    *out = (unsigned)x;
+    return 0;
+}
+
+int cw_conf_seconds(const char *v, unsigned long min, unsigned long max, unsigned *out,
+                    char *err, size_t errlen)
+{
+    unsigned long x;
+
+    if (cw_conf_duration(v, min, max, &x, err, errlen) < 0)
+        return -1;
+    *out = (unsigned)x;
+    return 0;
+}

@@ -42,5 +42,10 @@ int cw_conf_addr(const char *v, int default_port, struct sockaddr_storage *out, 
 /* Duration: "30", "30s", "5m", "1h" -> seconds in [min, max]. */
 int cw_conf_duration(const char *v, unsigned long min, unsigned long max, unsigned long *out,
                      char *err, size_t errlen);
+/* The same two into an unsigned field. */
+int cw_conf_unsigned(const char *v, unsigned long min, unsigned long max, unsigned *out,
+                     char *err, size_t errlen);
+int cw_conf_seconds(const char *v, unsigned long min, unsigned long max, unsigned *out,
+                    char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,7 @@
 /* daemon.c - command line, signals and log sink shared by the daemons. */
 #include "daemon.h"
 
+#include "conf.h"
 #include "log.h"
 
 #include <errno.h>
@@ -40,16 +41,50 @@ int cw_daemon_args(struct cw_daemon *d, int argc, char **argv)
     return -1;
 }
 
-void cw_daemon_signals_start(struct cw_daemon *d, uv_loop_t *loop,
-                             void (*cb)(uv_signal_t *h, int sig), void *data)
+void cw_daemon_conf_init(struct cw_daemon_conf *dc, const char *control_socket)
 {
+    snprintf(dc->control_socket, sizeof(dc->control_socket), "%s", control_socket);
+    dc->log_file[0] = '\0';
+    dc->log_level = CW_LOG_INFO;
+}
+
+int cw_daemon_conf_key(struct cw_daemon_conf *dc, const char *key, const char *v, char *err,
+                       size_t errlen)
+{
+    if (!strcmp(key, "control-socket"))
+        return cw_conf_str(dc->control_socket, sizeof(dc->control_socket), v, err, errlen);
+    if (!strcmp(key, "log-file"))
+        return cw_conf_str(dc->log_file, sizeof(dc->log_file), v, err, errlen);
+    if (!strcmp(key, "log-level"))
+        return cw_conf_log_level(v, &dc->log_level, err, errlen);
+    return 1;
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    struct cw_daemon *d = h->data;
+
+    if (sig == SIGHUP) {
+        cw_log_reopen();
+        d->reload(d->data);
+        return;
+    }
+    d->stop(d->data, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void cw_daemon_signals_start(struct cw_daemon *d, uv_loop_t *loop, void (*reload)(void *data),
+                             void (*stop)(void *data, const char *why), void *data)
+{
+    d->reload = reload;
+    d->stop = stop;
+    d->data = data;
     uv_signal_init(loop, &d->sigterm);
     uv_signal_init(loop, &d->sigint);
     uv_signal_init(loop, &d->sighup);
-    d->sigterm.data = d->sigint.data = d->sighup.data = data;
-    uv_signal_start(&d->sigterm, cb, SIGTERM);
-    uv_signal_start(&d->sigint, cb, SIGINT);
-    uv_signal_start(&d->sighup, cb, SIGHUP);
+    d->sigterm.data = d->sigint.data = d->sighup.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    uv_signal_start(&d->sighup, on_signal, SIGHUP);
 }
 
 void cw_daemon_signals_close(struct cw_daemon *d)
@@ -59,13 +94,14 @@ void cw_daemon_signals_close(struct cw_daemon *d)
     uv_close((uv_handle_t *)&d->sighup, NULL);
 }
 
-int cw_daemon_log(const struct cw_daemon *d, const char *log_file, int level)
+int cw_daemon_log(const struct cw_daemon *d, const struct cw_daemon_conf *dc)
 {
-    if (log_file[0] && cw_log_open(log_file) < 0) {
-        fprintf(stderr, "%s: cannot open log file %s: %s\n", d->name, log_file, strerror(errno));
+    if (dc->log_file[0] && cw_log_open(dc->log_file) < 0) {
+        fprintf(stderr, "%s: cannot open log file %s: %s\n", d->name, dc->log_file,
+                strerror(errno));
         return -1;
     }
-    cw_log_set_level((enum cw_log_level)level);
+    cw_log_set_level((enum cw_log_level)dc->log_level);
     return 0;
 }
 

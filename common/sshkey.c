@@ -128,3 +128,27 @@ int cw_sshkey_fingerprint(const char *line, char out[CW_SSHKEY_FP_LEN])
     cw_sshkey_fp_format(md, out);
     return 0;
 }
+
+int cw_sshkey_read_pub(const char *pub_path, char *out, size_t len)
+{
+    FILE *f = fopen(pub_path, "re");
+    int ok;
+
+    if (!f)
+        return -1;
+    ok = fgets(out, (int)len, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return -1;
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+int cw_sshkey_file_fingerprint(const char *pub_path, char out[CW_SSHKEY_FP_LEN])
+{
+    char line[1024];
+
+    if (cw_sshkey_read_pub(pub_path, line, sizeof(line)) < 0)
+        return -1;
+    return cw_sshkey_fingerprint(line, out);
+}

@@ -16,6 +16,11 @@ int cw_sshkey_make(const char *path, const char *comment, char *err, size_t errl
  * [comment]"), as `ssh-keygen -l` prints it; -1 if the line holds no such
  * key. */
 int cw_sshkey_fingerprint(const char *line, char out[CW_SSHKEY_FP_LEN]);
+/* The first line of a public key file (path.pub), without its newline;
+ * -1 if it cannot be read. */
+int cw_sshkey_read_pub(const char *pub_path, char *out, size_t len);
+/* cw_sshkey_fingerprint of that line; -1 if unreadable or not a key. */
+int cw_sshkey_file_fingerprint(const char *pub_path, char out[CW_SSHKEY_FP_LEN]);
 /* The same text for a SHA-256 digest of a key blob. */
 void cw_sshkey_fp_format(const unsigned char sha256[32], char out[CW_SSHKEY_FP_LEN]);
 #endif

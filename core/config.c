@@ -14,12 +14,10 @@
 static int core_key(struct core_config *c, const char *key, const char *v, char *err,
                     size_t errlen)
 {
-    if (!strcmp(key, "control-socket"))
-        return cw_conf_str(c->control_socket, sizeof(c->control_socket), v, err, errlen);
-    if (!strcmp(key, "log-file"))
-        return cw_conf_str(c->log_file, sizeof(c->log_file), v, err, errlen);
-    if (!strcmp(key, "log-level"))
-        return cw_conf_log_level(v, &c->log_level, err, errlen);
+    int rc = cw_daemon_conf_key(&c->d, key, v, err, errlen);
+
+    if (rc <= 0)
+        return rc;
     if (!strcmp(key, "state-dir"))
         return cw_conf_str(c->state_dir, sizeof(c->state_dir), v, err, errlen);
     if (!strcmp(key, "name")) {
@@ -55,13 +53,8 @@ static int dns_key(struct core_config *c, const char *key, const char *v, char *
         snprintf(c->dns_servers + n, sizeof(c->dns_servers) - n, "%s%s", n ? "," : "", a);
         return 0;
     }
-    if (!strcmp(key, "timeout")) {
-        unsigned long ms;
-        if (cw_conf_uint(v, 100, 30000, &ms, err, errlen) < 0)
-            return -1;
-        c->dns_timeout_ms = (unsigned)ms;
-        return 0;
-    }
+    if (!strcmp(key, "timeout"))
+        return cw_conf_unsigned(v, 100, 30000, &c->dns_timeout_ms, err, errlen);
     snprintf(err, errlen, "unknown key \"%s\" in [dns]", key);
     return -1;
 }
@@ -81,9 +74,9 @@ static int host_key_valid(const char *v)
 
 static int port_key(const char *v, uint16_t *out, char *err, size_t errlen)
 {
-    unsigned long x;
+    unsigned x;
 
-    if (cw_conf_uint(v, 1, 65535, &x, err, errlen) < 0)
+    if (cw_conf_unsigned(v, 1, 65535, &x, err, errlen) < 0)
         return -1;
     *out = (uint16_t)x;
     return 0;
@@ -92,8 +85,6 @@ static int port_key(const char *v, uint16_t *out, char *err, size_t errlen)
 static int tunnel_key(struct core_tunnel_config *t, const char *key, const char *v, char *err,
                       size_t errlen)
 {
-    unsigned long x;
-
     if (!strcmp(key, "edge"))
         return cw_conf_addr(v, 2222, &t->edge, err, errlen);
     if (!strcmp(key, "host-key")) {
@@ -118,26 +109,14 @@ static int tunnel_key(struct core_tunnel_config *t, const char *key, const char 
         return port_key(v, &t->webbridge_port, err, errlen);
     if (!strcmp(key, "edge-port"))
         return port_key(v, &t->edge_port, err, errlen);
-    if (!strcmp(key, "keepalive-interval")) {
-        /* libssh2 counts whole seconds and sends nothing more often than 2 s. */
-        if (cw_conf_duration(v, 2, 300, &x, err, errlen) < 0)
-            return -1;
-        t->keepalive_interval = (unsigned)x;
-        return 0;
-    }
-    if (!strcmp(key, "keepalive-count")) {
-        if (cw_conf_uint(v, 1, 100, &x, err, errlen) < 0)
-            return -1;
-        t->keepalive_count = (unsigned)x;
-        return 0;
-    }
-    if (!strcmp(key, "max-connections")) {
-        /* OpenSSH drops a connection that opens more than 16,384 channels. */
-        if (cw_conf_uint(v, 1, 16000, &x, err, errlen) < 0)
-            return -1;
-        t->max_connections = (unsigned)x;
-        return 0;
-    }
+    /* libssh2 counts whole seconds and sends nothing more often than 2 s. */
+    if (!strcmp(key, "keepalive-interval"))
+        return cw_conf_seconds(v, 2, 300, &t->keepalive_interval, err, errlen);
+    if (!strcmp(key, "keepalive-count"))
+        return cw_conf_unsigned(v, 1, 100, &t->keepalive_count, err, errlen);
+    /* OpenSSH drops a connection that opens more than 16,384 channels. */
+    if (!strcmp(key, "max-connections"))
+        return cw_conf_unsigned(v, 1, 16000, &t->max_connections, err, errlen);
     snprintf(err, errlen, "unknown key \"%s\" in [tunnel]", key);
     return -1;
 }
@@ -210,9 +189,8 @@ int core_config_load(struct core_config *c, const char *path, char *err, size_t 
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->path, sizeof(c->path), "%s", path);
-    snprintf(c->control_socket, sizeof(c->control_socket), "%s", CORE_CTL_DEFAULT);
+    cw_daemon_conf_init(&c->d, CORE_CTL_DEFAULT);
     snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/causeway/core");
-    c->log_level = CW_LOG_INFO;
     c->dns_timeout_ms = 2000;
     if (gethostname(c->name, sizeof(c->name)) < 0 || !c->name[0])
         snprintf(c->name, sizeof(c->name), "core");

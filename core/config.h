@@ -5,6 +5,8 @@
 #define CORE_CONFIG_H
 
 #include <stdint.h>
+
+#include "common/daemon.h"
 #include <sys/socket.h>
 
 #define CORE_CONF_DEFAULT "/etc/causeway/core.conf"
@@ -29,9 +31,7 @@ struct core_tunnel_config {
 
 struct core_config {
     char path[1024];
-    char control_socket[108];
-    char log_file[1024];
-    int log_level;
+    struct cw_daemon_conf d;        /* control-socket, log-file, log-level */
     char name[64];                          /* this core's name in pairing */
     char state_dir[1024];                   /* tunnel key lives here */
     char key_file[1100];                    /* state_dir/tunnel_ed25519 */

@@ -64,14 +64,13 @@ static void on_resolved(void *arg, int status, const struct cw_dns_result *r)
         if (g->fault_since)
             CW_NOTICE("tunnel", "guest account client URI %s resolves again in the inside DNS",
                       uri);
-        if (!g->resolved || !same_addrs(&g->addrs, r)) {
+        if (!same_addrs(&g->addrs, r)) {
             addrs_text(r, list, sizeof(list));
             CW_NOTICE("tunnel", "guest account client URI %s resolved to the following "
                       "targets: %s", uri, list);
             g->next = 0;
         }
         g->addrs = *r;
-        g->resolved = 1;
         g->resolved_at = time(NULL);
         g->fault_since = 0;
         ttl = r->ttl < TTL_MIN_S ? TTL_MIN_S : r->ttl > TTL_MAX_S ? TTL_MAX_S : r->ttl;
@@ -86,7 +85,7 @@ static void on_resolved(void *arg, int status, const struct cw_dns_result *r)
     }
     /* The name is gone: its old addresses are no target any more. */
     if (status == CW_DNS_ENOTFOUND || status == CW_DNS_ENODATA)
-        g->resolved = 0;
+        g->addrs.n = 0;
     uv_timer_start(&g->timer, on_timer, RETRY_FAULT_MS, 0);
 }
 
@@ -130,7 +129,6 @@ void guest__start(struct core_tunnel *t)
     if (cw_addr_parse(t->cfg->guest_uri, t->cfg->webbridge_port, &g->addrs.addr[0]) == 0) {
         g->addrs.n = 1;
         g->literal = 1;
-        g->resolved = 1;
         g->resolved_at = time(NULL);
         return;
     }
@@ -153,7 +151,7 @@ const struct sockaddr *guest__target(struct core_tunnel *t, unsigned start, unsi
     struct guest *g = &t->guest;
     unsigned n = (unsigned)g->addrs.n;
 
-    if (!g->resolved || try >= n)
+    if (try >= n)
         return NULL;
     *idx = (start + try) % n;
     return (const struct sockaddr *)&g->addrs.addr[*idx];
@@ -209,7 +207,7 @@ void guest__status(struct core_tunnel *t, struct cw_sb *out)
         cw_sb_printf(out, "  Fault: guest account client URI %s does not resolve in the inside "
                      "DNS: %s (since %s)\n", t->cfg->guest_uri, cw_dns_strerror(g->status), when);
     }
-    if (g->resolved) {
+    if (g->addrs.n) {
         cw_sb_printf(out, "  Guest account client URI %s resolved to the following targets:\n",
                      t->cfg->guest_uri);
         for (int i = 0; i < g->addrs.n; i++)

@@ -32,8 +32,10 @@ struct core {
     int stopping;
 };
 
-static void core_stop(struct core *c, const char *why)
+static void core_stop(void *arg, const char *why)
 {
+    struct core *c = arg;
+
     if (c->stopping)
         return;
     c->stopping = 1;
@@ -49,8 +51,9 @@ static void core_stop(struct core *c, const char *why)
     cw_daemon_signals_close(&c->d);
 }
 
-static void core_reload(struct core *c)
+static void core_reload(void *arg)
 {
+    struct core *c = arg;
     struct core_config *n = malloc(sizeof(*n));
     char err[1024];
 
@@ -59,23 +62,11 @@ static void core_reload(struct core *c)
     if (core_config_load(n, c->cfg.path, err, sizeof(err)) < 0) {
         CW_ERROR("core", "SIGHUP: %s; keeping the running configuration", err);
     } else {
-        cw_log_set_level((enum cw_log_level)n->log_level);
+        cw_log_set_level((enum cw_log_level)n->d.log_level);
         CW_NOTICE("core", "SIGHUP: reloaded the log level from %s (other changes need a "
                   "restart)", c->cfg.path);
     }
     free(n);
-}
-
-static void on_signal(uv_signal_t *h, int sig)
-{
-    struct core *c = h->data;
-
-    if (sig == SIGHUP) {
-        cw_log_reopen();
-        core_reload(c);
-        return;
-    }
-    core_stop(c, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 /* ---- control commands ----------------------------------------------------- */
@@ -83,11 +74,11 @@ static void on_signal(uv_signal_t *h, int sig)
 static int ctl_tunnel_status(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct core *c = arg;
-    char fp[80];
+    char fp[CW_SSHKEY_FP_LEN];
 
     (void)argc;
     (void)argv;
-    if (core_pairing_fingerprint(&c->cfg, fp, sizeof(fp)) == 0)
+    if (core_pairing_fingerprint(&c->cfg, fp) == 0)
         cw_sb_printf(out, "Core \"%s\", tunnel key %s (%s)\n", c->cfg.name, fp, c->cfg.key_file);
     if (!c->ntunnel) {
         cw_sb_printf(out, "no [tunnel] is configured in %s\n", c->cfg.path);
@@ -112,10 +103,10 @@ static int core_start(struct core *c)
     char err[1024];
     int made;
 
-    cw_daemon_signals_start(&c->d, c->loop, on_signal, c);
-    if (cw_daemon_log(&c->d, cfg->log_file, cfg->log_level) < 0)
+    cw_daemon_signals_start(&c->d, c->loop, core_reload, core_stop, c);
+    if (cw_daemon_log(&c->d, &cfg->d) < 0)
         return -1;
-    c->ctl = cw_ctl_create(c->loop, cfg->control_socket, err, sizeof(err));
+    c->ctl = cw_ctl_create(c->loop, cfg->d.control_socket, err, sizeof(err));
     if (!c->ctl) {
         CW_ERROR("core", "%s", err);
         return -1;
@@ -148,7 +139,7 @@ static int core_start(struct core *c)
         c->ntunnel++;
     }
     CW_NOTICE("core", "causeway-core %s started (config %s, control %s, %d tunnel%s)",
-              CORE_VERSION, cfg->path, cfg->control_socket, c->ntunnel,
+              CORE_VERSION, cfg->path, cfg->d.control_socket, c->ntunnel,
               c->ntunnel == 1 ? "" : "s");
     return 0;
 }

@@ -19,29 +19,17 @@ int core_pairing_key(const struct core_config *cfg, char *err, size_t errlen)
 int core_pairing_pubkey(const struct core_config *cfg, char *out, size_t len)
 {
     char path[1200];
-    FILE *f;
-    int ok;
 
     core_config_pubkey_path(cfg, path, sizeof(path));
-    f = fopen(path, "re");
-    if (!f)
-        return -1;
-    ok = fgets(out, (int)len, f) != NULL;
-    fclose(f);
-    if (!ok)
-        return -1;
-    out[strcspn(out, "\r\n")] = '\0';
-    return 0;
+    return cw_sshkey_read_pub(path, out, len);
 }
 
-int core_pairing_fingerprint(const struct core_config *cfg, char *out, size_t len)
+int core_pairing_fingerprint(const struct core_config *cfg, char out[CW_SSHKEY_FP_LEN])
 {
-    char line[1024], fp[CW_SSHKEY_FP_LEN];
+    char path[1200];
 
-    if (core_pairing_pubkey(cfg, line, sizeof(line)) < 0 || cw_sshkey_fingerprint(line, fp) < 0)
-        return -1;
-    snprintf(out, len, "%s", fp);
-    return 0;
+    core_config_pubkey_path(cfg, path, sizeof(path));
+    return cw_sshkey_file_fingerprint(path, out);
 }
 
 int core_pairing_command(const struct core_config *cfg, char *out, size_t len)

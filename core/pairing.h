@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "common/sshkey.h"
 #include "core/config.h"
 
 /* Makes state-dir and the key unless it exists: 1 made, 0 there, -1 + err. */
@@ -13,7 +14,7 @@ int core_pairing_key(const struct core_config *cfg, char *err, size_t errlen);
 /* The public key line without its newline; -1 if it cannot be read. */
 int core_pairing_pubkey(const struct core_config *cfg, char *out, size_t len);
 /* "SHA256:..." of the key; -1 if it cannot be read. */
-int core_pairing_fingerprint(const struct core_config *cfg, char *out, size_t len);
+int core_pairing_fingerprint(const struct core_config *cfg, char out[CW_SSHKEY_FP_LEN]);
 /* causeway tunnel trust NAME 'ssh-ed25519 ...' */
 int core_pairing_command(const struct core_config *cfg, char *out, size_t len);
 

@@ -686,11 +686,6 @@ void core_tunnel_close(struct core_tunnel *t, void (*cb)(void *), void *arg)
     uv_close((uv_handle_t *)&t->kick, on_handle_closed);
 }
 
-int core_tunnel_active(const struct core_tunnel *t)
-{
-    return t->state == TUN_ACTIVE;
-}
-
 void core_tunnel_header(struct cw_sb *out)
 {
     cw_sb_printf(out, "%-24s %-28s %-12s %s\n", "Target", "Domain", "Status", "Since");

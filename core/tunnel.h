@@ -26,7 +26,5 @@ void core_tunnel_header(struct cw_sb *out);
 void core_tunnel_row(struct core_tunnel *t, struct cw_sb *out);
 /* Forwards and the guest account client URI's resolved targets. */
 void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out);
-/* 1 when ACTIVE. */
-int core_tunnel_active(const struct core_tunnel *t);
 
 #endif

@@ -45,8 +45,7 @@ struct splice;
 struct guest {
     struct cw_dns_query *q;
     uv_timer_t timer;                   /* next refresh */
-    struct cw_dns_result addrs;         /* last good answer (kept on errors) */
-    int resolved;                       /* addrs holds an answer */
+    struct cw_dns_result addrs;         /* last good answer (kept on errors); n 0: none */
     int literal;                        /* guest-uri is an address: no DNS */
     int status;                         /* last lookup: 0 or a CW_DNS_E* code */
     time_t resolved_at, fault_since;

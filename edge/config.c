@@ -35,37 +35,13 @@ static int read_secret_file(struct edge_config *c, const char *path, char *err, 
     return 0;
 }
 
-static int uint_key(const char *v, unsigned long min, unsigned long max, unsigned *out,
-                    char *err, size_t errlen)
-{
-    unsigned long x;
-
-    if (cw_conf_uint(v, min, max, &x, err, errlen) < 0)
-        return -1;
-    *out = (unsigned)x;
-    return 0;
-}
-
-static int dur_key(const char *v, unsigned long min, unsigned long max, unsigned *out,
-                   char *err, size_t errlen)
-{
-    unsigned long x;
-
-    if (cw_conf_duration(v, min, max, &x, err, errlen) < 0)
-        return -1;
-    *out = (unsigned)x;
-    return 0;
-}
-
 static int edge_key(struct edge_config *c, const char *key, const char *v, char *err,
                     size_t errlen)
 {
-    if (!strcmp(key, "control-socket"))
-        return cw_conf_str(c->control_socket, sizeof(c->control_socket), v, err, errlen);
-    if (!strcmp(key, "log-file"))
-        return cw_conf_str(c->log_file, sizeof(c->log_file), v, err, errlen);
-    if (!strcmp(key, "log-level"))
-        return cw_conf_log_level(v, &c->log_level, err, errlen);
+    int rc = cw_daemon_conf_key(&c->d, key, v, err, errlen);
+
+    if (rc <= 0)
+        return rc;
     snprintf(err, errlen, "unknown key \"%s\" in [edge]", key);
     return -1;
 }
@@ -137,36 +113,36 @@ static int turn_key(struct edge_config *c, const char *key, const char *v, char 
         return 0;
     }
     if (!strcmp(key, "default-lifetime"))
-        return dur_key(v, 60, 86400, &o->lifetime_default, err, errlen);
+        return cw_conf_seconds(v, 60, 86400, &o->lifetime_default, err, errlen);
     if (!strcmp(key, "max-lifetime"))
-        return dur_key(v, 60, 86400, &o->lifetime_max, err, errlen);
+        return cw_conf_seconds(v, 60, 86400, &o->lifetime_max, err, errlen);
     if (!strcmp(key, "permission-lifetime"))
-        return dur_key(v, 30, 3600, &o->perm_lifetime, err, errlen);
+        return cw_conf_seconds(v, 30, 3600, &o->perm_lifetime, err, errlen);
     if (!strcmp(key, "channel-lifetime"))
-        return dur_key(v, 60, 3600, &o->channel_lifetime, err, errlen);
+        return cw_conf_seconds(v, 60, 3600, &o->channel_lifetime, err, errlen);
     if (!strcmp(key, "nonce-lifetime"))
-        return dur_key(v, 1, 86400, &o->nonce_lifetime, err, errlen);
+        return cw_conf_seconds(v, 1, 86400, &o->nonce_lifetime, err, errlen);
     if (!strcmp(key, "max-allocations"))
-        return uint_key(v, 0, 65535, &o->max_allocations, err, errlen);
+        return cw_conf_unsigned(v, 0, 65535, &o->max_allocations, err, errlen);
     if (!strcmp(key, "max-allocations-per-user"))
-        return uint_key(v, 0, 65535, &o->max_allocations_per_user, err, errlen);
+        return cw_conf_unsigned(v, 0, 65535, &o->max_allocations_per_user, err, errlen);
     if (!strcmp(key, "max-permissions"))
-        return uint_key(v, 1, 1000, &o->max_permissions, err, errlen);
+        return cw_conf_unsigned(v, 1, 1000, &o->max_permissions, err, errlen);
     if (!strcmp(key, "max-channels"))
-        return uint_key(v, 1, 4096, &o->max_channels, err, errlen);
+        return cw_conf_unsigned(v, 1, 4096, &o->max_channels, err, errlen);
     if (!strcmp(key, "max-tcp-clients"))
-        return uint_key(v, 0, 1000000, &o->max_tcp_clients, err, errlen);
+        return cw_conf_unsigned(v, 0, 1000000, &o->max_tcp_clients, err, errlen);
     if (!strcmp(key, "workers")) {
         if (!strcmp(v, "auto")) {
             o->workers = 0;
             return 0;
         }
-        return uint_key(v, 1, 64, &o->workers, err, errlen);
+        return cw_conf_unsigned(v, 1, 64, &o->workers, err, errlen);
     }
     if (!strcmp(key, "auth-fail-limit"))
-        return uint_key(v, 1, 1000000, &o->auth_fail_limit, err, errlen);
+        return cw_conf_unsigned(v, 1, 1000000, &o->auth_fail_limit, err, errlen);
     if (!strcmp(key, "auth-fail-window"))
-        return dur_key(v, 0, 86400, &o->auth_fail_window, err, errlen);
+        return cw_conf_seconds(v, 0, 86400, &o->auth_fail_window, err, errlen);
     if (!strcmp(key, "software"))
         return cw_conf_bool(v, &o->software, err, errlen);
     if (!strcmp(key, "inside-network")) {
@@ -294,9 +270,8 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
 
     memset(c, 0, sizeof(*c));
     snprintf(c->path, sizeof(c->path), "%s", path);
-    snprintf(c->control_socket, sizeof(c->control_socket), "%s", EDGE_CTL_DEFAULT);
+    cw_daemon_conf_init(&c->d, EDGE_CTL_DEFAULT);
     snprintf(c->realm, sizeof(c->realm), "causeway");
-    c->log_level = CW_LOG_INFO;
     c->turn_enabled = 1;
     snprintf(c->tunnel.state_dir, sizeof(c->tunnel.state_dir), "/var/lib/causeway/tunnel");
     snprintf(c->tunnel.sshd, sizeof(c->tunnel.sshd), "/usr/sbin/sshd");

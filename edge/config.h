@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/daemon.h"
 #include <sys/socket.h>
 
 #include "turn/auth.h"
@@ -31,9 +33,7 @@ struct edge_tunnel_config {
 
 struct edge_config {
     char path[1024];
-    char control_socket[108];
-    char log_file[1024];
-    int log_level;
+    struct cw_daemon_conf d;        /* control-socket, log-file, log-level */
     int turn_enabled;
     struct turn_options turn;       /* policy created by edge_config_load */
     char realm[TURN_NAME_MAX + 1];

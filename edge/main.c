@@ -33,8 +33,10 @@ struct edge {
     int stopping;
 };
 
-static void edge_stop(struct edge *e, const char *why)
+static void edge_stop(void *arg, const char *why)
 {
+    struct edge *e = arg;
+
     if (e->stopping)
         return;
     e->stopping = 1;
@@ -52,8 +54,9 @@ static void edge_stop(struct edge *e, const char *why)
 
 /* SIGHUP: what can change without a restart does: the log level, the REST
  * secret and the user database. Other keys need a restart (logged). */
-static void edge_reload(struct edge *e)
+static void edge_reload(void *arg)
 {
+    struct edge *e = arg;
     struct edge_config *c;
     char err[1024];
 
@@ -65,7 +68,7 @@ static void edge_reload(struct edge *e)
         free(c);
         return;
     }
-    cw_log_set_level((enum cw_log_level)c->log_level);
+    cw_log_set_level((enum cw_log_level)c->d.log_level);
     if (e->turn) {
         memcpy(e->cfg.rest_secret, c->rest_secret, sizeof(c->rest_secret));
         e->cfg.rest_secret_len = c->rest_secret_len;
@@ -77,18 +80,6 @@ static void edge_reload(struct edge *e)
               "changes need a restart)", e->cfg.path);
     edge_config_free(c);
     free(c);
-}
-
-static void on_signal(uv_signal_t *h, int sig)
-{
-    struct edge *e = h->data;
-
-    if (sig == SIGHUP) {
-        cw_log_reopen();
-        edge_reload(e);
-        return;
-    }
-    edge_stop(e, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 /* ---- control commands ----------------------------------------------------- */
@@ -170,11 +161,11 @@ static int edge_start(struct edge *e)
     char err[1024];
     struct edge_config *c = &e->cfg;
 
-    cw_daemon_signals_start(&e->d, e->loop, on_signal, e);
-    if (cw_daemon_log(&e->d, c->log_file, c->log_level) < 0)
+    cw_daemon_signals_start(&e->d, e->loop, edge_reload, edge_stop, e);
+    if (cw_daemon_log(&e->d, &c->d) < 0)
         return -1;
     e->stats = cw_stats_create();
-    e->ctl = cw_ctl_create(e->loop, c->control_socket, err, sizeof(err));
+    e->ctl = cw_ctl_create(e->loop, c->d.control_socket, err, sizeof(err));
     if (!e->ctl) {
         CW_ERROR("edge", "%s", err);
         return -1;
@@ -220,7 +211,7 @@ static int edge_start(struct edge *e)
         }
     }
     CW_NOTICE("edge", "causeway-edge %s started (config %s, control %s)", EDGE_VERSION, c->path,
-              c->control_socket);
+              c->d.control_socket);
     return 0;
 }
 

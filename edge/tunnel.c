@@ -48,8 +48,7 @@ struct tunnel {
 /* The host key, made with ssh-keygen on first start. */
 static int host_key(struct tunnel *tn, char *err, size_t errlen)
 {
-    char pub[1200], line[1024];
-    FILE *f;
+    char pub[1200];
 
     snprintf(pub, sizeof(pub), "%s.pub", tn->hostkey);
     switch (cw_sshkey_make(tn->hostkey, "causeway-edge", err, errlen)) {
@@ -59,14 +58,10 @@ static int host_key(struct tunnel *tn, char *err, size_t errlen)
         CW_NOTICE(LOG_TUN, "made the tunnel host key %s", tn->hostkey);
         break;
     }
-    f = fopen(pub, "r");
-    if (!f || !fgets(line, sizeof(line), f) || cw_sshkey_fingerprint(line, tn->fp) < 0) {
+    if (cw_sshkey_file_fingerprint(pub, tn->fp) < 0) {
         snprintf(err, errlen, "cannot read the host key %s", pub);
-        if (f)
-            fclose(f);
         return -1;
     }
-    fclose(f);
     return 0;
 }
 

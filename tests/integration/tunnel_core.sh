@@ -51,6 +51,11 @@ timeout = 300
 CONF
       cat; } > "$WORK/$1.conf"
 }
+# tunnel_section GUEST_URI WEBBRIDGE_PORT EDGE_PORT: a [tunnel] to this edge, no pin.
+tunnel_section() {
+    printf '[tunnel]\nedge = %s\nuser = root\nguest-uri = %s\nwebbridge-port = %s\nedge-port = %s\n' \
+        "$E4" "$1" "$2" "$3"
+}
 cwc() { local c=$1; shift; "$BIN/causeway" -c "$WORK/$c.conf" "$@"; }
 start_core() {
     bg "$NS_O" "$WORK/$1.out" "$BIN/causeway-core" -c "$WORK/$1.conf"
@@ -121,34 +126,11 @@ bg "$NS_O" "$WORK/www.log" /usr/bin/python3 -m http.server --bind 127.0.0.1 --di
 WWW_PID=$BGPID
 
 # ---- pairing -------------------------------------------------------------------
-# Three tunnels from one core: the guest account client URI in the inside
-# DNS, an address literal, and a name the DNS does not know.
-core_conf core1 <<CONF
-[tunnel]
-edge = $E4
-user = root
-guest-uri = web.inside.test
-webbridge-port = 18090
-edge-port = 18443
-[tunnel]
-edge = $E4
-user = root
-guest-uri = 127.0.0.1
-webbridge-port = 18080
-edge-port = 18445
-[tunnel]
-edge = $E4
-user = root
-guest-uri = missing.inside.test
-webbridge-port = 18090
-edge-port = 18446
-[tunnel]
-edge = $E4
-user = root
-guest-uri = 127.0.0.1
-webbridge-port = 18092
-edge-port = 18448
-CONF
+# Four tunnels from one core: the guest account client URI in the inside
+# DNS, an address literal, a name the DNS does not know, and iperf3's port.
+{ tunnel_section web.inside.test 18090 18443; tunnel_section 127.0.0.1 18080 18445
+  tunnel_section missing.inside.test 18090 18446; tunnel_section 127.0.0.1 18092 18448; } |
+    core_conf core1
 cwc core1 tunnel pair > "$WORK/pair.txt" 2>&1
 check "tunnel pair makes an ed25519 key and prints the trust command" \
     grep -q "^  causeway tunnel trust core1 'ssh-ed25519 [A-Za-z0-9+/=]* causeway-core:core1'$" "$WORK/pair.txt"
@@ -241,8 +223,8 @@ check "... and status says why" \
 # echo server through EDGE_PORT (and KEYS, more [tunnel] lines), with core1's
 # paired key when PAIRED is yes, else a key of its own; started.
 one_tunnel_core() {
-    { printf '[tunnel]\nedge = %s\nhost-key = %s\nuser = root\nguest-uri = 127.0.0.1\n' "$E4" "$hk"
-      printf 'webbridge-port = 18090\nedge-port = %s\n%b' "$2" "${4:-}"; } | core_conf "$1"
+    { tunnel_section 127.0.0.1 18090 "$2"; printf 'host-key = %s\n%b' "$hk" "${4:-}"; } |
+        core_conf "$1"
     if [ "$3" = yes ]; then
         mkdir -p "$WORK/$1-state" && cp "$WORK/core1-state/"tunnel_ed25519* "$WORK/$1-state/"
     fi

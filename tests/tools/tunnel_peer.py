@@ -25,6 +25,18 @@ import sys
 CHUNK = 256 * 1024
 
 
+async def send_random(writer, total):
+    """Writes total pseudo-random bytes; returns their sha256 hex digest."""
+    h, left = hashlib.sha256(), total
+    while left:
+        data = os.urandom(min(CHUNK, left))
+        h.update(data)
+        left -= len(data)
+        writer.write(data)
+        await writer.drain()
+    return h.hexdigest()
+
+
 async def handle(reader, writer):
     try:
         cmd = (await reader.readline()).decode().split()
@@ -48,14 +60,8 @@ async def handle(reader, writer):
                 n += len(data)
             writer.write(f"{n} {h.hexdigest()}\n".encode())
         elif cmd[0] == "SOURCE":
-            left, h = int(cmd[1]), hashlib.sha256()
-            while left:
-                data = os.urandom(min(CHUNK, left))
-                h.update(data)
-                left -= len(data)
-                writer.write(data)
-                await writer.drain()
-            writer.write(f"\n{h.hexdigest()}\n".encode())
+            digest = await send_random(writer, int(cmd[1]))
+            writer.write(f"\n{digest}\n".encode())
         await writer.drain()
     except (ConnectionError, ValueError, IndexError):
         pass
@@ -90,18 +96,12 @@ async def echo(host, port, conns, size):
 
 async def sink(host, port, total, delay):
     reader, writer = await asyncio.open_connection(host, port)
-    h, left = hashlib.sha256(), total
     writer.write(f"SINK {delay}\n".encode())
-    while left:
-        data = os.urandom(min(CHUNK, left))
-        h.update(data)
-        left -= len(data)
-        writer.write(data)
-        await writer.drain()
+    digest = await send_random(writer, total)
     writer.write_eof()
     answer = (await reader.read()).decode().split()
     writer.close()
-    want = [str(total), h.hexdigest()]
+    want = [str(total), digest]
     return answer == want, f"uploaded {total} bytes, server saw {answer[:1]} (sha256 match: {answer == want})"
 
 
