@@ -95,7 +95,7 @@ $(eval $(call sanitized,asan,$(SAN)))
 $(eval $(call sanitized,tsan,$(TSAN)))
 
 # --- tests ----------------------------------------------------------------
-UNIT_SRC := $(call src_of,tests/unit)
+UNIT_SRC := $(call src_of,tests/unit) core/sshctr.c
 $(B)/tests/unit: $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRC)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm

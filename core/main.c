@@ -9,6 +9,7 @@
 #include "common/sshkey.h"
 #include "core/config.h"
 #include "core/pairing.h"
+#include "core/sshctr.h"
 #include "core/tunnel.h"
 
 #include <libssh2.h>
@@ -129,6 +130,14 @@ static int core_start(struct core *c)
     if (!c->dns) {
         CW_ERROR("core", "DNS: %s", err);
         return -1;
+    }
+    /* libssh2 1.11 and later give OpenSSL whole packets themselves. */
+    if (!libssh2_version(0x010b00)) {
+        if (core_sshctr_enable((const void *)libssh2_session_init_ex) == 0)
+            CW_NOTICE("core", "libssh2 %s: AES-CTR keystream made in batches", libssh2_version(0));
+        else
+            CW_WARN("core", "libssh2 %s: its code was not found; AES-CTR runs one block per call (slower)",
+                    libssh2_version(0));
     }
     for (int i = 0; i < cfg->ntunnel; i++) {
         c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, c->dns);

@@ -189,6 +189,7 @@ static void teardown(struct core_tunnel *t)
     t->pend_splice = NULL;
     t->dead = 0;
     t->tx_half = 0;
+    t->rx_dry = 0;
     t->phase = PH_IDLE;
 }
 
@@ -316,17 +317,24 @@ static int host_key_ok(struct core_tunnel *t)
 
 /* libssh2 reads the socket inside many calls (a channel write drains
  * incoming packets first), often before the poll sees it readable: the
- * edge's liveness is what arrives here. */
+ * edge's liveness is what arrives here. Once the socket has said EAGAIN,
+ * it is not asked again until the poll reports it readable: a pump round
+ * would otherwise make several empty recv calls per packet sent (about
+ * 3.5 per packet in `make bench-tunnel`'s download direction). */
 static ssize_t recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
 {
     struct core_tunnel *t = *abstract;
-    ssize_t n = recv(fd, buf, len, flags);
+    ssize_t n;
 
+    if (t->rx_dry)
+        return -EAGAIN;
+    n = recv(fd, buf, len, flags);
     if (n > 0) {
         t->last_rx_ms = tunnel__now_ms(t);
         t->rx_reads++;
     } else if (n < 0) {
         n = -errno;     /* libssh2 wants the negated errno */
+        t->rx_dry = n == -EAGAIN;
     }
     return n;
 }
@@ -358,7 +366,7 @@ static int start_ssh(struct core_tunnel *t)
     libssh2_session_set_blocking(t->ssh, 0);
     libssh2_session_callback_set(t->ssh, LIBSSH2_CALLBACK_RECV, (void *)recv_cb);
     libssh2_session_callback_set(t->ssh, LIBSSH2_CALLBACK_SEND, (void *)send_cb);
-    t->tx_half = 0;
+    t->tx_half = t->rx_dry = 0;
     /* A global request (keepalive@libssh2.org) that wants a reply: sshd
      * answers each one with a failure, which is all we need. */
     libssh2_keepalive_config(t->ssh, 1, t->cfg->keepalive_interval);
@@ -568,7 +576,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     int err = 0;
     socklen_t l = sizeof(err);
 
-    (void)events;
+    if (status < 0 || (events & UV_READABLE))
+        t->rx_dry = 0;
     if (t->phase == PH_CONNECT) {
         if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
             err = errno;

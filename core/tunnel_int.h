@@ -85,6 +85,7 @@ struct core_tunnel {
     int dead;                           /* a libssh2 call saw the session die */
     uint64_t moved;                     /* bumped whenever the pump got something done */
     uint64_t rx_reads;                  /* socket reads that returned bytes */
+    int rx_dry;                         /* the socket said EAGAIN; not readable since */
     int tx_half;                        /* a packet is half sent (see send_cb) */
     int at_limit;                       /* max-connections reached (logged once) */
     uv_idle_t kick;                     /* a pump on the next loop turn */

@@ -188,6 +188,8 @@ check "status names the failed address" \
 check "64 MB upload through the tunnel, checksummed (half-close passed on)" \
     peer_on_edge sink 127.0.0.1 18443 64
 check "64 MB download through the tunnel, checksummed" peer_on_edge source 127.0.0.1 18443 64
+check "the transfers ran on the batched AES-CTR keystream (libssh2 1.10)" \
+    grep -Eq 'notice core: libssh2 1\.10\.[0-9]+: AES-CTR keystream made in batches' "$WORK/core1.log"
 # Back-pressure: a reader that stalls holds the sender back, nothing is lost.
 check "a guest that reads nothing for 3 s: 16 MB download intact" \
     peer_on_edge source 127.0.0.1 18443 16 3
