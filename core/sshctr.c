@@ -17,12 +17,15 @@
  * core_sshctr_enable - goes straight to libcrypto. HPN-SSH's cipher-ctr-mt
  * makes its keystream ahead for the same reason.
  *
- * libssh2 1.11 and later hand whole packets to EVP_Cipher; the caller
- * enables this only for 1.10 (see core/tunnel.c). */
+ * Contexts are told apart by address, in a list of our own (libssh2 1.10
+ * built without OpenSSL's AES-CTR uses a context's app_data itself).
+ * libssh2 1.11 and later hand whole packets to EVP_Cipher; core/main.c
+ * enables this only for 1.10. */
 #include "core/sshctr.h"
 
 #include <dlfcn.h>
 #include <link.h>
+#include <pthread.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -35,26 +38,30 @@
 typedef int (*cipher_fn)(EVP_CIPHER_CTX *, unsigned char *, const unsigned char *, unsigned int);
 typedef void (*ctx_free_fn)(EVP_CIPHER_CTX *);
 
-/* One CTR context's keystream: ks[off, len) is made and not yet used. */
+/* A libssh2 context seen here. A batched (CTR) one has a keystream:
+ * ks[off, len) is made and not yet used. */
 struct sshctr {
     const EVP_CIPHER_CTX *ctx;
+    struct sshctr *next;
+    int batched;
     size_t off, len;
-    unsigned char ks[SSHCTR_BATCH];
+    unsigned char ks[];
 };
 
-/* Process-wide by nature: the symbols themselves are. Set once, before the
- * loop runs any libssh2 session, and read-only afterwards. */
+/* Process-wide by nature: the symbols themselves are. `real` is set before
+ * the loop runs any libssh2 session and read-only afterwards; the list of
+ * contexts (a few per tunnel) is looked at only when `recent` misses. */
 static struct {
     cipher_fn cipher;
     ctx_free_fn ctx_free;
     uintptr_t lo, hi; /* the batched library's code; empty when off */
 } real;
 static const unsigned char zeros[SSHCTR_BATCH];
-/* app_data of a libssh2 context that is not CTR: looked at once, not again. */
-static struct sshctr not_ctr;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sshctr *contexts;
 /* The two contexts (send and receive) of the session this thread last
- * served, so that the common case asks libcrypto for nothing. A context is
- * freed on the thread that uses it (libssh2 sessions are not shared). */
+ * served. A context is freed on the thread that uses it (libssh2 sessions
+ * are not shared between threads). */
 static _Thread_local struct sshctr *recent[2];
 
 __attribute__((constructor)) static void sshctr_resolve(void)
@@ -103,7 +110,8 @@ int core_sshctr_enable(const void *fn)
 /* out = in ^ ks, 16 bytes at a time: libssh2 copies its 16-byte block out
  * of `out` right after, and one 16-byte store lets that load be forwarded
  * where sixteen byte stores would stall it. */
-static inline __attribute__((always_inline)) void sshctr_xor(unsigned char *out, const unsigned char *in, const unsigned char *ks, size_t n)
+static inline __attribute__((always_inline)) void sshctr_xor(unsigned char *out, const unsigned char *in,
+                                                             const unsigned char *ks, size_t n)
 {
     typedef unsigned char v16 __attribute__((vector_size(16)));
     size_t i = 0;
@@ -149,18 +157,37 @@ static int sshctr_crypt(struct sshctr *s, EVP_CIPHER_CTX *ctx, unsigned char *ou
     return (int)inl;
 }
 
+/* The context's entry, made on first sight: batched when it is CTR from a
+ * provider (libcrypto's own AES-CTR), left to libcrypto otherwise. NULL
+ * only when out of memory (libcrypto serves the call). */
 static struct sshctr *sshctr_of(EVP_CIPHER_CTX *ctx)
 {
-    struct sshctr *s = EVP_CIPHER_CTX_get_app_data(ctx);
+    struct sshctr *s;
 
-    if (s)
-        return s == &not_ctr ? NULL : s;
-    if (EVP_CIPHER_CTX_get_mode(ctx) != EVP_CIPH_CTR_MODE || !(s = calloc(1, sizeof(*s)))) {
-        EVP_CIPHER_CTX_set_app_data(ctx, &not_ctr);
-        return NULL;
+    if (recent[0] && recent[0]->ctx == ctx)
+        return recent[0];
+    if (recent[1] && recent[1]->ctx == ctx)
+        return recent[1];
+    pthread_mutex_lock(&lock);
+    for (s = contexts; s && s->ctx != ctx; s = s->next)
+        ;
+    if (!s) {
+        const EVP_CIPHER *c = EVP_CIPHER_CTX_get0_cipher(ctx);
+        int batched = c && EVP_CIPHER_get_mode(c) == EVP_CIPH_CTR_MODE && EVP_CIPHER_get0_provider(c);
+
+        s = calloc(1, sizeof(*s) + (batched ? SSHCTR_BATCH : 0));
+        if (s) {
+            s->ctx = ctx;
+            s->batched = batched;
+            s->next = contexts;
+            contexts = s;
+        }
     }
-    s->ctx = ctx;
-    EVP_CIPHER_CTX_set_app_data(ctx, s);
+    pthread_mutex_unlock(&lock);
+    if (s) {
+        recent[1] = recent[0];
+        recent[0] = s;
+    }
     return s;
 }
 
@@ -168,18 +195,27 @@ int core__sshctr_cipher(EVP_CIPHER_CTX *ctx, unsigned char *out, const unsigned 
 {
     struct sshctr *s = sshctr_of(ctx);
 
-    return s ? sshctr_crypt(s, ctx, out, in, inl) : real.cipher(ctx, out, in, inl);
+    return s && s->batched ? sshctr_crypt(s, ctx, out, in, inl) : real.cipher(ctx, out, in, inl);
 }
 
 void core__sshctr_ctx_free(EVP_CIPHER_CTX *ctx)
 {
-    struct sshctr *s = ctx ? EVP_CIPHER_CTX_get_app_data(ctx) : NULL;
+    struct sshctr **pp, *s = NULL;
 
-    if (s && s != &not_ctr && s->ctx == ctx) {
+    pthread_mutex_lock(&lock);
+    for (pp = &contexts; *pp; pp = &(*pp)->next) {
+        if ((*pp)->ctx == ctx) {
+            s = *pp;
+            *pp = s->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    if (s) {
         for (int i = 0; i < 2; i++)
             if (recent[i] == s)
                 recent[i] = NULL;
-        OPENSSL_cleanse(s, sizeof(*s));
+        OPENSSL_cleanse(s, sizeof(*s) + (s->batched ? SSHCTR_BATCH : 0));
         free(s);
     }
     real.ctx_free(ctx);
@@ -190,28 +226,18 @@ static int from_batched(uintptr_t ra)
     return ra >= real.lo && ra < real.hi;
 }
 
-/* The interposed symbols. libssh2 1.10 never sets a context's app_data, so
- * on its contexts app_data is ours. */
+/* The interposed symbols. */
 int EVP_Cipher(EVP_CIPHER_CTX *ctx, unsigned char *out, const unsigned char *in, unsigned int inl)
 {
-    struct sshctr *s;
+    struct sshctr *s = recent[0];
 
     if (!from_batched((uintptr_t)__builtin_return_address(0)))
         return real.cipher(ctx, out, in, inl);
     /* libssh2 1.10's one block, with keystream in hand: the common case,
-     * kept short (~60 million calls per GB). */
-    if (recent[0] && recent[0]->ctx == ctx) {
-        s = recent[0];
-    } else if (recent[1] && recent[1]->ctx == ctx) {
+     * kept short (about 60 million calls per GB). */
+    if (s && s->ctx != ctx)
         s = recent[1];
-    } else {
-        s = EVP_CIPHER_CTX_get_app_data(ctx);
-        if (s && s != &not_ctr) {
-            recent[1] = recent[0];
-            recent[0] = s;
-        }
-    }
-    if (inl == 16 && s && s != &not_ctr && s->len - s->off >= 16) {
+    if (inl == 16 && s && s->ctx == ctx && s->batched && s->len - s->off >= 16) {
         sshctr_xor(out, in, s->ks + s->off, 16);
         s->off += 16;
         return 16;
