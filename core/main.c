@@ -136,8 +136,8 @@ static int core_start(struct core *c)
         if (core_sshctr_enable((const void *)libssh2_session_init_ex) == 0)
             CW_NOTICE("core", "libssh2 %s: AES-CTR keystream made in batches", libssh2_version(0));
         else
-            CW_WARN("core", "libssh2 %s: its code was not found; AES-CTR runs one block per call (slower)",
-                    libssh2_version(0));
+            CW_WARN("core", "libssh2 %s is not loaded as a shared library: AES-CTR runs one block per "
+                    "call (slower)", libssh2_version(0));
     }
     for (int i = 0; i < cfg->ntunnel; i++) {
         c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, c->dns);

@@ -88,8 +88,12 @@ static int find_code_cb(struct dl_phdr_info *info, size_t size, void *arg)
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
 
         if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && f->addr >= lo && f->addr < lo + ph->p_memsz) {
-            f->lo = lo;
-            f->hi = lo + ph->p_memsz;
+            /* In the program itself (a static libssh2): our own calls
+             * could not be told apart from libssh2's. */
+            if (info->dlpi_name && info->dlpi_name[0]) {
+                f->lo = lo;
+                f->hi = lo + ph->p_memsz;
+            }
             return 1;
         }
     }
@@ -100,7 +104,7 @@ int core_sshctr_enable(const void *fn)
 {
     struct find_code f = {.addr = (uintptr_t)fn};
 
-    if (!dl_iterate_phdr(find_code_cb, &f))
+    if (!dl_iterate_phdr(find_code_cb, &f) || !f.hi)
         return -1;
     real.lo = f.lo;
     real.hi = f.hi;

@@ -4,6 +4,7 @@
 #include "tests/unit/test.h"
 
 #include <openssl/rand.h>
+#include <uv.h>
 
 static EVP_CIPHER_CTX *ctx_new(const EVP_CIPHER *c, const unsigned char *key, const unsigned char *iv)
 {
@@ -78,4 +79,15 @@ TEST(sshctr_leaves_other_modes_to_libcrypto)
     CHECK_MEM(got, want, sizeof(want));
     EVP_CIPHER_CTX_free(ref);
     core__sshctr_ctx_free(other);
+}
+
+TEST(sshctr_enable_wants_a_shared_library)
+{
+    int on_stack = 0;
+
+    /* Code in the program itself (a static libssh2) or no code at all: off. */
+    CHECK_EQ(core_sshctr_enable((const void *)same_as_libcrypto), -1);
+    CHECK_EQ(core_sshctr_enable(&on_stack), -1);
+    /* A shared library's code: on (libuv's, which never calls EVP_Cipher). */
+    CHECK_EQ(core_sshctr_enable((const void *)uv_loop_init), 0);
 }
