@@ -7,7 +7,8 @@
 
 /* Batches the CTR cipher calls made from the shared library whose code
  * contains fn (pass a libssh2 function). Call once, before any session
- * exists. Returns 0, or -1 when fn is in no loaded library's code. */
+ * exists. Returns 0, or -1 when fn is in no shared library (in the
+ * program itself, or in no code at all). */
 int core_sshctr_enable(const void *fn);
 
 /* What the interposed EVP_Cipher and EVP_CIPHER_CTX_free do for calls from
