@@ -17,6 +17,13 @@ void cw_sb_free(struct cw_sb *sb)
     cw_sb_init(sb);
 }
 
+void cw_sb_clear(struct cw_sb *sb)
+{
+    sb->len = 0;
+    if (sb->s)
+        sb->s[0] = '\0';
+}
+
 static int sb_grow(struct cw_sb *sb, size_t need)
 {
     size_t cap = sb->cap ? sb->cap : 256;

@@ -20,16 +20,28 @@
  *   with a reset that destroys data still in flight; one timer bounds all of
  *   it to CLOSE_LINGER_MS. Errors close at once (hard close). The first reason
  *   recorded is the one on_close reports.
+ * - A TLS context is one SSL_CTX per certificate, configured alike by
+ *   tls_ssl_ctx_new() and sharing ticket keys. Every SSL starts on the first
+ *   (the default); its servername callback moves the connection to the first
+ *   certificate covering the SNI name with SSL_set_SSL_CTX(). OpenSSL keeps
+ *   the first SSL_CTX as the session context (cache, ticket keys) after the
+ *   switch; the shared keys make resumption independent of that detail.
+ *   The context is reference counted with atomics (TURN accepts on several
+ *   worker threads): each TLS stream holds a reference until it is freed.
  */
 #include "stream.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "addr.h"
 #include "log.h"
@@ -39,10 +51,13 @@
 #define CLOSE_LINGER_MS 2000
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20"
+#define HOST_MAX 253            /* RFC 1035 2.3.4, in text form */
 
 struct cw_tls_ctx {
-    SSL_CTX *ssl_ctx;
+    atomic_uint refs;
     unsigned handshake_timeout_ms;
+    unsigned n;                 /* certificates, at least one */
+    SSL_CTX **ssl_ctx;          /* one per certificate; [0] is the default */
 };
 
 struct cw_stream;
@@ -87,6 +102,7 @@ struct cw_stream {
     unsigned want_drain : 1;    /* a write queued: call on_drain at 0 */
     unsigned hs_done : 1;       /* TLS handshake complete */
     size_t queued;              /* bytes in uv_write requests not completed */
+    struct cw_tls_ctx *tls;     /* TLS only, a reference */
     SSL *ssl;                   /* TLS only, owns rbio and wbio */
     BIO *rbio, *wbio;
     uint8_t *early;             /* TLS: plaintext written before handshake end */
@@ -567,6 +583,7 @@ static void tls_destroy(struct cw_stream *s)
 {
     SSL_free(s->ssl);   /* frees rbio and wbio */
     free(s->early);
+    cw_tls_ctx_destroy(s->tls);   /* the stream's reference */
 }
 
 static const struct stream_ops tls_ops = {
@@ -600,26 +617,21 @@ static int tls_no_passphrase(char *buf, int size, int rwflag, void *u)
     return 0;
 }
 
-struct cw_tls_ctx *cw_tls_ctx_create_server(const char *cert_chain_file, const char *key_file,
-                                            char *err, size_t errlen)
+/* A server SSL_CTX with the house settings (TLS 1.2+, modern suites,
+ * resumption) and one certificate chain and key loaded. NULL with a message
+ * naming the file in err. */
+static SSL_CTX *tls_ssl_ctx_new(const char *cert_chain_file, const char *key_file, char *err,
+                                size_t errlen)
 {
     static const unsigned char sid_ctx[] = "causeway";
-    struct cw_tls_ctx *ctx;
     SSL_CTX *c;
     char what[1024];
 
-    ctx = calloc(1, sizeof(*ctx));
-    if (!ctx) {
-        if (err && errlen)
-            snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    ctx->handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
     ERR_clear_error();
-    c = ctx->ssl_ctx = SSL_CTX_new(TLS_server_method());
+    c = SSL_CTX_new(TLS_server_method());
     if (!c) {
         tls_ctx_err(err, errlen, "cannot create a TLS context");
-        goto fail;
+        return NULL;
     }
     if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
         SSL_CTX_set_cipher_list(c, TLS12_CIPHERS) != 1 ||
@@ -635,7 +647,14 @@ struct cw_tls_ctx *cw_tls_ctx_create_server(const char *cert_chain_file, const c
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_default_passwd_cb(c, tls_no_passphrase);
     if (SSL_CTX_use_certificate_chain_file(c, cert_chain_file) != 1) {
-        snprintf(what, sizeof(what), "cannot load certificate chain from %s", cert_chain_file);
+        if (ERR_GET_LIB(ERR_peek_error()) == ERR_LIB_PEM &&
+            ERR_GET_REASON(ERR_peek_error()) == PEM_R_NO_START_LINE)
+            snprintf(what, sizeof(what),
+                     "cannot load certificate chain from %s (no PEM certificate in it)",
+                     cert_chain_file);
+        else
+            snprintf(what, sizeof(what), "cannot load certificate chain from %s",
+                     cert_chain_file);
         tls_ctx_err(err, errlen, what);
         goto fail;
     }
@@ -655,23 +674,297 @@ struct cw_tls_ctx *cw_tls_ctx_create_server(const char *cert_chain_file, const c
         tls_ctx_err(err, errlen, what);
         goto fail;
     }
-    return ctx;
+    return c;
 fail:
-    cw_tls_ctx_destroy(ctx);
+    SSL_CTX_free(c);
     return NULL;
+}
+
+/* Gives dst the session ticket keys of src, so a ticket issued under one
+ * certificate decrypts under all (RFC 5077 4 leaves the keys to the server).
+ * 0 or -1. */
+static int tls_share_ticket_keys(SSL_CTX *dst, SSL_CTX *src)
+{
+    unsigned char keys[128];
+    /* With no buffer, OpenSSL answers the length it wants (80 in 3.0). */
+    long n = SSL_CTX_ctrl(src, SSL_CTRL_GET_TLSEXT_TICKET_KEYS, 0, NULL);
+    int ok;
+
+    if (n <= 0 || n > (long)sizeof(keys))
+        return -1;
+    ok = SSL_CTX_get_tlsext_ticket_keys(src, keys, n) == 1 &&
+         SSL_CTX_set_tlsext_ticket_keys(dst, keys, n) == 1;
+    OPENSSL_cleanse(keys, sizeof(keys));
+    return ok ? 0 : -1;
+}
+
+/* host as X509_check_host/X509_check_ip_asc take it, into buf (HOST_MAX + 1
+ * bytes at least): brackets around an IPv6 literal and one trailing dot of a
+ * DNS name dropped. 1 for an IP literal, 0 for a DNS name, -1 for neither
+ * (NULL, empty, too long, brackets around something else, a '*': OpenSSL
+ * lets a wildcard match a literal '*', but no host name has one). */
+static int tls_host_norm(const char *host, char *buf, size_t len)
+{
+    unsigned char bin[sizeof(struct in6_addr)];
+    size_t n;
+
+    if (!host || (n = strlen(host)) == 0 || n > HOST_MAX + 2 || n >= len)
+        return -1;
+    if (host[0] == '[') {
+        if (n < 3 || host[n - 1] != ']')
+            return -1;
+        memcpy(buf, host + 1, n - 2);
+        buf[n - 2] = 0;
+        return inet_pton(AF_INET6, buf, bin) == 1 ? 1 : -1;
+    }
+    memcpy(buf, host, n + 1);
+    if (inet_pton(AF_INET, buf, bin) == 1 || inet_pton(AF_INET6, buf, bin) == 1)
+        return 1;
+    if (buf[n - 1] == '.')
+        buf[--n] = 0;
+    return n == 0 || n > HOST_MAX || strchr(buf, '*') ? -1 : 0;
+}
+
+/* Index of the first certificate of ctx covering host (RFC 6125 6.4: SAN
+ * dNSName, the wildcard standing for one whole left-most label, case
+ * insensitive; SAN iPAddress for IP literals; never the CN), or -1.
+ * Leaves OpenSSL's error queue as it found it: this runs inside
+ * SSL_do_handshake, whose SSL_get_error would take a stray entry for a
+ * handshake failure. */
+static int tls_ctx_find(const struct cw_tls_ctx *ctx, const char *host)
+{
+    char name[HOST_MAX + 3];
+    int ip, found = -1;
+    X509 *cert;
+
+    ip = tls_host_norm(host, name, sizeof(name));
+    if (ip < 0)
+        return -1;
+    ERR_set_mark();
+    for (unsigned i = 0; i < ctx->n && found < 0; i++) {
+        cert = SSL_CTX_get0_certificate(ctx->ssl_ctx[i]);
+        if (!cert)
+            continue;
+        if (ip ? X509_check_ip_asc(cert, name, 0) == 1
+               : X509_check_host(cert, name, 0,
+                                 X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+                                     X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+                                 NULL) == 1)
+            found = (int)i;
+    }
+    ERR_pop_to_mark();
+    return found;
+}
+
+/* Untrusted text for a log line or a status page: bytes outside printable
+ * ASCII become '?'. */
+static char tls_printable_c(char c)
+{
+    return c > 0x20 && c < 0x7f ? c : '?';
+}
+
+static void tls_printable(char *buf, size_t len, const char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && i + 1 < len; i++)
+        buf[i] = tls_printable_c(p[i]);
+    buf[i] = 0;
+}
+
+/* SNI (RFC 6066 3), called by OpenSSL on the default SSL_CTX: moves the
+ * connection to the first certificate covering the name. No name, or no
+ * certificate covers it: the default stays (and the client decides). */
+static int tls_servername_cb(SSL *ssl, int *alert, void *arg)
+{
+    const struct cw_tls_ctx *ctx = arg;
+    const struct cw_stream *s = SSL_get_app_data(ssl);
+    const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    char safe[HOST_MAX + 1];
+    int i;
+
+    if (!host)
+        return SSL_TLSEXT_ERR_NOACK;
+    i = tls_ctx_find(ctx, host);
+    if (cw_log_enabled(CW_LOG_DEBUG)) {
+        tls_printable(safe, sizeof(safe), host, strlen(host));
+        CW_DEBUG("tls", "handshake with %s: SNI \"%s\" gets certificate %d%s",
+                 s ? s->peer_str : "?", safe, i < 0 ? 0 : i,
+                 i < 0 ? " (the default: none covers the name)" : "");
+    }
+    if (i > 0 && !SSL_set_SSL_CTX(ssl, ctx->ssl_ctx[i])) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+struct cw_tls_ctx *cw_tls_ctx_create_server(const char *cert_chain_file, const char *key_file,
+                                            char *err, size_t errlen)
+{
+    struct cw_tls_ctx *ctx;
+    SSL_CTX *c;
+
+    c = tls_ssl_ctx_new(cert_chain_file, key_file, err, errlen);
+    if (!c)
+        return NULL;
+    ctx = calloc(1, sizeof(*ctx));
+    if (!ctx || !(ctx->ssl_ctx = malloc(sizeof(*ctx->ssl_ctx)))) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        free(ctx);
+        SSL_CTX_free(c);
+        return NULL;
+    }
+    atomic_init(&ctx->refs, 1);   /* the creator's */
+    ctx->handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
+    SSL_CTX_set_tlsext_servername_callback(c, tls_servername_cb);
+    SSL_CTX_set_tlsext_servername_arg(c, ctx);
+    ctx->ssl_ctx[0] = c;   /* transferred */
+    ctx->n = 1;
+    return ctx;
+}
+
+int cw_tls_ctx_add_cert(struct cw_tls_ctx *ctx, const char *cert_chain_file, const char *key_file,
+                        char *err, size_t errlen)
+{
+    SSL_CTX *c, **v;
+
+    c = tls_ssl_ctx_new(cert_chain_file, key_file, err, errlen);
+    if (!c)
+        return -1;
+    if (tls_share_ticket_keys(c, ctx->ssl_ctx[0]) < 0) {
+        tls_ctx_err(err, errlen, "cannot share the session ticket keys");
+        SSL_CTX_free(c);
+        return -1;
+    }
+    v = realloc(ctx->ssl_ctx, (ctx->n + 1) * sizeof(*v));
+    if (!v) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        SSL_CTX_free(c);
+        return -1;
+    }
+    ctx->ssl_ctx = v;
+    v[ctx->n++] = c;   /* transferred */
+    return 0;
+}
+
+struct cw_tls_ctx *cw_tls_ctx_ref(struct cw_tls_ctx *ctx)
+{
+    /* Relaxed: a new reference is made from one the caller holds. */
+    atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+    return ctx;
 }
 
 void cw_tls_ctx_destroy(struct cw_tls_ctx *ctx)
 {
     if (!ctx)
         return;
-    SSL_CTX_free(ctx->ssl_ctx);   /* live streams hold their own reference */
+    /* acq_rel: whoever frees sees every other holder's last use. */
+    if (atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (unsigned i = 0; i < ctx->n; i++)
+        SSL_CTX_free(ctx->ssl_ctx[i]);   /* SSLs still using one hold their own */
+    free(ctx->ssl_ctx);
     free(ctx);
 }
 
 void cw_tls_ctx_set_handshake_timeout(struct cw_tls_ctx *ctx, unsigned ms)
 {
     ctx->handshake_timeout_ms = ms;
+}
+
+int cw_tls_ctx_covers(const struct cw_tls_ctx *ctx, const char *host)
+{
+    return ctx && tls_ctx_find(ctx, host) >= 0;
+}
+
+unsigned cw_tls_ctx_cert_count(const struct cw_tls_ctx *ctx)
+{
+    return ctx->n;
+}
+
+/* Appends sep (not before the first) and n bytes of p to buf (len > 0,
+ * *used bytes so far) as printable text. When they do not fit, ends buf
+ * with "...": after sep if some names are in already and there is room,
+ * else cutting the text short, and returns -1. */
+static int sans_append(char *buf, size_t len, size_t *used, const char *sep, const char *p,
+                       size_t n)
+{
+    size_t sl = *used ? strlen(sep) : 0, at, k, j;
+
+    if (*used + sl + n >= len) {
+        if (*used && *used + sl + 3 < len) {
+            snprintf(buf + *used, len - *used, "%s...", sep);
+            return -1;
+        }
+        at = len > 4 ? len - 4 : 0;
+        for (k = *used, j = 0; k < at && j < sl; j++)
+            buf[k++] = sep[j];
+        for (j = 0; k < at && j < n; j++)
+            buf[k++] = tls_printable_c(p[j]);
+        snprintf(buf + at, len - at, "...");
+        return -1;
+    }
+    memcpy(buf + *used, sep, sl);
+    tls_printable(buf + *used + sl, n + 1, p, n);
+    *used += sl + n;
+    return 0;
+}
+
+/* The subjectAltName DNS names and IP addresses of cert, ", "-separated. */
+static void tls_cert_sans(X509 *cert, char *buf, size_t len)
+{
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    char ip[INET6_ADDRSTRLEN];
+    size_t used = 0;
+
+    buf[0] = 0;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        const ASN1_STRING *v;
+        int r = 0;
+
+        if (g->type == GEN_DNS) {
+            v = g->d.dNSName;
+            r = sans_append(buf, len, &used, ", ", (const char *)ASN1_STRING_get0_data(v),
+                            (size_t)ASN1_STRING_length(v));
+        } else if (g->type == GEN_IPADD) {
+            v = g->d.iPAddress;
+            /* RFC 5280 4.2.1.6: 4 octets for IPv4, 16 for IPv6 */
+            if (ASN1_STRING_length(v) == 4)
+                inet_ntop(AF_INET, ASN1_STRING_get0_data(v), ip, sizeof(ip));
+            else if (ASN1_STRING_length(v) == 16)
+                inet_ntop(AF_INET6, ASN1_STRING_get0_data(v), ip, sizeof(ip));
+            else
+                snprintf(ip, sizeof(ip), "?");
+            r = sans_append(buf, len, &used, ", ", ip, strlen(ip));
+        }
+        if (r < 0)
+            break;
+    }
+    GENERAL_NAMES_free(names);
+}
+
+int cw_tls_ctx_cert_info(const struct cw_tls_ctx *ctx, unsigned i, char *sans, size_t sanslen,
+                         time_t *not_after)
+{
+    X509 *cert;
+    struct tm tm;
+
+    if (i >= ctx->n)
+        return -1;
+    cert = SSL_CTX_get0_certificate(ctx->ssl_ctx[i]);
+    ERR_set_mark();
+    if (sans && sanslen)
+        tls_cert_sans(cert, sans, sanslen);
+    if (not_after) {
+        memset(&tm, 0, sizeof(tm));
+        *not_after = ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1 ? timegm(&tm) : 0;
+    }
+    ERR_pop_to_mark();
+    return 0;
 }
 
 /* ---- public stream API ---- */
@@ -701,6 +994,8 @@ struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
         free(s);
         return NULL;
     }
+    if (tls)
+        s->tls = cw_tls_ctx_ref(tls);   /* dropped by tls_destroy, also on failure */
     uv_timer_init(server->loop, &s->timer);
     uv_timer_init(server->loop, &s->kick);
     s->tcp.data = s->timer.data = s->kick.data = s;
@@ -722,9 +1017,10 @@ struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
         goto fail;
     if (tls) {
         r = UV_ENOMEM;
-        s->ssl = SSL_new(tls->ssl_ctx);
+        s->ssl = SSL_new(tls->ssl_ctx[0]);
         if (!s->ssl)
             goto fail;
+        SSL_set_app_data(s->ssl, s);   /* for the servername callback's log */
         rbio = BIO_new(BIO_s_mem());
         wbio = BIO_new(BIO_s_mem());
         if (!rbio || !wbio) {
@@ -807,6 +1103,11 @@ void cw_stream_set_data(struct cw_stream *s, void *data)
 int cw_stream_is_tls(const struct cw_stream *s)
 {
     return s->ops == &tls_ops;
+}
+
+const char *cw_stream_sni(const struct cw_stream *s)
+{
+    return s->ssl ? SSL_get_servername(s->ssl, TLSEXT_NAMETYPE_host_name) : NULL;
 }
 
 const struct sockaddr *cw_stream_peer(const struct cw_stream *s)

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <uv.h>
 
 struct cw_tls_ctx;
@@ -42,17 +43,56 @@ const char *cw_stream_strerror(int err);
 
 /* Server TLS context: certificate chain and key from PEM files; TLS 1.2 and
  * 1.3 only, modern cipher suites, session resumption on. NULL with a message
- * in err when the files cannot be loaded or do not match. */
+ * in err when the files cannot be loaded or do not match.
+ *
+ * A context may hold several certificates, chosen per connection by the
+ * client's SNI (cw_tls_ctx_add_cert). It is reference counted, so a reload
+ * can build a new context and drop the old one while connections accepted
+ * with it keep it: cw_tls_ctx_create_server returns the creator's reference,
+ * every stream accepted with the context holds one until it is freed, and
+ * the memory goes when the last one is dropped. References may be taken and
+ * dropped from any thread; the certificate list must be complete (all
+ * cw_tls_ctx_add_cert calls done) before the first cw_stream_accept. */
 struct cw_tls_ctx *cw_tls_ctx_create_server(const char *cert_chain_file, const char *key_file,
                                             char *err, size_t errlen);
+/* Drops the caller's reference (the creator's, or one from cw_tls_ctx_ref);
+ * NULL is ignored. Existing callers that destroy once keep working. */
 void cw_tls_ctx_destroy(struct cw_tls_ctx *ctx);
+/* Takes another reference, dropped with cw_tls_ctx_destroy. Returns ctx. */
+struct cw_tls_ctx *cw_tls_ctx_ref(struct cw_tls_ctx *ctx);
+/* Adds another certificate (chain + key PEM files) to a server context. The
+ * first one (from cw_tls_ctx_create_server) is the default, served when the
+ * client sends no SNI or a name no certificate covers; otherwise a
+ * connection gets the first certificate that covers the SNI host name as
+ * cw_tls_ctx_covers() checks it. All certificates share the session ticket
+ * keys, so sessions resume whichever certificate they got. 0, or -1 with a
+ * message naming the file in err (unreadable, no certificate, key does not
+ * match); the context is unchanged then. */
+int cw_tls_ctx_add_cert(struct cw_tls_ctx *ctx, const char *cert_chain_file, const char *key_file,
+                        char *err, size_t errlen);
+/* Whether any certificate of ctx covers host as a browser checks it: the
+ * subjectAltName dNSNames (case-insensitive; a wildcard "*.example.com"
+ * matches exactly one whole label, RFC 6125 6.4.3) or iPAddresses; the
+ * subject CN is never consulted. host is a DNS name (one trailing dot
+ * allowed) or an IPv4/IPv6 literal (brackets allowed, "[2001:db8::1]").
+ * 1 yes, 0 no (also for NULL or malformed host). */
+int cw_tls_ctx_covers(const struct cw_tls_ctx *ctx, const char *host);
+/* Certificates in ctx, for status pages: how many, and for index i (0 is
+ * the default) the leaf's subjectAltNames, DNS names and IP addresses in
+ * certificate order separated by ", " (empty when it has none; cut short
+ * with "..." when sanslen is too small), and its notAfter. sans and
+ * not_after may be NULL. 0, or -1 when i is out of range. */
+unsigned cw_tls_ctx_cert_count(const struct cw_tls_ctx *ctx);
+int cw_tls_ctx_cert_info(const struct cw_tls_ctx *ctx, unsigned i, char *sans, size_t sanslen,
+                         time_t *not_after);
 /* A client that has not completed the TLS handshake ms milliseconds after
  * accept is closed with UV_ETIMEDOUT (default 10000), so stalled handshakes
  * cannot hold a connection forever. Applies to streams accepted later. */
 void cw_tls_ctx_set_handshake_timeout(struct cw_tls_ctx *ctx, unsigned ms);
 
 /* Accepts one connection from a listening uv_tcp_t server; tls NULL means
- * plain TCP. TCP_NODELAY is set. Returns NULL on failure (nothing to free). */
+ * plain TCP, else the stream holds a reference to tls until it is freed.
+ * TCP_NODELAY is set. Returns NULL on failure (nothing to free). */
 struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
                                    const struct cw_stream_cbs *cbs, void *data);
 /* Queues n bytes (copied as needed). 0, or -1 if the stream is closing. */
@@ -67,6 +107,10 @@ void cw_stream_close(struct cw_stream *s);
 void *cw_stream_data(const struct cw_stream *s);
 void cw_stream_set_data(struct cw_stream *s, void *data);
 int cw_stream_is_tls(const struct cw_stream *s);
+/* The host name the client sent in TLS SNI (RFC 6066 3), as sent; NULL for
+ * plain TCP, when it sent none, or before its ClientHello was read. Valid
+ * as long as the stream. */
+const char *cw_stream_sni(const struct cw_stream *s);
 const struct sockaddr *cw_stream_peer(const struct cw_stream *s);
 const struct sockaddr *cw_stream_local(const struct cw_stream *s);
 
