@@ -196,11 +196,13 @@ check "a guest that reads nothing for 3 s: 16 MB download intact" \
 check "a target that reads nothing for 3 s: 16 MB upload intact" \
     peer_on_edge sink 127.0.0.1 18443 16 3
 # Sustained bulk both ways: libssh2 reads the socket inside writes, and the
-# liveness check must still see the edge's packets.
+# liveness check must still see the edge's packets. (iperf3's server takes
+# one test at a time and may still be ending the last: "server is busy".)
 check "iperf3 for 5 s each way through the tunnel; the tunnel stays up" \
-    sh -c "wait_iperf() { ip netns exec $NS_E iperf3 -c 127.0.0.1 -p 18448 -t 5 \$1 > /dev/null; };
+    sh -c "wait_iperf() { for i in 1 2 3; do ip netns exec $NS_E iperf3 -c 127.0.0.1 -p 18448 -t 5 \$1 \
+               > /dev/null && return 0; sleep 1; done; return 1; };
            wait_iperf '' && wait_iperf -R && ! grep -q 'stopped answering' '$WORK/core1.log'"
-check "forwarded connections are closed after use" wait_status core1 "connections: 0 open, 30[0-9] accepted" 10
+check "forwarded connections are closed after use" wait_status core1 "connections: 0 open, 3[0-9][0-9] accepted" 10
 
 # ---- faults ------------------------------------------------------------------------
 check "a name the inside DNS does not know is a fault in status" \
