@@ -4,6 +4,7 @@
 #   make demo       install missing Debian packages, build, start a demo edge
 #   make bench-turn TURN benchmark side by side with coturn
 #   make bench-tunnel SSH tunnel benchmark side by side with OpenSSH's ssh -R
+#   make bench-proxy  web proxy benchmark side by side with nginx and HAProxy
 
 CC      ?= cc
 CLANG   ?= clang
@@ -20,7 +21,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 
-LIBDIRS := common turn
+LIBDIRS := common turn webproxy
 B       := build
 BIN     := $(B)/bin
 
@@ -29,15 +30,16 @@ objs_of  = $(patsubst %.c,$(2)/%.o,$(call src_of,$(1)))
 
 LIB_common := $(B)/lib/libcwcommon.a
 LIB_turn   := $(B)/lib/libcwturn.a
-LIBS_ALL   := $(LIB_turn) $(LIB_common)
-ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwcommon.a
+LIB_webproxy := $(B)/lib/libcwwebproxy.a
+LIBS_ALL   := $(LIB_turn) $(LIB_webproxy) $(LIB_common)
+ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwwebproxy.a $(B)/asan/lib/libcwcommon.a
 
 # Library archives list their objects by folder: needs secondary expansion.
 .SECONDEXPANSION:
 # Objects made through pattern rules stay (make would delete them as intermediate).
 .SECONDARY:
 
-.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel clean
+.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel bench-proxy clean
 all: build
 build: $(BIN)/causeway-edge $(BIN)/causeway-core $(BIN)/causeway
 
@@ -79,7 +81,7 @@ $(B)/$(1)/lib/libcw%.a: $$$$(call objs_of,$$$$*,$(B)/$(1)/obj)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@; ar rcs $$@ $$^
 
-$(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 
@@ -87,7 +89,7 @@ $(B)/$(1)/bin/causeway-core: $$(call objs_of,core,$(B)/$(1)/obj) $(B)/$(1)/lib/l
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) $$(SSH_LIBS) -lm
 
-$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $$(addprefix $(B)/$(1)/obj/,$$(CLI_SHARED)) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $$(addprefix $(B)/$(1)/obj/,$$(CLI_SHARED)) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
@@ -118,7 +120,7 @@ $(B)/obj/tests/tools/%.o: tests/tools/%.c
 # libFuzzer harnesses: clang, the parsers' sources compiled in directly.
 FUZZ_SRC := $(call src_of,tests/fuzz)
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-FUZZ_LIB_SRC := $(call src_of,common) $(call src_of,turn) edge/tunnel_keys.c
+FUZZ_LIB_SRC := $(call src_of,common) $(call src_of,turn) webproxy/http.c edge/tunnel_keys.c
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -I. $(PKG_CFLAGS) \
@@ -150,6 +152,10 @@ bench-turn: deps
 bench-tunnel: deps
 	@$(MAKE) --no-print-directory build $(TOOLS)
 	@bash bench/tunnel.sh
+
+bench-proxy: deps
+	@$(MAKE) --no-print-directory build
+	@bash bench/proxy.sh
 
 clean:
 	rm -rf $(B)

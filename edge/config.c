@@ -6,6 +6,7 @@
 #include "turn/policy.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -242,17 +243,124 @@ static int tunnel_key(struct edge_tunnel_config *t, const char *key, const char 
     return -1;
 }
 
+/* "WORD REST": the first word into w (cap bytes), the rest (trimmed) returned. */
+static const char *two_words(const char *v, char *w, size_t cap)
+{
+    size_t n = strcspn(v, " \t");
+
+    if (!n || n >= cap || !v[n])
+        return NULL;
+    memcpy(w, v, n);
+    w[n] = '\0';
+    v += n + strspn(v + n, " \t");
+    return *v ? v : NULL;
+}
+
+static int webproxy_key(struct wp_options *o, const char *key, const char *v, char *err, size_t errlen)
+{
+    unsigned secs;
+    int rc;
+
+    if (!strcmp(key, "listen") || !strcmp(key, "http-listen")) {
+        int https = !strcmp(key, "listen");
+        struct sockaddr_storage *a = https ? o->listen : o->http_listen;
+        int *n = https ? &o->nlisten : &o->nhttp_listen;
+
+        if (*n == WP_MAX_LISTEN) {
+            snprintf(err, errlen, "more than %d %s lines", WP_MAX_LISTEN, key);
+            return -1;
+        }
+        return cw_conf_addr(v, https ? 443 : 80, &a[(*n)++], err, errlen);
+    }
+    if (!strcmp(key, "certificate")) {
+        const char *k;
+
+        if (o->ncert == WP_MAX_CERTS) {
+            snprintf(err, errlen, "more than %d certificate lines", WP_MAX_CERTS);
+            return -1;
+        }
+        k = two_words(v, o->cert[o->ncert], sizeof(o->cert[0]));
+        if (!k || strchr(k, ' ')) {
+            snprintf(err, errlen, "certificate wants two files: the chain (PEM) and its key (PEM)");
+            return -1;
+        }
+        snprintf(o->key[o->ncert], sizeof(o->key[0]), "%s", k);
+        o->ncert++;
+        return 0;
+    }
+    if (!strcmp(key, "host")) {
+        struct wp_host *h = &o->host[o->nhost];
+        const char *b;
+
+        if (o->nhost == WP_MAX_HOSTS) {
+            snprintf(err, errlen, "more than %d host lines", WP_MAX_HOSTS);
+            return -1;
+        }
+        b = two_words(v, h->name, sizeof(h->name));
+        if (!b) {
+            snprintf(err, errlen, "host wants a name and a backend address: host = join.example.com "
+                     "127.0.0.1:8443");
+            return -1;
+        }
+        for (char *p = h->name; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (cw_conf_addr(b, 0, &h->backend, err, errlen) < 0)    /* port required */
+            return -1;
+        for (int i = 0; i < o->nhost; i++)
+            if (!strcmp(o->host[i].name, h->name)) {
+                snprintf(err, errlen, "host %s is listed twice", h->name);
+                return -1;
+            }
+        o->nhost++;
+        return 0;
+    }
+    if (!strcmp(key, "header-timeout") || !strcmp(key, "idle-timeout") ||
+        !strcmp(key, "connect-timeout") || !strcmp(key, "response-timeout")) {
+        rc = cw_conf_seconds(v, 1, 3600, &secs, err, errlen);
+        if (rc < 0)
+            return rc;
+        *(key[0] == 'h' ? &o->header_timeout_ms : key[0] == 'i' ? &o->idle_timeout_ms :
+          key[0] == 'c' ? &o->connect_timeout_ms : &o->response_timeout_ms) = secs * 1000;
+        return 0;
+    }
+    if (!strcmp(key, "max-connections"))
+        return cw_conf_unsigned(v, 1, 1000000, &o->max_connections, err, errlen);
+    if (!strcmp(key, "max-connections-per-ip"))
+        return cw_conf_unsigned(v, 1, 1000000, &o->max_per_ip, err, errlen);
+    if (!strcmp(key, "max-body")) {
+        unsigned long mb;
+
+        if (cw_conf_uint(v, 0, 1UL << 20, &mb, err, errlen) < 0)
+            return -1;
+        o->max_body = (uint64_t)mb << 20;
+        return 0;
+    }
+    if (!strcmp(key, "hsts-max-age"))
+        return cw_conf_seconds(v, 0, 63072000, &o->hsts_max_age, err, errlen);
+    if (!strcmp(key, "access-log"))
+        return cw_conf_str(o->access_log, sizeof(o->access_log), v, err, errlen);
+    snprintf(err, errlen, "unknown key \"%s\" in [webproxy]", key);
+    return -1;
+}
+
 static int conf_cb(void *arg, const char *section, const char *key, const char *v, char *err,
                    size_t errlen)
 {
     struct edge_config *c = arg;
     int known = !strcmp(section, "edge") || !strcmp(section, "turn") ||
-                !strcmp(section, "tunnel");
+                !strcmp(section, "tunnel") || !strcmp(section, "webproxy");
 
     if (known && !key) {
         if (!strcmp(section, "tunnel"))
             c->tunnel.enabled = 1;      /* the section turns it on */
+        if (!strcmp(section, "webproxy"))
+            c->webproxy_enabled = 1;
         return 0;
+    }
+    if (!strcmp(section, "webproxy")) {
+        if (!strcmp(key, "enabled"))
+            return cw_conf_bool(v, &c->webproxy_enabled, err, errlen);
+        return webproxy_key(&c->webproxy, key, v, err, errlen);
     }
     if (!strcmp(section, "edge"))
         return edge_key(c, key, v, err, errlen);
@@ -260,7 +368,8 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
         return turn_key(c, key, v, err, errlen);
     if (!strcmp(section, "tunnel"))
         return tunnel_key(&c->tunnel, key, v, err, errlen);
-    snprintf(err, errlen, "unknown section [%s] (known: [edge], [turn], [tunnel])", section);
+    snprintf(err, errlen, "unknown section [%s] (known: [edge], [turn], [tunnel], [webproxy])",
+             section);
     return -1;
 }
 
@@ -276,6 +385,7 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
     snprintf(c->tunnel.state_dir, sizeof(c->tunnel.state_dir), "/var/lib/causeway/tunnel");
     snprintf(c->tunnel.sshd, sizeof(c->tunnel.sshd), "/usr/sbin/sshd");
     turn_options_init(o);
+    wp_options_init(&c->webproxy);
     o->policy = turn_policy_create();
     if (!o->policy) {
         snprintf(err, errlen, "out of memory");
@@ -322,6 +432,16 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
         snprintf(err, errlen, "%s: [tunnel] needs listen = the internal NIC's address (port "
                  "2222 by default), where the cores connect", path);
         goto fail;
+    }
+    if (c->webproxy_enabled) {
+        struct wp_options *w = &c->webproxy;
+
+        if (!w->nlisten || !w->ncert || !w->nhost) {
+            snprintf(err, errlen, "%s: [webproxy] needs listen (the external NIC's address, port "
+                     "443), certificate (chain and key files) and at least one host (guest "
+                     "account client URI and its backend)", path);
+            goto fail;
+        }
     }
     if (!c->tunnel.user[0]) {
         struct passwd *pw = getpwuid(geteuid());

@@ -12,6 +12,7 @@
 
 #include "turn/auth.h"
 #include "turn/turn.h"
+#include "webproxy/webproxy.h"
 
 #define EDGE_CONF_DEFAULT "/etc/causeway/edge.conf"
 #define EDGE_CTL_DEFAULT "/run/causeway/edge.sock"
@@ -44,6 +45,8 @@ struct edge_config {
     int inside_set;                 /* an inside-network line replaced the defaults */
     int unsafe_loopback;
     struct edge_tunnel_config tunnel;
+    int webproxy_enabled;           /* a [webproxy] section is present */
+    struct wp_options webproxy;
 };
 
 /* Loads path (defaults first, then the file). Returns 0, or -1 with

@@ -9,6 +9,7 @@
 #include "edge/config.h"
 #include "edge/tunnel.h"
 #include "turn/turn.h"
+#include "webproxy/webproxy.h"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -29,9 +30,21 @@ struct edge {
     struct turn_relay *turn;
     struct tunnel *tunnel;
     struct cw_tls_ctx *tls;
+    struct webproxy *webproxy;
     struct cw_daemon d;
     int stopping;
 };
+
+/* The tunnels' sshd goes last: the proxy's requests in progress run
+ * through it. */
+static void edge_proxy_drained(void *arg)
+{
+    struct edge *e = arg;
+
+    if (e->tunnel)
+        tunnel_stop(e->tunnel);
+    e->tunnel = NULL;
+}
 
 static void edge_stop(void *arg, const char *why)
 {
@@ -44,12 +57,53 @@ static void edge_stop(void *arg, const char *why)
     if (e->turn)
         turn_relay_close(e->turn, NULL, NULL);
     e->turn = NULL;
-    if (e->tunnel)
-        tunnel_stop(e->tunnel);
-    e->tunnel = NULL;
+    /* Requests in progress get a few seconds to finish. */
+    if (e->webproxy)
+        webproxy_close(e->webproxy, 5000, edge_proxy_drained, e);
+    else
+        edge_proxy_drained(e);
+    e->webproxy = NULL;
     cw_ctl_close(e->ctl);
     e->ctl = NULL;
     cw_daemon_signals_close(&e->d);
+}
+
+/* The web proxy's certificates, from the files named in edge.conf (read
+ * again now, so renewed files are picked up); a name that no certificate
+ * covers is the browsers' "Not secure". */
+static struct cw_tls_ctx *webproxy_tls(const struct wp_options *o, char *err, size_t errlen)
+{
+    struct cw_tls_ctx *t = cw_tls_ctx_create_server(o->cert[0], o->key[0], err, errlen);
+
+    for (int i = 1; t && i < o->ncert; i++) {
+        if (cw_tls_ctx_add_cert(t, o->cert[i], o->key[i], err, errlen) < 0) {
+            cw_tls_ctx_destroy(t);
+            t = NULL;
+        }
+    }
+    if (!t)
+        return NULL;
+    for (int i = 0; i < o->nhost; i++)
+        if (!cw_tls_ctx_covers(t, o->host[i].name))
+            CW_WARN("webproxy", "no certificate covers %s (not among the subjectAltNames of the "
+                    "certificate files): browsers will show it as \"Not secure\"; get a "
+                    "certificate that names it", o->host[i].name);
+    return t;
+}
+
+static int webproxy_reload_certs(struct edge *e, char *err, size_t errlen)
+{
+    struct cw_tls_ctx *t = webproxy_tls(&e->cfg.webproxy, err, errlen);
+    unsigned n;
+
+    if (!t)
+        return -1;
+    n = cw_tls_ctx_cert_count(t);
+
+    webproxy_set_tls(e->webproxy, t);
+    cw_tls_ctx_destroy(t);      /* the proxy holds its own reference */
+    CW_NOTICE("webproxy", "certificates reloaded (%u); new connections use them", n);
+    return 0;
 }
 
 /* SIGHUP: what can change without a restart does: the log level, the REST
@@ -76,8 +130,13 @@ static void edge_reload(void *arg)
         if (turn_relay_reload_users(e->turn, err, sizeof(err)) < 0)
             CW_ERROR("edge", "SIGHUP: TURN users not reloaded: %s", err);
     }
-    CW_NOTICE("edge", "SIGHUP: reloaded log level, REST secret and TURN users from %s (other "
-              "changes need a restart)", e->cfg.path);
+    if (e->webproxy) {
+        if (webproxy_reload_certs(e, err, sizeof(err)) < 0)
+            CW_ERROR("edge", "SIGHUP: web proxy certificates not reloaded: %s", err);
+        webproxy_reopen_log(e->webproxy);
+    }
+    CW_NOTICE("edge", "SIGHUP: reloaded log level, REST secret, TURN users and web proxy "
+              "certificates from %s (other changes need a restart)", e->cfg.path);
     edge_config_free(c);
     free(c);
 }
@@ -146,6 +205,39 @@ static int ctl_tunnel_status(void *arg, int argc, char **argv, struct cw_sb *out
     return 0;
 }
 
+static int ctl_webproxy_status(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct edge *e = arg;
+
+    (void)argc;
+    (void)argv;
+    if (!e->webproxy) {
+        cw_sb_printf(out, "the web proxy is not configured (no [webproxy] in %s)\n", e->cfg.path);
+        return 1;
+    }
+    webproxy_status(e->webproxy, out);
+    return 0;
+}
+
+static int ctl_webproxy_reload(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct edge *e = arg;
+    char err[1024];
+
+    (void)argc;
+    (void)argv;
+    if (!e->webproxy) {
+        cw_sb_printf(out, "the web proxy is not configured\n");
+        return 1;
+    }
+    if (webproxy_reload_certs(e, err, sizeof(err)) < 0) {
+        cw_sb_printf(out, "certificates not reloaded: %s\n", err);
+        return 1;
+    }
+    cw_sb_printf(out, "certificates reloaded; new connections use them\n");
+    return 0;
+}
+
 static int ctl_metrics(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct edge *e = arg;
@@ -174,6 +266,8 @@ static int edge_start(struct edge *e)
     cw_ctl_register(e->ctl, "turn list", ctl_turn_list, e);
     cw_ctl_register(e->ctl, "turn reload-users", ctl_turn_reload, e);
     cw_ctl_register(e->ctl, "tunnel status", ctl_tunnel_status, e);
+    cw_ctl_register(e->ctl, "webproxy status", ctl_webproxy_status, e);
+    cw_ctl_register(e->ctl, "webproxy reload", ctl_webproxy_reload, e);
     cw_ctl_register(e->ctl, "metrics", ctl_metrics, e);
     cw_ctl_register(e->ctl, "version", cw_daemon_ctl_version, &e->d);
     if (c->turn_enabled) {
@@ -207,6 +301,20 @@ static int edge_start(struct edge *e)
         e->tunnel = tunnel_start(e->loop, &c->tunnel, err, sizeof(err));
         if (!e->tunnel) {
             CW_ERROR("edge", "SSH tunnel endpoint not started: %s", err);
+            return -1;
+        }
+    }
+    if (c->webproxy_enabled) {
+        struct cw_tls_ctx *t = webproxy_tls(&c->webproxy, err, sizeof(err));
+
+        if (!t) {
+            CW_ERROR("edge", "web proxy TLS: %s", err);
+            return -1;
+        }
+        e->webproxy = webproxy_create(e->loop, &c->webproxy, t, err, sizeof(err));
+        cw_tls_ctx_destroy(t);
+        if (!e->webproxy) {
+            CW_ERROR("edge", "web proxy not started: %s", err);
             return -1;
         }
     }

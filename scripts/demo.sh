@@ -3,7 +3,9 @@
 # causeway-core on loopback and unprivileged ports: a UDP echo peer to relay
 # to, proved with one turnutils_uclient run; the core paired with the edge,
 # its tunnel holding 127.0.0.1:$WEB_PORT on the edge for a demo "webbridge"
-# (a static web server), proved with curl. Prints what to try next.
+# (a static web server), and the web proxy on https://localhost:$PROXY_PORT/
+# in front of it (a self-signed certificate made here), proved with curl.
+# Prints what to try next.
 # `make demo-stop` (or scripts/demo.sh stop) ends it.
 set -eu
 cd "$(dirname "$0")/.."
@@ -15,6 +17,7 @@ PEER_PORT=${DEMO_PEER_PORT:-3480}
 SSH_PORT=${DEMO_SSH_PORT:-2222}
 WEB_PORT=${DEMO_WEB_PORT:-8443}         # on the edge: what the tunnel holds
 BRIDGE_PORT=${DEMO_BRIDGE_PORT:-8080}   # inside: the demo webbridge
+PROXY_PORT=${DEMO_PROXY_PORT:-4443}     # the web proxy, where guests' browsers go
 
 stop() {
     for f in "$D/core.pid" "$D/edge.pid" "$D/peer.pid" "$D/webbridge.pid"; do
@@ -50,7 +53,18 @@ unsafe-allow-loopback-peers = yes
 listen = 127.0.0.1:$SSH_PORT
 state-dir = $D/edge-tunnel
 permit-listen = 127.0.0.1:$WEB_PORT
+
+[webproxy]
+listen = 127.0.0.1:$PROXY_PORT
+certificate = $D/web.pem $D/web.key
+# Guests' requests for https://localhost:$PROXY_PORT/ go through the core's tunnel.
+host = localhost 127.0.0.1:$WEB_PORT
+access-log = $D/access.log
 CONF
+# A self-signed certificate for the demo (a real edge has one from a CA).
+[ -f "$D/web.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -days 30 -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$D/web.key" -out "$D/web.pem" > "$D/openssl.log" 2>&1
 [ -f "$D/rest.secret" ] || { umask 077; openssl rand -hex 24 > "$D/rest.secret"; }
 printf 'demo-password\n' | "$BIN/causeway" -c "$D/edge.conf" turn user add demo --password-stdin > /dev/null
 
@@ -113,6 +127,8 @@ until "$BIN/causeway" -c "$D/core.conf" tunnel status 2>/dev/null | grep -q ' Ac
 done
 echo "demo: through the tunnel: curl http://127.0.0.1:$WEB_PORT/"
 curl -s --max-time 5 "http://127.0.0.1:$WEB_PORT/" | sed 's/^/  /'
+echo "demo: as a guest, through the web proxy and the tunnel: curl --cacert $D/web.pem https://localhost:$PROXY_PORT/"
+curl -s --max-time 5 --cacert "$D/web.pem" "https://localhost:$PROXY_PORT/" | sed 's/^/  /'
 
 UC="turnutils_uclient -u demo -w demo-password -e 127.0.0.1 -r $PEER_PORT -p $PORT"
 echo "demo: a short relay run through the edge: $UC -n 50 127.0.0.1"
@@ -127,6 +143,11 @@ causeway-core (pid $(cat "$D/core.pid")).
   TURN on 127.0.0.1:$PORT (UDP and TCP), relays on 127.0.0.1:24000-29999,
   realm demo.example, user "demo" / password "demo-password",
   an echo peer (turnutils_peer) on 127.0.0.1:$PEER_PORT.
+  The web proxy on https://localhost:$PROXY_PORT/ (self-signed certificate
+  $D/web.pem), carrying guests' requests through the tunnel.
+
+Open in a browser on this machine: https://localhost:$PROXY_PORT/
+  (it warns about the self-signed certificate; accept it, or import $D/web.pem)
 
 Try:
   $UC 127.0.0.1
@@ -135,7 +156,9 @@ Try:
   build/bin/causeway -c $D/edge.conf turn status
   build/bin/causeway -c $D/edge.conf turn list
   build/bin/causeway -c $D/edge.conf turn rest-credential guest 3600
-  curl http://127.0.0.1:$WEB_PORT/       # a guest's request, through the tunnel
+  curl --cacert $D/web.pem https://localhost:$PROXY_PORT/   # a guest, through proxy and tunnel
+  build/bin/causeway -c $D/edge.conf webproxy status
+  tail $D/access.log
   build/bin/causeway -c $D/core.conf tunnel status   # Target, Domain, Status
   build/bin/causeway -c $D/edge.conf tunnel status   # sshd, host key, trusted cores
   tail -f $D/edge.log $D/core.log

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian 12 packages that Causeway builds with and tests against,
-# only those that are missing. Called by `make deps` (and so by demo and test).
+# only those that are missing, and the browser driver of the tests from npm
+# (playwright-core, in tests/browser, for Debian's Chromium). Called by
+# `make deps` (and so by demo and test).
 set -eu
 
 # Build: compiler, libraries of DESIGN.md's dependency list.
@@ -9,7 +11,7 @@ BUILD="build-essential pkg-config clang libclang-rt-14-dev
   libssh2-1-dev libexpat1-dev libraft-dev"
 # Test and benchmark peers: real software that nobody here wrote.
 PEERS="coturn iproute2 procps curl openssl openssh-server openssh-client python3 iperf3
-  dnsmasq-base"
+  dnsmasq-base python3-websockets wrk nginx haproxy chromium"
 
 missing=""
 for p in $BUILD $PEERS; do
@@ -17,7 +19,15 @@ for p in $BUILD $PEERS; do
         missing="$missing $p"
     fi
 done
-[ -z "$missing" ] && exit 0
+npm_tools() {
+    [ -d tests/browser/node_modules/playwright-core ] && return 0
+    command -v npm > /dev/null || { echo "install-deps: no npm: the browser tests will be skipped" >&2; return 0; }
+    echo "install-deps: npm install in tests/browser (playwright-core)"
+    (cd tests/browser && npm install --no-audit --no-fund --loglevel=error) ||
+        { echo "install-deps: npm install failed: the browser tests will be skipped" >&2; return 0; }
+}
+cd "$(dirname "$0")/.."
+if [ -z "$missing" ]; then npm_tools; exit 0; fi
 
 echo "install-deps: installing:$missing"
 SUDO=""
@@ -39,3 +49,4 @@ trap '[ "$made_policy" = 1 ] && $SUDO rm -f "$policy"' EXIT
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
+npm_tools

@@ -51,7 +51,16 @@ expect_error "default-lifetime = 5" '"5" is not a duration from 60s to 86400s (e
 expect_error "software = maybe" '"maybe" is not yes or no'
 expect_error "inside-network = 198.18.0.0/33" '"198.18.0.0/33" is not a network (like 198.51.100.0/24 or 2001:db8::/32)'
 expect_error "peer-allow = nowhere" '"nowhere" is not a network (like 192.0.2.10/32)'
-expect_error "[tunr]" 'unknown section [tunr] (known: [edge], [turn], [tunnel])'
+expect_error "[tunr]" 'unknown section [tunr] (known: [edge], [turn], [tunnel], [webproxy])'
+expect_error "$(printf '[webproxy]\ncertificate = only-one-file.pem')" \
+    'certificate wants two files: the chain (PEM) and its key (PEM)'
+expect_error "$(printf '[webproxy]\nhost = join.example.com')" \
+    'host wants a name and a backend address: host = join.example.com 127.0.0.1:8443'
+expect_error "$(printf '[webproxy]\nhost = join.example.com 127.0.0.1')" \
+    '"127.0.0.1" is not an IP address with a port (1.2.3.4:5 or [::1]:5)'
+expect_error "$(printf '[webproxy]\nhost = a.example.com 127.0.0.1:1\nhost = A.example.com 127.0.0.1:2')" \
+    'host a.example.com is listed twice'
+expect_error "$(printf '[webproxy]\nheader-timeout = 0')" '"0" is not a duration from 1s to 3600s (e.g. 30s, 10m, 1h)'
 expect_error "just some words" 'expected "key = value"'
 expect_error "rest-secret-file = $WORK/missing" "cannot open rest-secret-file $WORK/missing: No such file or directory"
 
@@ -79,5 +88,12 @@ if [ $? -ne 0 ] && echo "$out" | grep -q "needs relay-address"; then
     echo "ok - $TNAME: a missing relay-address is explained"
 else
     echo "not ok - $TNAME: missing relay-address: $out"; NFAIL=$((NFAIL + 1))
+fi
+printf '[turn]\nenabled = no\n[webproxy]\nlisten = 198.18.0.1\n' > "$WORK/noweb.conf"
+out=$("$BIN/causeway-edge" -t -c "$WORK/noweb.conf" 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q "\[webproxy\] needs listen .*, certificate .* and at least one host"; then
+    echo "ok - $TNAME: a [webproxy] without certificate and host is explained"
+else
+    echo "not ok - $TNAME: [webproxy] incomplete: $out"; NFAIL=$((NFAIL + 1))
 fi
 exit 0

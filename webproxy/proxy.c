@@ -1,0 +1,407 @@
+/* proxy.c - the web proxy's listeners: accepting within the connection
+ * limits (in total and per client address), routes, the access log,
+ * status, and a graceful stop. The HTTP exchanges are in exchange.c. */
+#include "webproxy/webproxy_int.h"
+
+#include "common/addr.h"
+#include "common/log.h"
+#include "common/stream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct wp_listener {
+    uv_tcp_t tcp;
+    struct webproxy *wp;
+    int tls;
+    struct sockaddr_storage addr;
+};
+
+/* Connections per client address: a short list per address in use. */
+struct wp_ipcount {
+    struct wp_ipcount *next;
+    struct sockaddr_storage addr;
+    unsigned n;
+};
+
+void wp_options_init(struct wp_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->header_timeout_ms = 10000;
+    o->idle_timeout_ms = 60000;
+    o->connect_timeout_ms = 5000;
+    o->response_timeout_ms = 60000;
+    o->max_connections = 10000;
+    o->max_per_ip = 100;
+    o->hsts_max_age = 31536000;
+}
+
+const struct wp_host *wp__route(const struct webproxy *wp, const char *host)
+{
+    for (int i = 0; i < wp->o.nhost; i++)
+        if (!strcmp(wp->o.host[i].name, host))
+            return &wp->o.host[i];
+    return NULL;
+}
+
+static struct wp_ipcount *ip_find(struct webproxy *wp, const struct sockaddr *sa)
+{
+    for (struct wp_ipcount *p = wp->ips; p; p = p->next)
+        if (cw_addr_equal((const struct sockaddr *)&p->addr, sa, 0))
+            return p;
+    return NULL;
+}
+
+/* Counts one more connection from sa; -1 when that is over the limit. */
+static int ip_take(struct webproxy *wp, const struct sockaddr *sa)
+{
+    struct wp_ipcount *p = ip_find(wp, sa);
+
+    if (!p) {
+        p = calloc(1, sizeof(*p));
+        if (!p)
+            return -1;
+        memcpy(&p->addr, sa, cw_addr_len(sa));
+        p->next = wp->ips;
+        wp->ips = p;
+    }
+    if (p->n >= wp->o.max_per_ip)
+        return -1;
+    p->n++;
+    return 0;
+}
+
+static void ip_release(struct webproxy *wp, const struct sockaddr *sa)
+{
+    struct wp_ipcount **pp, *p;
+
+    for (pp = &wp->ips; (p = *pp); pp = &p->next) {
+        if (cw_addr_equal((const struct sockaddr *)&p->addr, sa, 0)) {
+            if (p->n)
+                p->n--;
+            if (!p->n) {
+                *pp = p->next;
+                free(p);
+            }
+            return;
+        }
+    }
+}
+
+static void maybe_closed(struct webproxy *wp);
+
+void wp__conn_gone(struct webproxy *wp, struct wp_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        wp->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    wp->nconns--;
+    if (c->counted)
+        ip_release(wp, (const struct sockaddr *)&c->peer);
+    if (wp->closing)
+        maybe_closed(wp);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct wp_listener *l = server->data;
+    struct webproxy *wp = l->wp;
+    struct wp_conn *c;
+
+    if (status < 0) {
+        CW_WARN("webproxy", "accept: %s", uv_strerror(status));
+        return;
+    }
+    c = wp__conn_start(wp, server, l->tls);
+    if (!c)
+        return;
+    c->next = wp->conns;
+    if (c->next)
+        c->next->prev = c;
+    wp->conns = c;
+    wp->nconns++;
+    wp->accepted++;
+    if (wp->closing) {
+        wp__conn_close(c);
+        return;
+    }
+    if (wp->nconns > wp->o.max_connections) {
+        if (!wp->at_limit_logged)
+            CW_WARN("webproxy", "%u connections, the max-connections limit: refusing new ones "
+                    "until some end", wp->o.max_connections);
+        wp->at_limit_logged = 1;
+        wp->refused++;
+        wp__conn_close(c);
+        return;
+    }
+    wp->at_limit_logged = 0;
+    if (ip_take(wp, (const struct sockaddr *)&c->peer) < 0) {
+        CW_INFO("webproxy", "refusing a connection from %s: %u open from that address "
+                "(max-connections-per-ip)", c->peer_ip, wp->o.max_per_ip);
+        wp->refused++;
+        wp__conn_close(c);
+        return;
+    }
+    c->counted = 1;
+}
+
+static int listen_on(struct webproxy *wp, const struct sockaddr_storage *ss, int tls, char *err,
+                     size_t errlen)
+{
+    struct wp_listener *l = calloc(1, sizeof(*l));
+    char a[80];
+    int rc;
+
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    l->wp = wp;
+    l->tls = tls;
+    l->addr = *ss;
+    uv_tcp_init(wp->loop, &l->tcp);
+    l->tcp.data = l;
+    wp->lst[wp->nlst++] = l;
+    rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot listen on %s (%s): %s",
+                 cw_addr_fmt((const struct sockaddr *)ss, a, sizeof(a), 1), tls ? "https" : "http",
+                 uv_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static void flush_access(uv_timer_t *h)
+{
+    struct webproxy *wp = h->data;
+
+    if (wp->access)
+        fflush(wp->access);
+}
+
+/* Access lines are written in blocks, at most a second late: a write per
+ * request would cost a syscall each. */
+static void open_access_log(struct webproxy *wp)
+{
+    if (!wp->o.access_log[0])
+        return;
+    wp->access = fopen(wp->o.access_log, "ae");
+    if (!wp->access) {
+        CW_ERROR("webproxy", "cannot open access-log %s: %s; access lines go to the log",
+                 wp->o.access_log, strerror(errno));
+        return;
+    }
+    setvbuf(wp->access, NULL, _IOFBF, 65536);
+    if (!wp->flush_timer && (wp->flush_timer = malloc(sizeof(*wp->flush_timer)))) {
+        uv_timer_init(wp->loop, wp->flush_timer);
+        wp->flush_timer->data = wp;
+        uv_timer_start(wp->flush_timer, flush_access, 1000, 1000);
+        uv_unref((uv_handle_t *)wp->flush_timer);
+    }
+}
+
+static void flush_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void free_all(struct webproxy *wp)
+{
+    struct wp_ipcount *p;
+
+    while ((p = wp->ips)) {
+        wp->ips = p->next;
+        free(p);
+    }
+    if (wp->access)
+        fclose(wp->access);
+    if (wp->tls)
+        cw_tls_ctx_destroy(wp->tls);
+    free(wp);
+}
+
+struct webproxy *webproxy_create(uv_loop_t *loop, const struct wp_options *o, struct cw_tls_ctx *tls,
+                                 char *err, size_t errlen)
+{
+    struct webproxy *wp = calloc(1, sizeof(*wp));
+
+    if (!wp) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    wp->loop = loop;
+    wp->o = *o;
+    wp_http_limits_default(&wp->lim);
+    if (tls)
+        wp->tls = cw_tls_ctx_ref(tls);
+    uv_timer_init(loop, &wp->close_timer);
+    wp->close_timer.data = wp;
+    if (o->nlisten)
+        wp->https_port = cw_addr_port((const struct sockaddr *)&o->listen[0]);
+    for (int i = 0; i < o->nlisten; i++)
+        if (listen_on(wp, &o->listen[i], 1, err, errlen) < 0)
+            goto fail;
+    for (int i = 0; i < o->nhttp_listen; i++)
+        if (listen_on(wp, &o->http_listen[i], 0, err, errlen) < 0)
+            goto fail;
+    open_access_log(wp);
+    return wp;
+fail:
+    /* Freed once its handles have closed, on a later loop turn. */
+    webproxy_close(wp, 0, NULL, NULL);
+    return NULL;
+}
+
+void webproxy_set_tls(struct webproxy *wp, struct cw_tls_ctx *tls)
+{
+    struct cw_tls_ctx *old = wp->tls;
+
+    wp->tls = cw_tls_ctx_ref(tls);
+    if (old)
+        cw_tls_ctx_destroy(old);
+}
+
+void webproxy_reopen_log(struct webproxy *wp)
+{
+    if (wp->access)
+        fclose(wp->access);
+    wp->access = NULL;
+    open_access_log(wp);
+}
+
+void wp__access(struct webproxy *wp, struct wp_conn *c)
+{
+    uint64_t now = uv_now(wp->loop);
+    char when[32];
+    char up[24] = "-";
+    time_t t = time(NULL);
+    struct tm tm;
+    int cls = c->status / 100;
+
+    if (cls >= 1 && cls <= 5)
+        wp->by_class[cls]++;
+    if (c->upstream_error)
+        wp->upstream_errors++;
+    if (c->t_upstream)
+        snprintf(up, sizeof(up), "%llu", (unsigned long long)(c->t_upstream - c->t_start));
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    if (wp->access)
+        fprintf(wp->access, "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" upstream_ms=%s total_ms=%llu\n",
+                c->peer_ip, when, c->method[0] ? c->method : "-", c->target[0] ? c->target : "-",
+                c->minor, c->status, (unsigned long long)c->bytes_out, c->host[0] ? c->host : "-", up,
+                (unsigned long long)(c->t_start ? now - c->t_start : 0));
+    else
+        CW_INFO("access", "%s \"%s %s HTTP/1.%d\" %d %llu \"%s\" upstream_ms=%s total_ms=%llu",
+                c->peer_ip, c->method[0] ? c->method : "-", c->target[0] ? c->target : "-", c->minor,
+                c->status, (unsigned long long)c->bytes_out, c->host[0] ? c->host : "-", up,
+                (unsigned long long)(c->t_start ? now - c->t_start : 0));
+}
+
+void webproxy_status(struct webproxy *wp, struct cw_sb *out)
+{
+    char a[80];
+
+    cw_sb_printf(out, "Web proxy:\n  Listening:");
+    for (int i = 0; i < wp->nlst; i++)
+        cw_sb_printf(out, " %s (%s)",
+                     cw_addr_fmt((const struct sockaddr *)&wp->lst[i]->addr, a, sizeof(a), 1),
+                     wp->lst[i]->tls ? "https" : "http, redirects to https");
+    cw_sb_printf(out, "\n  Hosts:\n");
+    for (int i = 0; i < wp->o.nhost; i++)
+        cw_sb_printf(out, "    %s -> %s\n", wp->o.host[i].name,
+                     cw_addr_fmt((const struct sockaddr *)&wp->o.host[i].backend, a, sizeof(a), 1));
+    if (wp->tls) {
+        cw_sb_printf(out, "  Certificates:\n");
+        for (unsigned i = 0; i < cw_tls_ctx_cert_count(wp->tls); i++) {
+            char sans[512], until[32] = "?";
+            time_t na = 0;
+            struct tm tm;
+
+            if (cw_tls_ctx_cert_info(wp->tls, i, sans, sizeof(sans), &na) < 0)
+                continue;
+            if (na && gmtime_r(&na, &tm))
+                strftime(until, sizeof(until), "%Y-%m-%d", &tm);
+            cw_sb_printf(out, "    %s (valid until %s)%s\n", sans[0] ? sans : "(no subjectAltNames)",
+                         until, na && na < time(NULL) ? "  EXPIRED" : "");
+        }
+    }
+    cw_sb_printf(out, "  Connections: %u open (max %u, %u per address), %llu accepted, %llu refused\n",
+                 wp->nconns, wp->o.max_connections, wp->o.max_per_ip,
+                 (unsigned long long)wp->accepted, (unsigned long long)wp->refused);
+    cw_sb_printf(out, "  Requests: %llu (1xx %llu, 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu); backend "
+                 "failures %llu\n", (unsigned long long)wp->requests,
+                 (unsigned long long)wp->by_class[1], (unsigned long long)wp->by_class[2],
+                 (unsigned long long)wp->by_class[3], (unsigned long long)wp->by_class[4],
+                 (unsigned long long)wp->by_class[5], (unsigned long long)wp->upstream_errors);
+}
+
+/* ---- stopping ------------------------------------------------------------------ */
+
+static void close_timer_closed(uv_handle_t *h)
+{
+    struct webproxy *wp = h->data;
+    void (*done)(void *) = wp->close_done;
+    void *arg = wp->close_arg;
+
+    free_all(wp);
+    if (done)
+        done(arg);
+}
+
+static void maybe_closed(struct webproxy *wp)
+{
+    if (wp->nconns || uv_is_closing((uv_handle_t *)&wp->close_timer))
+        return;
+    uv_close((uv_handle_t *)&wp->close_timer, close_timer_closed);
+}
+
+static void on_grace_over(uv_timer_t *h)
+{
+    struct webproxy *wp = h->data;
+    struct wp_conn *c, *next;
+
+    if (wp->nconns)
+        CW_NOTICE("webproxy", "closing %u connections still busy after the grace period", wp->nconns);
+    for (c = wp->conns; c; c = next) {
+        next = c->next;
+        wp__conn_close(c);
+    }
+}
+
+void webproxy_close(struct webproxy *wp, unsigned grace_ms, void (*done)(void *), void *arg)
+{
+    struct wp_conn *c, *next;
+
+    if (wp->closing)
+        return;
+    wp->closing = 1;
+    wp->close_done = done;
+    wp->close_arg = arg;
+    if (wp->flush_timer)
+        uv_close((uv_handle_t *)wp->flush_timer, flush_timer_closed);
+    wp->flush_timer = NULL;
+    wp__pool_close(wp);
+    for (int i = 0; i < wp->nlst; i++)
+        uv_close((uv_handle_t *)&wp->lst[i]->tcp, listener_closed);
+    wp->nlst = 0;
+    for (c = wp->conns; c; c = next) {
+        next = c->next;
+        wp__conn_drain(c);
+    }
+    uv_timer_start(&wp->close_timer, on_grace_over, grace_ms, 0);
+    maybe_closed(wp);
+}
