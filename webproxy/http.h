@@ -1,5 +1,16 @@
-/* http.h - strict HTTP/1.1 message heads (RFC 9110/9112) and chunked body framing for the web proxy. Zero-copy: names, values and the target point into the caller's buffer. */
-/*
+/* http.h - strict HTTP/1.1 message heads (RFC 9110/9112) and chunked body
+ * framing for the web proxy. Zero-copy: names, values and the target point
+ * into the caller's buffer.
+ *
+ * Why our own and not Debian's libhttp-parser (2.9.4, Node's former
+ * parser): it is archived upstream, so smuggling fixes no longer come; its
+ * default, non-strict build is lenient where a proxy at the internet's edge
+ * must refuse (line folding, LF-only line ends), so the checks would sit on
+ * top of it anyway; and its callback style would copy every field to
+ * rewrite the head. Heads are small and
+ * their grammar is short: this parser reads them through cw_rbuf, refuses
+ * whatever is ambiguous, and is fuzzed (tests/fuzz/fuzz_http.c).
+ *
  * The parsers are stateless: call them again with the whole head so far each
  * time more bytes arrive. They read every byte from the start, so a caller
  * should call again only when the new bytes hold a '\n' (a head can only end
