@@ -232,6 +232,22 @@ static void up_send(struct wp_conn *c, const void *p, size_t n)
 
     if (!n || !u)
         return;
+    /* Most writes fit in the socket at once: no copy, no callback. */
+    if (u->connected && !u->pending) {
+        b = uv_buf_init((char *)p, (unsigned)n);
+        int w = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
+
+        if (w < 0 && w != UV_EAGAIN) {
+            answer_error(c, 502, "write to the backend failed");
+            return;
+        }
+        if (w > 0) {
+            p = (const uint8_t *)p + w;
+            n -= (size_t)w;
+        }
+        if (!n)
+            return;
+    }
     r = malloc(sizeof(*r) + n);
     if (!r) {
         answer_error(c, 502, "out of memory");
@@ -970,6 +986,8 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
                 return;
             p += k;
             n -= (size_t)k;
+            if (!n)
+                return;     /* all body: keep reading (unless body_in paused) */
         }
         break;
     default:
@@ -982,7 +1000,7 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
     memcpy(c->in + c->in_len, p, n);
     c->in_len += n;
     if (c->state == WP_EXCHANGE)
-        client_pause(c);
+        client_pause(c);    /* the next request: it waits for this answer */
     else
         process(c);
 }
