@@ -462,13 +462,13 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
         if (rest)
             memcpy(tmp, u->head + len, rest);
         u->head_len = 0;
-        if (c->resp_body == WP_BODY_NONE) {
+        if (c->resp_body == WP_BODY_NONE || (c->resp_body == WP_BODY_LENGTH && !c->resp_left)) {
             if (rest)
                 u->reusable = 0;
             exchange_done(c);
-        }
-        else if (rest || c->resp_body == WP_BODY_CLOSE)
+        } else if (rest || c->resp_body == WP_BODY_CLOSE) {
             body_out(c, tmp, rest);
+        }
         free(tmp);
     }
 }

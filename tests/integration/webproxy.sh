@@ -113,6 +113,8 @@ gcurl -H 'X-Forwarded-For: 203.0.113.66' "https://$J/headers" > "$WORK/fwd2.txt"
 check "a guest's own X-Forwarded-For is not passed on" sh -c "! grep -q 203.0.113.66 '$WORK/fwd2.txt'"
 gcurl -v "https://$J/hello" "https://$J/hello" -o /dev/null -o /dev/null 2> "$WORK/ka.txt"
 check "keep-alive: the second request reuses the connection" grep -q 'Re-using existing connection' "$WORK/ka.txt"
+check "an empty answer (Content-Length: 0) ends its exchange: the next request follows" \
+    test "$(gcurl --max-time 3 "https://$J/empty" "https://$J/hello")" = "hello from the webbridge inside"
 check "a guest's next connection reuses the backend connection of its last (kept idle)" \
     test "$(gcurl "https://$J/peer")" = "$(gcurl "https://$J/peer")"
 check "the webbridge ending a keep-alive connection costs the guest nothing" \

@@ -7,6 +7,7 @@
 HTTP paths:
   GET  /hello            a short text page
   GET  /headers          the request's header fields, one "name: value" a line
+  GET  /empty            200 with Content-Length: 0
   GET  /peer             the address:port this request came from (which
                          connection carried it)
   GET  /bye              a short page, then the connection closes (no
@@ -64,6 +65,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.partition("?")[0]
         if path == "/hello":
             self._send(b"hello from the webbridge inside\n")
+        elif path == "/empty":
+            self._send(b"")
         elif path == "/peer":
             self._send(("%s:%d\n" % self.client_address[:2]).encode())
         elif path == "/bye":
