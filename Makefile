@@ -138,7 +138,8 @@ test: deps
 	    $(B)/tsan/bin/causeway-edge $(B)/tsan/bin/causeway
 	@sh tests/run.sh
 
-demo: deps
+demo:
+	@sh scripts/install-deps.sh demo
 	@$(MAKE) --no-print-directory build
 	@sh scripts/demo.sh
 

@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages that Causeway builds with and tests against,
 # only those that are missing, and the browser driver of the tests from npm
 # (playwright-core, in tests/browser, for Debian's Chromium). Called by
-# `make deps` (and so by demo and test).
+# `make deps` (and so by test and the benchmarks); `make demo` calls it with
+# "demo" and gets only what the demo runs.
 set -eu
 
 # Build: compiler, libraries of DESIGN.md's dependency list.
@@ -12,6 +13,10 @@ BUILD="build-essential pkg-config clang libclang-rt-14-dev
 # Test and benchmark peers: real software that nobody here wrote.
 PEERS="coturn iproute2 procps curl openssl openssh-server openssh-client python3 iperf3
   dnsmasq-base python3-websockets wrk nginx haproxy chromium"
+# What `make demo` runs: turnutils (coturn), sshd, curl, openssl, a python3 web server.
+if [ "${1:-}" = demo ]; then
+    PEERS="coturn procps curl openssl openssh-server python3"
+fi
 
 missing=""
 for p in $BUILD $PEERS; do
@@ -20,6 +25,7 @@ for p in $BUILD $PEERS; do
     fi
 done
 npm_tools() {
+    [ "${1:-}" = demo ] && return 0
     [ -d tests/browser/node_modules/playwright-core ] && return 0
     command -v npm > /dev/null || { echo "install-deps: no npm: the browser tests will be skipped" >&2; return 0; }
     echo "install-deps: npm install in tests/browser (playwright-core)"
@@ -27,7 +33,7 @@ npm_tools() {
         { echo "install-deps: npm install failed: the browser tests will be skipped" >&2; return 0; }
 }
 cd "$(dirname "$0")/.."
-if [ -z "$missing" ]; then npm_tools; exit 0; fi
+if [ -z "$missing" ]; then npm_tools "${1:-}"; exit 0; fi
 
 echo "install-deps: installing:$missing"
 SUDO=""
@@ -49,4 +55,4 @@ trap '[ "$made_policy" = 1 ] && $SUDO rm -f "$policy"' EXIT
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
-npm_tools
+npm_tools "${1:-}"
