@@ -33,10 +33,8 @@
 # BACKEND_PORT (18080), CW_PORT (18443), NGINX_PORT (18444), HAPROXY_PORT
 # (18445), TUNNEL_PORT (18446), SSHD_PORT (18222).
 # Every process started here is stopped by its PID; the temp dir is removed.
-set -u
-
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$TOP/build/bin
+BENCH=proxy
+. "$(dirname "$0")/lib.sh"
 REPS=${REPS:-3}
 SECS=${SECS:-10}
 CONNS=${CONNS:-32}
@@ -46,30 +44,8 @@ NGINX_PORT=${NGINX_PORT:-18444}
 HAPROXY_PORT=${HAPROXY_PORT:-18445}
 TUNNEL_PORT=${TUNNEL_PORT:-18446}
 SSHD_PORT=${SSHD_PORT:-18222}
-W=$(mktemp -d "${TMPDIR:-/tmp}/causeway-bench-proxy.XXXXXX")
-PIDS=""
 HZ=$(getconf CLK_TCK)
 
-die() { echo "bench proxy: $*" >&2; exit 1; }
-note() { echo "# $*" >&2; }
-stop_pid() { # PID: TERM, then KILL after 3 s
-    kill -TERM "$1" 2>/dev/null || return 0
-    for _ in $(seq 1 30); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
-cleanup() {
-    local p
-    for p in $PIDS; do stop_pid "$p"; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-bg() { local log=$1; shift; "$@" > "$log" 2>&1 & PIDS="$PIDS $!"; LAST=$!; }
-wait_port() { # ADDR:PORT
-    for _ in $(seq 1 100); do ss -tlnH | awk '{print $4}' | grep -qx "$1" && return 0; sleep 0.1; done
-    return 1
-}
 # A process and all its descendants (nginx's workers, the edge's sshd and its sessions).
 tree() {
     local p c
@@ -78,18 +54,6 @@ tree() {
         for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree "$c"; done
     done
 }
-# utime + stime of the processes, in clock ticks (all their threads).
-cpu_ticks() {
-    local p t=0 v
-    for p in "$@"; do
-        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
-        t=$((t + ${v:-0}))
-    done
-    echo "$t"
-}
-median() { grep -E '^[0-9.]+$' | sort -g |
-    awk '{v[NR] = $1} END {if (!NR) print "na"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "na" || b == "na" || a == "" || b == "" || b + 0 == 0) print "na"; else printf "%.2f", a / b }'; }
 
 for t in wrk nginx haproxy openssl curl ssh-keygen /usr/sbin/sshd "$BIN/causeway-edge" "$BIN/causeway-core" "$BIN/causeway"; do
     command -v "$t" > /dev/null || die "missing $t (make deps; make build)"
@@ -234,12 +198,9 @@ bg "$W/edge.out" "$BIN/causeway-edge" -c "$W/edge.conf"
 EDGE=$LAST
 wait_port "127.0.0.1:$CW_PORT" || die "causeway-edge did not start: $(cat "$W/edge.out" "$W/edge.log" 2>/dev/null)"
 wait_port "127.0.0.1:$SSHD_PORT" || die "the edge's sshd did not start (see $W/edge.log)"
-"$BIN/causeway" -c "$W/core.conf" tunnel pair > "$W/pair.txt" || die "tunnel pair failed"
-eval "'$BIN/causeway' -c '$W/edge.conf' tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$W/pair.txt")" \
-    > "$W/trust.txt" || die "tunnel trust failed"
+pair_core "$W/edge.conf" "$W/core.conf"
 printf '[tunnel]\nedge = 127.0.0.1:%s\nhost-key = %s\nuser = %s\nguest-uri = 127.0.0.1\nedge-port = %s\nwebbridge-port = %s\n' \
-    "$SSHD_PORT" "$(sed -n 's/^  host-key = //p' "$W/trust.txt")" "$(sed -n 's/^  user = //p' "$W/trust.txt")" \
-    "$TUNNEL_PORT" "$BACKEND_PORT" >> "$W/core.conf"
+    "$SSHD_PORT" "$HOST_KEY" "$TUNNEL_USER" "$TUNNEL_PORT" "$BACKEND_PORT" >> "$W/core.conf"
 bg "$W/core.out" "$BIN/causeway-core" -c "$W/core.conf"
 CORE=$LAST
 wait_port "127.0.0.1:$TUNNEL_PORT" || die "the core's forward 127.0.0.1:$TUNNEL_PORT is not up (see $W/core.log)"

@@ -17,32 +17,15 @@
 # Ends with "bench tunnel: <metric> causeway=<v> openssh=<v> ratio=<r>"
 # lines, mb_per_s (the mean of up and down) last.
 # Knobs: REPS (3), SECS (iperf3 seconds per run, 5), PINGS (2000), SIZE (200).
-set -u
-
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$TOP/build/bin
+BENCH=tunnel
+. "$(dirname "$0")/lib.sh"
 TUNPING=$TOP/build/tests/tunping
 REPS=${REPS:-3}
 SECS=${SECS:-5}
 PINGS=${PINGS:-2000}
 SIZE=${SIZE:-200}
-W=$(mktemp -d "${TMPDIR:-/tmp}/causeway-bench-tunnel.XXXXXX")
-PIDS=""
 # Ports on 127.0.0.1: sshd, the forwards (causeway bulk/echo, ssh bulk/echo), the targets.
 SSHD=17222 CB=17443 CE=17445 OB=17444 OE=17446 XB=17447 IPERF=17201 ECHO=17202
-
-die() { echo "bench tunnel: $*" >&2; exit 1; }
-cleanup() {
-    for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-    for p in $PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-bg() { local log=$1; shift; "$@" > "$log" 2>&1 & PIDS="$PIDS $!"; LAST=$!; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf (b > 0 ? "%.2f" : "na"), (b > 0 ? a / b : 0)}'; }
-wait_port() { for _ in $(seq 1 100); do ss -tlnH | awk '{print $4}' | grep -qx "127.0.0.1:$1" && return 0; sleep 0.1; done; return 1; }
 
 for t in iperf3 ssh ssh-keygen "$BIN/causeway-edge" "$BIN/causeway-core" "$TUNPING"; do
     command -v "$t" > /dev/null || die "missing $t (make deps; make build build/tests/tunping)"
@@ -72,12 +55,9 @@ log-file = $W/core.log
 state-dir = $W/core-state
 CONF
 bg "$W/edge.out" "$BIN/causeway-edge" -c "$W/edge.conf"
-wait_port "$SSHD" || die "the edge's sshd did not start (see $W/edge.log)"
-"$BIN/causeway" -c "$W/core.conf" tunnel pair > "$W/pair.txt" || die "tunnel pair failed"
-eval "'$BIN/causeway' -c '$W/edge.conf' tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$W/pair.txt")" \
-    > "$W/trust.txt" || die "tunnel trust failed"
-hk=$(sed -n 's/^  host-key = //p' "$W/trust.txt")
-user=$(sed -n 's/^  user = //p' "$W/trust.txt")
+wait_port "127.0.0.1:$SSHD" || die "the edge's sshd did not start (see $W/edge.log)"
+pair_core "$W/edge.conf" "$W/core.conf"
+hk=$HOST_KEY user=$TUNNEL_USER
 for fw in "$CB $IPERF" "$CE $ECHO"; do
     set -- $fw
     printf '[tunnel]\nedge = 127.0.0.1:%s\nhost-key = %s\nuser = %s\nguest-uri = 127.0.0.1\nedge-port = %s\nwebbridge-port = %s\n' \
@@ -96,7 +76,7 @@ bg "$W/ssh-ctr.log" ssh -F /dev/null -c aes128-ctr -m hmac-sha2-256 -i "$W/core-
     -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile="$W/known_hosts" \
     -o ExitOnForwardFailure=yes -p "$SSHD" -N -R "127.0.0.1:$XB:127.0.0.1:$IPERF" "$user@127.0.0.1"
 SSH_CTR=$LAST
-for p in "$CB" "$CE" "$OB" "$OE" "$XB"; do wait_port "$p" || die "forward 127.0.0.1:$p not up (see $W)"; done
+for p in "$CB" "$CE" "$OB" "$OE" "$XB"; do wait_port "127.0.0.1:$p" || die "forward 127.0.0.1:$p not up (see $W)"; done
 echo "bench tunnel: sshd $(sshd -V 2>&1 | head -n 1); causeway-core with $(dpkg-query -W -f='libssh2 ${Version}' libssh2-1 2>/dev/null)"
 
 # ---- bulk ----------------------------------------------------------------------

@@ -393,7 +393,10 @@ static void write_resp_head(struct wp_conn *c, const struct wp_http_resp *r, int
     cw_sb_free(&sb);
 }
 
-/* Response head bytes from the backend: parsed once whole. */
+/* Bytes from the backend while its response head is awaited: parsed in
+ * place when a whole head came in one read (the common case), else
+ * gathered in u->head until it has. Both stay valid until this callback
+ * returns, so what follows the head goes on without a copy. */
 static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
 {
     struct wp_upstream *u = c->up;
@@ -401,29 +404,42 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
     const char *why = NULL;
     int len;
 
-    if (n > sizeof(u->head) - u->head_len) {
-        answer_error(c, 502, "response head too large");
-        return;
-    }
-    memcpy(u->head + u->head_len, p, n);
-    u->head_len += n;
-    for (;;) {
-        len = wp_http_parse_response(u->head, u->head_len, &c->wp->lim, c->is_head, &r, &why);
-        if (len == 0)
+    if (u->head_len) {
+        if (n > sizeof(u->head) - u->head_len) {
+            answer_error(c, 502, "response head too large");
             return;
+        }
+        memcpy(u->head + u->head_len, p, n);
+        p = u->head;
+        n = u->head_len + n;
+        u->head_len = 0;
+    }
+    for (;;) {
+        len = wp_http_parse_response(p, n, &c->wp->lim, c->is_head, &r, &why);
+        if (len == 0) {
+            if (n > sizeof(u->head)) {
+                answer_error(c, 502, "response head too large");
+                return;
+            }
+            memmove(u->head, p, n);     /* p may be u->head itself */
+            u->head_len = n;
+            return;
+        }
         if (len < 0) {
             answer_error(c, 502, why ? why : "malformed response head");
             return;
         }
         if (r.status >= 100 && r.status < 200 && r.status != 101) {
             /* Interim (100 Continue, 103 Early Hints): passed on as is. */
-            client_write(c, u->head, (size_t)len);
-            memmove(u->head, u->head + len, u->head_len - (size_t)len);
-            u->head_len -= (size_t)len;
+            client_write(c, p, (size_t)len);
+            p += len;
+            n -= (size_t)len;
             continue;
         }
         break;
     }
+    p += len;
+    n -= (size_t)len;
     c->t_upstream = now_ms(c);
     c->status = r.status;
     c->resp_started = 1;
@@ -433,8 +449,7 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
             return;
         }
         write_resp_head(c, &r, 1);
-        client_write(c, u->head + len, u->head_len - (size_t)len);
-        u->head_len = 0;
+        client_write(c, p, n);
         c->state = WP_WEBSOCKET;
         uv_timer_stop(&c->timer);
         wp__access(c->wp, c);
@@ -449,27 +464,12 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
     wp_chunked_init(&c->resp_chunked);
     u->reusable = r.keep_alive && r.body != WP_BODY_CLOSE;
     write_resp_head(c, &r, c->keep_alive && u->reusable && c->req_done && !c->wp->closing);
-    if (!c->up)
-        return;     /* the write failed and closed */
-    {
-        size_t rest = u->head_len - (size_t)len;
-        uint8_t *tmp = rest ? malloc(rest) : NULL;
-
-        if (rest && !tmp) {
-            wp__conn_close(c);
-            return;
-        }
-        if (rest)
-            memcpy(tmp, u->head + len, rest);
-        u->head_len = 0;
-        if (c->resp_body == WP_BODY_NONE || (c->resp_body == WP_BODY_LENGTH && !c->resp_left)) {
-            if (rest)
-                u->reusable = 0;
-            exchange_done(c);
-        } else if (rest || c->resp_body == WP_BODY_CLOSE) {
-            body_out(c, tmp, rest);
-        }
-        free(tmp);
+    if (c->resp_body == WP_BODY_NONE || (c->resp_body == WP_BODY_LENGTH && !c->resp_left)) {
+        if (n)
+            u->reusable = 0;    /* bytes after a bodiless answer */
+        exchange_done(c);
+    } else if (n || c->resp_body == WP_BODY_CLOSE) {
+        body_out(c, p, n);
     }
 }
 
@@ -1061,10 +1061,9 @@ struct wp_conn *wp__conn_start(struct webproxy *wp, uv_stream_t *server, int tls
     cw_addr_fmt((const struct sockaddr *)&c->peer, c->peer_ip, sizeof(c->peer_ip), 0);
     uv_timer_init(wp->loop, &c->timer);
     c->timer.data = c;
-    c->state = WP_IDLE;
     /* The first request head is due within the header timeout. */
-    timer_set(c, T_HEADER, wp->o.header_timeout_ms);
     c->state = WP_HEAD;
+    timer_set(c, T_HEADER, wp->o.header_timeout_ms);
     return c;
 }
 

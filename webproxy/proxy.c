@@ -19,7 +19,7 @@ struct wp_listener {
     struct sockaddr_storage addr;
 };
 
-/* Connections per client address: a short list per address in use. */
+/* Connections per client address, hashed: looked up at every accept. */
 struct wp_ipcount {
     struct wp_ipcount *next;
     struct sockaddr_storage addr;
@@ -46,9 +46,18 @@ const struct wp_host *wp__route(const struct webproxy *wp, const char *host)
     return NULL;
 }
 
+static struct wp_ipcount **ip_bucket(struct webproxy *wp, const struct sockaddr *sa)
+{
+    struct sockaddr_storage a;
+
+    memcpy(&a, sa, cw_addr_len(sa));
+    cw_addr_set_port((struct sockaddr *)&a, 0);     /* the address alone */
+    return &wp->ips[cw_addr_hash((const struct sockaddr *)&a, 0) % WP_IP_BUCKETS];
+}
+
 static struct wp_ipcount *ip_find(struct webproxy *wp, const struct sockaddr *sa)
 {
-    for (struct wp_ipcount *p = wp->ips; p; p = p->next)
+    for (struct wp_ipcount *p = *ip_bucket(wp, sa); p; p = p->next)
         if (cw_addr_equal((const struct sockaddr *)&p->addr, sa, 0))
             return p;
     return NULL;
@@ -64,8 +73,8 @@ static int ip_take(struct webproxy *wp, const struct sockaddr *sa)
         if (!p)
             return -1;
         memcpy(&p->addr, sa, cw_addr_len(sa));
-        p->next = wp->ips;
-        wp->ips = p;
+        p->next = *ip_bucket(wp, sa);
+        *ip_bucket(wp, sa) = p;
     }
     if (p->n >= wp->o.max_per_ip)
         return -1;
@@ -77,7 +86,7 @@ static void ip_release(struct webproxy *wp, const struct sockaddr *sa)
 {
     struct wp_ipcount **pp, *p;
 
-    for (pp = &wp->ips; (p = *pp); pp = &p->next) {
+    for (pp = ip_bucket(wp, sa); (p = *pp); pp = &p->next) {
         if (cw_addr_equal((const struct sockaddr *)&p->addr, sa, 0)) {
             if (p->n)
                 p->n--;
@@ -222,10 +231,11 @@ static void free_all(struct webproxy *wp)
 {
     struct wp_ipcount *p;
 
-    while ((p = wp->ips)) {
-        wp->ips = p->next;
-        free(p);
-    }
+    for (unsigned i = 0; i < WP_IP_BUCKETS; i++)
+        while ((p = wp->ips[i])) {
+            wp->ips[i] = p->next;
+            free(p);
+        }
     if (wp->access)
         fclose(wp->access);
     if (wp->tls)

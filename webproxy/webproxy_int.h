@@ -15,6 +15,7 @@ struct cw_stream;
 /* Queued bytes toward one side at which the other side stops being read. */
 #define WP_HIGH_WATER (256 * 1024)
 #define WP_UP_BUF (64 * 1024)
+#define WP_IP_BUCKETS 1024
 
 enum wp_state {
     WP_IDLE,        /* between requests: waiting for the first byte */
@@ -79,7 +80,7 @@ struct webproxy {
     uint16_t https_port;                /* for redirects: the first HTTPS listener's port */
     struct wp_conn *conns;
     unsigned nconns;
-    struct wp_ipcount *ips;             /* connections per client address */
+    struct wp_ipcount *ips[WP_IP_BUCKETS];  /* connections per client address */
     struct wp_upstream *idle;           /* backend connections kept for reuse */
     unsigned nidle;
     FILE *access;

@@ -8,6 +8,12 @@
 #include <string.h>
 
 typedef void (*cw_test_fn)(void);
+
+/* fixture.c: a private temporary directory for this test (removed at exit,
+ * SIGPIPE ignored), and the end of a passing test that used one (removes
+ * it, runs LeakSanitizer's check under ASan). */
+const char *cw_test_tmpdir(const char *tag);
+void cw_test_done(void);
 void cw_test_register(const char *name, const char *file, cw_test_fn fn);
 
 #define TEST(name)                                                          \

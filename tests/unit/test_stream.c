@@ -29,26 +29,11 @@
 
 /* ---- fixtures: temp dir, certificates, leak check ---- */
 
-static char tmpdir[64];
-
-static void tmp_cleanup(void)
-{
-    char cmd[128];
-
-    if (tmpdir[0]) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", tmpdir);
-        tmpdir[0] = 0;
-    }
-}
+static const char *tmpdir;
 
 static void setup(void)
 {
-    signal(SIGPIPE, SIG_IGN);   /* libuv and OpenSSL write() to sockets */
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/cw-test-stream-XXXXXX");
-    CHECK(mkdtemp(tmpdir) != NULL);
-    atexit(tmp_cleanup);   /* for FAIL(), which exit()s */
+    tmpdir = cw_test_tmpdir("stream");
 }
 
 static void tmp_path(char *buf, size_t len, const char *name)
@@ -84,16 +69,9 @@ static struct cw_tls_ctx *make_tls_ctx(void)
     return ctx;
 }
 
-/* The runner ends a passing test with _exit(), which skips LeakSanitizer's
- * exit-time check: teardown() runs it when built with -fsanitize=address. */
-extern void __lsan_do_leak_check(void) __attribute__((weak));
-
-/* Ends a passing test (the runner's _exit() skips atexit handlers). */
 static void teardown(void)
 {
-    tmp_cleanup();
-    if (__lsan_do_leak_check)
-        __lsan_do_leak_check();
+    cw_test_done();
 }
 
 /* ---- the server under test ---- */

@@ -32,19 +32,7 @@
 
 /* ---- fixtures: temp dir, certificates, leak check ---- */
 
-static char tmpdir[64];
-
-static void tmp_cleanup(void)
-{
-    char cmd[128];
-
-    if (tmpdir[0]) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", tmpdir);
-        tmpdir[0] = 0;
-    }
-}
+static const char *tmpdir;
 
 /* tmpdir/name; the last eight results stay valid. */
 static const char *tp(const char *name)
@@ -97,10 +85,7 @@ static void make_leaf(const char *name, const char *cn, const char *san, int ser
 
 static void setup(void)
 {
-    signal(SIGPIPE, SIG_IGN);   /* libuv and OpenSSL write() to sockets */
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/cw-test-sni-XXXXXX");
-    CHECK(mkdtemp(tmpdir) != NULL);
-    atexit(tmp_cleanup);   /* for FAIL(), which exit()s */
+    tmpdir = cw_test_tmpdir("sni");
     sh("cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
        "-days 2 -subj '/CN=Causeway Test CA' -keyout ca.key -out ca.pem", tmpdir);
     make_leaf("a", "a.example.test", "DNS:a.example.test,DNS:*.wild.example.test", 2);
@@ -109,15 +94,9 @@ static void setup(void)
        "-days 2 -subj /CN=cn-only.example.test -keyout self.key -out self.pem", tmpdir);
 }
 
-/* The runner ends a passing test with exit(); run LeakSanitizer's check
- * explicitly too, as test_stream.c does, when built with ASan. */
-extern void __lsan_do_leak_check(void) __attribute__((weak));
-
 static void teardown(void)
 {
-    tmp_cleanup();
-    if (__lsan_do_leak_check)
-        __lsan_do_leak_check();
+    cw_test_done();
 }
 
 /* A context from the named certificates ("a", "b", "self"), NULL-ended;

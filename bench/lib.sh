@@ -1,0 +1,54 @@
+# lib.sh - what the benchmarks share (sourced by bench/tunnel.sh and
+# bench/proxy.sh, bash): a work directory, processes started and stopped by
+# PID, ports, CPU time, medians and ratios, pairing a core with the edge.
+# The sourcing script sets BENCH (its name in messages) first.
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$TOP/build/bin
+W=$(mktemp -d "${TMPDIR:-/tmp}/causeway-bench-$BENCH.XXXXXX")
+PIDS=""
+
+die() { echo "bench $BENCH: $*" >&2; exit 1; }
+note() { echo "# $*" >&2; }
+stop_pid() { # PID: TERM, then KILL after 3 s
+    kill -TERM "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 30); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+cleanup() {
+    local p
+    for p in $PIDS; do stop_pid "$p"; done
+    rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# bg LOG CMD...: starts CMD, stopped at exit; its PID in LAST.
+bg() { local log=$1; shift; "$@" > "$log" 2>&1 & PIDS="$PIDS $!"; LAST=$!; }
+wait_port() { # ADDR:PORT, listening within 10 s
+    for _ in $(seq 1 100); do ss -tlnH | awk '{print $4}' | grep -qx "$1" && return 0; sleep 0.1; done
+    return 1
+}
+# utime + stime of the processes, in clock ticks (all their threads).
+cpu_ticks() {
+    local p t=0 v
+    for p in "$@"; do
+        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+median() { grep -E '^[0-9.]+$' | sort -g |
+    awk '{v[NR] = $1} END {if (!NR) print "na"; else print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "na" || b == "na" || a == "" || b == "" || b + 0 == 0) print "na"; else printf "%.2f", a / b }'; }
+
+# pair_core EDGE_CONF CORE_CONF: the two pairing steps an administrator
+# takes (tunnel pair on the core, tunnel trust on the edge); sets HOST_KEY
+# and TUNNEL_USER, what the core's [tunnel] sections pin and log in as.
+pair_core() {
+    "$BIN/causeway" -c "$2" tunnel pair > "$W/pair.txt" || die "tunnel pair failed"
+    eval "'$BIN/causeway' -c '$1' tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$W/pair.txt")" \
+        > "$W/trust.txt" || die "tunnel trust failed"
+    HOST_KEY=$(sed -n 's/^  host-key = //p' "$W/trust.txt")
+    TUNNEL_USER=$(sed -n 's/^  user = //p' "$W/trust.txt")
+}
