@@ -3,43 +3,6 @@
 
 #include <string.h>
 
-void cw_rbuf_init(struct cw_rbuf *b, const void *data, size_t len)
-{
-    b->data = data;
-    b->len = data ? len : 0;
-    b->off = 0;
-    b->failed = 0;
-}
-
-size_t cw_rbuf_left(const struct cw_rbuf *b)
-{
-    return b->failed ? 0 : b->len - b->off;
-}
-
-int cw_rbuf_failed(const struct cw_rbuf *b)
-{
-    return b->failed;
-}
-
-const uint8_t *cw_rbuf_take(struct cw_rbuf *b, size_t n)
-{
-    const uint8_t *p;
-
-    if (b->failed || n > b->len - b->off) {
-        b->failed = 1;
-        return NULL;
-    }
-    p = b->data + b->off;
-    b->off += n;
-    return p;
-}
-
-uint8_t cw_rbuf_u8(struct cw_rbuf *b)
-{
-    const uint8_t *p = cw_rbuf_take(b, 1);
-    return p ? p[0] : 0;
-}
-
 uint16_t cw_rbuf_u16(struct cw_rbuf *b)
 {
     const uint8_t *p = cw_rbuf_take(b, 2);
@@ -64,11 +27,6 @@ int cw_rbuf_copy(struct cw_rbuf *b, void *out, size_t n)
     }
     memcpy(out, p, n);
     return 0;
-}
-
-int cw_rbuf_skip(struct cw_rbuf *b, size_t n)
-{
-    return cw_rbuf_take(b, n) ? 0 : -1;
 }
 
 int cw_rbuf_sub(struct cw_rbuf *b, size_t n, struct cw_rbuf *sub)

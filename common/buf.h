@@ -26,17 +26,64 @@ struct cw_wbuf {
     int failed;
 };
 
-void cw_rbuf_init(struct cw_rbuf *b, const void *data, size_t len);
-size_t cw_rbuf_left(const struct cw_rbuf *b);
-int cw_rbuf_failed(const struct cw_rbuf *b);
-uint8_t cw_rbuf_u8(struct cw_rbuf *b);
+/* The reader's per-byte calls are inline: parsers call them for every byte
+ * of a message, and a call each would cost more than the check itself. */
+static inline void cw_rbuf_init(struct cw_rbuf *b, const void *data, size_t len)
+{
+    b->data = data;
+    b->len = data ? len : 0;
+    b->off = 0;
+    b->failed = 0;
+}
+
+static inline size_t cw_rbuf_left(const struct cw_rbuf *b)
+{
+    return b->failed ? 0 : b->len - b->off;
+}
+
+static inline int cw_rbuf_failed(const struct cw_rbuf *b)
+{
+    return b->failed;
+}
+
+/* Returns a pointer to the next n bytes and advances, or NULL (and fails). */
+static inline const uint8_t *cw_rbuf_take(struct cw_rbuf *b, size_t n)
+{
+    const uint8_t *p;
+
+    if (b->failed || n > b->len - b->off) {
+        b->failed = 1;
+        return NULL;
+    }
+    p = b->data + b->off;
+    b->off += n;
+    return p;
+}
+
+static inline uint8_t cw_rbuf_u8(struct cw_rbuf *b)
+{
+    const uint8_t *p = cw_rbuf_take(b, 1);
+
+    return p ? p[0] : 0;
+}
+
+/* The unread bytes, cw_rbuf_left() of them, without advancing (NULL when
+ * there are none): a scanner indexes them below that count, then skips
+ * what it used. */
+static inline const uint8_t *cw_rbuf_peek(const struct cw_rbuf *b)
+{
+    return b->failed || !b->data || b->off == b->len ? NULL : b->data + b->off;
+}
+
+static inline int cw_rbuf_skip(struct cw_rbuf *b, size_t n)
+{
+    return cw_rbuf_take(b, n) ? 0 : -1;
+}
+
 uint16_t cw_rbuf_u16(struct cw_rbuf *b);          /* network byte order */
 uint32_t cw_rbuf_u32(struct cw_rbuf *b);          /* network byte order */
 /* Copies n bytes to out (which must hold n); on a short buffer out is zeroed. */
 int cw_rbuf_copy(struct cw_rbuf *b, void *out, size_t n);
-/* Returns a pointer to the next n bytes and advances, or NULL (and fails). */
-const uint8_t *cw_rbuf_take(struct cw_rbuf *b, size_t n);
-int cw_rbuf_skip(struct cw_rbuf *b, size_t n);
 /* A sub-reader over the next n bytes; advances the parent past them. */
 int cw_rbuf_sub(struct cw_rbuf *b, size_t n, struct cw_rbuf *sub);
 /* Peeks without advancing; returns -1 if fewer than the asked bytes remain. */

@@ -54,6 +54,34 @@ void cw_sb_add(struct cw_sb *sb, const char *s, size_t n)
     sb->s[sb->len] = 0;
 }
 
+char *cw_sb_reserve(struct cw_sb *sb, size_t n)
+{
+    char *p;
+
+    if (sb_grow(sb, n) < 0)
+        return NULL;
+    p = sb->s + sb->len;
+    sb->len += n;
+    sb->s[sb->len] = 0;
+    return p;
+}
+
+void cw_sb_str_add(struct cw_sb *sb, const char *s)
+{
+    cw_sb_add(sb, s, strlen(s));
+}
+
+void cw_sb_uint(struct cw_sb *sb, unsigned long long v)
+{
+    char d[20];
+    size_t i = sizeof(d);
+
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    cw_sb_add(sb, d + i, sizeof(d) - i);
+}
+
 void cw_sb_printf(struct cw_sb *sb, const char *fmt, ...)
 {
     va_list ap;

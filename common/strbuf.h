@@ -17,6 +17,13 @@ void cw_sb_free(struct cw_sb *sb);
 void cw_sb_clear(struct cw_sb *sb);
 void cw_sb_add(struct cw_sb *sb, const char *s, size_t n);
 void cw_sb_printf(struct cw_sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A NUL-terminated string; an unsigned number in decimal. Cheaper than
+ * cw_sb_printf on paths that run for every request. */
+void cw_sb_str_add(struct cw_sb *sb, const char *s);
+/* Room for n more bytes, counted in at once: the caller fills all n of them.
+ * NULL when memory ran out (the buffer is marked failed). */
+char *cw_sb_reserve(struct cw_sb *sb, size_t n);
+void cw_sb_uint(struct cw_sb *sb, unsigned long long v);
 const char *cw_sb_str(const struct cw_sb *sb);
 
 #endif
