@@ -5,10 +5,10 @@
  * - The variant is a struct stream_ops (plain_ops, tls_ops). The generic code
  *   owns the socket, the write queue and the close sequence; the ops turn
  *   socket bytes into on_data calls and application bytes into socket bytes.
- * - TLS never touches the socket: ciphertext read from it is fed to rbio and
- *   SSL_read() hands out plaintext; whatever OpenSSL produces lands in wbio,
- *   which tls_flush() moves to the socket through the same write path as
- *   plain bytes (uv_try_write, then a copied uv_write for the rest).
+ * - TLS never reads the socket: ciphertext read from it is fed to a memory
+ *   BIO (rbio) and SSL_read() hands out plaintext. Whatever OpenSSL writes
+ *   goes through a BIO of ours (out_write) into the same write path as plain
+ *   bytes (uv_try_write, then a copied uv_write for the rest).
  * - Lifetime: refs is one reference for the uv handles (dropped by the last
  *   uv_close callback), plus one per user callback in progress and per queued
  *   write or shutdown request. on_close runs and the memory is freed when it
@@ -33,6 +33,7 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,10 +102,11 @@ struct cw_stream {
     unsigned failed : 1;        /* accept failed: no on_close */
     unsigned want_drain : 1;    /* a write queued: call on_drain at 0 */
     unsigned hs_done : 1;       /* TLS handshake complete */
+    unsigned ended : 1;         /* the peer ended its side; on_eof was called */
     size_t queued;              /* bytes in uv_write requests not completed */
     struct cw_tls_ctx *tls;     /* TLS only, a reference */
-    SSL *ssl;                   /* TLS only, owns rbio and wbio */
-    BIO *rbio, *wbio;
+    SSL *ssl;                   /* TLS only, owns rbio and the output BIO */
+    BIO *rbio;
     uint8_t *early;             /* TLS: plaintext written before handshake end */
     size_t early_len, early_cap;
     uint8_t rbuf[READ_BUF_SIZE];
@@ -119,6 +121,8 @@ struct write_req {
 
 static void stream_close_now(struct cw_stream *s, int err);
 static void stream_begin_close(struct cw_stream *s, int err);
+static void stream_peer_ended(struct cw_stream *s);
+static void stream_read_stop(struct cw_stream *s);
 static void timer_cb(uv_timer_t *t);
 
 /* ---- lifetime ---- */
@@ -190,7 +194,7 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
         } else {
             s->eof = 1;
             if (!s->closing)
-                stream_begin_close(s, 0);   /* flush what we owe, then close */
+                stream_peer_ended(s);
             else if (s->shut)
                 stream_close_now(s, 0);
         }
@@ -227,6 +231,24 @@ static void stream_deliver(struct cw_stream *s, const uint8_t *p, size_t n)
 {
     stream_ref(s);
     s->cbs.on_data(s, p, n);
+    stream_unref(s);
+}
+
+/* The peer ended its side (TCP EOF or close_notify): the user hears of it
+ * if it asked (and closes when it is done), else the stream flushes what
+ * it owes and closes. */
+static void stream_peer_ended(struct cw_stream *s)
+{
+    stream_read_stop(s);
+    if (!s->cbs.on_eof) {
+        stream_begin_close(s, 0);
+        return;
+    }
+    if (s->ended)
+        return;
+    s->ended = 1;
+    stream_ref(s);
+    s->cbs.on_eof(s);
     stream_unref(s);
 }
 
@@ -402,23 +424,75 @@ static void tls_reason(char *buf, size_t len, const char *fallback)
     ERR_clear_error();
 }
 
-/* Moves everything OpenSSL wrote into wbio to the socket. 0 or -1. */
-static int tls_flush(struct cw_stream *s)
+/* Empties the thread's OpenSSL error queue, as SSL_get_error() needs before
+ * an I/O call. Peeking first: clearing a queue that is (nearly always)
+ * empty still costs OpenSSL 3 a walk over all its slots. */
+static void tls_errors_clear(void)
 {
-    char *p;
-    long n = BIO_get_mem_data(s->wbio, &p);
-    int r;
+    if (ERR_peek_error())
+        ERR_clear_error();
+}
 
+/* ---- the TLS output BIO ---- */
+
+/* What OpenSSL writes (records, alerts, handshake flights) goes straight to
+ * the stream's socket write path: no memory BIO to copy into and drain, and
+ * the BIO calls OpenSSL makes per record cost next to nothing. */
+static int out_write(BIO *b, const char *p, int n)
+{
+    struct cw_stream *s = BIO_get_data(b);
+
+    BIO_clear_retry_flags(b);
     if (n <= 0)
         return 0;
-    r = stream_raw_write(s, (const uint8_t *)p, (size_t)n);
-    (void)BIO_reset(s->wbio);
-    return r;
+    return stream_raw_write(s, (const uint8_t *)p, (size_t)n) < 0 ? -1 : n;
+}
+
+static long out_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b;
+    (void)num;
+    (void)ptr;
+    /* Nothing is ever held back: a flush is done, nothing is pending. */
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static BIO_METHOD *out_method;
+
+static void out_method_make(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "causeway stream out");
+
+    if (m && (BIO_meth_set_write(m, out_write) != 1 || BIO_meth_set_ctrl(m, out_ctrl) != 1)) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    out_method = m;   /* made once, read-only afterwards, kept for the process */
+}
+
+/* A new output BIO for s, or NULL. */
+static BIO *out_bio_new(struct cw_stream *s)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    BIO *b;
+
+    pthread_once(&once, out_method_make);
+    if (!out_method || !(b = BIO_new(out_method)))
+        return NULL;
+    BIO_set_data(b, s);
+    BIO_set_init(b, 1);
+    return b;
 }
 
 static void tls_fail(struct cw_stream *s, const char *what, int sslerr)
 {
     char reason[256];
+
+    if (s->closed) {
+        /* The socket failed under OpenSSL's write: that error is recorded. */
+        ERR_clear_error();
+        return;
+    }
 
     tls_reason(reason, sizeof(reason),
                sslerr == SSL_ERROR_SYSCALL ? "unexpected end of data" : "unknown error");
@@ -428,7 +502,6 @@ static void tls_fail(struct cw_stream *s, const char *what, int sslerr)
         s->closing = 1;
         s->err = CW_STREAM_ETLS;
     }
-    (void)tls_flush(s);   /* best effort: the alert tells the client why */
     stream_close_now(s, CW_STREAM_ETLS);
 }
 
@@ -456,10 +529,10 @@ static int tls_write(struct cw_stream *s, const uint8_t *p, size_t n)
         s->early_len += n;
         return 0;
     }
+    tls_errors_clear();
     while (n > 0) {
         size_t chunk = n < TLS_WRITE_CHUNK ? n : TLS_WRITE_CHUNK;
 
-        ERR_clear_error();
         r = SSL_write(s->ssl, p, (int)chunk);
         if (r <= 0) {
             tls_fail(s, "write", SSL_get_error(s->ssl, r));
@@ -467,8 +540,6 @@ static int tls_write(struct cw_stream *s, const uint8_t *p, size_t n)
         }
         p += r;
         n -= (size_t)r;
-        if (tls_flush(s) < 0)
-            return -1;
     }
     return 0;
 }
@@ -484,7 +555,7 @@ static int tls_handshake(struct cw_stream *s)
     if (r != 1) {
         e = SSL_get_error(s->ssl, r);
         if (e == SSL_ERROR_WANT_READ)
-            return tls_flush(s) < 0 ? -1 : 1;
+            return s->closed ? -1 : 1;
         tls_fail(s, "handshake", e);
         return -1;
     }
@@ -492,7 +563,7 @@ static int tls_handshake(struct cw_stream *s)
     uv_timer_stop(&s->timer);
     CW_DEBUG("tls", "handshake with %s done: %s %s", s->peer_str, SSL_get_version(s->ssl),
              SSL_get_cipher_name(s->ssl));
-    if (tls_flush(s) < 0)
+    if (s->closed)
         return -1;
     if (s->early_len) {
         early = s->early;
@@ -516,19 +587,23 @@ static void tls_pump(struct cw_stream *s)
     if (!s->hs_done && tls_handshake(s) != 0)
         return;
     stream_ref(s);
-    while (!s->closing && !s->paused) {
-        ERR_clear_error();
+    tls_errors_clear();
+    while (!s->closing && !s->paused && !s->ended) {
         r = SSL_read(s->ssl, s->rbuf, (int)sizeof(s->rbuf));
         e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(s->ssl, r);
-        /* Tickets, alerts and key update replies come out of SSL_read. */
-        if (tls_flush(s) < 0)
-            break;
+        if (s->closed)
+            break;      /* a write of OpenSSL's (ticket, alert, key update) failed */
         if (r > 0) {
             stream_deliver(s, s->rbuf, (size_t)r);
+            /* Nothing left to decrypt: skip the SSL_read that would only
+             * say so (a failing call costs as much as a small record). */
+            if (!SSL_has_pending(s->ssl) && BIO_ctrl_pending(s->rbio) == 0)
+                break;
+            tls_errors_clear();     /* on_data may have used OpenSSL */
         } else if (e == SSL_ERROR_WANT_READ) {
             break;
         } else if (e == SSL_ERROR_ZERO_RETURN) {
-            stream_begin_close(s, 0);   /* close_notify from the peer */
+            stream_peer_ended(s);   /* close_notify from the peer */
         } else {
             tls_fail(s, "read", e);
         }
@@ -569,9 +644,8 @@ static void tls_shutdown(struct cw_stream *s)
     if (!s->hs_done)
         return;
     ERR_clear_error();
-    (void)SSL_shutdown(s->ssl);   /* queues close_notify in wbio */
+    (void)SSL_shutdown(s->ssl);   /* sends close_notify */
     ERR_clear_error();
-    (void)tls_flush(s);
 }
 
 static size_t tls_buffered(const struct cw_stream *s)
@@ -581,7 +655,7 @@ static size_t tls_buffered(const struct cw_stream *s)
 
 static void tls_destroy(struct cw_stream *s)
 {
-    SSL_free(s->ssl);   /* frees rbio and wbio */
+    SSL_free(s->ssl);   /* frees both BIOs */
     free(s->early);
     cw_tls_ctx_destroy(s->tls);   /* the stream's reference */
 }
@@ -1022,7 +1096,7 @@ struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
             goto fail;
         SSL_set_app_data(s->ssl, s);   /* for the servername callback's log */
         rbio = BIO_new(BIO_s_mem());
-        wbio = BIO_new(BIO_s_mem());
+        wbio = out_bio_new(s);
         if (!rbio || !wbio) {
             BIO_free(rbio);
             BIO_free(wbio);
@@ -1032,7 +1106,6 @@ struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
         BIO_set_mem_eof_return(rbio, -1);
         SSL_set_bio(s->ssl, rbio, wbio);
         s->rbio = rbio;   /* transferred to s->ssl, kept for feeding */
-        s->wbio = wbio;   /* transferred to s->ssl, kept for draining */
         SSL_set_accept_state(s->ssl);
         uv_timer_start(&s->timer, timer_cb, tls->handshake_timeout_ms, 0);
     }
@@ -1077,6 +1150,8 @@ void cw_stream_resume(struct cw_stream *s)
     if (s->closing || !s->paused)
         return;
     s->paused = 0;
+    if (s->ended)
+        return;
     r = stream_read_start(s);
     if (r < 0) {
         stream_close_now(s, r);

@@ -10,7 +10,8 @@
  * cw_stream_pending() tells how many, so callers can apply back-pressure or
  * drop (no unbounded buffering: the caller checks before writing). When the
  * peer ends its side (TCP EOF or TLS close_notify) the stream flushes what is
- * queued and closes with err 0: there is no half-open state. */
+ * queued and closes with err 0, unless the user asked to hear of it first
+ * (on_eof) and closes the stream itself when done. */
 #ifndef CW_STREAM_H
 #define CW_STREAM_H
 
@@ -34,6 +35,12 @@ struct cw_stream_cbs {
      * write had to queue, so a paused producer can resume. Never called
      * from inside cw_stream_write(), nor once the stream is closing. */
     void (*on_drain)(struct cw_stream *s);
+    /* Optional (NULL: the stream closes itself, flushing what is queued):
+     * the peer ended its side (TCP EOF, or a TLS close_notify). Reading
+     * stops; writes still go out, and the user calls cw_stream_close() when
+     * it has answered what the peer sent before its end (an HTTP client may
+     * send its request and then half-close). Called at most once. */
+    void (*on_eof)(struct cw_stream *s);
 };
 
 #define CW_STREAM_ETLS (-10000)   /* TLS handshake or record failure */
