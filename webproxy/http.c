@@ -65,10 +65,27 @@ static int hex_value(int c)
 }
 
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
- *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
+ *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+ * A table: every byte of every field name is checked against it. */
+static const uint8_t tchar_table[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
+    ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+    ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 static int is_tchar(int c)
 {
-    return is_alpha(c) || is_digit(c) || (c > 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return c >= 0 && c <= 255 && tchar_table[c];
 }
 
 /* field-vchar = VCHAR / obs-text (RFC 9110 5.5) */
@@ -107,10 +124,11 @@ static const char *slice(const struct cw_rbuf *r, size_t off, size_t len)
     return (const char *)cw_rbuf_take(&t, len);
 }
 
-static int equal_nocase(const char *a, size_t alen, const char *b)
+/* a[0..alen) equals b[0..blen), ASCII case-insensitive. */
+static int equal_nocase(const char *a, size_t alen, const char *b, size_t blen)
 {
     struct cw_rbuf ra;
-    size_t i, blen = strlen(b);
+    size_t i;
 
     if (alen != blen)
         return 0;
@@ -120,6 +138,9 @@ static int equal_nocase(const char *a, size_t alen, const char *b)
             return 0;
     return !cw_rbuf_failed(&ra);
 }
+
+/* The same against a string literal. */
+#define EQUAL_LIT(a, alen, lit) equal_nocase((a), (alen), (lit), sizeof(lit) - 1)
 
 /* --- list and value helpers ------------------------------------------------- */
 
@@ -153,20 +174,54 @@ static int list_next(struct cw_rbuf *r, const char **elem, size_t *len)
 
 int wp_http_has_token(const char *v, size_t n, const char *token)
 {
+    size_t tlen = strlen(token);
     struct cw_rbuf r;
     const char *e;
     size_t len;
 
     cw_rbuf_init(&r, v, n);
     while (list_next(&r, &e, &len))
-        if (equal_nocase(e, len, token))
+        if (equal_nocase(e, len, token, tlen))
             return 1;
     return 0;
 }
 
 int wp_http_name_is(const struct wp_http_field *f, const char *name)
 {
-    return equal_nocase(f->name, f->name_len, name);
+    return equal_nocase(f->name, f->name_len, name, strlen(name));
+}
+
+/* The names of enum wp_http_fid, told apart by length first. */
+static const struct {
+    const char *name;
+    size_t len;
+    enum wp_http_fid id;
+} known_fields[] = {
+#define KNOWN(lit, id) { lit, sizeof(lit) - 1, id }
+    KNOWN("Host", WP_F_HOST),
+    KNOWN("Content-Length", WP_F_CONTENT_LENGTH),
+    KNOWN("Transfer-Encoding", WP_F_TRANSFER_ENCODING),
+    KNOWN("Connection", WP_F_CONNECTION),
+    KNOWN("Keep-Alive", WP_F_KEEP_ALIVE),
+    KNOWN("Proxy-Connection", WP_F_PROXY_CONNECTION),
+    KNOWN("TE", WP_F_TE),
+    KNOWN("Upgrade", WP_F_UPGRADE),
+    KNOWN("Expect", WP_F_EXPECT),
+    KNOWN("X-Forwarded-For", WP_F_X_FORWARDED_FOR),
+    KNOWN("X-Forwarded-Proto", WP_F_X_FORWARDED_PROTO),
+    KNOWN("X-Forwarded-Host", WP_F_X_FORWARDED_HOST),
+    KNOWN("Forwarded", WP_F_FORWARDED),
+    KNOWN("Strict-Transport-Security", WP_F_STRICT_TRANSPORT_SECURITY),
+#undef KNOWN
+};
+
+static enum wp_http_fid field_id(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
+        if (known_fields[i].len == len &&
+            equal_nocase(name, len, known_fields[i].name, known_fields[i].len))
+            return known_fields[i].id;
+    return WP_F_OTHER;
 }
 
 /* Content-Length = 1*DIGIT (RFC 9110 8.6): no sign, no list, no OWS inside.
@@ -332,75 +387,105 @@ static int scan_lf(struct scan *s)
 
 typedef int (*note_fn)(void *ctx, const struct wp_http_field *f, const char **why);
 
+/* The unread bytes that the head limit still allows, and how many. */
+static const uint8_t *scan_window(const struct scan *s, size_t *n)
+{
+    size_t left = cw_rbuf_left(&s->r);
+    size_t room = s->max_head > s->r.off ? s->max_head - s->r.off : 0;
+
+    *n = left < room ? left : room;
+    return cw_rbuf_peek(&s->r);
+}
+
+/* The window ran out after n bytes: more are needed, or the head is over
+ * its limit. */
+static int scan_window_end(struct scan *s, size_t n)
+{
+    (void)cw_rbuf_skip(&s->r, n);
+    return scan_stop(s, s->r.off >= s->max_head ? SCAN_LIMIT : SCAN_MORE);
+}
+
+/* field-vchar = VCHAR / obs-text; a byte of a field value besides OWS. */
+static int is_value_byte(int c)
+{
+    return c > 0x20 && c != 0x7f;
+}
+
 /* Reads field lines up to and including the empty line (RFC 9112 5):
  * field-line = field-name ":" OWS field-value OWS, CRLF-terminated.
  * Each complete field is stored and handed to note(). Returns the head's
- * length, 0 for a valid prefix, or an error. */
+ * length, 0 for a valid prefix, or an error. A line is scanned as a span
+ * of the window (every byte of a head passes here, so no call per byte). */
 static int scan_fields(struct scan *s, struct wp_http_field *field, unsigned *nfield,
                        unsigned max_fields, note_fn note, void *ctx)
 {
     struct wp_http_field *f;
-    size_t name_start, name_end, v_start, v_end;
-    int c, rc;
+    const uint8_t *p;
+    size_t n, i, v_start, v_end;
+    int rc;
 
     for (;;) {
-        c = scan_byte(s);
-        if (c < 0)
-            return scan_stop(s, c);
-        if (c == '\r') {
-            rc = scan_lf(s);
-            return rc <= 0 ? rc : (int)s->r.off;
+        p = scan_window(s, &n);
+        if (!n)
+            return scan_window_end(s, 0);
+        if (p[0] == '\r') {
+            if (n < 2)
+                return scan_window_end(s, n);
+            if (p[1] != '\n')
+                return fail(s->why, WP_HTTP_E400, "bare CR");
+            (void)cw_rbuf_skip(&s->r, 2);
+            return (int)s->r.off;
         }
-        if (c == '\n')
+        if (p[0] == '\n')
             return fail(s->why, WP_HTTP_E400, "bare LF");
         /* RFC 9112 5.2: obs-fold is refused with 400 (also right after the
          * start line, which RFC 9112 2.2 makes the same kind of error). */
-        if (is_ows(c))
+        if (is_ows(p[0]))
             return fail(s->why, WP_HTTP_E400, "obs-fold in a header");
-        if (!is_tchar(c))
+        if (!is_tchar(p[0]))
             return fail(s->why, WP_HTTP_E400, "invalid header name");
         if (*nfield >= max_fields)
             return fail(s->why, WP_HTTP_E431, "too many headers");
-        name_start = s->r.off - 1;
-        do
-            c = scan_byte(s);
-        while (is_tchar(c));
-        if (c < 0)
-            return scan_stop(s, c);
+        for (i = 1; i < n && is_tchar(p[i]); i++)
+            ;
+        if (i == n)
+            return scan_window_end(s, n);
         /* RFC 9112 5.1: no whitespace between field name and colon: 400. */
-        if (is_ows(c))
+        if (is_ows(p[i]))
             return fail(s->why, WP_HTTP_E400, "whitespace before colon");
-        if (c != ':')
+        if (p[i] != ':')
             return fail(s->why, WP_HTTP_E400, "invalid header name");
-        name_end = s->r.off - 1;
+        f = &field[*nfield];
+        f->name = (const char *)p;
+        f->name_len = i;
         v_start = v_end = 0;
-        for (;;) {
-            c = scan_byte(s);
-            if (c < 0)
-                return scan_stop(s, c);
-            if (c == '\r')
+        for (i++; i < n; i++) {
+            if (is_value_byte(p[i])) {
+                if (!v_end)
+                    v_start = i;
+                v_end = i + 1;
+            } else if (!is_ows(p[i])) {
                 break;
-            if (c == '\n')
-                return fail(s->why, WP_HTTP_E400, "bare LF");
-            if (is_ows(c))
-                continue;
-            /* RFC 9110 5.5: NUL, CR, LF and other CTLs are invalid here. */
-            if (!is_field_vchar(c))
-                return fail(s->why, WP_HTTP_E400, "invalid header value");
-            if (!v_end)
-                v_start = s->r.off - 1;
-            v_end = s->r.off;
+            }
         }
+        if (i == n)
+            return scan_window_end(s, n);
+        if (p[i] == '\n')
+            return fail(s->why, WP_HTTP_E400, "bare LF");
+        /* RFC 9110 5.5: NUL, CR, LF and other CTLs are invalid here. */
+        if (p[i] != '\r')
+            return fail(s->why, WP_HTTP_E400, "invalid header value");
+        if (i + 1 == n)
+            return scan_window_end(s, n);
+        if (p[i + 1] != '\n')
+            return fail(s->why, WP_HTTP_E400, "bare CR");
         if (!v_end)
-            v_start = v_end = s->r.off - 1;     /* empty: at the CR */
-        rc = scan_lf(s);
-        if (rc <= 0)
-            return rc;
-        f = &field[(*nfield)++];
-        f->name = slice(&s->r, name_start, name_end - name_start);
-        f->name_len = name_end - name_start;
-        f->value = slice(&s->r, v_start, v_end - v_start);
+            v_start = v_end = i;     /* empty: at the CR */
+        f->value = (const char *)p + v_start;
         f->value_len = v_end - v_start;
+        f->id = field_id(f->name, f->name_len);
+        (*nfield)++;
+        (void)cw_rbuf_skip(&s->r, i + 2);
         rc = note(ctx, f, s->why);
         if (rc < 0)
             return rc;
@@ -414,13 +499,18 @@ struct framing {
     uint64_t length;
     int te_chunked;             /* response: chunked is the final coding */
     int conn_close, conn_keep_alive, conn_upgrade;
+    int conn_other;             /* Connection names another option (a field, say) */
 };
 
 /* Content-Length and Connection, identical in both directions. Returns 1 if
  * the field was one of them, 0 if not, or an error. */
 static int note_common(struct framing *fr, const struct wp_http_field *f, const char **why)
 {
-    if (wp_http_name_is(f, "Content-Length")) {
+    struct cw_rbuf r;
+    const char *e;
+    size_t len;
+
+    if (f->id == WP_F_CONTENT_LENGTH) {
         /* RFC 9112 6.3 rule 5: an invalid Content-Length is unrecoverable.
          * We treat a repeated one as invalid even when equal: recipients
          * that merge duplicates into a list would then disagree. */
@@ -431,11 +521,16 @@ static int note_common(struct framing *fr, const struct wp_http_field *f, const 
         fr->cl = 1;
         return 1;
     }
-    if (wp_http_name_is(f, "Connection")) {
+    if (f->id == WP_F_CONNECTION) {
         /* RFC 9112 9.3: close ends persistence; keep-alive is HTTP/1.0's opt-in. */
-        fr->conn_close |= wp_http_has_token(f->value, f->value_len, "close");
-        fr->conn_keep_alive |= wp_http_has_token(f->value, f->value_len, "keep-alive");
-        fr->conn_upgrade |= wp_http_has_token(f->value, f->value_len, "upgrade");
+        cw_rbuf_init(&r, f->value, f->value_len);
+        while (list_next(&r, &e, &len)) {
+            fr->conn_close |= EQUAL_LIT(e, len, "close");
+            fr->conn_keep_alive |= EQUAL_LIT(e, len, "keep-alive");
+            fr->conn_upgrade |= EQUAL_LIT(e, len, "upgrade");
+            fr->conn_other |= !EQUAL_LIT(e, len, "close") && !EQUAL_LIT(e, len, "keep-alive") &&
+                              !EQUAL_LIT(e, len, "upgrade");
+        }
         return 1;
     }
     return 0;
@@ -463,12 +558,12 @@ static int req_note(void *arg, const struct wp_http_field *f, const char **why)
     struct wp_http_req *req = x->req;
     int rc;
 
-    if (wp_http_name_is(f, "Content-Length") && x->fr.te)
+    if (f->id == WP_F_CONTENT_LENGTH && x->fr.te)
         return fail(why, WP_HTTP_E400, "both Content-Length and Transfer-Encoding");
     rc = note_common(&x->fr, f, why);
     if (rc != 0)
         return rc;
-    if (wp_http_name_is(f, "Transfer-Encoding")) {
+    if (f->id == WP_F_TRANSFER_ENCODING) {
         /* RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty
          * framing. RFC 9112 6.3 rule 3: a request with both is a smuggling
          * attempt, and we answer 400 rather than guess. A second field would
@@ -481,10 +576,10 @@ static int req_note(void *arg, const struct wp_http_field *f, const char **why)
             return fail(why, WP_HTTP_E400, "two Transfer-Encoding headers");
         /* RFC 9112 6.1: 501 for a coding we do not understand; we forward
          * bodies unchanged, so the only coding we frame is a lone chunked. */
-        if (!equal_nocase(f->value, f->value_len, "chunked"))
+        if (!EQUAL_LIT(f->value, f->value_len, "chunked"))
             return fail(why, WP_HTTP_E501, "unsupported transfer coding");
         x->fr.te = 1;
-    } else if (wp_http_name_is(f, "Host")) {
+    } else if (f->id == WP_F_HOST) {
         /* RFC 9112 3.2: 400 for more than one Host or an invalid one. */
         if (req->host)
             return fail(why, WP_HTTP_E400, "two Host headers");
@@ -492,9 +587,9 @@ static int req_note(void *arg, const struct wp_http_field *f, const char **why)
             return fail(why, WP_HTTP_E400, "invalid Host");
         req->host = f->value;
         req->host_len = f->value_len;
-    } else if (wp_http_name_is(f, "Upgrade")) {
+    } else if (f->id == WP_F_UPGRADE) {
         x->upgrade_ws |= wp_http_has_token(f->value, f->value_len, "websocket");
-    } else if (wp_http_name_is(f, "Expect")) {
+    } else if (f->id == WP_F_EXPECT) {
         x->expect_100 |= wp_http_has_token(f->value, f->value_len, "100-continue");
     }
     return 0;
@@ -639,6 +734,7 @@ int wp_http_parse_request(const uint8_t *p, size_t n, const struct wp_http_limit
         req->body = WP_BODY_NONE;
     }
     req->keep_alive = keep_alive(&x.fr);
+    req->conn_names = x.fr.conn_other;
     /* RFC 9110 7.8: Upgrade in an HTTP/1.0 request is ignored; RFC 6455 4.1:
      * the handshake is a GET. */
     req->websocket = req->minor == 1 && x.fr.conn_upgrade && x.upgrade_ws &&
@@ -665,7 +761,7 @@ static int resp_note(void *arg, const struct wp_http_field *f, const char **why)
     rc = note_common(&x->fr, f, why);
     if (rc != 0)
         return rc;
-    if (!wp_http_name_is(f, "Transfer-Encoding"))
+    if (f->id != WP_F_TRANSFER_ENCODING)
         return 0;
     /* RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing. */
     if (x->fr.minor == 0)
@@ -677,7 +773,7 @@ static int resp_note(void *arg, const struct wp_http_field *f, const char **why)
     cw_rbuf_init(&r, f->value, f->value_len);
     while (list_next(&r, &e, &len)) {
         codings++;
-        last = equal_nocase(e, len, "chunked");
+        last = EQUAL_LIT(e, len, "chunked");
         if (last && chunked++)
             return fail(why, WP_HTTP_E400, "chunked applied twice");
     }
@@ -762,6 +858,7 @@ int wp_http_parse_response(const uint8_t *p, size_t n, const struct wp_http_limi
         return len;
 
     resp->keep_alive = keep_alive(&x.fr);
+    resp->conn_names = x.fr.conn_other;
     if (x.fr.cl)
         resp->content_length = x.fr.length;
     /* RFC 9112 6.3, in its order: rule 1 (HEAD, 1xx - 101 included -, 204,

@@ -31,7 +31,16 @@ struct wp_http_limits {
 };
 void wp_http_limits_default(struct wp_http_limits *l);
 
-struct wp_http_field { const char *name; size_t name_len; const char *value; size_t value_len; }; /* value without leading/trailing OWS */
+/* Field names that the parser or the proxy acts on, recognised once per field (case-insensitive). */
+enum wp_http_fid {
+    WP_F_OTHER, WP_F_HOST, WP_F_CONTENT_LENGTH, WP_F_TRANSFER_ENCODING, WP_F_CONNECTION,
+    WP_F_KEEP_ALIVE, WP_F_PROXY_CONNECTION, WP_F_TE, WP_F_UPGRADE, WP_F_EXPECT,
+    WP_F_X_FORWARDED_FOR, WP_F_X_FORWARDED_PROTO, WP_F_X_FORWARDED_HOST, WP_F_FORWARDED,
+    WP_F_STRICT_TRANSPORT_SECURITY
+};
+
+struct wp_http_field { const char *name; size_t name_len; const char *value; size_t value_len; /* value without leading/trailing OWS */
+                       enum wp_http_fid id; };
 
 enum wp_http_body { WP_BODY_NONE, WP_BODY_LENGTH, WP_BODY_CHUNKED, WP_BODY_CLOSE /* response only: until the connection closes */ };
 
@@ -47,6 +56,8 @@ struct wp_http_req {
     int expect_continue;            /* "Expect: 100-continue" */
     int is_head;                    /* method HEAD */
     int is_connect;                 /* method CONNECT (the proxy refuses it) */
+    int conn_names;                 /* Connection lists options besides close, keep-alive and upgrade:
+                                     * fields it names are hop-by-hop (RFC 9110 7.6.1) */
 };
 
 struct wp_http_resp {
@@ -54,6 +65,7 @@ struct wp_http_resp {
     struct wp_http_field field[WP_HTTP_MAX_HEADERS]; unsigned nfield;
     enum wp_http_body body; uint64_t content_length;   /* content_length: the field's value when sent, whatever body says */
     int keep_alive;
+    int conn_names;                 /* as in wp_http_req */
     int strip_content_length;       /* both Content-Length and Transfer-Encoding were sent: the coding wins and
                                      * a proxy forwarding it must drop Content-Length (RFC 9112 6.3 rule 3) */
 };
