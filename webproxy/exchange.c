@@ -57,10 +57,20 @@ static uint64_t now_ms(const struct wp_conn *c)
     return uv_now(c->wp->loop);
 }
 
+/* Sets the connection's one deadline. A deadline that moves later (every
+ * read of a response body moves it) is only recorded, and the timer, when
+ * it fires before it, starts again for what is left; only a deadline that
+ * moves earlier restarts the timer. */
 static void timer_set(struct wp_conn *c, enum wp_timer kind, unsigned ms)
 {
+    uint64_t due = now_ms(c) + ms;
+
     c->timer_kind = kind;
-    uv_timer_start(&c->timer, on_timer, ms, 0);
+    c->deadline = due;
+    if (!uv_is_active((uv_handle_t *)&c->timer) || c->timer_due > due) {
+        uv_timer_start(&c->timer, on_timer, ms, 0);
+        c->timer_due = due;
+    }
 }
 
 /* ---- the client side ------------------------------------------------------------- */
@@ -332,36 +342,48 @@ static void body_out(struct wp_conn *c, const uint8_t *p, size_t n)
         exchange_done(c);
 }
 
-/* Copies header fields to sb, leaving out those named in drop (a
- * NULL-terminated list) and the hop-by-hop ones that the message's own
- * Connection field names (RFC 9110 7.6.1), except keep. */
-static void copy_fields(struct cw_sb *sb, const struct wp_http_field *fields, unsigned n,
-                        const char *const *drop, const char *keep)
-{
-    const struct wp_http_field *conn = NULL;
+#define F(id) (1u << (id))
 
+/* Whether a Connection field among fields[0..n) names f's field. */
+static int named_by_connection(const struct wp_http_field *fields, unsigned n,
+                               const struct wp_http_field *f)
+{
+    char name[64];
+
+    if (f->name_len >= sizeof(name))
+        return 0;       /* no option name is that long */
+    memcpy(name, f->name, f->name_len);
+    name[f->name_len] = '\0';
     for (unsigned i = 0; i < n; i++)
-        if (wp_http_name_is(&fields[i], "connection"))
-            conn = &fields[i];
+        if (fields[i].id == WP_F_CONNECTION &&
+            wp_http_has_token(fields[i].value, fields[i].value_len, name))
+            return 1;
+    return 0;
+}
+
+/* Copies header fields to sb, leaving out those whose id is in the drop
+ * mask and, when conn_names, the hop-by-hop ones that the message's own
+ * Connection fields name (RFC 9110 7.6.1), except the keep id. */
+static void copy_fields(struct cw_sb *sb, const struct wp_http_field *fields, unsigned n,
+                        int conn_names, unsigned drop, enum wp_http_fid keep)
+{
     for (unsigned i = 0; i < n; i++) {
         const struct wp_http_field *f = &fields[i];
-        const char *const *d;
-        char name[64];
+        char *d;
 
-        for (d = drop; *d && !wp_http_name_is(f, *d); d++)
-            ;
-        if (*d)
+        if (drop & F(f->id))
             continue;
-        if (conn && f->name_len < sizeof(name) && !(keep && wp_http_name_is(f, keep))) {
-            memcpy(name, f->name, f->name_len);
-            name[f->name_len] = '\0';
-            if (wp_http_has_token(conn->value, conn->value_len, name))
-                continue;
-        }
-        cw_sb_add(sb, f->name, f->name_len);
-        cw_sb_add(sb, ": ", 2);
-        cw_sb_add(sb, f->value, f->value_len);
-        cw_sb_add(sb, "\r\n", 2);
+        if (conn_names && !(keep != WP_F_OTHER && f->id == keep) &&
+            named_by_connection(fields, n, f))
+            continue;
+        d = cw_sb_reserve(sb, f->name_len + f->value_len + 4);
+        if (!d)
+            return;
+        memcpy(d, f->name, f->name_len);
+        d += f->name_len;
+        memcpy(d, ": ", 2);
+        memcpy(d + 2, f->value, f->value_len);
+        memcpy(d + 2 + f->value_len, "\r\n", 2);
     }
 }
 
@@ -370,27 +392,35 @@ static void copy_fields(struct cw_sb *sb, const struct wp_http_field *fields, un
  * Connection: Upgrade names it). */
 static void write_resp_head(struct wp_conn *c, const struct wp_http_resp *r, int keep)
 {
-    const char *drop[8] = {"connection", "keep-alive", "proxy-connection", "strict-transport-security"};
-    int nd = 4;
-    struct cw_sb sb;
+    unsigned drop = F(WP_F_CONNECTION) | F(WP_F_KEEP_ALIVE) | F(WP_F_PROXY_CONNECTION) |
+                    F(WP_F_STRICT_TRANSPORT_SECURITY);
     const char *reason = wp_http_reason(r->status);
+    struct cw_sb *sb = &c->out;
 
     if (r->status != 101)
-        drop[nd++] = "upgrade";
+        drop |= F(WP_F_UPGRADE);
     if (r->strip_content_length)
-        drop[nd++] = "content-length";  /* with Transfer-Encoding (RFC 9112 6.3) */
-    cw_sb_init(&sb);
-    cw_sb_printf(&sb, "HTTP/1.1 %d %s\r\n", r->status, reason ? reason : "");
-    copy_fields(&sb, r->field, r->nfield, drop, r->status == 101 ? "upgrade" : NULL);
-    if (c->tls && c->wp->o.hsts_max_age)
-        cw_sb_printf(&sb, "Strict-Transport-Security: max-age=%u\r\n", c->wp->o.hsts_max_age);
+        drop |= F(WP_F_CONTENT_LENGTH);  /* with Transfer-Encoding (RFC 9112 6.3) */
+    c->bytes_out -= sb->len;
+    cw_sb_add(sb, "HTTP/1.1 ", 9);
+    cw_sb_uint(sb, (unsigned)r->status);
+    cw_sb_add(sb, " ", 1);
+    cw_sb_str_add(sb, reason ? reason : "");
+    cw_sb_add(sb, "\r\n", 2);
+    copy_fields(sb, r->field, r->nfield, r->conn_names, drop,
+                r->status == 101 ? WP_F_UPGRADE : WP_F_OTHER);
+    if (c->tls && c->wp->o.hsts_max_age) {
+        cw_sb_add(sb, "Strict-Transport-Security: max-age=", 35);
+        cw_sb_uint(sb, c->wp->o.hsts_max_age);
+        cw_sb_add(sb, "\r\n", 2);
+    }
     if (r->status == 101)
-        cw_sb_printf(&sb, "Connection: Upgrade\r\n");
+        cw_sb_str_add(sb, "Connection: Upgrade\r\n\r\n");
+    else if (keep)
+        cw_sb_str_add(sb, "Connection: keep-alive\r\n\r\n");
     else
-        cw_sb_printf(&sb, "Connection: %s\r\n", keep ? "keep-alive" : "close");
-    cw_sb_add(&sb, "\r\n", 2);
-    client_write(c, sb.s, sb.len);
-    cw_sb_free(&sb);
+        cw_sb_str_add(sb, "Connection: close\r\n\r\n");
+    c->bytes_out += sb->len;
 }
 
 /* Bytes from the backend while its response head is awaited: parsed in
@@ -463,7 +493,8 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
     c->resp_left = r.content_length;
     wp_chunked_init(&c->resp_chunked);
     u->reusable = r.keep_alive && r.body != WP_BODY_CLOSE;
-    write_resp_head(c, &r, c->keep_alive && u->reusable && c->req_done && !c->wp->closing);
+    write_resp_head(c, &r, c->keep_alive && u->reusable && c->req_done && !c->wp->closing &&
+                               !(c->client_eof && !c->in_len));
     if (c->resp_body == WP_BODY_NONE || (c->resp_body == WP_BODY_LENGTH && !c->resp_left)) {
         if (n)
             u->reusable = 0;    /* bytes after a bodiless answer */
@@ -483,13 +514,13 @@ static void up_eof(struct wp_conn *c, ssize_t err)
     /* A kept-alive connection the backend closed as the request went out
      * (its idle timeout): once more on a new connection, for a request
      * without a body that nothing has answered yet (RFC 9112 9.3.1). */
-    if (!c->resp_started && c->up_reused && c->req_body == WP_BODY_NONE && c->req_head) {
+    if (!c->resp_started && c->up_reused && c->req_body == WP_BODY_NONE && c->req_head.len) {
         const struct wp_host *route = c->up->route;
 
         up_close(c);
         if (up_open(c, route) == 0) {
             c->up_reused = 0;
-            up_write(c, c->req_head, c->req_head_len);
+            up_write(c, c->req_head.s, c->req_head.len);
             return;
         }
     }
@@ -707,10 +738,8 @@ static long body_in(struct wp_conn *c, const uint8_t *p, size_t n)
         }
     }
     up_write(c, p, k);
-    if (done) {
+    if (done)
         c->req_done = 1;
-        client_pause(c);        /* the next request waits for this answer */
-    }
     return (long)k;
 }
 
@@ -748,13 +777,13 @@ static int host_of(struct wp_conn *c, const struct wp_http_req *r)
     return 0;
 }
 
-/* The request head for the backend: hop-by-hop fields and whatever the
- * guest claimed about forwarding dropped, ours added. */
+/* The request head for the backend, onto sb: hop-by-hop fields and
+ * whatever the guest claimed about forwarding dropped, ours added. */
 static void build_req_head(struct wp_conn *c, const struct wp_http_req *r, struct cw_sb *sb)
 {
-    static const char *const drop[] = {"connection", "keep-alive", "proxy-connection", "te", "upgrade",
-                                       "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-                                       "forwarded", NULL};
+    const unsigned drop = F(WP_F_CONNECTION) | F(WP_F_KEEP_ALIVE) | F(WP_F_PROXY_CONNECTION) |
+                          F(WP_F_TE) | F(WP_F_UPGRADE) | F(WP_F_X_FORWARDED_FOR) |
+                          F(WP_F_X_FORWARDED_PROTO) | F(WP_F_X_FORWARDED_HOST) | F(WP_F_FORWARDED);
     const char *proto = c->tls ? "https" : "http";
     int v6 = c->peer.ss_family == AF_INET6;
 
@@ -762,15 +791,22 @@ static void build_req_head(struct wp_conn *c, const struct wp_http_req *r, struc
     cw_sb_add(sb, " ", 1);
     cw_sb_add(sb, r->target, r->target_len);
     /* A 1.0 guest cannot read chunked: ask the backend as 1.0 too. */
-    cw_sb_printf(sb, " HTTP/1.%d\r\n", r->minor);
-    copy_fields(sb, r->field, r->nfield, drop, NULL);
-    cw_sb_printf(sb, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n", c->peer_ip, proto);
-    cw_sb_printf(sb, "Forwarded: for=%s%s%s%s;proto=%s;host=\"%s\"\r\n", v6 ? "\"[" : "",
-                 c->peer_ip, v6 ? "]" : "", v6 ? "\"" : "", proto, c->host);
+    cw_sb_add(sb, r->minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", 11);
+    copy_fields(sb, r->field, r->nfield, r->conn_names, drop, WP_F_OTHER);
+    cw_sb_str_add(sb, "X-Forwarded-For: ");
+    cw_sb_str_add(sb, c->peer_ip);
+    cw_sb_str_add(sb, "\r\nX-Forwarded-Proto: ");
+    cw_sb_str_add(sb, proto);
+    cw_sb_str_add(sb, v6 ? "\r\nForwarded: for=\"[" : "\r\nForwarded: for=");
+    cw_sb_str_add(sb, c->peer_ip);
+    cw_sb_str_add(sb, v6 ? "]\";proto=" : ";proto=");
+    cw_sb_str_add(sb, proto);
+    cw_sb_str_add(sb, ";host=\"");
+    cw_sb_str_add(sb, c->host);
     if (c->websocket)
-        cw_sb_printf(sb, "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        cw_sb_str_add(sb, "\"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
     else
-        cw_sb_printf(sb, "Connection: keep-alive\r\n\r\n");
+        cw_sb_str_add(sb, "\"\r\nConnection: keep-alive\r\n\r\n");
 }
 
 /* Port 80: a configured host is sent to https, anything else refused. */
@@ -798,7 +834,6 @@ static void redirect(struct wp_conn *c)
 static void request(struct wp_conn *c, const struct wp_http_req *r, size_t len)
 {
     const char *sni;
-    struct cw_sb sb;
     long k;
 
     copy_str(c->method, sizeof(c->method), r->method, r->method_len);
@@ -860,15 +895,11 @@ static void request(struct wp_conn *c, const struct wp_http_req *r, size_t len)
     c->up->reusable = 0;    /* until this response says otherwise */
     c->state = WP_EXCHANGE;
     c->up_corked = 1;       /* the head and the body bytes that came with it: one write */
-    cw_sb_init(&sb);
-    build_req_head(c, r, &sb);
-    free(c->req_head);
-    c->req_head_len = sb.len;
-    c->req_head = c->req_body == WP_BODY_NONE ? malloc(c->req_head_len) : NULL;
-    if (c->req_head)
-        memcpy(c->req_head, cw_sb_str(&sb), c->req_head_len);
-    up_write(c, sb.s, sb.len);
-    cw_sb_free(&sb);
+    build_req_head(c, r, &c->up_out);
+    /* Kept for one retry if the kept-alive connection turns out closed. */
+    cw_sb_clear(&c->req_head);
+    if (c->up_reused && c->req_body == WP_BODY_NONE)
+        cw_sb_add(&c->req_head, c->up_out.s, c->up_out.len);
     memmove(c->in, c->in + len, c->in_len - len);
     c->in_len -= len;
     c->scanned = 0;
@@ -880,8 +911,6 @@ static void request(struct wp_conn *c, const struct wp_http_req *r, size_t len)
         c->in_len -= (size_t)k;
     }
     up_flush(c);
-    if (c->req_done)
-        client_pause(c);
 }
 
 /* Reads request heads from c->in while the connection waits for one. */
@@ -920,8 +949,7 @@ static void exchange_done(struct wp_conn *c)
     int keep;
 
     c->resp_done = 1;
-    free(c->req_head);
-    c->req_head = NULL;
+    cw_sb_clear(&c->req_head);
     wp__access(c->wp, c);
     keep = c->keep_alive && c->req_done && c->up && c->up->reusable && !c->wp->closing;
     if (!c->req_done || (c->up && !c->up->reusable))
@@ -934,6 +962,9 @@ static void exchange_done(struct wp_conn *c)
     timer_set(c, T_IDLE, c->wp->o.idle_timeout_ms);
     client_resume(c);
     process(c);
+    /* A guest that half-closed gets the answers to what it sent, no more. */
+    if (c->client_eof && (c->state == WP_IDLE || c->state == WP_HEAD))
+        wp__conn_close(c);
 }
 
 /* ---- the connection ----------------------------------------------------------- */
@@ -941,6 +972,13 @@ static void exchange_done(struct wp_conn *c)
 static void on_timer(uv_timer_t *h)
 {
     struct wp_conn *c = h->data;
+    uint64_t now = now_ms(c);
+
+    if (c->deadline > now) {
+        uv_timer_start(&c->timer, on_timer, c->deadline - now, 0);
+        c->timer_due = c->deadline;
+        return;
+    }
 
     switch (c->timer_kind) {
     case T_HEADER:
@@ -999,10 +1037,10 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
     }
     memcpy(c->in + c->in_len, p, n);
     c->in_len += n;
-    if (c->state == WP_EXCHANGE)
-        client_pause(c);    /* the next request: it waits for this answer */
-    else
+    if (c->state != WP_EXCHANGE)
         process(c);
+    else if (c->in_len > WP_IN_PIPELINED)
+        client_pause(c);    /* enough waits for this answer */
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -1020,8 +1058,7 @@ static void on_close(struct cw_stream *s, int err)
     c->cs = NULL;
     pool_put(c);
     up_close(c);
-    free(c->req_head);
-    c->req_head = NULL;
+    cw_sb_free(&c->req_head);
     cw_sb_free(&c->out);
     cw_sb_free(&c->up_out);
     wp__conn_gone(c->wp, c);
@@ -1038,10 +1075,22 @@ static void on_drain(struct cw_stream *s)
     }
 }
 
+/* The guest ended its side. A request it sent in whole is still answered
+ * (a client may half-close after its request); anything else ends here. */
+static void on_eof(struct cw_stream *s)
+{
+    struct wp_conn *c = cw_stream_data(s);
+
+    c->client_eof = 1;
+    if (c->state != WP_EXCHANGE || !c->req_done)
+        wp__conn_close(c);
+}
+
 static const struct cw_stream_cbs conn_cbs = {
     .on_data = on_data,
     .on_close = on_close,
     .on_drain = on_drain,
+    .on_eof = on_eof,
 };
 
 struct wp_conn *wp__conn_start(struct webproxy *wp, uv_stream_t *server, int tls)

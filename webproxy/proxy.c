@@ -17,6 +17,8 @@ struct wp_listener {
     struct webproxy *wp;
     int tls;
     struct sockaddr_storage addr;
+    int accepted_this_turn;             /* a connection was taken in this loop turn */
+    int deferred;                       /* one is waiting for the next turn (see on_connection) */
 };
 
 /* Connections per client address, hashed: looked up at every accept. */
@@ -116,17 +118,13 @@ void wp__conn_gone(struct webproxy *wp, struct wp_conn *c)
         maybe_closed(wp);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static void accept_one(struct wp_listener *l)
 {
-    struct wp_listener *l = server->data;
     struct webproxy *wp = l->wp;
     struct wp_conn *c;
 
-    if (status < 0) {
-        CW_WARN("webproxy", "accept: %s", uv_strerror(status));
-        return;
-    }
-    c = wp__conn_start(wp, server, l->tls);
+    l->accepted_this_turn = 1;
+    c = wp__conn_start(wp, (uv_stream_t *)&l->tcp, l->tls);
     if (!c)
         return;
     c->next = wp->conns;
@@ -157,6 +155,43 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     c->counted = 1;
+}
+
+/* A listener takes one connection per loop turn, as nginx does without
+ * multi_accept: a burst of new guests then waits in the kernel's accept
+ * queue, not in front of the requests of guests already connected, whose
+ * answers would otherwise wait for a whole batch of TLS handshakes. When
+ * on_connection leaves a connection unaccepted, libuv stops watching the
+ * listener until it is taken; the prepare handle takes it on the next turn
+ * and clears the mark. */
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct wp_listener *l = server->data;
+
+    if (status < 0) {
+        CW_WARN("webproxy", "accept: %s", uv_strerror(status));
+        return;
+    }
+    if (l->accepted_this_turn) {
+        l->deferred = 1;
+        return;
+    }
+    accept_one(l);
+}
+
+static void on_turn(uv_prepare_t *h)
+{
+    struct webproxy *wp = h->data;
+
+    for (int i = 0; i < wp->nlst; i++) {
+        struct wp_listener *l = wp->lst[i];
+
+        l->accepted_this_turn = 0;
+        if (l->deferred) {
+            l->deferred = 0;
+            accept_one(l);
+        }
+    }
 }
 
 static int listen_on(struct webproxy *wp, const struct sockaddr_storage *ss, int tls, char *err,
@@ -217,7 +252,8 @@ static void open_access_log(struct webproxy *wp)
     }
 }
 
-static void flush_timer_closed(uv_handle_t *h)
+/* The close callback of the heap-allocated handles (flush timer, pace). */
+static void handle_free_closed(uv_handle_t *h)
 {
     free(h);
 }
@@ -238,6 +274,7 @@ static void free_all(struct webproxy *wp)
         }
     if (wp->access)
         fclose(wp->access);
+    cw_sb_free(&wp->line);
     if (wp->tls)
         cw_tls_ctx_destroy(wp->tls);
     free(wp);
@@ -257,8 +294,17 @@ struct webproxy *webproxy_create(uv_loop_t *loop, const struct wp_options *o, st
     wp_http_limits_default(&wp->lim);
     if (tls)
         wp->tls = cw_tls_ctx_ref(tls);
+    if (!(wp->pace = malloc(sizeof(*wp->pace)))) {
+        free(wp);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     uv_timer_init(loop, &wp->close_timer);
     wp->close_timer.data = wp;
+    uv_prepare_init(loop, wp->pace);
+    wp->pace->data = wp;
+    uv_prepare_start(wp->pace, on_turn);
+    uv_unref((uv_handle_t *)wp->pace);
     if (o->nlisten)
         wp->https_port = cw_addr_port((const struct sockaddr *)&o->listen[0]);
     for (int i = 0; i < o->nlisten; i++)
@@ -292,33 +338,62 @@ void webproxy_reopen_log(struct webproxy *wp)
     open_access_log(wp);
 }
 
+/* One access log line: client, time, request line, status, bytes sent,
+ * Host, the backend's time to the response head and the total. Built by
+ * hand, with the time text made once a second: it runs for every request. */
 void wp__access(struct webproxy *wp, struct wp_conn *c)
 {
     uint64_t now = uv_now(wp->loop);
-    char when[32];
-    char up[24] = "-";
-    time_t t = time(NULL);
-    struct tm tm;
     int cls = c->status / 100;
+    struct cw_sb *l = &wp->line;
+    time_t t;
 
     if (cls >= 1 && cls <= 5)
         wp->by_class[cls]++;
     if (c->upstream_error)
         wp->upstream_errors++;
-    if (c->t_upstream)
-        snprintf(up, sizeof(up), "%llu", (unsigned long long)(c->t_upstream - c->t_start));
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof(when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    if (wp->access)
-        fprintf(wp->access, "%s - - [%s] \"%s %s HTTP/1.%d\" %d %llu \"%s\" upstream_ms=%s total_ms=%llu\n",
-                c->peer_ip, when, c->method[0] ? c->method : "-", c->target[0] ? c->target : "-",
-                c->minor, c->status, (unsigned long long)c->bytes_out, c->host[0] ? c->host : "-", up,
-                (unsigned long long)(c->t_start ? now - c->t_start : 0));
-    else
+    if (!wp->access) {
+        char up[24] = "-";
+
+        if (c->t_upstream)
+            snprintf(up, sizeof(up), "%llu", (unsigned long long)(c->t_upstream - c->t_start));
         CW_INFO("access", "%s \"%s %s HTTP/1.%d\" %d %llu \"%s\" upstream_ms=%s total_ms=%llu",
                 c->peer_ip, c->method[0] ? c->method : "-", c->target[0] ? c->target : "-", c->minor,
                 c->status, (unsigned long long)c->bytes_out, c->host[0] ? c->host : "-", up,
                 (unsigned long long)(c->t_start ? now - c->t_start : 0));
+        return;
+    }
+    t = time(NULL);
+    if (t != wp->when_t) {
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(wp->when, sizeof(wp->when), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+        wp->when_t = t;
+    }
+    cw_sb_clear(l);
+    cw_sb_str_add(l, c->peer_ip);
+    cw_sb_str_add(l, " - - [");
+    cw_sb_str_add(l, wp->when);
+    cw_sb_str_add(l, "] \"");
+    cw_sb_str_add(l, c->method[0] ? c->method : "-");
+    cw_sb_add(l, " ", 1);
+    cw_sb_str_add(l, c->target[0] ? c->target : "-");
+    cw_sb_str_add(l, c->minor ? " HTTP/1.1\" " : " HTTP/1.0\" ");
+    cw_sb_uint(l, (unsigned)c->status);
+    cw_sb_add(l, " ", 1);
+    cw_sb_uint(l, c->bytes_out);
+    cw_sb_str_add(l, " \"");
+    cw_sb_str_add(l, c->host[0] ? c->host : "-");
+    cw_sb_str_add(l, "\" upstream_ms=");
+    if (c->t_upstream)
+        cw_sb_uint(l, c->t_upstream - c->t_start);
+    else
+        cw_sb_add(l, "-", 1);
+    cw_sb_str_add(l, " total_ms=");
+    cw_sb_uint(l, c->t_start ? now - c->t_start : 0);
+    cw_sb_add(l, "\n", 1);
+    fwrite(l->s, 1, l->len, wp->access);
 }
 
 void webproxy_status(struct webproxy *wp, struct cw_sb *out)
@@ -402,8 +477,10 @@ void webproxy_close(struct webproxy *wp, unsigned grace_ms, void (*done)(void *)
     wp->close_done = done;
     wp->close_arg = arg;
     if (wp->flush_timer)
-        uv_close((uv_handle_t *)wp->flush_timer, flush_timer_closed);
+        uv_close((uv_handle_t *)wp->flush_timer, handle_free_closed);
     wp->flush_timer = NULL;
+    uv_close((uv_handle_t *)wp->pace, handle_free_closed);
+    wp->pace = NULL;
     wp__pool_close(wp);
     for (int i = 0; i < wp->nlst; i++)
         uv_close((uv_handle_t *)&wp->lst[i]->tcp, listener_closed);

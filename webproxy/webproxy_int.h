@@ -12,6 +12,11 @@ struct cw_stream;
 
 /* Client bytes held at most: one request head, plus what arrives with it. */
 #define WP_IN_CAP (64 * 1024)
+/* Pipelined bytes held while an exchange is in progress before the client
+ * is paused; one more delivery (at most 16 KB) still fits in WP_IN_CAP.
+ * Below it the client stays readable, so an exchange costs no pause and
+ * resume (two epoll_ctl calls each). */
+#define WP_IN_PIPELINED (32 * 1024)
 /* Queued bytes toward one side at which the other side stops being read. */
 #define WP_HIGH_WATER (256 * 1024)
 #define WP_UP_BUF (64 * 1024)
@@ -36,8 +41,10 @@ struct wp_conn {
     char peer_ip[64];                   /* for logs and X-Forwarded-For */
     enum wp_state state;
     uv_timer_t timer;
-    int timer_kind;                     /* what the timer is for (exchange.c) */
+    int timer_kind;                     /* what the deadline is for (exchange.c) */
+    uint64_t deadline, timer_due;       /* ms: the deadline; when the timer fires */
     int client_paused;
+    int client_eof;                     /* the guest ended its side */
     /* Bytes for each side gathered during one callback, sent in one write
      * (a response head and its body in one TLS record and one syscall). */
     struct cw_sb out, up_out;
@@ -58,8 +65,7 @@ struct wp_conn {
     int req_done;
     struct wp_upstream *up;
     int up_reused;                      /* the request went on a kept-alive connection */
-    char *req_head;                     /* its head, for one retry (bodiless requests) */
-    size_t req_head_len;
+    struct cw_sb req_head;              /* its head, for one retry (bodiless, reused backend) */
     int resp_started, resp_done, status;
     int upstream_error;                 /* the backend failed this exchange */
     enum wp_http_body resp_body;
@@ -84,7 +90,11 @@ struct webproxy {
     struct wp_upstream *idle;           /* backend connections kept for reuse */
     unsigned nidle;
     FILE *access;
+    struct cw_sb line;                  /* an access log line being built */
+    time_t when_t;                      /* the second that when[] shows */
+    char when[32];
     uv_timer_t *flush_timer;            /* flushes the access log every second */
+    uv_prepare_t *pace;                 /* each loop turn: deferred accepts (proxy.c) */
     int closing;
     uv_timer_t close_timer;
     void (*close_done)(void *);

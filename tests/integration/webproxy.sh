@@ -182,7 +182,8 @@ check "port 80 refuses an unknown host" \
 # ---- WebSocket -----------------------------------------------------------------------
 # The WebSocket echo server is inside too, behind the core's second tunnel.
 sed -i -e "s|^host = $D 127.0.0.1:18081|host = $D 127.0.0.1:18447|" \
-    -e "s|^header-timeout = 3|header-timeout = 3\nmax-body = 1\nmax-connections-per-ip = 6|" "$WORK/edge.conf"
+    -e "s|^header-timeout = 3|header-timeout = 3\nidle-timeout = 2\nmax-body = 1\nmax-connections-per-ip = 6|" \
+    "$WORK/edge.conf"
 stop_edge
 start_edge "$WORK/edge.conf"
 tunnel_up
@@ -207,6 +208,11 @@ check "smuggling: a bare LF: 400" \
     test "$(probe "GET /hello HTTP/1.1\n${H}\r\n")" = 400
 check "a pipelined pair is answered in order on one connection" \
     test "$(probe "GET /hello HTTP/1.1\r\n${H}\r\nGET /hello HTTP/1.1\r\n${H}Connection: close\r\n\r\n")" = "200 200"
+check "a guest that half-closes after a pipelined pair gets both answers" \
+    test "$(in_o $PY "$PROBE" halfclose "$WORK/ca.pem" $E4:443 "$J" \
+        "GET /hello HTTP/1.1\r\n${H}\r\nGET /hello HTTP/1.1\r\n${H}\r\n" 2>&1)" = "200 200"
+check "a kept-alive connection is closed after idle-timeout (2 s)" \
+    sh -c "ip netns exec $NS_O $PY $PROBE idle $WORK/ca.pem $E4:443 $J 8 | grep -Eq '^200 [2-3]\$'"
 big=$(head -c 20000 /dev/zero | tr '\0' a)
 check "a head over 16 KB: 431" test "$(probe "GET /hello HTTP/1.1\r\n${H}X-Big: $big\r\n\r\n")" = 431
 check "a slowloris is cut off at the header timeout (408)" \

@@ -38,9 +38,12 @@ def statuses(data):
     return [m.group(1).decode() for m in re.finditer(rb"HTTP/1\.[01] (\d{3})", data)]
 
 
-def send(ca, where, sni, req):
+def send(ca, where, sni, req, halfclose=False):
     s = connect(ca, where, sni)
     s.sendall(req.encode("latin-1").decode("unicode_escape").encode("latin-1"))
+    if halfclose:
+        # The plain socket's shutdown: SSLSocket's own would drop the TLS state.
+        socket.socket.shutdown(s, socket.SHUT_WR)
     data, end = b"", time.time() + 5
     try:
         while time.time() < end:
@@ -76,6 +79,27 @@ def slow(ca, where, sni, seconds):
             break
     st = statuses(got)
     print("%s %.0f" % (st[0] if st else "closed", time.time() - t0))
+
+
+def idle(ca, where, sni, seconds):
+    s = connect(ca, where, sni)
+    s.sendall(("GET /hello HTTP/1.1\r\nHost: %s\r\n\r\n" % sni).encode())
+    got = b""
+    while b"hello from the webbridge inside" not in got:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    t0 = time.time()
+    s.settimeout(float(seconds))
+    try:
+        closed = not s.recv(65536)
+    except socket.timeout:
+        closed = False
+    except (ssl.SSLError, ConnectionError):
+        closed = True
+    st = statuses(got)
+    print("%s %s" % (st[0] if st else "none", "%.0f" % (time.time() - t0) if closed else "open"))
 
 
 def many(ca, where, sni, n):
@@ -126,6 +150,10 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "send":
         send(*sys.argv[2:6])
+    elif cmd == "halfclose":
+        send(*sys.argv[2:6], halfclose=True)
+    elif cmd == "idle":
+        idle(*sys.argv[2:6])
     elif cmd == "slow":
         slow(*sys.argv[2:6])
     elif cmd == "many":
