@@ -166,24 +166,47 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)s->up, s->up ? SPLICE_UP_BUF : 0);
 }
 
+static int write_channel(struct splice *s, int resume);
+
+/* Bytes from the inside target go into the channel at once when nothing
+ * else holds the session (no half-sent packet, no pump running): no pump
+ * round over every connection, and the socket stays watched (stopping and
+ * restarting it costs two epoll_ctl calls per answer). Whatever the channel
+ * does not take waits in s->up with reading stopped, for the pump. */
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct splice *s = st->data;
+    struct core_tunnel *t = s->t;
+    uint64_t rx = t->rx_reads;
 
     (void)buf;
     if (n == 0)
         return;
-    uv_read_stop(st);
-    s->reading = 0;
-    if (n > 0) {
-        s->up_len = (size_t)n;
-        s->up_off = 0;
-    } else {
+    if (n < 0) {
+        uv_read_stop(st);
+        s->reading = 0;
         s->local_eof = 1;
         if (n != UV_EOF)
             s->failed = 1;
+        tunnel__kick(t);
+        return;
     }
-    tunnel__kick(s->t);
+    s->up_len = (size_t)n;
+    s->up_off = 0;
+    if (!t->pumping && t->pend == PEND_NONE && t->phase == PH_READY && s->ch && !s->failed) {
+        t->pumping = 1;
+        (void)write_channel(s, 0);  /* a half-sent packet is in t->pend for the pump */
+        t->pumping = 0;
+        /* The write may have read packets for other channels, left a
+         * packet half sent, or failed: the pump takes it from there. */
+        if (t->pend != PEND_NONE || s->failed || t->dead || t->rx_reads != rx)
+            tunnel__kick(t);
+    }
+    if (s->up_len) {
+        uv_read_stop(st);
+        s->reading = 0;
+        tunnel__kick(t);
+    }
 }
 
 static void start_reading(struct splice *s)

@@ -19,6 +19,12 @@
  * Nagle and delayed ACKs (tens of ms). The edge's forced command exits at
  * once, and the socket option stays.
  *
+ * Output: packets of forwarded requests and answers are small and many.
+ * send_cb gathers them and the loop sends what a turn produced in one
+ * send() before it polls (flush), so sshd reads a batch of packets per
+ * wake-up instead of one; bulk packets go straight out after what was
+ * gathered. The edge's sshd costs more per wake-up than per packet.
+ *
  * Liveness: a keepalive that wants a reply every keepalive-interval (libssh2
  * counts whole seconds, so at least 2 s apart); when
  * nothing at all was received for keepalive-interval x keepalive-count the
@@ -32,14 +38,12 @@
 #include "common/sshkey.h"
 
 #include <errno.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -189,6 +193,9 @@ static void teardown(struct core_tunnel *t)
     t->pend_splice = NULL;
     t->dead = 0;
     t->tx_half = 0;
+    t->tx_off = t->tx_len = 0;
+    t->tx_stuck = 0;
+    uv_prepare_stop(&t->flush);
     t->rx_dry = 0;
     t->phase = PH_IDLE;
 }
@@ -229,7 +236,7 @@ static void update_poll(struct core_tunnel *t)
 
     if (!t->poll)
         return;
-    if (t->phase == PH_CONNECT || t->tx_half ||
+    if (t->phase == PH_CONNECT || t->tx_half || t->tx_stuck ||
         (t->ssh && (libssh2_session_block_directions(t->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND)))
         ev |= UV_WRITABLE;
     if (ev != t->poll_events) {
@@ -247,16 +254,49 @@ int tunnel__blocked(struct core_tunnel *t, struct splice *s, enum pend_op op)
     return 1;
 }
 
-/* Room in the socket for a small packet built on libssh2's stack. */
+/* A small packet is gathered whole while there is room for it. */
 int tunnel__room(struct core_tunnel *t)
 {
-    int queued = 0, sndbuf = 0;
-    socklen_t l = sizeof(sndbuf);
+    return TUN_TX_CAP - t->tx_len >= TUN_TX_SMALL;
+}
 
-    if (ioctl(t->fd, SIOCOUTQ, &queued) < 0 ||
-        getsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &l) < 0)
-        return 0;
-    return queued < sndbuf / 4;
+/* Sends what was gathered, as far as the socket takes it. 0, or a negative
+ * errno when the socket failed. */
+static int tx_flush(struct core_tunnel *t)
+{
+    ssize_t n;
+
+    while (t->tx_off < t->tx_len) {
+        n = send(t->fd, t->tx + t->tx_off, t->tx_len - t->tx_off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                return -errno;
+            t->tx_stuck = 1;
+            return 0;
+        }
+        t->tx_off += (size_t)n;
+    }
+    t->tx_off = t->tx_len = 0;
+    t->tx_stuck = 0;
+    uv_prepare_stop(&t->flush);
+    return 0;
+}
+
+static void on_flush(uv_prepare_t *h)
+{
+    struct core_tunnel *t = h->data;
+    int rc = tx_flush(t);
+
+    if (rc < 0) {
+        fail(t, "the connection to the edge at %s broke: %s", t->target, strerror(-rc));
+        return;
+    }
+    if (t->tx_stuck) {
+        uv_prepare_stop(&t->flush);     /* the poll says when to go on */
+        update_poll(t);
+    }
 }
 
 static void connect_start(struct core_tunnel *t)
@@ -346,8 +386,28 @@ static ssize_t send_cb(libssh2_socket_t fd, const void *buf, size_t len, int fla
                        void **abstract)
 {
     struct core_tunnel *t = *abstract;
-    ssize_t n = send(fd, buf, len, flags);
+    ssize_t n;
+    int rc;
 
+    if (len <= TUN_TX_SMALL && t->tx_len + len <= TUN_TX_CAP) {
+        memcpy(t->tx + t->tx_len, buf, len);
+        if (!t->tx_len)
+            uv_prepare_start(&t->flush, on_flush);
+        t->tx_len += len;
+        t->tx_half = 0;
+        return (ssize_t)len;
+    }
+    /* What was gathered goes first; until it has, this packet waits. */
+    if (t->tx_len) {
+        rc = tx_flush(t);
+        if (rc < 0)
+            return rc;
+        if (t->tx_len) {
+            t->tx_half = 1;
+            return -EAGAIN;
+        }
+    }
+    n = send(fd, buf, len, flags);
     if (n < 0) {
         t->tx_half = errno == EAGAIN;
         return -errno;
@@ -578,6 +638,14 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
     if (status < 0 || (events & UV_READABLE))
         t->rx_dry = 0;
+    if (t->tx_stuck && (events & UV_WRITABLE)) {
+        int rc = tx_flush(t);
+
+        if (rc < 0) {
+            fail(t, "the connection to the edge at %s broke: %s", t->target, strerror(-rc));
+            return;
+        }
+    }
     if (t->phase == PH_CONNECT) {
         if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
             err = errno;
@@ -632,6 +700,7 @@ void tunnel__maybe_free(struct core_tunnel *t)
     if (!t->closing || t->pending_handles || t->splices)
         return;
     free(t->scratch);
+    free(t->tx);
     if (t->close_cb)
         t->close_cb(t->close_arg);
     free(t);
@@ -653,7 +722,9 @@ struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel
 {
     struct core_tunnel *t = calloc(1, sizeof(*t));
 
-    if (!t || !(t->scratch = malloc(SPLICE_SCRATCH))) {
+    if (!t || !(t->scratch = malloc(SPLICE_SCRATCH)) || !(t->tx = malloc(TUN_TX_CAP))) {
+        if (t)
+            free(t->scratch);
         free(t);
         return NULL;
     }
@@ -666,8 +737,9 @@ struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel
     cw_addr_fmt((const struct sockaddr *)&cfg->edge, t->target, sizeof(t->target), 1);
     uv_timer_init(loop, &t->timer);
     uv_idle_init(loop, &t->kick);
-    t->timer.data = t->kick.data = t;
-    t->pending_handles = 2;
+    uv_prepare_init(loop, &t->flush);
+    t->timer.data = t->kick.data = t->flush.data = t;
+    t->pending_handles = 3;
     t->state = TUN_CONNECTING;
     t->since = time(NULL);
     snprintf(t->reason, sizeof(t->reason), "starting");
@@ -693,6 +765,7 @@ void core_tunnel_close(struct core_tunnel *t, void (*cb)(void *), void *arg)
     guest__stop(t);
     uv_close((uv_handle_t *)&t->timer, on_handle_closed);
     uv_close((uv_handle_t *)&t->kick, on_handle_closed);
+    uv_close((uv_handle_t *)&t->flush, on_handle_closed);
 }
 
 void core_tunnel_header(struct cw_sb *out)

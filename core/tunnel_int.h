@@ -20,6 +20,10 @@
 #define SPLICE_UP_BUF (64 * 1024)
 #define SPLICE_DOWN_MAX (256 * 1024)
 #define SPLICE_SCRATCH (64 * 1024)
+/* SSH packets up to TUN_TX_SMALL bytes are gathered (TUN_TX_CAP at most)
+ * and sent together once per loop turn (tunnel.c, send_cb). */
+#define TUN_TX_SMALL (8 * 1024)
+#define TUN_TX_CAP (64 * 1024)
 
 enum tun_state { TUN_CONNECTING, TUN_ACTIVE, TUN_FAILED, TUN_STOPPED };
 
@@ -87,6 +91,10 @@ struct core_tunnel {
     uint64_t rx_reads;                  /* socket reads that returned bytes */
     int rx_dry;                         /* the socket said EAGAIN; not readable since */
     int tx_half;                        /* a packet is half sent (see send_cb) */
+    uint8_t *tx;                        /* gathered packets, TUN_TX_CAP bytes */
+    size_t tx_off, tx_len;              /* tx[tx_off..tx_len) not sent yet */
+    int tx_stuck;                       /* the socket took not all of tx: wait until writable */
+    uv_prepare_t flush;                 /* sends tx before the loop polls */
     int at_limit;                       /* max-connections reached (logged once) */
     uv_idle_t kick;                     /* a pump on the next loop turn */
 
@@ -138,7 +146,8 @@ void splice__abort(struct splice *s);
 void tunnel__pump(struct core_tunnel *t);
 /* Asks for a pump on the next loop turn (from splice callbacks). */
 void tunnel__kick(struct core_tunnel *t);
-/* 1 when the socket can take a small packet whole. */
+/* 1 when a small packet (keepalive, EOF: built on libssh2's stack) will
+ * be taken whole. */
 int tunnel__room(struct core_tunnel *t);
 /* A libssh2 call on s returned EAGAIN: records it when a packet is half sent. */
 int tunnel__blocked(struct core_tunnel *t, struct splice *s, enum pend_op op);
