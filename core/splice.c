@@ -1,14 +1,19 @@
-/* splice.c - one forwarded connection: an SSH channel that the edge opened
- * on the tunnel's remote forward, joined to a TCP connection to the inside
- * target.
+/* splice.c - one forwarded connection joined to a TCP connection to the
+ * inside target. Its remote side is either an SSH channel that the edge
+ * opened on the tunnel's remote forward, or a stream of a link (link.c: a
+ * channel that carries many connections, common/mux.h).
  *
  * Back-pressure both ways, no unbounded buffers: a channel is read only
  * while fewer than SPLICE_DOWN_MAX bytes wait for the local socket (unread,
- * the channel's window closes and sshd stops sending); the local socket is
- * read into one SPLICE_UP_BUF buffer and not read again until the channel
- * took all of it (libssh2 writes no more than the channel window allows).
- * Half-close: an EOF either way is passed on (SSH channel EOF / TCP
- * shutdown) and the connection ends when both sides are done.
+ * the channel's window closes and sshd stops sending); a stream's bytes are
+ * bounded by its window, whose credit goes back only as the local socket
+ * takes them. The local socket is read into one SPLICE_UP_BUF buffer and not
+ * read again until the channel or stream took all of it.
+ * Half-close: an EOF either way is passed on (SSH channel EOF or stream FIN
+ * / TCP shutdown) and the connection ends when both sides are done.
+ *
+ * A channel is pumped by the tunnel (tunnel.c); a stream moves in its own
+ * callbacks (stream_service), since the link engine never blocks.
  *
  * Targets: the guest account client URI's addresses, tried in turn until
  * one connects (guest.c keeps the order: the last one that worked first). */
@@ -30,20 +35,56 @@ struct wreq {
 };
 
 static void try_connect(struct splice *s);
+static void stream_service(struct splice *s);
+static int write_channel(struct splice *s, int resume);
+
+/* Something happened to s: a channel waits for the pump, a stream moves now. */
+static void splice_kick(struct splice *s)
+{
+    if (s->stream)
+        stream_service(s);
+    else
+        tunnel__kick(s->t);
+}
+
+static void list_remove(struct splice **head, struct splice *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* A stream leaves its link (reset, released, or the link went away). */
+static void stream_detach(struct splice *s)
+{
+    struct core_link *l = s->owner;
+
+    if (!l)
+        return;
+    l->buffered -= s->down_queued + s->early.len;
+    list_remove(&l->streams, s);
+    l->nstreams--;
+    s->owner = NULL;
+}
 
 static void maybe_free(struct splice *s)
 {
     struct core_tunnel *t = s->t;
 
-    if (s->handles || s->ch)
+    if (s->handles || s->ch || s->ms)
         return;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        t->splices = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    t->nsplices--;
+    if (s->stream) {
+        stream_detach(s);
+        t->nstreams--;
+    } else {
+        list_remove(&t->splices, s);
+        t->nsplices--;
+    }
+    cw_sb_free(&s->early);
     free(s->up);
     free(s);
     tunnel__maybe_free(t);
@@ -96,8 +137,11 @@ static void channel_error(struct splice *s, int rc)
 static int close_channel(struct splice *s)
 {
     struct core_tunnel *t = s->t;
-    int rc = libssh2_channel_free(s->ch);
+    int rc;
 
+    if (s->link)
+        link__end(s);
+    rc = libssh2_channel_free(s->ch);
     if (rc == LIBSSH2_ERROR_EAGAIN)
         return tunnel__blocked(t, s, PEND_CLOSE);
     if (rc)
@@ -109,21 +153,52 @@ static int close_channel(struct splice *s)
     return 0;
 }
 
+/* ---- the local side: the connection to the target ------------------------- */
+
+/* A stream's bytes were taken by its target: credit for the edge, and room
+ * in the link's budget. */
+static void stream_taken(struct splice *s, size_t n)
+{
+    if (s->ms)
+        cw_mux_consumed(s->ms, n);
+}
+
+/* s's bytes waiting for the target were `was` and changed: the link's
+ * total follows, and a link that had stopped reading its channel at the
+ * limit is pumped again once below it. */
+static void queued_change(struct splice *s, size_t was)
+{
+    struct core_link *l = s->owner;
+    size_t now = s->down_queued + s->early.len, before;
+
+    if (!l)
+        return;
+    before = l->buffered;
+    l->buffered = l->buffered + now - was;
+    if (before >= LINK_BUFFER_MAX && l->buffered < LINK_BUFFER_MAX)
+        tunnel__kick(s->t);
+}
+
 static void on_write(uv_write_t *w, int status)
 {
     struct wreq *r = (struct wreq *)w;
     struct splice *s = r->s;
+    size_t was = s->down_queued + s->early.len;
 
     s->down_queued -= r->len;
+    queued_change(s, was);
+    if (status == 0)
+        stream_taken(s, r->len);
     free(r);
     if (status < 0 && status != UV_ECANCELED)
         s->failed = 1;
-    tunnel__kick(s->t);
+    splice_kick(s);
 }
 
 static void write_local(struct splice *s, const uint8_t *p, size_t n)
 {
     uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    size_t was = s->down_queued + s->early.len;
     struct wreq *r;
     int rc;
 
@@ -132,6 +207,7 @@ static void write_local(struct splice *s, const uint8_t *p, size_t n)
         if (rc >= 0) {
             p += rc;
             n -= (size_t)rc;
+            stream_taken(s, (size_t)rc);
         } else if (rc != UV_EAGAIN) {
             s->failed = 1;
             return;
@@ -154,6 +230,7 @@ static void write_local(struct splice *s, const uint8_t *p, size_t n)
         return;
     }
     s->down_queued += n;
+    queued_change(s, was);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -166,13 +243,22 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)s->up, s->up ? SPLICE_UP_BUF : 0);
 }
 
-static int write_channel(struct splice *s, int resume);
+/* The local bytes in s->up go to the stream, as far as its window takes
+ * them; reading goes on once all went. */
+static void stream_write_remote(struct splice *s)
+{
+    if (s->ms && s->up_off < s->up_len)
+        s->up_off += cw_mux_send(s->ms, s->up + s->up_off, s->up_len - s->up_off);
+    if (s->up_len && s->up_off == s->up_len)
+        s->up_len = s->up_off = 0;
+}
 
-/* Bytes from the inside target go into the channel at once when nothing
- * else holds the session (no half-sent packet, no pump running): no pump
- * round over every connection, and the socket stays watched (stopping and
- * restarting it costs two epoll_ctl calls per answer). Whatever the channel
- * does not take waits in s->up with reading stopped, for the pump. */
+/* Bytes from the inside target go on at once when they can: a stream's
+ * into the link, a channel's into the channel when nothing else holds the
+ * session (no half-sent packet, no pump running). Either way the socket
+ * stays watched (stopping and restarting it costs two epoll_ctl calls per
+ * answer) and no pump round over every connection is needed. Whatever is
+ * not taken waits in s->up with reading stopped. */
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     struct splice *s = st->data;
@@ -188,12 +274,15 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         s->local_eof = 1;
         if (n != UV_EOF)
             s->failed = 1;
-        tunnel__kick(t);
+        splice_kick(s);
         return;
     }
     s->up_len = (size_t)n;
     s->up_off = 0;
-    if (!t->pumping && t->pend == PEND_NONE && t->phase == PH_READY && s->ch && !s->failed) {
+    if (s->stream) {
+        stream_write_remote(s);
+    } else if (!t->pumping && t->pend == PEND_NONE && t->phase == PH_READY && s->ch &&
+               !s->failed) {
         t->pumping = 1;
         (void)write_channel(s, 0);  /* a half-sent packet is in t->pend for the pump */
         t->pumping = 0;
@@ -205,7 +294,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (s->up_len) {
         uv_read_stop(st);
         s->reading = 0;
-        tunnel__kick(t);
+        if (!s->stream)
+            tunnel__kick(t);
     }
 }
 
@@ -222,7 +312,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 
     (void)status;
     s->shut_done = 1;
-    tunnel__kick(s->t);
+    splice_kick(s);
 }
 
 /* ---- the inside target ---------------------------------------------------- */
@@ -234,7 +324,7 @@ static void give_up(struct splice *s)
     t->target_failures++;
     s->failed = 1;
     local_close(s);
-    tunnel__kick(t);
+    splice_kick(s);
 }
 
 static void on_retry_closed(uv_handle_t *h)
@@ -242,7 +332,7 @@ static void on_retry_closed(uv_handle_t *h)
     struct splice *s = h->data;
 
     s->handles--;
-    if (s->local_closed || !s->ch) {
+    if (s->local_closed || (!s->ch && !s->ms)) {
         maybe_free(s);
         return;
     }
@@ -281,7 +371,7 @@ static void on_connect(uv_connect_t *req, int status)
     guest__connect_ok(s->t, s->target_idx);
     uv_tcp_nodelay(&s->tcp, 1);
     start_reading(s);
-    tunnel__kick(s->t);
+    splice_kick(s);
 }
 
 static void on_connect_timeout(uv_timer_t *h)
@@ -308,9 +398,26 @@ static void try_connect(struct splice *s)
     uv_timer_start(&s->timer, on_connect_timeout, TARGET_CONNECT_TIMEOUT_MS, 0);
 }
 
-void splice__start(struct core_tunnel *t, LIBSSH2_CHANNEL *ch)
+/* A splice with its local side set up and connecting. */
+static struct splice *splice_new(struct core_tunnel *t)
 {
     struct splice *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->t = t;
+    uv_tcp_init(t->loop, &s->tcp);
+    uv_timer_init(t->loop, &s->timer);
+    s->tcp.data = s->timer.data = s->shutreq.data = s;
+    s->handles = 2;
+    s->tcp_open = 1;
+    s->target_start = guest__first(t);
+    return s;
+}
+
+void splice__start(struct core_tunnel *t, LIBSSH2_CHANNEL *ch)
+{
+    struct splice *s = splice_new(t);
 
     t->accepted++;
     if (!s) {
@@ -319,23 +426,58 @@ void splice__start(struct core_tunnel *t, LIBSSH2_CHANNEL *ch)
         CW_ERROR("tunnel", "out of memory for a forwarded connection");
         return;
     }
-    s->t = t;
     s->ch = ch;
     s->next = t->splices;
     if (s->next)
         s->next->prev = s;
     t->splices = s;
     t->nsplices++;
-    uv_tcp_init(t->loop, &s->tcp);
-    uv_timer_init(t->loop, &s->timer);
-    s->tcp.data = s->timer.data = s->shutreq.data = s;
-    s->handles = 2;
-    s->tcp_open = 1;
-    s->target_start = guest__first(t);
     try_connect(s);
 }
 
-/* ---- moving bytes ------------------------------------------------------------ */
+/* ---- a channel's bytes ------------------------------------------------------- */
+
+/* Bytes read from a channel: a link's go to the link; a channel's first
+ * bytes are checked for the link preface (the link's sender is the edge's
+ * web proxy); the rest go to the target. */
+static void channel_data(struct splice *s, const uint8_t *p, size_t n)
+{
+    size_t k;
+
+    if (s->link) {
+        link__feed(s, p, n);
+        return;
+    }
+    if (!s->sniffed) {
+        k = CW_MUX_PREFACE_LEN - s->sniff_len;
+        if (k > n)
+            k = n;
+        if (memcmp(p, CW_MUX_PREFACE + s->sniff_len, k) == 0) {
+            memcpy(s->sniff + s->sniff_len, p, k);
+            s->sniff_len += k;
+            if (s->sniff_len < CW_MUX_PREFACE_LEN)
+                return;     /* so far, so like a link */
+            s->sniffed = 1;
+            /* The connection made to the target for a plain forward goes. */
+            if (s->reading)
+                uv_read_stop((uv_stream_t *)&s->tcp);
+            s->reading = 0;
+            local_close(s);
+            if (link__start(s) < 0) {
+                s->failed = 1;
+                return;
+            }
+            link__feed(s, (const uint8_t *)CW_MUX_PREFACE, CW_MUX_PREFACE_LEN);
+            if (n > k)
+                link__feed(s, p + k, n - k);
+            return;
+        }
+        s->sniffed = 1;
+        if (s->sniff_len)
+            write_local(s, s->sniff, s->sniff_len);
+    }
+    write_local(s, p, n);
+}
 
 /* resume: repeat a read that left a packet (a window adjust) half sent,
  * whatever the limits say now. */
@@ -344,11 +486,13 @@ static int read_channel(struct splice *s, int resume)
     struct core_tunnel *t = s->t;
     ssize_t n;
 
-    while (resume || (!s->remote_eof && !s->failed && s->down_queued < SPLICE_DOWN_MAX)) {
+    while (resume || (!s->remote_eof && !s->failed &&
+                      (s->link ? s->link->buffered < LINK_BUFFER_MAX
+                               : s->down_queued < SPLICE_DOWN_MAX))) {
         resume = 0;
         n = libssh2_channel_read(s->ch, (char *)t->scratch, SPLICE_SCRATCH);
         if (n > 0) {
-            write_local(s, t->scratch, (size_t)n);
+            channel_data(s, t->scratch, (size_t)n);
             t->bytes_from_edge += (uint64_t)n;
             t->moved++;
             continue;
@@ -367,21 +511,41 @@ static int read_channel(struct splice *s, int resume)
     return 0;
 }
 
+/* What goes into the channel next: a link's queued frames, or the local
+ * bytes in s->up. */
+static const uint8_t *channel_out(struct splice *s, size_t *n)
+{
+    if (s->link)
+        return link__out(s, n);
+    *n = s->up_len - s->up_off;
+    return *n ? s->up + s->up_off : NULL;
+}
+
+static void channel_out_done(struct splice *s, size_t n)
+{
+    if (s->link)
+        link__out_done(s, n);
+    else
+        s->up_off += n;
+}
+
 /* resume: repeat the write whose packet is half sent (the window it used
  * is already spent, so it is not checked). */
 static int write_channel(struct splice *s, int resume)
 {
     struct core_tunnel *t = s->t;
+    const uint8_t *p;
+    size_t len;
     ssize_t n;
 
-    while (s->up_off < s->up_len && (resume || !s->failed)) {
+    while ((p = channel_out(s, &len)) != NULL && (resume || !s->failed)) {
         /* A closed window is not a half-sent packet: wait for the adjust. */
         if (!resume && libssh2_channel_window_write(s->ch) == 0)
             return 0;
         resume = 0;
-        n = libssh2_channel_write(s->ch, (const char *)s->up + s->up_off, s->up_len - s->up_off);
+        n = libssh2_channel_write(s->ch, (const char *)p, len);
         if (n > 0) {
-            s->up_off += (size_t)n;
+            channel_out_done(s, (size_t)n);
             t->bytes_to_edge += (uint64_t)n;
             t->moved++;
             continue;
@@ -392,7 +556,7 @@ static int write_channel(struct splice *s, int resume)
             return 0;   /* the window closed while libssh2 read: wait for the adjust */
         channel_error(s, (int)n);
     }
-    if (s->up_len && s->up_off == s->up_len) {
+    if (!s->link && s->up_len && s->up_off == s->up_len) {
         s->up_len = s->up_off = 0;
         if (!s->local_eof)
             start_reading(s);
@@ -432,6 +596,14 @@ int splice__service(struct splice *s)
         return 0;   /* the channel waits; its window holds the edge */
     if (read_channel(s, 0))
         return 1;
+    if (s->link) {
+        /* The edge ended the link (or it failed): its streams end with it. */
+        if (s->remote_eof || s->failed) {
+            s->ch_closing = 1;
+            return close_channel(s);
+        }
+        return write_channel(s, 0);
+    }
     if (s->remote_eof && !s->shut_started && !s->failed) {
         s->shut_started = 1;
         if (uv_shutdown(&s->shutreq, (uv_stream_t *)&s->tcp, on_shutdown) < 0)
@@ -466,9 +638,130 @@ int splice__resume(struct splice *s, enum pend_op op)
 
 void splice__abort(struct splice *s)
 {
+    if (s->link)
+        link__end(s);
     s->ch = NULL;       /* freed with the session */
     if (s->reading)
         uv_read_stop((uv_stream_t *)&s->tcp);
     local_close(s);
     maybe_free(s);
+}
+
+/* ---- streams of a link ---------------------------------------------------------- */
+
+/* Lets go of the stream (reset with code unless it ended both ways) and of
+ * the target connection. */
+static void stream_end(struct splice *s, uint32_t code)
+{
+    if (s->ms) {
+        cw_mux_release(s->ms, code);
+        s->ms = NULL;
+    }
+    stream_detach(s);
+    if (s->reading)
+        uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+    local_close(s);
+    maybe_free(s);
+}
+
+/* Moves what can move and ends the stream when it is done. May free s. */
+static void stream_service(struct splice *s)
+{
+    size_t was;
+
+    if (!s->ms) {
+        stream_end(s, 0);
+        return;
+    }
+    if (s->failed) {
+        stream_end(s, s->connected ? CW_MUX_RST_ERROR : CW_MUX_RST_CONNECT);
+        return;
+    }
+    if (!s->connected)
+        return;
+    if (s->early.len) {
+        was = s->down_queued + s->early.len;
+        write_local(s, (const uint8_t *)s->early.s, s->early.len);
+        cw_sb_free(&s->early);
+        queued_change(s, was);
+        if (s->failed) {
+            stream_end(s, CW_MUX_RST_ERROR);
+            return;
+        }
+    }
+    stream_write_remote(s);
+    if (!s->up_len && !s->local_eof)
+        start_reading(s);
+    if (s->local_eof && !s->up_len && !s->eof_sent) {
+        cw_mux_fin(s->ms);
+        s->eof_sent = 1;
+    }
+    if (s->remote_eof && !s->shut_started) {
+        s->shut_started = 1;
+        if (uv_shutdown(&s->shutreq, (uv_stream_t *)&s->tcp, on_shutdown) < 0)
+            s->shut_done = 1;
+    }
+    if (s->eof_sent && s->remote_eof && s->shut_done)
+        stream_end(s, 0);
+}
+
+int splice__stream_start(struct core_link *l, struct cw_mux_stream *ms)
+{
+    struct core_tunnel *t = l->s->t;
+    struct splice *s;
+
+    if (!guest__target(t, guest__first(t), 0, &(unsigned){0}))
+        return CW_MUX_RST_CONNECT;  /* no address for the target: say so at once */
+    s = splice_new(t);
+    if (!s)
+        return CW_MUX_RST_REFUSED;
+    s->stream = 1;
+    s->ms = ms;
+    s->owner = l;
+    s->next = l->streams;
+    if (s->next)
+        s->next->prev = s;
+    l->streams = s;
+    l->nstreams++;
+    t->nstreams++;
+    t->streams_opened++;
+    t->accepted++;
+    cw_mux_stream_set_data(ms, s);
+    try_connect(s);
+    return 0;
+}
+
+void splice__stream_data(struct splice *s, const uint8_t *p, size_t n)
+{
+    size_t was = s->down_queued + s->early.len;
+
+    if (s->failed)
+        return;
+    if (!s->connected) {
+        cw_sb_add(&s->early, (const char *)p, n);   /* bounded by the stream's window */
+        if (s->early.failed)
+            s->failed = 1;
+        queued_change(s, was);
+        return;
+    }
+    write_local(s, p, n);
+    if (s->failed)
+        stream_service(s);
+}
+
+void splice__stream_fin(struct splice *s)
+{
+    s->remote_eof = 1;
+    stream_service(s);
+}
+
+void splice__stream_reset(struct splice *s)
+{
+    stream_end(s, 0);
+}
+
+void splice__stream_writable(struct splice *s)
+{
+    stream_service(s);
 }

@@ -697,7 +697,7 @@ static void on_timer(uv_timer_t *h)
 
 void tunnel__maybe_free(struct core_tunnel *t)
 {
-    if (!t->closing || t->pending_handles || t->splices)
+    if (!t->closing || t->pending_handles || t->splices || t->nstreams)
         return;
     free(t->scratch);
     free(t->tx);
@@ -798,5 +798,9 @@ void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out)
                  t->cfg->edge_port, t->cfg->guest_uri, t->cfg->webbridge_port, t->nsplices,
                  (unsigned long long)t->accepted, (unsigned long long)t->target_failures,
                  (unsigned long long)t->bytes_from_edge, (unsigned long long)t->bytes_to_edge);
+    if (t->links)
+        cw_sb_printf(out, "  Links from the edge's web proxy: %llu opened; %u connections open on "
+                     "them, %llu in all\n", (unsigned long long)t->links, t->nstreams,
+                     (unsigned long long)t->streams_opened);
     guest__status(t, out);
 }

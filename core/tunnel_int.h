@@ -6,6 +6,8 @@
 
 #include "common/addr.h"
 #include "common/dns.h"
+#include "common/mux.h"
+#include "common/strbuf.h"
 #include "core/config.h"
 #include "core/tunnel.h"
 
@@ -98,8 +100,10 @@ struct core_tunnel {
     int at_limit;                       /* max-connections reached (logged once) */
     uv_idle_t kick;                     /* a pump on the next loop turn */
 
-    struct splice *splices;             /* forwarded connections */
+    struct splice *splices;             /* forwarded connections (channels) */
     unsigned nsplices;
+    unsigned nstreams;                  /* streams of links, alive (link.c) */
+    uint64_t links, streams_opened;
     uint8_t *scratch;                   /* channel -> local reads */
 
     struct guest guest;
@@ -112,11 +116,31 @@ struct core_tunnel {
     int pending_handles;
 };
 
+/* link.c: a channel that began with the link preface (common/mux.h)
+ * carries many streams, each joined to its own connection to the target. */
+struct core_link {
+    struct splice *s;                   /* the channel's splice */
+    struct cw_mux *mux;
+    struct splice *streams;             /* their splices (stream == 1) */
+    unsigned nstreams;
+    size_t buffered;                    /* bytes of all streams not yet taken by their targets */
+};
+
 /* splice.c */
 struct splice {
-    struct splice *next, *prev;
+    struct splice *next, *prev;         /* in t->splices, or in the owner link's streams */
     struct core_tunnel *t;
     LIBSSH2_CHANNEL *ch;                /* NULL once freed (or the session went) */
+    /* A channel: its first bytes decide whether it carries a link. */
+    struct core_link *link;             /* it does */
+    uint8_t sniff[CW_MUX_PREFACE_LEN];
+    size_t sniff_len;
+    int sniffed;
+    /* A stream of a link: the remote side is ms, not an SSH channel. */
+    int stream;
+    struct cw_mux_stream *ms;           /* NULL once released */
+    struct core_link *owner;            /* NULL once the link is gone */
+    struct cw_sb early;                 /* the edge's bytes that came before the target answered */
     uv_tcp_t tcp;                       /* to the inside target */
     uv_connect_t conn;
     uv_shutdown_t shutreq;
@@ -141,6 +165,30 @@ int splice__service(struct splice *s);
 int splice__resume(struct splice *s, enum pend_op op);
 /* The SSH connection is gone: local sides are shut down and closed. */
 void splice__abort(struct splice *s);
+/* Streams of a link (the mux callbacks of link.c): a new one, connected to
+ * the target (0, or a CW_MUX_RST_* code to refuse it); the edge's bytes;
+ * the edge ended its side; the stream was reset or lost; the link takes
+ * more of the stream's bytes again. */
+int splice__stream_start(struct core_link *l, struct cw_mux_stream *ms);
+void splice__stream_data(struct splice *s, const uint8_t *p, size_t n);
+void splice__stream_fin(struct splice *s);
+void splice__stream_reset(struct splice *s);
+void splice__stream_writable(struct splice *s);
+
+/* link.c */
+/* s's channel began with the preface: it carries a link from now on (the
+ * caller closed its connection to the target). -1 when out of memory. */
+int link__start(struct splice *s);
+/* Bytes read from the link's channel. */
+void link__feed(struct splice *s, const uint8_t *p, size_t n);
+/* The channel's output: what the link queued. */
+const uint8_t *link__out(struct splice *s, size_t *n);
+void link__out_done(struct splice *s, size_t n);
+/* The link's channel is done: every stream is lost. */
+void link__end(struct splice *s);
+/* The most bytes a link holds for its streams' targets before it stops
+ * reading its channel (a stream's own window bounds it much sooner). */
+#define LINK_BUFFER_MAX (32u * 1024 * 1024)
 
 /* tunnel.c */
 void tunnel__pump(struct core_tunnel *t);
@@ -152,7 +200,7 @@ int tunnel__room(struct core_tunnel *t);
 /* A libssh2 call on s returned EAGAIN: records it when a packet is half sent. */
 int tunnel__blocked(struct core_tunnel *t, struct splice *s, enum pend_op op);
 void tunnel__handle_closed(struct core_tunnel *t);
-/* Frees a closing tunnel once its handles and splices are gone. */
+/* Frees a closing tunnel once its handles, splices and streams are gone. */
 void tunnel__maybe_free(struct core_tunnel *t);
 uint64_t tunnel__now_ms(struct core_tunnel *t);
 
