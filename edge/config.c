@@ -360,6 +360,8 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
     if (!strcmp(section, "webproxy")) {
         if (!strcmp(key, "enabled"))
             return cw_conf_bool(v, &c->webproxy_enabled, err, errlen);
+        if (!strcmp(key, "tunnel-link"))
+            return cw_conf_bool(v, &c->tunnel_link, err, errlen);
         return webproxy_key(&c->webproxy, key, v, err, errlen);
     }
     if (!strcmp(section, "edge"))
@@ -371,6 +373,22 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
     snprintf(err, errlen, "unknown section [%s] (known: [edge], [turn], [tunnel], [webproxy])",
              section);
     return -1;
+}
+
+/* Hosts whose backend is a port cores forward to (127.0.0.1 and one of
+ * [tunnel]'s permit-listen ports) reach their core over a link. */
+static void mark_tunnel_hosts(struct edge_config *c)
+{
+    for (int i = 0; i < c->webproxy.nhost; i++) {
+        struct wp_host *h = &c->webproxy.host[i];
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&h->backend;
+
+        if (h->backend.ss_family != AF_INET || ntohl(in->sin_addr.s_addr) != INADDR_LOOPBACK)
+            continue;
+        for (int p = 0; p < c->tunnel.npermit; p++)
+            if (c->tunnel.permit[p] == ntohs(in->sin_port))
+                h->link = 1;
+    }
 }
 
 int edge_config_load(struct edge_config *c, const char *path, char *err, size_t errlen)
@@ -386,6 +404,7 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
     snprintf(c->tunnel.sshd, sizeof(c->tunnel.sshd), "/usr/sbin/sshd");
     turn_options_init(o);
     wp_options_init(&c->webproxy);
+    c->tunnel_link = 1;
     o->policy = turn_policy_create();
     if (!o->policy) {
         snprintf(err, errlen, "out of memory");
@@ -442,6 +461,8 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
                      "account client URI and its backend)", path);
             goto fail;
         }
+        if (c->tunnel_link)
+            mark_tunnel_hosts(c);
     }
     if (!c->tunnel.user[0]) {
         struct passwd *pw = getpwuid(geteuid());

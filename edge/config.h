@@ -47,6 +47,7 @@ struct edge_config {
     struct edge_tunnel_config tunnel;
     int webproxy_enabled;           /* a [webproxy] section is present */
     struct wp_options webproxy;
+    int tunnel_link;                /* [webproxy] tunnel-link: hosts on permit-listen ports use links */
 };
 
 /* Loads path (defaults first, then the file). Returns 0, or -1 with

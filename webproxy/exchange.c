@@ -21,36 +21,11 @@
 
 enum wp_timer { T_HEADER, T_IDLE, T_CONNECT, T_EXCHANGE };
 
-struct wp_upstream {
-    uv_tcp_t tcp;
-    uv_connect_t creq;
-    struct wp_conn *c;                  /* NULL once let go (closing, or idle in the pool) */
-    struct webproxy *pool;              /* set while idle in wp's pool */
-    struct wp_upstream *next_idle;
-    uint64_t idle_since;
-    const struct wp_host *route;
-    int connected, read_paused, reusable;
-    size_t pending;                     /* written, not yet taken by the kernel */
-    uint8_t rbuf[WP_UP_BUF];
-    uint8_t head[WP_IN_CAP];            /* a response head arriving */
-    size_t head_len;
-};
-
-struct up_wreq {
-    uv_write_t w;
-    struct wp_upstream *u;
-    size_t len;
-    uint8_t data[];
-};
-
 static void process(struct wp_conn *c);
 static void answer_error(struct wp_conn *c, int status, const char *why);
 static void exchange_done(struct wp_conn *c);
 static void on_timer(uv_timer_t *h);
 static int up_open(struct wp_conn *c, const struct wp_host *route);
-static void up_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-static void up_closed(uv_handle_t *h);
 
 static uint64_t now_ms(const struct wp_conn *c)
 {
@@ -96,10 +71,8 @@ static void client_send(struct wp_conn *c, const void *p, size_t n)
     if (!n || !c->cs || cw_stream_write(c->cs, p, n) < 0)
         return;
     /* The guest reads slower than the backend sends: stop reading it. */
-    if (c->up && !c->up->read_paused && cw_stream_pending(c->cs) > WP_HIGH_WATER) {
-        c->up->read_paused = 1;
-        uv_read_stop((uv_stream_t *)&c->up->tcp);
-    }
+    if (c->up && !c->up->read_paused && cw_stream_pending(c->cs) > WP_HIGH_WATER)
+        wp__up_pause(c->up);
 }
 
 static void client_write(struct wp_conn *c, const void *p, size_t n)
@@ -119,117 +92,34 @@ static void client_flush(struct wp_conn *c)
     cw_sb_clear(&c->out);
 }
 
-/* ---- the backend side ------------------------------------------------------------ */
-
-static void up_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-/* ---- idle backend connections, shared between client connections ------------------ */
-
-/* Backend connections that finished an exchange and may carry another: a
- * guest that opens a new connection (or another guest) does not pay for a
- * new one. The backend may end them at any time; they are dropped then. */
-#define WP_POOL_MAX 64
-#define WP_POOL_IDLE_MS 30000
-
-static void pool_drop(struct wp_upstream *u)
-{
-    struct webproxy *wp = u->pool;
-    struct wp_upstream **pp;
-
-    for (pp = &wp->idle; *pp; pp = &(*pp)->next_idle)
-        if (*pp == u) {
-            *pp = u->next_idle;
-            wp->nidle--;
-            break;
-        }
-    u->pool = NULL;
-}
+/* ---- the backend side (backend.c: TCP, or a stream of the route's link) ------------ */
 
 /* Gives c's backend connection to the pool if it can carry another
  * exchange. 0 when it did. */
 static int pool_put(struct wp_conn *c)
 {
-    struct webproxy *wp = c->wp;
-    struct wp_upstream *u = c->up;
-
-    if (!u || !u->reusable || !u->connected || u->pending || u->head_len || !c->resp_done ||
-        !c->req_done || wp->closing || wp->nidle >= WP_POOL_MAX)
+    if (!c->up || !c->resp_done || !c->req_done || wp__pool_put(c->up, c->wp) < 0)
         return -1;
-    c->up = NULL;
-    u->c = NULL;
-    u->pool = wp;
-    u->idle_since = uv_now(wp->loop);
-    u->next_idle = wp->idle;
-    wp->idle = u;
-    wp->nidle++;
-    if (u->read_paused) {
-        u->read_paused = 0;
-        uv_read_start((uv_stream_t *)&u->tcp, up_alloc, up_read);
-    }
+    c->up = NULL;   /* transferred to the pool */
     return 0;
 }
 
-static struct wp_upstream *pool_get(struct webproxy *wp, const struct wp_host *route)
-{
-    uint64_t now = uv_now(wp->loop);
-    struct wp_upstream *u, *next;
-
-    for (u = wp->idle; u; u = next) {
-        next = u->next_idle;
-        if (now - u->idle_since > WP_POOL_IDLE_MS) {
-            pool_drop(u);
-            uv_close((uv_handle_t *)&u->tcp, up_closed);
-        } else if (u->route == route) {
-            pool_drop(u);
-            return u;
-        }
-    }
-    return NULL;
-}
-
-void wp__pool_close(struct webproxy *wp)
-{
-    while (wp->idle) {
-        struct wp_upstream *u = wp->idle;
-
-        pool_drop(u);
-        uv_close((uv_handle_t *)&u->tcp, up_closed);
-    }
-}
-
-/* Lets go of the backend connection; its callbacks see u->c == NULL. */
+/* Lets go of the backend connection: it says nothing more. */
 static void up_close(struct wp_conn *c)
 {
-    struct wp_upstream *u = c->up;
-
     c->up_corked = 0;
     cw_sb_clear(&c->up_out);
-    if (!u)
+    if (!c->up)
         return;
+    wp__up_close(c->up);
     c->up = NULL;
-    u->c = NULL;
-    uv_close((uv_handle_t *)&u->tcp, up_closed);
 }
 
-static void up_write_cb(uv_write_t *w, int status)
+void wp__up_drained(struct wp_upstream *u)
 {
-    struct up_wreq *r = (struct up_wreq *)w;
-    struct wp_upstream *u = r->u;
     struct wp_conn *c = u->c;
 
-    u->pending -= r->len;
-    free(r);
-    if (!c)
-        return;
-    if (status < 0) {
-        if (!c->resp_started)
-            answer_error(c, 502, uv_strerror(status));
-        return;
-    }
-    if (u->pending < WP_HIGH_WATER / 4 && c->state != WP_CLOSING &&
+    if (c->state != WP_CLOSING &&
         ((c->state == WP_EXCHANGE && !c->req_done) || c->state == WP_WEBSOCKET))
         client_resume(c);
 }
@@ -237,42 +127,13 @@ static void up_write_cb(uv_write_t *w, int status)
 static void up_send(struct wp_conn *c, const void *p, size_t n)
 {
     struct wp_upstream *u = c->up;
-    struct up_wreq *r;
-    uv_buf_t b;
 
     if (!n || !u)
         return;
-    /* Most writes fit in the socket at once: no copy, no callback. */
-    if (u->connected && !u->pending) {
-        b = uv_buf_init((char *)p, (unsigned)n);
-        int w = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
-
-        if (w < 0 && w != UV_EAGAIN) {
-            answer_error(c, 502, "write to the backend failed");
-            return;
-        }
-        if (w > 0) {
-            p = (const uint8_t *)p + w;
-            n -= (size_t)w;
-        }
-        if (!n)
-            return;
-    }
-    r = malloc(sizeof(*r) + n);
-    if (!r) {
-        answer_error(c, 502, "out of memory");
-        return;
-    }
-    memcpy(r->data, p, n);
-    r->u = u;
-    r->len = n;
-    b = uv_buf_init((char *)r->data, (unsigned)n);
-    if (uv_write(&r->w, (uv_stream_t *)&u->tcp, &b, 1, up_write_cb) < 0) {
-        free(r);
+    if (wp__up_write(u, p, n) < 0) {
         answer_error(c, 502, "write to the backend failed");
         return;
     }
-    u->pending += n;
     /* The backend reads slower than the guest sends: stop reading the guest. */
     if (u->pending > WP_HIGH_WATER)
         client_pause(c);
@@ -291,14 +152,6 @@ static void up_flush(struct wp_conn *c)
     c->up_corked = 0;
     up_send(c, c->up_out.s, c->up_out.len);
     cw_sb_clear(&c->up_out);
-}
-
-static void up_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-    struct wp_upstream *u = h->data;
-
-    (void)hint;
-    *buf = uv_buf_init((char *)u->rbuf, sizeof(u->rbuf));
 }
 
 /* A response body's bytes, p[0..n), toward the guest, framed as the
@@ -504,7 +357,7 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
     }
 }
 
-static void up_eof(struct wp_conn *c, ssize_t err)
+static void up_eof(struct wp_conn *c, int err)
 {
     if (c->state == WP_WEBSOCKET) {
         up_close(c);
@@ -514,7 +367,8 @@ static void up_eof(struct wp_conn *c, ssize_t err)
     /* A kept-alive connection the backend closed as the request went out
      * (its idle timeout): once more on a new connection, for a request
      * without a body that nothing has answered yet (RFC 9112 9.3.1). */
-    if (!c->resp_started && c->up_reused && c->req_body == WP_BODY_NONE && c->req_head.len) {
+    if (!c->resp_started && c->up_reused && c->req_body == WP_BODY_NONE && c->req_head.len &&
+        err != WP_UP_ECONNECT) {
         const struct wp_host *route = c->up->route;
 
         up_close(c);
@@ -525,11 +379,15 @@ static void up_eof(struct wp_conn *c, ssize_t err)
         }
     }
     if (!c->resp_started) {
-        char why[160];
+        char why[WP_HOST_MAX + 120];
 
         c->upstream_error = 1;
-        snprintf(why, sizeof(why), "the backend closed the connection without answering (%s)",
-                 err == UV_EOF ? "end of stream" : uv_strerror((int)err));
+        if (err == WP_UP_ECONNECT)
+            snprintf(why, sizeof(why), "the core behind %s could not connect to the webbridge "
+                     "(see the core's log)", c->route->name);
+        else
+            snprintf(why, sizeof(why), "the backend closed the connection without answering (%s)",
+                     err == UV_EOF ? "end of stream" : uv_strerror(err));
         answer_error(c, 502, why);
         return;
     }
@@ -547,52 +405,46 @@ static void up_eof(struct wp_conn *c, ssize_t err)
     wp__conn_close(c);
 }
 
-static void up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+void wp__up_end(struct wp_upstream *u, int err)
 {
-    struct wp_upstream *u = s->data;
     struct wp_conn *c = u->c;
 
-    if (nread == 0)
-        return;
-    if (!c) {
-        /* Idle in the pool: the backend ended it (or spoke unasked). */
-        if (u->pool) {
-            pool_drop(u);
-            uv_close((uv_handle_t *)&u->tcp, up_closed);
-        }
-        return;
-    }
-    /* Between requests: the backend ended its keep-alive, or sent bytes
-     * nobody asked for. Either way this connection is done. */
+    /* Between requests: the backend ended its keep-alive. This connection
+     * is done. */
     if (c->state != WP_EXCHANGE && c->state != WP_WEBSOCKET) {
         up_close(c);
         return;
     }
-    if (nread < 0) {
-        up_eof(c, nread);
+    up_eof(c, err);
+}
+
+void wp__up_data(struct wp_upstream *u, const uint8_t *p, size_t n)
+{
+    struct wp_conn *c = u->c;
+
+    /* Between requests: bytes nobody asked for. This connection is done. */
+    if (c->state != WP_EXCHANGE && c->state != WP_WEBSOCKET) {
+        up_close(c);
         return;
     }
     if (c->state == WP_WEBSOCKET) {
-        client_write(c, buf->base, (size_t)nread);
+        client_write(c, p, n);
         return;
     }
     timer_set(c, T_EXCHANGE, c->wp->o.response_timeout_ms);
     c->corked = 1;
     if (!c->resp_started)
-        head_in(c, (const uint8_t *)buf->base, (size_t)nread);
+        head_in(c, p, n);
     else
-        body_out(c, (const uint8_t *)buf->base, (size_t)nread);
+        body_out(c, p, n);
     client_flush(c);
 }
 
-static void up_connected(uv_connect_t *req, int status)
+void wp__up_connected(struct wp_upstream *u, int status)
 {
-    struct wp_upstream *u = req->data;
     struct wp_conn *c = u->c;
     char addr[80];
 
-    if (!c)
-        return;
     if (status < 0) {
         char why[512];
 
@@ -603,30 +455,16 @@ static void up_connected(uv_connect_t *req, int status)
         answer_error(c, 502, why);
         return;
     }
-    u->connected = 1;
     timer_set(c, T_EXCHANGE, c->wp->o.response_timeout_ms);
-    uv_read_start((uv_stream_t *)&u->tcp, up_alloc, up_read);
 }
 
 static int up_open(struct wp_conn *c, const struct wp_host *route)
 {
-    struct wp_upstream *u = calloc(1, sizeof(*u));
-
-    if (!u)
+    c->up = wp__up_open(c->wp, route, c);
+    if (!c->up)
         return -1;
-    u->c = c;
-    u->route = route;
-    uv_tcp_init(c->wp->loop, &u->tcp);
-    u->tcp.data = u;
-    u->creq.data = u;
-    c->up = u;
-    uv_tcp_nodelay(&u->tcp, 1);
-    if (uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&route->backend,
-                       up_connected) < 0) {
-        up_close(c);
-        return -1;
-    }
-    timer_set(c, T_CONNECT, c->wp->o.connect_timeout_ms);
+    if (!c->up->connected)
+        timer_set(c, T_CONNECT, c->wp->o.connect_timeout_ms);
     return 0;
 }
 
@@ -883,8 +721,8 @@ static void request(struct wp_conn *c, const struct wp_http_req *r, size_t len)
     }
     if (c->up && (c->up->route != c->route || !c->up->reusable))
         up_close(c);
-    if (!c->up && (c->up = pool_get(c->wp, c->route)))
-        c->up->c = c;
+    if (!c->up)
+        c->up = wp__pool_get(c->wp, c->route, c);
     c->up_reused = c->up != NULL;
     if (!c->up && up_open(c, c->route) < 0) {
         answer_error(c, 502, "cannot open a backend connection");
@@ -1069,10 +907,8 @@ static void on_drain(struct cw_stream *s)
 {
     struct wp_conn *c = cw_stream_data(s);
 
-    if (c->up && c->up->read_paused) {
-        c->up->read_paused = 0;
-        uv_read_start((uv_stream_t *)&c->up->tcp, up_alloc, up_read);
-    }
+    if (c->up)
+        wp__up_resume(c->up);
 }
 
 /* The guest ended its side. A request it sent in whole is still answered

@@ -19,6 +19,8 @@
 struct wp_host {
     char name[WP_HOST_MAX + 1];         /* lower case, no port */
     struct sockaddr_storage backend;
+    int link;                           /* backend is a core's forward: carry its connections
+                                         * on one link (common/mux.h) when the core speaks it */
 };
 
 struct wp_options {

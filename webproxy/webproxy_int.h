@@ -30,7 +30,33 @@ enum wp_state {
     WP_CLOSING      /* an answer is flushing; then the connection closes */
 };
 
-struct wp_upstream;
+/* backend.c: a connection to a backend (see there). */
+struct wp_upstream {
+    const struct wp_host *route;
+    struct wp_conn *c;                  /* its exchange; NULL once let go or idle in the pool */
+    struct webproxy *pool;              /* set while idle in wp's pool */
+    struct wp_upstream *next_idle;
+    uint64_t idle_since;
+    int connected, read_paused, reusable;
+    size_t pending;                     /* written, not yet taken (by the kernel or the link) */
+    uint8_t head[WP_IN_CAP];            /* a response head arriving (exchange.c) */
+    size_t head_len;
+    /* A TCP connection ... */
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    uint8_t *rbuf;
+    /* ... or a stream of the route's link. */
+    int stream;
+    struct cw_mux_stream *ms;           /* NULL once reset or released */
+    struct cw_sb held;                  /* the core's bytes that came while paused */
+    struct cw_sb wq;                    /* bytes for the core beyond the stream's window */
+    int fin, busy, doomed;
+};
+
+/* wp__up_end's error when the core could not connect to the webbridge. */
+#define WP_UP_ECONNECT (-20001)
+
+struct wp_link;
 
 struct wp_conn {
     struct webproxy *wp;
@@ -89,6 +115,7 @@ struct webproxy {
     struct wp_ipcount *ips[WP_IP_BUCKETS];  /* connections per client address */
     struct wp_upstream *idle;           /* backend connections kept for reuse */
     unsigned nidle;
+    struct wp_link *links[WP_MAX_HOSTS];/* per route (o.host index): its link, or NULL */
     FILE *access;
     struct cw_sb line;                  /* an access log line being built */
     time_t when_t;                      /* the second that when[] shows */
@@ -104,14 +131,60 @@ struct webproxy {
     uint64_t accepted, refused, requests, by_class[6], upstream_errors;
 };
 
+/* backend.c */
+/* A backend connection for c's exchange on route: a stream of route's link
+ * when it is up, else a TCP connection (wp__up_connected follows). NULL
+ * when none could be started. */
+struct wp_upstream *wp__up_open(struct webproxy *wp, const struct wp_host *route,
+                                struct wp_conn *c);
+/* Sends n bytes (queued beyond what the transport takes now; u->pending
+ * says how many wait). 0, or -1 when the connection failed. */
+int wp__up_write(struct wp_upstream *u, const void *p, size_t n);
+/* Stop / restart handing the backend's bytes to the exchange. */
+void wp__up_pause(struct wp_upstream *u);
+void wp__up_resume(struct wp_upstream *u);
+/* Lets go of u: nothing more is said of it. */
+void wp__up_close(struct wp_upstream *u);
+/* Keeps u idle for another exchange: 0 when kept (u->c is then NULL). */
+int wp__pool_put(struct wp_upstream *u, struct webproxy *wp);
+/* An idle connection to route, now c's, or NULL. */
+struct wp_upstream *wp__pool_get(struct webproxy *wp, const struct wp_host *route,
+                                 struct wp_conn *c);
+/* Closes the idle backend connections (stopping). */
+void wp__pool_close(struct webproxy *wp);
+/* A link stream's events (link.c). */
+void wp__up_stream_data(struct wp_upstream *u, const uint8_t *p, size_t n);
+void wp__up_stream_fin(struct wp_upstream *u);
+void wp__up_stream_reset(struct wp_upstream *u, uint32_t code);
+void wp__up_stream_writable(struct wp_upstream *u);
+
+/* link.c: one link to the core behind a tunnel forward (common/mux.h). */
+/* Starts connecting to backend, and keeps connected. NULL out of memory. */
+struct wp_link *wp__link_create(struct webproxy *wp, const struct sockaddr *backend);
+/* Ends it (its streams are lost); the memory goes once its handles closed. */
+void wp__link_close(struct wp_link *l);
+int wp__link_up(const struct wp_link *l);
+/* A new stream on an up link, for u. NULL when none can be opened. */
+struct cw_mux_stream *wp__link_open(struct wp_link *l, struct wp_upstream *u);
+void wp__link_status(const struct wp_link *l, struct cw_sb *out);
+/* proxy.c: the route's link, or NULL. */
+struct wp_link *wp__route_link(struct webproxy *wp, const struct wp_host *route);
+
+/* exchange.c: what a backend connection tells its exchange. */
+/* The TCP connect finished: 0, or a uv error code. */
+void wp__up_connected(struct wp_upstream *u, int status);
+void wp__up_data(struct wp_upstream *u, const uint8_t *p, size_t n);
+/* The backend ended (UV_EOF) or failed (a uv error code, WP_UP_ECONNECT). */
+void wp__up_end(struct wp_upstream *u, int err);
+/* What waited for the backend fell below a quarter of WP_HIGH_WATER. */
+void wp__up_drained(struct wp_upstream *u);
+
 /* exchange.c */
 /* Accepts a connection from server. NULL if accept failed. */
 struct wp_conn *wp__conn_start(struct webproxy *wp, uv_stream_t *server, int tls);
 void wp__conn_close(struct wp_conn *c);
 /* Ends the connection after the exchange in progress (closing: drain). */
 void wp__conn_drain(struct wp_conn *c);
-/* Closes the idle backend connections (stopping). */
-void wp__pool_close(struct webproxy *wp);
 
 /* proxy.c */
 void wp__conn_gone(struct webproxy *wp, struct wp_conn *c);

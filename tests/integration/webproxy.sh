@@ -38,6 +38,7 @@ listen = $E4:2222
 state-dir = $ST
 permit-listen = 127.0.0.1:18443
 permit-listen = 127.0.0.1:18447
+permit-listen = 127.0.0.1:18448
 [webproxy]
 listen = $E4:443
 http-listen = $E4:80
@@ -46,12 +47,16 @@ certificate = $WORK/$D.pem $WORK/$D.key
 host = $J 127.0.0.1:18443
 host = $D 127.0.0.1:18081
 host = down.example.test 127.0.0.1:18099
+host = old.example.test 127.0.0.1:18448
 header-timeout = 3
 response-timeout = 5
 access-log = $WORK/access.log
 CONF
 start_edge "$WORK/edge.conf"
 bg "$NS_E" "$WORK/direct.log" $PY "$BACKEND" http 18081
+# On a forward port with no core behind it but a plain web server (as a
+# core that does not speak the link would pass the link's preface on).
+bg "$NS_E" "$WORK/old.log" $PY "$BACKEND" http 18448
 
 check "the proxy warns that no certificate covers down.example.test" \
     grep -q 'warn webproxy: no certificate covers down.example.test' "$WORK/edge.log"
@@ -101,6 +106,9 @@ code() { gcurl -o /dev/null -w '%{http_code}' "$@"; }
 eventually() { for _ in $(seq 1 30); do "$@" && return 0; sleep 0.5; done; return 1; }
 gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat"; }
 
+check "the proxy's link to the core is up (guest connections multiplexed on one tunnel connection)" \
+    eventually has '127.0.0.1:18443: up since' cw webproxy status
+
 # ---- requests through proxy and tunnel ------------------------------------------------
 check "GET through proxy and tunnel" has 'hello from the webbridge inside' gcurl "https://$J/hello"
 gcurl -D "$WORK/h1.txt" -o /dev/null "https://$J/hello"
@@ -140,6 +148,33 @@ check "HEAD: the head, Content-Length as for GET, no body" \
 check "HEAD then GET on one connection (the HEAD answer has no body)" \
     test "$(gcurl -I "https://$J/hello" -o /dev/null -w '%{http_code}' --next --cacert "$WORK/ca.pem" \
         --resolve "$J:443:$E4" "https://$J/hello")" = "200hello from the webbridge inside"
+
+# ---- the link: many guests on one tunnel connection ------------------------------------
+urls=() outs=()
+for i in $(seq 1 40); do urls+=("https://$J/bytes?n=1048576"); outs+=(-o "$WORK/par.$i"); done
+gcurl -Z --parallel-max 40 "${outs[@]}" "${urls[@]}"
+check "40 guests at once, 1 MB each through the link, all intact" \
+    test "$(cat "$WORK"/par.* | sha256sum | cut -d' ' -f1)" = \
+    "$(for i in $(seq 1 40); do head -c 1048576 "$WORK/par.1"; done | sha256sum | cut -d' ' -f1)"
+check "... and that 1 MB is the webbridge's" \
+    test "$(sha256sum < "$WORK/par.7" | cut -d' ' -f1)" = "$(expect 1048576)"
+"$BIN/causeway" -c "$WORK/core.conf" tunnel status > "$WORK/core-status.txt" 2>&1
+check "the core's status counts the link and the connections on it" \
+    grep -Eq 'Links from the edge.s web proxy: [1-9][0-9]* opened; [0-9]+ connections open on them, [0-9]{2,} in all' \
+    "$WORK/core-status.txt"
+# Flow control per stream: a guest that reads slowly holds back its own
+# stream, not the link. The slow download is still running when the other
+# guest's 16 MB have crossed the same link.
+gcurl --limit-rate 50K -o /dev/null "https://$J/bytes?n=20000000" & SLOW=$!
+sleep 1
+check "a slow guest does not hold back another guest on the same link" \
+    sh -c "test \"\$(ip netns exec $NS_O curl -sS --max-time 30 --cacert '$WORK/ca.pem' --resolve '$J:443:$E4' \
+        'https://$J/bytes?n=16777216' | sha256sum | cut -d' ' -f1)\" = '$(expect 16777216)' && kill -0 $SLOW"
+kill "$SLOW" 2>/dev/null; wait "$SLOW" 2>/dev/null
+check "a core that does not speak the link: the proxy says so and uses a connection per guest" \
+    sh -c "test \"\$(ip netns exec $NS_O curl -sS --max-time 10 --cacert '$WORK/ca.pem' -k \
+        --resolve 'old.example.test:443:$E4' https://old.example.test/hello)\" = 'hello from the webbridge inside' &&
+        grep -q 'the core behind 127.0.0.1:18448 does not speak the tunnel link' '$WORK/edge.log'"
 
 # A guest's browser: Debian's Chromium, headless, in the outside namespace; it
 # trusts exactly this certificate (its key's SPKI hash), as if a CA had signed it.
@@ -245,6 +280,7 @@ kill -STOP "$CORE_PID"
 check "a hung core: 504 after response-timeout, not a hang" test "$(code "https://$J/hello")" = 504
 kill -CONT "$CORE_PID"
 check "the core back: served again" eventually has hello gcurl "https://$J/hello"
+check "... and the link is up again" eventually has '127.0.0.1:18443: up since' cw webproxy status
 
 # Shutdown drains: a download in progress finishes, the edge then exits.
 gcurl --limit-rate 4M "https://$J/bytes?n=8000000" | sha256sum | cut -d' ' -f1 > "$WORK/drain.sum" & DL=$!
