@@ -9,16 +9,21 @@
 # Loads, wrk -t1 -c$CONNS --latency for SECS seconds: "keep-alive" (every
 # connection carries requests until the end) and "new connection per
 # request" (Connection: close; wrk resumes the TLS session when the proxy
-# offers it, and all three do). REPS runs of each, the proxies taking turns
-# (reversed every other run); medians of requests/s, p50 and p99 latency,
-# and requests per CPU-second of the proxy: wrk's request count over the
-# utime+stime (/proc/PID/stat) that the proxy's processes used during the
-# run (causeway-edge; nginx's master and worker; haproxy).
+# offers it, and all three do). ROUNDS rounds of short runs, the proxies
+# taking turns within each round (in reverse order every other round): this
+# shared host's speed drifts by tens of percent over minutes, and short
+# turns make every proxy see the same drift. Requests per CPU-second are
+# all the rounds' requests over all the CPU time (utime+stime from
+# /proc/PID/stat) that the proxy's processes used in them (causeway-edge;
+# nginx's master and worker; haproxy); requests/s, p50 and p99 are medians
+# over the rounds.
 #
 # Then the same Causeway through its SSH tunnel: causeway-core paired with
 # the edge holds a remote forward (127.0.0.1:TUNNEL_PORT on the edge) to the
 # backend, the way a core carries a webbridge, and a second host line routes
-# to it. Keep-alive requests/s through the tunnel against the direct route.
+# to it; the proxy carries its connections there on one link (TUNNEL_LINK=no:
+# a forwarded connection per guest connection instead). Keep-alive
+# requests/s through the tunnel against the direct route.
 #
 # wrk sends the URL's host as the TLS server name (127.0.0.1 here) and
 # cannot send another; Causeway answers 421 when the Host header differs
@@ -29,15 +34,16 @@
 #
 # Ends with "bench proxy: <metric> causeway=<v> <anchor>=<v> ratio=<r>"
 # lines, req_per_cpu_s (keep-alive, against nginx) last.
-# Knobs: REPS (3), SECS (wrk seconds per run, 10), CONNS (32), and the ports
+# Knobs: ROUNDS (12), SECS (wrk seconds per run, 3), CONNS (32), TUNNEL_LINK (yes), and the ports
 # BACKEND_PORT (18080), CW_PORT (18443), NGINX_PORT (18444), HAPROXY_PORT
 # (18445), TUNNEL_PORT (18446), SSHD_PORT (18222).
 # Every process started here is stopped by its PID; the temp dir is removed.
 BENCH=proxy
 . "$(dirname "$0")/lib.sh"
-REPS=${REPS:-3}
-SECS=${SECS:-10}
+ROUNDS=${ROUNDS:-${REPS:-12}}
+SECS=${SECS:-3}
 CONNS=${CONNS:-32}
+TUNNEL_LINK=${TUNNEL_LINK:-yes}
 BACKEND_PORT=${BACKEND_PORT:-18080}
 CW_PORT=${CW_PORT:-18443}
 NGINX_PORT=${NGINX_PORT:-18444}
@@ -186,6 +192,7 @@ host = 127.0.0.2 127.0.0.1:$TUNNEL_PORT
 hsts-max-age = 0
 access-log = /dev/null
 max-connections-per-ip = 100000
+tunnel-link = $TUNNEL_LINK
 CONF
 cat > "$W/core.conf" <<CONF
 [core]
@@ -204,6 +211,14 @@ printf '[tunnel]\nedge = 127.0.0.1:%s\nhost-key = %s\nuser = %s\nguest-uri = 127
 bg "$W/core.out" "$BIN/causeway-core" -c "$W/core.conf"
 CORE=$LAST
 wait_port "127.0.0.1:$TUNNEL_PORT" || die "the core's forward 127.0.0.1:$TUNNEL_PORT is not up (see $W/core.log)"
+if [ "$TUNNEL_LINK" = yes ]; then
+    for _ in $(seq 1 100); do
+        "$BIN/causeway" -c "$W/edge.conf" webproxy status 2>/dev/null | grep -q "127.0.0.1:$TUNNEL_PORT: up" && break
+        sleep 0.1
+    done
+    "$BIN/causeway" -c "$W/edge.conf" webproxy status | grep -q "127.0.0.1:$TUNNEL_PORT: up" ||
+        die "the proxy's link to the core did not come up (see $W/edge.log)"
+fi
 
 # ---- checks: every route answers 200; what TLS each proxy negotiates ------------------
 check() { # WHAT CURL-ARGS...: one GET must answer 200
@@ -225,7 +240,7 @@ tls_of() { # PORT: protocol and cipher, and whether a second connection resumes 
     (printf "$req"; sleep 0.3) | timeout 10 openssl s_client -connect "127.0.0.1:$1" -CAfile "$W/ca.pem" \
         -sess_in "$W/sess-$1" -ign_eof 2>/dev/null | grep -q '^Reused, ' && echo "(resumes)" || echo "(no resumption)"
 }
-note "$(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -n 1 | cut -d' ' -f1-3), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $(openssl version | cut -d' ' -f1-2); $(nproc) CPUs; REPS=$REPS SECS=$SECS CONNS=$CONNS"
+note "$(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -n 1 | cut -d' ' -f1-3), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $(openssl version | cut -d' ' -f1-2); $(nproc) CPUs; ROUNDS=$ROUNDS SECS=$SECS CONNS=$CONNS TUNNEL_LINK=$TUNNEL_LINK"
 note "TLS: causeway $(tls_of "$CW_PORT" | tr '\n' ' '); nginx $(tls_of "$NGINX_PORT" | tr '\n' ' '); haproxy $(tls_of "$HAPROXY_PORT" | tr '\n' ' ')"
 
 # ---- the load --------------------------------------------------------------------------
@@ -264,20 +279,24 @@ target() { # WHO MODE: one run against that proxy
         haproxy) run haproxy "$2" "$(url 127.0.0.1 "$HAPROXY_PORT")" "$HAPROXY" ;;
     esac
 }
-for REP in $(seq 1 "$REPS"); do
+for REP in $(seq 1 "$ROUNDS"); do
     for mode in keepalive close; do
         order="causeway nginx haproxy"
         [ "$mode" = keepalive ] && order="causeway tunnel nginx haproxy"
         [ $((REP % 2)) = 0 ] && order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
         for who in $order; do target "$who" "$mode"; done
     done
-    note "run $REP/$REPS done"
+    [ $((REP % 4)) = 0 ] && note "round $REP/$ROUNDS done"
 done
 for p in $EDGE $CORE $NGINX $HAPROXY; do kill -0 "$p" 2>/dev/null || note "process $p died during the runs"; done
 
 # ---- report ----------------------------------------------------------------------------
-col() { # WHO MODE COLUMN: the median over the runs
+col() { # WHO MODE COLUMN: the median over the runs; requests per CPU-second (4) pooled
     [ -s "$W/res-$1-$2" ] || { echo na; return; }
+    if [ "$3" = 4 ]; then
+        awk '{r += $6; c += $5} END {if (c > 0) printf "%.0f\n", r / c; else print "na"}' "$W/res-$1-$2"
+        return
+    fi
     awk -v c="$3" '{print $c}' "$W/res-$1-$2" | median
 }
 sum() { [ -s "$W/res-$1-$2" ] && awk -v c="$3" '{s += $c} END {print s + 0}' "$W/res-$1-$2" || echo na; }
@@ -286,7 +305,7 @@ row() { # LABEL MODE COLUMN
     a=$(col causeway "$2" "$3") b=$(col nginx "$2" "$3") h=$(col haproxy "$2" "$3")
     printf '%-34s %10s %10s %10s %9s %9s\n' "$1" "$a" "$b" "$h" "$(ratio "$a" "$b")" "$(ratio "$a" "$h")"
 }
-printf '\n%-34s %10s %10s %10s %9s %9s\n' "wrk -t1 -c$CONNS, 1 KB, medians of $REPS" causeway nginx haproxy "cw/nginx" "cw/hapr"
+printf '\n%-34s %10s %10s %10s %9s %9s\n' "wrk -t1 -c$CONNS, 1 KB, $ROUNDS x ${SECS}s" causeway nginx haproxy "cw/nginx" "cw/hapr"
 for mode in keepalive close; do
     [ "$mode" = keepalive ] && m=keep-alive || m="new conn"
     row "requests/s, $m" "$mode" 1
