@@ -45,7 +45,7 @@ static int sb_grow(struct cw_sb *sb, size_t need)
     return 0;
 }
 
-void cw_sb_add(struct cw_sb *sb, const char *s, size_t n)
+void cw_sb_add_slow(struct cw_sb *sb, const char *s, size_t n)
 {
     if (sb_grow(sb, n) < 0)
         return;

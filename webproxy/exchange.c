@@ -268,11 +268,11 @@ static void write_resp_head(struct wp_conn *c, const struct wp_http_resp *r, int
         cw_sb_add(sb, "\r\n", 2);
     }
     if (r->status == 101)
-        cw_sb_str_add(sb, "Connection: Upgrade\r\n\r\n");
+        CW_SB_LIT(sb, "Connection: Upgrade\r\n\r\n");
     else if (keep)
-        cw_sb_str_add(sb, "Connection: keep-alive\r\n\r\n");
+        CW_SB_LIT(sb, "Connection: keep-alive\r\n\r\n");
     else
-        cw_sb_str_add(sb, "Connection: close\r\n\r\n");
+        CW_SB_LIT(sb, "Connection: close\r\n\r\n");
     c->bytes_out += sb->len;
 }
 
@@ -631,20 +631,20 @@ static void build_req_head(struct wp_conn *c, const struct wp_http_req *r, struc
     /* A 1.0 guest cannot read chunked: ask the backend as 1.0 too. */
     cw_sb_add(sb, r->minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n", 11);
     copy_fields(sb, r->field, r->nfield, r->conn_names, drop, WP_F_OTHER);
-    cw_sb_str_add(sb, "X-Forwarded-For: ");
+    CW_SB_LIT(sb, "X-Forwarded-For: ");
     cw_sb_str_add(sb, c->peer_ip);
-    cw_sb_str_add(sb, "\r\nX-Forwarded-Proto: ");
+    CW_SB_LIT(sb, "\r\nX-Forwarded-Proto: ");
     cw_sb_str_add(sb, proto);
     cw_sb_str_add(sb, v6 ? "\r\nForwarded: for=\"[" : "\r\nForwarded: for=");
     cw_sb_str_add(sb, c->peer_ip);
     cw_sb_str_add(sb, v6 ? "]\";proto=" : ";proto=");
     cw_sb_str_add(sb, proto);
-    cw_sb_str_add(sb, ";host=\"");
+    CW_SB_LIT(sb, ";host=\"");
     cw_sb_str_add(sb, c->host);
     if (c->websocket)
-        cw_sb_str_add(sb, "\"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        CW_SB_LIT(sb, "\"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
     else
-        cw_sb_str_add(sb, "\"\r\nConnection: keep-alive\r\n\r\n");
+        CW_SB_LIT(sb, "\"\r\nConnection: keep-alive\r\n\r\n");
 }
 
 /* Port 80: a configured host is sent to https, anything else refused. */

@@ -21,6 +21,7 @@
 #include "common/buf.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #define DEFAULT_MAX_HEAD 16384
@@ -191,37 +192,40 @@ int wp_http_name_is(const struct wp_http_field *f, const char *name)
     return equal_nocase(f->name, f->name_len, name, strlen(name));
 }
 
-/* The names of enum wp_http_fid, told apart by length first. */
-static const struct {
-    const char *name;
-    size_t len;
-    enum wp_http_fid id;
-} known_fields[] = {
-#define KNOWN(lit, id) { lit, sizeof(lit) - 1, id }
-    KNOWN("Host", WP_F_HOST),
-    KNOWN("Content-Length", WP_F_CONTENT_LENGTH),
-    KNOWN("Transfer-Encoding", WP_F_TRANSFER_ENCODING),
-    KNOWN("Connection", WP_F_CONNECTION),
-    KNOWN("Keep-Alive", WP_F_KEEP_ALIVE),
-    KNOWN("Proxy-Connection", WP_F_PROXY_CONNECTION),
-    KNOWN("TE", WP_F_TE),
-    KNOWN("Upgrade", WP_F_UPGRADE),
-    KNOWN("Expect", WP_F_EXPECT),
-    KNOWN("X-Forwarded-For", WP_F_X_FORWARDED_FOR),
-    KNOWN("X-Forwarded-Proto", WP_F_X_FORWARDED_PROTO),
-    KNOWN("X-Forwarded-Host", WP_F_X_FORWARDED_HOST),
-    KNOWN("Forwarded", WP_F_FORWARDED),
-    KNOWN("Strict-Transport-Security", WP_F_STRICT_TRANSPORT_SECURITY),
-#undef KNOWN
-};
-
+/* The enum wp_http_fid of a field name: by length first, then the few
+ * names of that length (every field of every message passes here). */
 static enum wp_http_fid field_id(const char *name, size_t len)
 {
-    for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
-        if (known_fields[i].len == len &&
-            equal_nocase(name, len, known_fields[i].name, known_fields[i].len))
-            return known_fields[i].id;
-    return WP_F_OTHER;
+#define IS(lit) EQUAL_LIT(name, len, lit)
+    switch (len) {
+    case 2:
+        return IS("TE") ? WP_F_TE : WP_F_OTHER;
+    case 4:
+        return IS("Host") ? WP_F_HOST : WP_F_OTHER;
+    case 6:
+        return IS("Expect") ? WP_F_EXPECT : WP_F_OTHER;
+    case 7:
+        return IS("Upgrade") ? WP_F_UPGRADE : WP_F_OTHER;
+    case 9:
+        return IS("Forwarded") ? WP_F_FORWARDED : WP_F_OTHER;
+    case 10:
+        return IS("Connection") ? WP_F_CONNECTION : IS("Keep-Alive") ? WP_F_KEEP_ALIVE : WP_F_OTHER;
+    case 14:
+        return IS("Content-Length") ? WP_F_CONTENT_LENGTH : WP_F_OTHER;
+    case 15:
+        return IS("X-Forwarded-For") ? WP_F_X_FORWARDED_FOR : WP_F_OTHER;
+    case 16:
+        return IS("Proxy-Connection") ? WP_F_PROXY_CONNECTION
+               : IS("X-Forwarded-Host") ? WP_F_X_FORWARDED_HOST : WP_F_OTHER;
+    case 17:
+        return IS("Transfer-Encoding") ? WP_F_TRANSFER_ENCODING
+               : IS("X-Forwarded-Proto") ? WP_F_X_FORWARDED_PROTO : WP_F_OTHER;
+    case 25:
+        return IS("Strict-Transport-Security") ? WP_F_STRICT_TRANSPORT_SECURITY : WP_F_OTHER;
+    default:
+        return WP_F_OTHER;
+    }
+#undef IS
 }
 
 /* Content-Length = 1*DIGIT (RFC 9110 8.6): no sign, no list, no OWS inside.
@@ -267,7 +271,7 @@ static int authority_ok(const char *p, size_t n, int need_port)
         case A_NAME:
             if (st == A_START && c == '[') {
                 st = A_V6;
-            } else if (is_alpha(c) || is_digit(c) || (c > 0 && strchr("-._~", c))) {
+            } else if (is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~') {
                 st = A_NAME;
             } else if (st == A_NAME && c == ':') {
                 st = A_PORT;
@@ -706,7 +710,7 @@ int wp_http_parse_request(const uint8_t *p, size_t n, const struct wp_http_limit
     int rc, len;
 
     limits_get(lim, &l);
-    memset(req, 0, sizeof(*req));
+    memset(req, 0, offsetof(struct wp_http_req, field));   /* fields are set as they are read */
     cw_rbuf_init(&s.r, p, n);
     s.max_head = l.max_head;
     s.why = why;
@@ -843,7 +847,7 @@ int wp_http_parse_response(const uint8_t *p, size_t n, const struct wp_http_limi
     int rc, len;
 
     limits_get(lim, &l);
-    memset(resp, 0, sizeof(*resp));
+    memset(resp, 0, offsetof(struct wp_http_resp, field));
     cw_rbuf_init(&s.r, p, n);
     s.max_head = l.max_head;
     s.why = why;

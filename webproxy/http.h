@@ -48,7 +48,7 @@ struct wp_http_req {
     const char *method; size_t method_len;
     const char *target; size_t target_len;
     int minor;                      /* HTTP/1.<minor>: 0 or 1 */
-    struct wp_http_field field[WP_HTTP_MAX_HEADERS]; unsigned nfield;
+    unsigned nfield;                /* field[0..nfield) (the array comes last: parsing clears all before it) */
     const char *host; size_t host_len;   /* the Host field value, port included as sent; NULL if absent (only allowed for HTTP/1.0) */
     enum wp_http_body body; uint64_t content_length;   /* LENGTH also for "Content-Length: 0" */
     int keep_alive;                 /* 1.1 without "Connection: close", or 1.0 with "Connection: keep-alive" */
@@ -58,16 +58,18 @@ struct wp_http_req {
     int is_connect;                 /* method CONNECT (the proxy refuses it) */
     int conn_names;                 /* Connection lists options besides close, keep-alive and upgrade:
                                      * fields it names are hop-by-hop (RFC 9110 7.6.1) */
+    struct wp_http_field field[WP_HTTP_MAX_HEADERS];
 };
 
 struct wp_http_resp {
     int status; int minor;
-    struct wp_http_field field[WP_HTTP_MAX_HEADERS]; unsigned nfield;
+    unsigned nfield;                /* field[0..nfield), as in wp_http_req */
     enum wp_http_body body; uint64_t content_length;   /* content_length: the field's value when sent, whatever body says */
     int keep_alive;
     int conn_names;                 /* as in wp_http_req */
     int strip_content_length;       /* both Content-Length and Transfer-Encoding were sent: the coding wins and
                                      * a proxy forwarding it must drop Content-Length (RFC 9112 6.3 rule 3) */
+    struct wp_http_field field[WP_HTTP_MAX_HEADERS];
 };
 
 /* Results: > 0 the head's length in bytes (through the blank line) - the message head is complete and valid;

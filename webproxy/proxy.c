@@ -423,9 +423,9 @@ void wp__access(struct webproxy *wp, struct wp_conn *c)
     }
     cw_sb_clear(l);
     cw_sb_str_add(l, c->peer_ip);
-    cw_sb_str_add(l, " - - [");
+    CW_SB_LIT(l, " - - [");
     cw_sb_str_add(l, wp->when);
-    cw_sb_str_add(l, "] \"");
+    CW_SB_LIT(l, "] \"");
     cw_sb_str_add(l, c->method[0] ? c->method : "-");
     cw_sb_add(l, " ", 1);
     cw_sb_str_add(l, c->target[0] ? c->target : "-");
@@ -433,14 +433,14 @@ void wp__access(struct webproxy *wp, struct wp_conn *c)
     cw_sb_uint(l, (unsigned)c->status);
     cw_sb_add(l, " ", 1);
     cw_sb_uint(l, c->bytes_out);
-    cw_sb_str_add(l, " \"");
+    CW_SB_LIT(l, " \"");
     cw_sb_str_add(l, c->host[0] ? c->host : "-");
-    cw_sb_str_add(l, "\" upstream_ms=");
+    CW_SB_LIT(l, "\" upstream_ms=");
     if (c->t_upstream)
         cw_sb_uint(l, c->t_upstream - c->t_start);
     else
         cw_sb_add(l, "-", 1);
-    cw_sb_str_add(l, " total_ms=");
+    CW_SB_LIT(l, " total_ms=");
     cw_sb_uint(l, c->t_start ? now - c->t_start : 0);
     cw_sb_add(l, "\n", 1);
     fwrite(l->s, 1, l->len, wp->access);
