@@ -23,10 +23,19 @@ struct up_wreq {
     uint8_t data[];
 };
 
+/* The two kinds of connection, as the rest of this file sees them. */
+struct up_ops {
+    int (*write)(struct wp_upstream *u, const void *p, size_t n);   /* 0 or -1 */
+    void (*pause)(struct wp_upstream *u);
+    void (*resume)(struct wp_upstream *u);
+    void (*destroy)(struct wp_upstream *u);     /* frees u, now or later */
+};
+
 static void up_free(struct wp_upstream *u)
 {
     cw_sb_free(&u->held);
     cw_sb_free(&u->wq);
+    free(u->head);
     free(u->rbuf);
     free(u);
 }
@@ -40,18 +49,7 @@ static void tcp_closed(uv_handle_t *h)
  * stream whose exchange is being told something) when that call returns. */
 static void up_destroy(struct wp_upstream *u)
 {
-    if (!u->stream) {
-        uv_close((uv_handle_t *)&u->tcp, tcp_closed);
-        return;
-    }
-    if (u->ms) {
-        cw_mux_release(u->ms, 0);
-        u->ms = NULL;
-    }
-    if (u->busy)
-        u->doomed = 1;
-    else
-        up_free(u);
+    u->ops->destroy(u);
 }
 
 /* Around a call into the exchange that may let u go: 1 when u is gone. */
@@ -194,6 +192,21 @@ static void tcp_write_cb(uv_write_t *w, int status)
         wp__up_drained(u);
 }
 
+static void tcp_destroy(struct wp_upstream *u)
+{
+    uv_close((uv_handle_t *)&u->tcp, tcp_closed);
+}
+
+static void tcp_pause(struct wp_upstream *u)
+{
+    uv_read_stop((uv_stream_t *)&u->tcp);
+}
+
+static void tcp_resume(struct wp_upstream *u)
+{
+    uv_read_start((uv_stream_t *)&u->tcp, tcp_alloc, tcp_read);
+}
+
 static int tcp_write(struct wp_upstream *u, const void *p, size_t n)
 {
     struct up_wreq *r;
@@ -228,7 +241,26 @@ static int tcp_write(struct wp_upstream *u, const void *p, size_t n)
     return 0;
 }
 
+static const struct up_ops tcp_ops = {
+    .write = tcp_write,
+    .pause = tcp_pause,
+    .resume = tcp_resume,
+    .destroy = tcp_destroy,
+};
+
 /* ---- a link stream ---------------------------------------------------------------- */
+
+static void stream_destroy(struct wp_upstream *u)
+{
+    if (u->ms) {
+        cw_mux_release(u->ms, 0);
+        u->ms = NULL;
+    }
+    if (u->busy)
+        u->doomed = 1;
+    else
+        up_free(u);
+}
 
 /* Sends what waits in u->wq as far as the stream's window goes. */
 static void stream_push(struct wp_upstream *u)
@@ -290,46 +322,10 @@ void wp__up_stream_writable(struct wp_upstream *u)
         wp__up_drained(u);
 }
 
-/* ---- what the exchange uses --------------------------------------------------------- */
-
-struct wp_upstream *wp__up_open(struct webproxy *wp, const struct wp_host *route, struct wp_conn *c)
-{
-    struct wp_upstream *u = calloc(1, sizeof(*u));
-    struct wp_link *l = wp__route_link(wp, route);
-
-    if (!u)
-        return NULL;
-    u->c = c;
-    u->route = route;
-    if (l && wp__link_up(l)) {
-        u->ms = wp__link_open(l, u);
-        if (u->ms) {
-            u->stream = 1;
-            u->connected = 1;   /* no connect here: the core connects to the target */
-            return u;
-        }
-    }
-    uv_tcp_init(wp->loop, &u->tcp);
-    u->tcp.data = u;
-    u->creq.data = u;
-    uv_tcp_nodelay(&u->tcp, 1);
-    if (uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&route->backend,
-                       tcp_connected) < 0) {
-        u->c = NULL;
-        up_destroy(u);
-        return NULL;
-    }
-    return u;
-}
-
-int wp__up_write(struct wp_upstream *u, const void *p, size_t n)
+static int stream_write(struct wp_upstream *u, const void *p, size_t n)
 {
     size_t k;
 
-    if (!n)
-        return 0;
-    if (!u->stream)
-        return tcp_write(u, p, n);
     if (!u->ms)
         return -1;
     if (!u->wq.len) {
@@ -347,26 +343,16 @@ int wp__up_write(struct wp_upstream *u, const void *p, size_t n)
     return 0;
 }
 
-void wp__up_pause(struct wp_upstream *u)
+/* Paused, the stream's bytes are held (see wp__up_stream_data). */
+static void stream_pause(struct wp_upstream *u)
 {
-    if (u->read_paused)
-        return;
-    u->read_paused = 1;
-    if (!u->stream)
-        uv_read_stop((uv_stream_t *)&u->tcp);
+    (void)u;
 }
 
-void wp__up_resume(struct wp_upstream *u)
+static void stream_resume(struct wp_upstream *u)
 {
     struct cw_sb held;
 
-    if (!u->read_paused)
-        return;
-    u->read_paused = 0;
-    if (!u->stream) {
-        uv_read_start((uv_stream_t *)&u->tcp, tcp_alloc, tcp_read);
-        return;
-    }
     if (!u->held.len || !u->c || !u->ms)
         return;
     /* What came while paused goes on now, and is credited. */
@@ -378,6 +364,67 @@ void wp__up_resume(struct wp_upstream *u)
     cw_sb_free(&held);
     if (!up_release(u) && u->fin && u->c && !u->held.len && !u->read_paused)
         wp__up_end(u, UV_EOF);
+}
+
+static const struct up_ops stream_ops = {
+    .write = stream_write,
+    .pause = stream_pause,
+    .resume = stream_resume,
+    .destroy = stream_destroy,
+};
+
+/* ---- what the exchange uses --------------------------------------------------------- */
+
+struct wp_upstream *wp__up_open(struct webproxy *wp, const struct wp_host *route, struct wp_conn *c)
+{
+    struct wp_upstream *u = calloc(1, sizeof(*u));
+    struct wp_link *l = wp__route_link(wp, route);
+
+    if (!u)
+        return NULL;
+    u->c = c;
+    u->route = route;
+    if (l && wp__link_up(l)) {
+        u->ms = wp__link_open(l, u);
+        if (u->ms) {
+            u->ops = &stream_ops;
+            u->connected = 1;   /* no connect here: the core connects to the target */
+            return u;
+        }
+    }
+    u->ops = &tcp_ops;
+    uv_tcp_init(wp->loop, &u->tcp);
+    u->tcp.data = u;
+    u->creq.data = u;
+    uv_tcp_nodelay(&u->tcp, 1);
+    if (uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&route->backend,
+                       tcp_connected) < 0) {
+        u->c = NULL;
+        up_destroy(u);
+        return NULL;
+    }
+    return u;
+}
+
+int wp__up_write(struct wp_upstream *u, const void *p, size_t n)
+{
+    return n ? u->ops->write(u, p, n) : 0;
+}
+
+void wp__up_pause(struct wp_upstream *u)
+{
+    if (u->read_paused)
+        return;
+    u->read_paused = 1;
+    u->ops->pause(u);
+}
+
+void wp__up_resume(struct wp_upstream *u)
+{
+    if (!u->read_paused)
+        return;
+    u->read_paused = 0;
+    u->ops->resume(u);
 }
 
 void wp__up_close(struct wp_upstream *u)

@@ -288,7 +288,7 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
     int len;
 
     if (u->head_len) {
-        if (n > sizeof(u->head) - u->head_len) {
+        if (n > WP_IN_CAP - u->head_len) {
             answer_error(c, 502, "response head too large");
             return;
         }
@@ -300,8 +300,13 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
     for (;;) {
         len = wp_http_parse_response(p, n, &c->wp->lim, c->is_head, &r, &why);
         if (len == 0) {
-            if (n > sizeof(u->head)) {
+            if (n > WP_IN_CAP) {
                 answer_error(c, 502, "response head too large");
+                return;
+            }
+            /* Rare (a head split over reads): its buffer is made then. */
+            if (!u->head && !(u->head = malloc(WP_IN_CAP))) {
+                answer_error(c, 502, "out of memory for a response head");
                 return;
             }
             memmove(u->head, p, n);     /* p may be u->head itself */
@@ -843,6 +848,27 @@ static void on_timer(uv_timer_t *h)
     }
 }
 
+/* Room for n more bytes in c->in: it starts small (most heads are) and
+ * grows up to WP_IN_CAP, so an idle connection holds little memory. */
+static int in_reserve(struct wp_conn *c, size_t n)
+{
+    size_t cap = c->in_cap ? c->in_cap : WP_IN_START;
+    uint8_t *p;
+
+    if (c->in_len + n <= c->in_cap)
+        return 0;
+    while (cap < c->in_len + n)
+        cap *= 2;
+    if (cap > WP_IN_CAP)
+        cap = WP_IN_CAP;
+    p = realloc(c->in, cap);
+    if (!p)
+        return -1;
+    c->in = p;
+    c->in_cap = cap;
+    return 0;
+}
+
 static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
 {
     struct wp_conn *c = cw_stream_data(s);
@@ -869,8 +895,12 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
     default:
         break;
     }
-    if (n > sizeof(c->in) - c->in_len) {
+    if (n > WP_IN_CAP - c->in_len) {
         answer_error(c, 431, "request head too large");
+        return;
+    }
+    if (in_reserve(c, n) < 0) {
+        answer_error(c, 503, "out of memory for a request");
         return;
     }
     memcpy(c->in + c->in_len, p, n);
@@ -897,6 +927,9 @@ static void on_close(struct cw_stream *s, int err)
     pool_put(c);
     up_close(c);
     cw_sb_free(&c->req_head);
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
     cw_sb_free(&c->out);
     cw_sb_free(&c->up_out);
     wp__conn_gone(c->wp, c);

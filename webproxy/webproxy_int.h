@@ -10,8 +10,11 @@
 
 struct cw_stream;
 
-/* Client bytes held at most: one request head, plus what arrives with it. */
+/* Client bytes held at most: one request head, plus what arrives with it
+ * (and a response head split over reads, on the backend side). */
 #define WP_IN_CAP (64 * 1024)
+/* ... and at first: heads are rarely bigger. */
+#define WP_IN_START 4096
 /* Pipelined bytes held while an exchange is in progress before the client
  * is paused; one more delivery (at most 16 KB) still fits in WP_IN_CAP.
  * Below it the client stays readable, so an exchange costs no pause and
@@ -31,7 +34,10 @@ enum wp_state {
 };
 
 /* backend.c: a connection to a backend (see there). */
+struct up_ops;
+struct cw_mux_stream;
 struct wp_upstream {
+    const struct up_ops *ops;           /* TCP, or a stream of the route's link */
     const struct wp_host *route;
     struct wp_conn *c;                  /* its exchange; NULL once let go or idle in the pool */
     struct webproxy *pool;              /* set while idle in wp's pool */
@@ -39,14 +45,13 @@ struct wp_upstream {
     uint64_t idle_since;
     int connected, read_paused, reusable;
     size_t pending;                     /* written, not yet taken (by the kernel or the link) */
-    uint8_t head[WP_IN_CAP];            /* a response head arriving (exchange.c) */
+    uint8_t *head;                      /* a response head split over reads (exchange.c) */
     size_t head_len;
     /* A TCP connection ... */
     uv_tcp_t tcp;
     uv_connect_t creq;
     uint8_t *rbuf;
     /* ... or a stream of the route's link. */
-    int stream;
     struct cw_mux_stream *ms;           /* NULL once reset or released */
     struct cw_sb held;                  /* the core's bytes that came while paused */
     struct cw_sb wq;                    /* bytes for the core beyond the stream's window */
@@ -77,8 +82,8 @@ struct wp_conn {
     int corked, up_corked;
     int counted;                        /* in the per-address count */
 
-    uint8_t in[WP_IN_CAP];              /* client bytes not yet handled */
-    size_t in_len;
+    uint8_t *in;                        /* client bytes not yet handled */
+    size_t in_len, in_cap;
     size_t scanned;                     /* in[0..scanned) held no complete head */
 
     /* The exchange in progress. */

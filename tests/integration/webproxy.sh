@@ -113,6 +113,9 @@ check "the proxy's link to the core is up (guest connections multiplexed on one 
 check "GET through proxy and tunnel" has 'hello from the webbridge inside' gcurl "https://$J/hello"
 gcurl -D "$WORK/h1.txt" -o /dev/null "https://$J/hello"
 check "HSTS on proxied answers" grep -qi '^strict-transport-security: max-age=31536000' "$WORK/h1.txt"
+check "an answer whose head comes in two pieces, then the next on the same connection" \
+    test "$(gcurl "https://$J/split" "https://$J/split")" = \
+    "$(printf 'hello from the webbridge inside\nhello from the webbridge inside')"
 gcurl "https://$J/headers" > "$WORK/fwd.txt"
 check "the webbridge sees X-Forwarded-For, X-Forwarded-Proto and Forwarded" \
     sh -c "grep -q '^X-Forwarded-For: $C4\$' '$WORK/fwd.txt' && grep -q '^X-Forwarded-Proto: https\$' '$WORK/fwd.txt' &&

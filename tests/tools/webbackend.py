@@ -14,6 +14,7 @@ HTTP paths:
                          "Connection: close": a keep-alive that ends at once)
   GET  /bytes?n=N        N bytes of a fixed pseudo-random stream (Content-Length)
   GET  /chunked?n=N      the same N bytes, chunked
+  GET  /split            a short page whose head comes in two pieces, 0.2 s apart
   HEAD any of the above  the head only
   POST /upload           reads the body (Content-Length or chunked), answers its
                          length and SHA-256 as "LEN HEX"
@@ -21,6 +22,7 @@ The pseudo-random stream is sha256-counter blocks, so a client can check it
 with `webbackend.py expect N` (prints the SHA-256 of the first N bytes).
 """
 import hashlib
+import time
 import http.server
 import socketserver
 import sys
@@ -72,6 +74,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/bye":
             self._send(b"bye\n")
             self.close_connection = True
+        elif path == "/split":
+            body = b"hello from the webbridge inside\n"
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/pl")
+            self.wfile.flush()
+            time.sleep(0.2)
+            self.wfile.write(b"ain\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
         elif path == "/headers":
             self._send("".join("%s: %s\n" % (k, v) for k, v in self.headers.items()).encode())
         elif path == "/bytes":
