@@ -27,13 +27,15 @@
 struct cw_mux_stream {
     struct cw_mux *m;
     struct cw_mux_stream *hnext;        /* table chain */
-    struct cw_mux_stream *wnext, *wprev;/* waiting for room (on_writable) */
+    struct cw_mux_stream *wnext, *wprev;/* in m->room: waiting for output room */
     void *data;
     uint32_t id;
     int64_t send_window;                /* bytes we may still send */
     uint32_t recv_window;               /* bytes the peer may still send */
     uint32_t unacked;                   /* consumed, credit not yet returned */
-    unsigned fin_sent : 1, fin_recv : 1, reset : 1, waiting : 1;
+    unsigned fin_sent : 1, fin_recv : 1, reset : 1;
+    unsigned waiting : 1;               /* a send was cut short: on_writable is due */
+    unsigned in_room : 1;               /* ... by the output limit (on m->room) */
 };
 
 struct cw_mux {
@@ -43,7 +45,7 @@ struct cw_mux {
     struct cw_mux_stream *tab[BUCKETS];
     unsigned nstreams;
     uint32_t last_id;                   /* the highest stream id opened */
-    struct cw_mux_stream *waiting;      /* streams waiting for room */
+    struct cw_mux_stream *room, *room_tail; /* streams waiting for output room, oldest first */
 
     /* input */
     int err;
@@ -99,18 +101,45 @@ static struct cw_mux_stream *stream_new(struct cw_mux *m, uint32_t id, void *dat
     return s;
 }
 
-static void wait_remove(struct cw_mux_stream *s)
+static void room_remove(struct cw_mux_stream *s)
 {
-    if (!s->waiting)
+    if (!s->in_room)
         return;
     if (s->wprev)
         s->wprev->wnext = s->wnext;
     else
-        s->m->waiting = s->wnext;
+        s->m->room = s->wnext;
     if (s->wnext)
         s->wnext->wprev = s->wprev;
+    else
+        s->m->room_tail = s->wprev;
     s->wnext = s->wprev = NULL;
+    s->in_room = 0;
+}
+
+static void room_add(struct cw_mux_stream *s)
+{
+    struct cw_mux *m = s->m;
+
+    if (s->in_room)
+        return;
+    s->in_room = 1;
+    s->wnext = NULL;
+    s->wprev = m->room_tail;
+    if (m->room_tail)
+        m->room_tail->wnext = s;
+    else
+        m->room = s;
+    m->room_tail = s;
+}
+
+/* s may send again: it hears so (once per short send). */
+static void wake(struct cw_mux_stream *s)
+{
+    room_remove(s);
     s->waiting = 0;
+    if (s->m->cbs.on_writable)
+        s->m->cbs.on_writable(s);
 }
 
 static void stream_free(struct cw_mux_stream *s)
@@ -123,7 +152,7 @@ static void stream_free(struct cw_mux_stream *s)
             *pp = s->hnext;
             break;
         }
-    wait_remove(s);
+    room_remove(s);
     if (m->cur == s)
         m->cur = NULL;
     m->nstreams--;
@@ -214,20 +243,13 @@ const uint8_t *cw_mux_out(const struct cw_mux *m, size_t *n)
     return *n ? m->out + m->out_off : NULL;
 }
 
-/* Streams that waited for room get it back, in the order they waited. */
-static void wake_waiting(struct cw_mux *m)
+/* Streams that waited for output room get it, while it lasts. Each one
+ * is taken off the list before it hears, so what its callback does (send
+ * more, release itself or another) leaves the list consistent. */
+static void wake_room(struct cw_mux *m)
 {
-    struct cw_mux_stream *s, *next;
-
-    for (s = m->waiting; s && m->out_data < OUT_LOW && !m->err; s = next) {
-        next = s->wnext;
-        if (s->send_window <= 0)
-            continue;
-        wait_remove(s);
-        if (m->cbs.on_writable)
-            m->cbs.on_writable(s);   /* may release s, or others: next is re-read below */
-        next = m->waiting;           /* the list may have changed: start over */
-    }
+    while (m->room && m->out_data < OUT_LOW && !m->err)
+        wake(m->room);
 }
 
 void cw_mux_out_done(struct cw_mux *m, size_t n)
@@ -242,8 +264,8 @@ void cw_mux_out_done(struct cw_mux *m, size_t n)
     m->out_data = m->out_data > n ? m->out_data - n : 0;
     if (m->out_off == m->out_len)
         m->out_off = m->out_len = m->out_data = 0;
-    if (m->waiting && m->out_data < OUT_LOW)
-        wake_waiting(m);
+    if (m->room && m->out_data < OUT_LOW)
+        wake_room(m);
 }
 
 /* ---- life cycle ---- */
@@ -418,7 +440,7 @@ static int frame_end(struct cw_mux *m)
         break;
     case CW_MUX_RESET:
         s->reset = 1;
-        wait_remove(s);
+        room_remove(s);
         if (m->cbs.on_reset)
             m->cbs.on_reset(s, be32(m->ctl));
         break;
@@ -427,10 +449,12 @@ static int frame_end(struct cw_mux *m)
         if (v == 0 || s->send_window + v > WINDOW_LIMIT)
             return proto_error(m, "a WINDOW of 0, or one past 2^31");
         s->send_window += v;
-        if (s->waiting && m->out_data < OUT_LOW) {
-            wait_remove(s);
-            if (m->cbs.on_writable)
-                m->cbs.on_writable(s);
+        /* A send cut short by the window: room now, or when the output has. */
+        if (s->waiting && !s->in_room) {
+            if (m->out_data < OUT_LOW)
+                wake(s);
+            else
+                room_add(s);
         }
         break;
     }
@@ -542,13 +566,10 @@ size_t cw_mux_send(struct cw_mux_stream *s, const void *p, size_t n)
         s->send_window -= (int64_t)k;
         sent += k;
     }
-    if (sent < n && !s->waiting) {
+    if (sent < n) {
         s->waiting = 1;
-        s->wprev = NULL;
-        s->wnext = m->waiting;
-        if (m->waiting)
-            m->waiting->wprev = s;
-        m->waiting = s;
+        if (s->send_window > 0)
+            room_add(s);    /* the output limit: out_done wakes it */
     }
     return sent;
 }

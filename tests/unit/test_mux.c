@@ -14,6 +14,8 @@ struct seen {
     int fin[8], reset[8], writable[8], opened[8];
     uint32_t code[8];
     int refuse;                 /* on_open answers this */
+    uint32_t woken[16];         /* on_writable's streams, in order */
+    int nwoken;
     int consume;                /* give credit back at once */
     int release_on_reset;
     int outputs;
@@ -62,7 +64,11 @@ static void on_reset(struct cw_mux_stream *s, uint32_t code)
 
 static void on_writable(struct cw_mux_stream *s)
 {
-    seen_of(s)->writable[cw_mux_stream_id(s) % 8]++;
+    struct seen *w = seen_of(s);
+
+    w->writable[cw_mux_stream_id(s) % 8]++;
+    if (w->nwoken < 16)
+        w->woken[w->nwoken++] = cw_mux_stream_id(s);
 }
 
 static void on_output(struct cw_mux *m, void *arg)
@@ -382,6 +388,35 @@ TEST(mux_too_many_streams_refused)
     CHECK(n >= 12);
     CHECK_EQ(p[n - 12], CW_MUX_RESET);
     CHECK_EQ(p[n - 1], CW_MUX_RST_REFUSED);
+    cw_mux_destroy(m);
+    free(w);
+    cw_test_done();
+}
+
+/* Sends that the output limit (4 MB queued) cut short resume in the order
+ * they were cut, once the transport took the output. */
+TEST(mux_output_limit_fifo)
+{
+    struct seen *w = new_seen();
+    struct cw_mux *m = cw_mux_create(1, &cbs, w);
+    static uint8_t chunk[CW_MUX_WINDOW];
+    struct cw_mux_stream *st[12];
+    const uint8_t *p;
+    size_t n, total = 0;
+
+    for (int i = 0; i < 12; i++) {
+        st[i] = cw_mux_open(m, w);
+        CHECK(st[i] != NULL);
+        total += cw_mux_send(st[i], chunk, sizeof(chunk));
+    }
+    CHECK(total < 12 * sizeof(chunk));      /* the limit took effect */
+    CHECK_EQ(w->nwoken, 0);
+    p = cw_mux_out(m, &n);
+    CHECK(p != NULL && n > total);
+    cw_mux_out_done(m, n);                  /* the transport took it all */
+    CHECK(w->nwoken >= 2);
+    for (int i = 1; i < w->nwoken; i++)
+        CHECK(w->woken[i] > w->woken[i - 1]);   /* oldest first */
     cw_mux_destroy(m);
     free(w);
     cw_test_done();
