@@ -109,41 +109,6 @@ static struct seen *new_seen(void)
     return w;
 }
 
-TEST(mux_streams_both_ways)
-{
-    struct seen *ea = new_seen(), *eb = new_seen();
-    struct cw_mux *a = cw_mux_create(1, &cbs, ea), *b = cw_mux_create(0, &cbs, eb);
-    struct cw_mux_stream *s1, *s2;
-
-    CHECK(a && b);
-    CHECK(!cw_mux_ready(a) && !cw_mux_ready(b));
-    s1 = cw_mux_open(a, ea);
-    s2 = cw_mux_open(a, ea);
-    CHECK(s1 && s2 && cw_mux_stream_id(s1) == 1 && cw_mux_stream_id(s2) == 2);
-    CHECK_EQ(cw_mux_send(s1, "GET / HTTP/1.1\r\n\r\n", 18), 18);
-    CHECK_EQ(cw_mux_send(s2, "second", 6), 6);
-    cw_mux_fin(s2);
-    CHECK_EQ(carry(a, b, 0), 0);
-    CHECK_EQ(carry(b, a, 0), 0);
-    CHECK(cw_mux_ready(a) && cw_mux_ready(b));
-    CHECK_EQ(eb->opened[1], 1);
-    CHECK_EQ(eb->opened[2], 1);
-    CHECK_EQ(eb->len[1], 18);
-    CHECK_MEM(eb->data[1], "GET / HTTP/1.1\r\n\r\n", 18);
-    CHECK_EQ(eb->len[2], 6);
-    CHECK_EQ(eb->fin[2], 1);
-    CHECK_EQ(eb->fin[1], 0);
-    CHECK_EQ(cw_mux_streams(b), 2);
-    CHECK_EQ(ea->outputs, 0);       /* the preface made the output non-empty from the start */
-    CHECK_EQ(cw_mux_send(s1, "x", 1), 1);
-    CHECK_EQ(ea->outputs, 1);       /* empty again, then not: the owner is told to send */
-    cw_mux_destroy(a);
-    cw_mux_destroy(b);
-    free(ea);
-    free(eb);
-    cw_test_done();
-}
-
 /* The acceptor's streams, found by id through on_open's record. */
 static struct cw_mux_stream *accepted[16];
 static int on_open_keep(struct cw_mux_stream *s, void *arg)
@@ -157,120 +122,164 @@ static const struct cw_mux_cbs cbs_keep = {
     .on_writable = on_writable, .on_output = on_output,
 };
 
+/* Two ends: a opens streams, b (which keeps them in accepted[]) takes them. */
+struct pair {
+    struct seen *ea, *eb;
+    struct cw_mux *a, *b;
+};
+
+static void pair_open(struct pair *p)
+{
+    p->ea = new_seen();
+    p->eb = new_seen();
+    p->a = cw_mux_create(1, &cbs, p->ea);
+    p->b = cw_mux_create(0, &cbs_keep, p->eb);
+    CHECK(p->a && p->b);
+    memset(accepted, 0, sizeof(accepted));
+}
+
+static void pair_close(struct pair *p)
+{
+    cw_mux_destroy(p->a);
+    cw_mux_destroy(p->b);
+    free(p->ea);
+    free(p->eb);
+    cw_test_done();
+}
+
+TEST(mux_streams_both_ways)
+{
+    struct pair p;
+    struct cw_mux_stream *s1, *s2;
+
+    pair_open(&p);
+    CHECK(cw_mux_streams(p.a) == 0);
+    CHECK(!cw_mux_ready(p.a) && !cw_mux_ready(p.b));
+    s1 = cw_mux_open(p.a, p.ea);
+    s2 = cw_mux_open(p.a, p.ea);
+    CHECK(s1 && s2 && cw_mux_stream_id(s1) == 1 && cw_mux_stream_id(s2) == 2);
+    CHECK_EQ(cw_mux_send(s1, "GET / HTTP/1.1\r\n\r\n", 18), 18);
+    CHECK_EQ(cw_mux_send(s2, "second", 6), 6);
+    cw_mux_fin(s2);
+    CHECK_EQ(carry(p.a, p.b, 0), 0);
+    CHECK_EQ(carry(p.b, p.a, 0), 0);
+    CHECK(cw_mux_ready(p.a) && cw_mux_ready(p.b));
+    CHECK_EQ(p.eb->opened[1], 1);
+    CHECK_EQ(p.eb->opened[2], 1);
+    CHECK_EQ(p.eb->len[1], 18);
+    CHECK_MEM(p.eb->data[1], "GET / HTTP/1.1\r\n\r\n", 18);
+    CHECK_EQ(p.eb->len[2], 6);
+    CHECK_EQ(p.eb->fin[2], 1);
+    CHECK_EQ(p.eb->fin[1], 0);
+    CHECK_EQ(cw_mux_streams(p.b), 2);
+    CHECK_EQ(p.ea->outputs, 0);       /* the preface made the output non-empty from the start */
+    CHECK_EQ(cw_mux_send(s1, "x", 1), 1);
+    CHECK_EQ(p.ea->outputs, 1);       /* empty again, then not: the owner is told to send */
+    pair_close(&p);
+}
+
 TEST(mux_answer_fin_release)
 {
-    struct seen *ea = new_seen(), *eb = new_seen();
-    struct cw_mux *a = cw_mux_create(1, &cbs, ea), *b = cw_mux_create(0, &cbs_keep, eb);
+    struct pair p;
     struct cw_mux_stream *s1;
     int step;
 
+    pair_open(&p);
     /* Every split of the bytes gives the same result. */
     for (step = 1; step <= 9; step += 8) {
         memset(accepted, 0, sizeof(accepted));
-        s1 = cw_mux_open(a, ea);
+        s1 = cw_mux_open(p.a, p.ea);
         CHECK(s1);
         CHECK_EQ(cw_mux_send(s1, "ping", 4), 4);
         cw_mux_fin(s1);
-        CHECK_EQ(carry(a, b, (size_t)step), 0);
+        CHECK_EQ(carry(p.a, p.b, (size_t)step), 0);
         CHECK(accepted[cw_mux_stream_id(s1) % 16] != NULL);
         CHECK_EQ(cw_mux_send(accepted[cw_mux_stream_id(s1) % 16], "pong", 4), 4);
         cw_mux_fin(accepted[cw_mux_stream_id(s1) % 16]);
-        CHECK_EQ(carry(b, a, (size_t)step), 0);
-        CHECK_MEM(ea->data[cw_mux_stream_id(s1) % 8], "pong", 4);
-        CHECK_EQ(ea->fin[cw_mux_stream_id(s1) % 8], 1);
+        CHECK_EQ(carry(p.b, p.a, (size_t)step), 0);
+        CHECK_MEM(p.ea->data[cw_mux_stream_id(s1) % 8], "pong", 4);
+        CHECK_EQ(p.ea->fin[cw_mux_stream_id(s1) % 8], 1);
         /* Ended both ways: releasing sends nothing more. */
         cw_mux_release(accepted[cw_mux_stream_id(s1) % 16], 0);
         cw_mux_release(s1, 0);
-        CHECK(cw_mux_out(a, &(size_t){0}) == NULL);
-        CHECK(cw_mux_out(b, &(size_t){0}) == NULL);
-        CHECK_EQ(cw_mux_streams(a), 0);
-        CHECK_EQ(cw_mux_streams(b), 0);
+        CHECK(cw_mux_out(p.a, &(size_t){0}) == NULL);
+        CHECK(cw_mux_out(p.b, &(size_t){0}) == NULL);
+        CHECK_EQ(cw_mux_streams(p.a), 0);
+        CHECK_EQ(cw_mux_streams(p.b), 0);
     }
-    cw_mux_destroy(a);
-    cw_mux_destroy(b);
-    free(ea);
-    free(eb);
-    cw_test_done();
+    pair_close(&p);
 }
 
 TEST(mux_flow_control)
 {
-    struct seen *ea = new_seen(), *eb = new_seen();
-    struct cw_mux *a = cw_mux_create(1, &cbs, ea), *b = cw_mux_create(0, &cbs_keep, eb);
+    struct pair p;
     static uint8_t big[CW_MUX_WINDOW + 100000];
     struct cw_mux_stream *s;
     size_t took, total;
 
+    pair_open(&p);
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = (uint8_t)(i * 7);
-    eb->consume = 0;    /* b's consumer holds everything back at first */
-    s = cw_mux_open(a, ea);
+    p.eb->consume = 0;    /* b's consumer holds everything back at first */
+    s = cw_mux_open(p.a, p.ea);
     took = cw_mux_send(s, big, sizeof(big));
     CHECK_EQ(took, CW_MUX_WINDOW);     /* the window and no more */
     CHECK_EQ(cw_mux_send(s, big, 1), 0);
-    CHECK_EQ(carry(a, b, 0), 0);
-    CHECK_EQ(eb->len[1], CW_MUX_WINDOW);
-    CHECK_EQ(carry(b, a, 0), 0);
-    CHECK_EQ(ea->writable[1], 0);     /* no credit yet */
+    CHECK_EQ(carry(p.a, p.b, 0), 0);
+    CHECK_EQ(p.eb->len[1], CW_MUX_WINDOW);
+    CHECK_EQ(carry(p.b, p.a, 0), 0);
+    CHECK_EQ(p.ea->writable[1], 0);     /* no credit yet */
     /* b's consumer takes it: credit goes back, a may send again. */
     cw_mux_consumed(accepted[1], CW_MUX_WINDOW);
-    CHECK_EQ(carry(b, a, 0), 0);
-    CHECK_EQ(ea->writable[1], 1);
+    CHECK_EQ(carry(p.b, p.a, 0), 0);
+    CHECK_EQ(p.ea->writable[1], 1);
     total = took;
     while (total < sizeof(big)) {
         took = cw_mux_send(s, big + total, sizeof(big) - total);
         CHECK(took > 0);
         total += took;
-        CHECK_EQ(carry(a, b, 3), 0);
+        CHECK_EQ(carry(p.a, p.b, 3), 0);
         cw_mux_consumed(accepted[1], took);
-        CHECK_EQ(carry(b, a, 0), 0);
+        CHECK_EQ(carry(p.b, p.a, 0), 0);
     }
-    CHECK_EQ(eb->len[1], sizeof(big));
-    CHECK_MEM(eb->data[1], big, sizeof(big));
-    cw_mux_destroy(a);
-    cw_mux_destroy(b);
-    free(ea);
-    free(eb);
-    cw_test_done();
+    CHECK_EQ(p.eb->len[1], sizeof(big));
+    CHECK_MEM(p.eb->data[1], big, sizeof(big));
+    pair_close(&p);
 }
 
 TEST(mux_refusal_and_reset)
 {
-    struct seen *ea = new_seen(), *eb = new_seen();
-    struct cw_mux *a = cw_mux_create(1, &cbs, ea), *b = cw_mux_create(0, &cbs_keep, eb);
+    struct pair p;
     struct cw_mux_stream *s1, *s2;
 
-    ea->release_on_reset = 1;
-    eb->refuse = CW_MUX_RST_CONNECT;
-    s1 = cw_mux_open(a, ea);
+    pair_open(&p);
+    p.ea->release_on_reset = 1;
+    p.eb->refuse = CW_MUX_RST_CONNECT;
+    s1 = cw_mux_open(p.a, p.ea);
     CHECK_EQ(cw_mux_send(s1, "x", 1), 1);
-    CHECK_EQ(carry(a, b, 0), 0);
-    CHECK_EQ(cw_mux_streams(b), 0);     /* refused: not kept */
-    CHECK_EQ(carry(b, a, 0), 0);
-    CHECK_EQ(ea->reset[1], 1);
-    CHECK_EQ(ea->code[1], CW_MUX_RST_CONNECT);
-    CHECK_EQ(cw_mux_streams(a), 0);     /* released from on_reset */
+    CHECK_EQ(carry(p.a, p.b, 0), 0);
+    CHECK_EQ(cw_mux_streams(p.b), 0);     /* refused: not kept */
+    CHECK_EQ(carry(p.b, p.a, 0), 0);
+    CHECK_EQ(p.ea->reset[1], 1);
+    CHECK_EQ(p.ea->code[1], CW_MUX_RST_CONNECT);
+    CHECK_EQ(cw_mux_streams(p.a), 0);     /* released from on_reset */
 
     /* a gives a stream up while b's answer is under way: b hears a RESET,
      * and the answer's frames, crossing it, are dropped by a. */
-    eb->refuse = 0;
-    eb->release_on_reset = 1;
-    s2 = cw_mux_open(a, ea);
-    CHECK_EQ(carry(a, b, 0), 0);
+    p.eb->refuse = 0;
+    p.eb->release_on_reset = 1;
+    s2 = cw_mux_open(p.a, p.ea);
+    CHECK_EQ(carry(p.a, p.b, 0), 0);
     CHECK_EQ(cw_mux_send(accepted[2], "late answer", 11), 11);
     cw_mux_release(s2, 0);
-    CHECK_EQ(carry(a, b, 0), 0);
-    CHECK_EQ(eb->reset[2], 1);
-    CHECK_EQ(eb->code[2], CW_MUX_RST_CANCEL);
-    CHECK_EQ(carry(b, a, 0), 0);
-    CHECK_EQ(ea->len[2], 0);
-    CHECK_EQ(cw_mux_streams(a), 0);
-    CHECK_EQ(cw_mux_streams(b), 0);
-    cw_mux_destroy(a);
-    cw_mux_destroy(b);
-    free(ea);
-    free(eb);
-    cw_test_done();
+    CHECK_EQ(carry(p.a, p.b, 0), 0);
+    CHECK_EQ(p.eb->reset[2], 1);
+    CHECK_EQ(p.eb->code[2], CW_MUX_RST_CANCEL);
+    CHECK_EQ(carry(p.b, p.a, 0), 0);
+    CHECK_EQ(p.ea->len[2], 0);
+    CHECK_EQ(cw_mux_streams(p.a), 0);
+    CHECK_EQ(cw_mux_streams(p.b), 0);
+    pair_close(&p);
 }
 
 TEST(mux_destroy_resets_streams)
