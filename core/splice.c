@@ -713,6 +713,16 @@ int splice__stream_start(struct core_link *l, struct cw_mux_stream *ms)
 
     if (!guest__target(t, guest__first(t), 0, &(unsigned){0}))
         return CW_MUX_RST_CONNECT;  /* no address for the target: say so at once */
+    /* max-connections counts a link's connections too; a stream cannot
+     * wait on the edge as a channel does, so it is refused. */
+    if (t->nsplices + t->nstreams >= t->cfg->max_connections) {
+        if (!t->at_limit)
+            CW_WARN("tunnel", "tunnel to %s (%s): %u connections, the max-connections limit: "
+                    "the link's new ones are refused until some end", t->target,
+                    t->cfg->guest_uri, t->nsplices + t->nstreams);
+        t->at_limit = 1;
+        return CW_MUX_RST_REFUSED;
+    }
     s = splice_new(t);
     if (!s)
         return CW_MUX_RST_REFUSED;

@@ -572,15 +572,15 @@ void tunnel__pump(struct core_tunnel *t)
         }
         if (t->pend != PEND_NONE && resume_pending(t))
             break;
-        if (t->nsplices >= t->cfg->max_connections && !t->at_limit) {
+        if (t->nsplices + t->nstreams >= t->cfg->max_connections && !t->at_limit) {
             CW_WARN("tunnel", "tunnel to %s (%s): %u forwarded connections, the max-connections "
                     "limit: new ones wait on the edge until some end", t->target,
                     t->cfg->guest_uri, t->nsplices);
             t->at_limit = 1;
-        } else if (t->nsplices < t->cfg->max_connections) {
+        } else if (t->nsplices + t->nstreams < t->cfg->max_connections) {
             t->at_limit = 0;
         }
-        while (t->nsplices < t->cfg->max_connections) {
+        while (t->nsplices + t->nstreams < t->cfg->max_connections) {
             ch = libssh2_channel_forward_accept(t->listener);
             if (ch) {
                 splice__start(t, ch);
