@@ -47,17 +47,6 @@ static void splice_kick(struct splice *s)
         tunnel__kick(s->t);
 }
 
-static void list_remove(struct splice **head, struct splice *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        *head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
-}
-
 /* A stream leaves its link (reset, released, or the link went away). */
 static void stream_detach(struct splice *s)
 {
@@ -66,8 +55,6 @@ static void stream_detach(struct splice *s)
     if (!l)
         return;
     l->buffered -= s->down_queued + s->early.len;
-    list_remove(&l->streams, s);
-    l->nstreams--;
     s->owner = NULL;
 }
 
@@ -81,7 +68,12 @@ static void maybe_free(struct splice *s)
         stream_detach(s);
         t->nstreams--;
     } else {
-        list_remove(&t->splices, s);
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            t->splices = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
         t->nsplices--;
     }
     cw_sb_free(&s->early);
@@ -453,7 +445,6 @@ static void channel_data(struct splice *s, const uint8_t *p, size_t n)
         if (k > n)
             k = n;
         if (memcmp(p, CW_MUX_PREFACE + s->sniff_len, k) == 0) {
-            memcpy(s->sniff + s->sniff_len, p, k);
             s->sniff_len += k;
             if (s->sniff_len < CW_MUX_PREFACE_LEN)
                 return;     /* so far, so like a link */
@@ -473,8 +464,8 @@ static void channel_data(struct splice *s, const uint8_t *p, size_t n)
             return;
         }
         s->sniffed = 1;
-        if (s->sniff_len)
-            write_local(s, s->sniff, s->sniff_len);
+        if (s->sniff_len)   /* held back: they matched the preface so far */
+            write_local(s, (const uint8_t *)CW_MUX_PREFACE, s->sniff_len);
     }
     write_local(s, p, n);
 }
@@ -728,12 +719,7 @@ int splice__stream_start(struct core_link *l, struct cw_mux_stream *ms)
         return CW_MUX_RST_REFUSED;
     s->stream = 1;
     s->ms = ms;
-    s->owner = l;
-    s->next = l->streams;
-    if (s->next)
-        s->next->prev = s;
-    l->streams = s;
-    l->nstreams++;
+    s->owner = l;       /* the link's engine holds the stream; no list of our own */
     t->nstreams++;
     t->streams_opened++;
     t->accepted++;

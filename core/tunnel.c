@@ -284,15 +284,23 @@ static int tx_flush(struct core_tunnel *t)
     return 0;
 }
 
+/* tx_flush from the loop (not from inside libssh2): a broken socket ends
+ * the connection. 0, or -1 after fail(). */
+static int tx_flush_or_fail(struct core_tunnel *t)
+{
+    int rc = tx_flush(t);
+
+    if (rc < 0)
+        fail(t, "the connection to the edge at %s broke: %s", t->target, strerror(-rc));
+    return rc < 0 ? -1 : 0;
+}
+
 static void on_flush(uv_prepare_t *h)
 {
     struct core_tunnel *t = h->data;
-    int rc = tx_flush(t);
 
-    if (rc < 0) {
-        fail(t, "the connection to the edge at %s broke: %s", t->target, strerror(-rc));
+    if (tx_flush_or_fail(t) < 0)
         return;
-    }
     if (t->tx_stuck) {
         uv_prepare_stop(&t->flush);     /* the poll says when to go on */
         update_poll(t);
@@ -575,7 +583,7 @@ void tunnel__pump(struct core_tunnel *t)
         if (t->nsplices + t->nstreams >= t->cfg->max_connections && !t->at_limit) {
             CW_WARN("tunnel", "tunnel to %s (%s): %u forwarded connections, the max-connections "
                     "limit: new ones wait on the edge until some end", t->target,
-                    t->cfg->guest_uri, t->nsplices);
+                    t->cfg->guest_uri, t->nsplices + t->nstreams);
             t->at_limit = 1;
         } else if (t->nsplices + t->nstreams < t->cfg->max_connections) {
             t->at_limit = 0;
@@ -638,14 +646,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
     if (status < 0 || (events & UV_READABLE))
         t->rx_dry = 0;
-    if (t->tx_stuck && (events & UV_WRITABLE)) {
-        int rc = tx_flush(t);
-
-        if (rc < 0) {
-            fail(t, "the connection to the edge at %s broke: %s", t->target, strerror(-rc));
-            return;
-        }
-    }
+    if (t->tx_stuck && (events & UV_WRITABLE) && tx_flush_or_fail(t) < 0)
+        return;
     if (t->phase == PH_CONNECT) {
         if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
             err = errno;

@@ -120,21 +120,18 @@ struct core_tunnel {
  * carries many streams, each joined to its own connection to the target. */
 struct core_link {
     struct splice *s;                   /* the channel's splice */
-    struct cw_mux *mux;
-    struct splice *streams;             /* their splices (stream == 1) */
-    unsigned nstreams;
+    struct cw_mux *mux;                 /* holds the streams; each one's data is its splice */
     size_t buffered;                    /* bytes of all streams not yet taken by their targets */
 };
 
 /* splice.c */
 struct splice {
-    struct splice *next, *prev;         /* in t->splices, or in the owner link's streams */
+    struct splice *next, *prev;         /* in t->splices (channels only) */
     struct core_tunnel *t;
     LIBSSH2_CHANNEL *ch;                /* NULL once freed (or the session went) */
     /* A channel: its first bytes decide whether it carries a link. */
     struct core_link *link;             /* it does */
-    uint8_t sniff[CW_MUX_PREFACE_LEN];
-    size_t sniff_len;
+    size_t sniff_len;                   /* first bytes held back: they match the preface so far */
     int sniffed;
     /* A stream of a link: the remote side is ms, not an SSH channel. */
     int stream;

@@ -248,24 +248,24 @@ static void write_resp_head(struct wp_conn *c, const struct wp_http_resp *r, int
     unsigned drop = F(WP_F_CONNECTION) | F(WP_F_KEEP_ALIVE) | F(WP_F_PROXY_CONNECTION) |
                     F(WP_F_STRICT_TRANSPORT_SECURITY);
     const char *reason = wp_http_reason(r->status);
-    struct cw_sb *sb = &c->out;
+    struct cw_sb *sb = &c->out;         /* the response is corked (wp__up_data) */
+    size_t start = sb->len;
 
     if (r->status != 101)
         drop |= F(WP_F_UPGRADE);
     if (r->strip_content_length)
         drop |= F(WP_F_CONTENT_LENGTH);  /* with Transfer-Encoding (RFC 9112 6.3) */
-    c->bytes_out -= sb->len;
-    cw_sb_add(sb, "HTTP/1.1 ", 9);
+    CW_SB_LIT(sb, "HTTP/1.1 ");
     cw_sb_uint(sb, (unsigned)r->status);
-    cw_sb_add(sb, " ", 1);
+    CW_SB_LIT(sb, " ");
     cw_sb_str_add(sb, reason ? reason : "");
-    cw_sb_add(sb, "\r\n", 2);
+    CW_SB_LIT(sb, "\r\n");
     copy_fields(sb, r->field, r->nfield, r->conn_names, drop,
                 r->status == 101 ? WP_F_UPGRADE : WP_F_OTHER);
     if (c->tls && c->wp->o.hsts_max_age) {
-        cw_sb_add(sb, "Strict-Transport-Security: max-age=", 35);
+        CW_SB_LIT(sb, "Strict-Transport-Security: max-age=");
         cw_sb_uint(sb, c->wp->o.hsts_max_age);
-        cw_sb_add(sb, "\r\n", 2);
+        CW_SB_LIT(sb, "\r\n");
     }
     if (r->status == 101)
         CW_SB_LIT(sb, "Connection: Upgrade\r\n\r\n");
@@ -273,7 +273,7 @@ static void write_resp_head(struct wp_conn *c, const struct wp_http_resp *r, int
         CW_SB_LIT(sb, "Connection: keep-alive\r\n\r\n");
     else
         CW_SB_LIT(sb, "Connection: close\r\n\r\n");
-    c->bytes_out += sb->len;
+    c->bytes_out += sb->len - start;
 }
 
 /* Bytes from the backend while its response head is awaited: parsed in
@@ -342,8 +342,8 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
         uv_timer_stop(&c->timer);
         wp__access(c->wp, c);
         /* Frames the guest sent right after its request. */
-        up_write(c, c->in, c->in_len);
-        c->in_len = 0;
+        up_write(c, c->in.s, c->in.len);
+        cw_sb_clear(&c->in);
         client_resume(c);
         return;
     }
@@ -352,7 +352,7 @@ static void head_in(struct wp_conn *c, const uint8_t *p, size_t n)
     wp_chunked_init(&c->resp_chunked);
     u->reusable = r.keep_alive && r.body != WP_BODY_CLOSE;
     write_resp_head(c, &r, c->keep_alive && u->reusable && c->req_done && !c->wp->closing &&
-                               !(c->client_eof && !c->in_len));
+                               !(c->client_eof && !c->in.len));
     if (c->resp_body == WP_BODY_NONE || (c->resp_body == WP_BODY_LENGTH && !c->resp_left)) {
         if (n)
             u->reusable = 0;    /* bytes after a bodiless answer */
@@ -672,6 +672,13 @@ static void redirect(struct wp_conn *c)
     wp__conn_close(c);
 }
 
+/* Drops the first n bytes of c->in: they were handled. */
+static void in_drop(struct wp_conn *c, size_t n)
+{
+    memmove(c->in.s, c->in.s + n, c->in.len - n);
+    c->in.len -= n;
+}
+
 /* A whole request head (len bytes at the start of c->in): checked, routed,
  * sent on; then whatever body bytes came with it. */
 static void request(struct wp_conn *c, const struct wp_http_req *r, size_t len)
@@ -743,15 +750,13 @@ static void request(struct wp_conn *c, const struct wp_http_req *r, size_t len)
     cw_sb_clear(&c->req_head);
     if (c->up_reused && c->req_body == WP_BODY_NONE)
         cw_sb_add(&c->req_head, c->up_out.s, c->up_out.len);
-    memmove(c->in, c->in + len, c->in_len - len);
-    c->in_len -= len;
+    in_drop(c, len);
     c->scanned = 0;
     if (!c->req_done) {
-        k = body_in(c, c->in, c->in_len);
+        k = body_in(c, (const uint8_t *)c->in.s, c->in.len);
         if (k < 0)
             return;
-        memmove(c->in, c->in + k, c->in_len - (size_t)k);
-        c->in_len -= (size_t)k;
+        in_drop(c, (size_t)k);
     }
     up_flush(c);
 }
@@ -763,19 +768,19 @@ static void process(struct wp_conn *c)
     const char *why = NULL;
     int len;
 
-    while ((c->state == WP_IDLE || c->state == WP_HEAD) && c->in_len) {
+    while ((c->state == WP_IDLE || c->state == WP_HEAD) && c->in.len) {
         if (c->state == WP_IDLE) {
             c->state = WP_HEAD;
             timer_set(c, T_HEADER, c->wp->o.header_timeout_ms);
         }
         /* A head ends with a line end: parse again only when one came (a
          * byte-a-second sender must not cost a parse per byte). */
-        if (!memchr(c->in + c->scanned, '\n', c->in_len - c->scanned)) {
-            c->scanned = c->in_len;
+        if (!memchr(c->in.s + c->scanned, '\n', c->in.len - c->scanned)) {
+            c->scanned = c->in.len;
             return;
         }
-        c->scanned = c->in_len;
-        len = wp_http_parse_request(c->in, c->in_len, &c->wp->lim, &r, &why);
+        c->scanned = c->in.len;
+        len = wp_http_parse_request((const uint8_t *)c->in.s, c->in.len, &c->wp->lim, &r, &why);
         if (len == 0)
             return;
         if (len < 0) {
@@ -848,27 +853,6 @@ static void on_timer(uv_timer_t *h)
     }
 }
 
-/* Room for n more bytes in c->in: it starts small (most heads are) and
- * grows up to WP_IN_CAP, so an idle connection holds little memory. */
-static int in_reserve(struct wp_conn *c, size_t n)
-{
-    size_t cap = c->in_cap ? c->in_cap : WP_IN_START;
-    uint8_t *p;
-
-    if (c->in_len + n <= c->in_cap)
-        return 0;
-    while (cap < c->in_len + n)
-        cap *= 2;
-    if (cap > WP_IN_CAP)
-        cap = WP_IN_CAP;
-    p = realloc(c->in, cap);
-    if (!p)
-        return -1;
-    c->in = p;
-    c->in_cap = cap;
-    return 0;
-}
-
 static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
 {
     struct wp_conn *c = cw_stream_data(s);
@@ -895,19 +879,18 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
     default:
         break;
     }
-    if (n > WP_IN_CAP - c->in_len) {
+    if (n > WP_IN_CAP - c->in.len) {
         answer_error(c, 431, "request head too large");
         return;
     }
-    if (in_reserve(c, n) < 0) {
+    cw_sb_add(&c->in, (const char *)p, n);     /* grows as needed: most heads are small */
+    if (c->in.failed) {
         answer_error(c, 503, "out of memory for a request");
         return;
     }
-    memcpy(c->in + c->in_len, p, n);
-    c->in_len += n;
     if (c->state != WP_EXCHANGE)
         process(c);
-    else if (c->in_len > WP_IN_PIPELINED)
+    else if (c->in.len > WP_IN_PIPELINED)
         client_pause(c);    /* enough waits for this answer */
 }
 
@@ -927,9 +910,7 @@ static void on_close(struct cw_stream *s, int err)
     pool_put(c);
     up_close(c);
     cw_sb_free(&c->req_head);
-    free(c->in);
-    c->in = NULL;
-    c->in_len = c->in_cap = 0;
+    cw_sb_free(&c->in);
     cw_sb_free(&c->out);
     cw_sb_free(&c->up_out);
     wp__conn_gone(c->wp, c);
@@ -1000,7 +981,7 @@ void wp__conn_close(struct wp_conn *c)
 
 void wp__conn_drain(struct wp_conn *c)
 {
-    if (c->state == WP_IDLE || (c->state == WP_HEAD && !c->in_len))
+    if (c->state == WP_IDLE || (c->state == WP_HEAD && !c->in.len))
         wp__conn_close(c);
     /* Otherwise the answer in progress says Connection: close and ends it. */
 }

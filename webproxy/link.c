@@ -59,7 +59,7 @@ struct wp_link {
     int handles;                        /* open: flush, retry, and the connection's */
     time_t since;                       /* state changed */
     char why[200];                      /* why down */
-    uint64_t streams, ups;
+    uint64_t streams;                   /* opened on it, in all */
 };
 
 static void link_down(struct wp_link *l, enum link_state st, const char *why);
@@ -250,7 +250,6 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (l->state == LS_HANDSHAKE && cw_mux_ready(l->mux)) {
         set_state(l, LS_UP);
         l->retry_ms = 0;
-        l->ups++;
         CW_NOTICE("webproxy", "link to the core behind %s is up: guest connections to it share "
                   "one tunnel connection", l->name);
     }

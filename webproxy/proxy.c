@@ -49,43 +49,22 @@ struct wp_link *wp__route_link(struct webproxy *wp, const struct wp_host *route)
 static int links_start(struct webproxy *wp, char *err, size_t errlen)
 {
     for (int i = 0; i < wp->o.nhost; i++) {
+        const struct sockaddr *b = (const struct sockaddr *)&wp->o.host[i].backend;
+
         if (!wp->o.host[i].link)
             continue;
         for (int j = 0; j < i && !wp->links[i]; j++)
-            if (wp->links[j] && cw_addr_equal((const struct sockaddr *)&wp->o.host[j].backend,
-                                              (const struct sockaddr *)&wp->o.host[i].backend, 1))
+            if (wp->links[j] && cw_addr_equal((const struct sockaddr *)&wp->o.host[j].backend, b, 1))
                 wp->links[i] = wp->links[j];
-        if (!wp->links[i] &&
-            !(wp->links[i] = wp__link_create(wp, (const struct sockaddr *)&wp->o.host[i].backend))) {
+        if (wp->links[i])
+            continue;
+        if (!(wp->links[i] = wp__link_create(wp, b))) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
+        wp->link_list[wp->nlinks++] = wp->links[i];
     }
     return 0;
-}
-
-/* Calls fn once for each distinct link. */
-static void links_each(struct webproxy *wp, void (*fn)(struct wp_link *, void *), void *arg)
-{
-    for (int i = 0; i < wp->o.nhost; i++) {
-        int seen = 0;
-
-        for (int j = 0; j < i; j++)
-            seen |= wp->links[j] == wp->links[i];
-        if (wp->links[i] && !seen)
-            fn(wp->links[i], arg);
-    }
-}
-
-static void link_close(struct wp_link *l, void *arg)
-{
-    (void)arg;
-    wp__link_close(l);
-}
-
-static void link_status(struct wp_link *l, void *arg)
-{
-    wp__link_status(l, arg);
 }
 
 const struct wp_host *wp__route(const struct webproxy *wp, const char *host)
@@ -482,13 +461,11 @@ void webproxy_status(struct webproxy *wp, struct cw_sb *out)
                  (unsigned long long)wp->by_class[1], (unsigned long long)wp->by_class[2],
                  (unsigned long long)wp->by_class[3], (unsigned long long)wp->by_class[4],
                  (unsigned long long)wp->by_class[5], (unsigned long long)wp->upstream_errors);
-    for (int i = 0; i < wp->o.nhost; i++)
-        if (wp->links[i]) {
-            cw_sb_printf(out, "  Tunnel links (guest connections to a core multiplexed on one "
-                         "tunnel connection):\n");
-            links_each(wp, link_status, out);
-            break;
-        }
+    if (wp->nlinks)
+        cw_sb_printf(out, "  Tunnel links (guest connections to a core multiplexed on one "
+                     "tunnel connection):\n");
+    for (int i = 0; i < wp->nlinks; i++)
+        wp__link_status(wp->link_list[i], out);
 }
 
 /* ---- stopping ------------------------------------------------------------------ */
@@ -508,7 +485,9 @@ static void maybe_closed(struct webproxy *wp)
 {
     if (wp->nconns || uv_is_closing((uv_handle_t *)&wp->close_timer))
         return;
-    links_each(wp, link_close, NULL);
+    for (int i = 0; i < wp->nlinks; i++)
+        wp__link_close(wp->link_list[i]);
+    wp->nlinks = 0;
     memset(wp->links, 0, sizeof(wp->links));
     uv_close((uv_handle_t *)&wp->close_timer, close_timer_closed);
 }

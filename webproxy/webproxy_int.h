@@ -13,8 +13,6 @@ struct cw_stream;
 /* Client bytes held at most: one request head, plus what arrives with it
  * (and a response head split over reads, on the backend side). */
 #define WP_IN_CAP (64 * 1024)
-/* ... and at first: heads are rarely bigger. */
-#define WP_IN_START 4096
 /* Pipelined bytes held while an exchange is in progress before the client
  * is paused; one more delivery (at most 16 KB) still fits in WP_IN_CAP.
  * Below it the client stays readable, so an exchange costs no pause and
@@ -82,8 +80,7 @@ struct wp_conn {
     int corked, up_corked;
     int counted;                        /* in the per-address count */
 
-    uint8_t *in;                        /* client bytes not yet handled */
-    size_t in_len, in_cap;
+    struct cw_sb in;                    /* client bytes not yet handled (at most WP_IN_CAP) */
     size_t scanned;                     /* in[0..scanned) held no complete head */
 
     /* The exchange in progress. */
@@ -121,6 +118,8 @@ struct webproxy {
     struct wp_upstream *idle;           /* backend connections kept for reuse */
     unsigned nidle;
     struct wp_link *links[WP_MAX_HOSTS];/* per route (o.host index): its link, or NULL */
+    struct wp_link *link_list[WP_MAX_HOSTS];    /* each link once */
+    int nlinks;
     FILE *access;
     struct cw_sb line;                  /* an access log line being built */
     time_t when_t;                      /* the second that when[] shows */
