@@ -8,12 +8,12 @@
 
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := libuv libssl libcrypto libcares
+PKGS    := libuv libssl libcrypto libcares expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 NICE_CFLAGS := $(shell pkg-config --cflags nice 2>/dev/null)
 NICE_LIBS   := $(shell pkg-config --libs nice 2>/dev/null)
-SSH_LIBS    := $(shell pkg-config --libs libssh2 2>/dev/null)
+CORE_LIBS   := $(shell pkg-config --libs libssh2 raft 2>/dev/null)   # causeway-core: tunnels, cluster
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
@@ -21,7 +21,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 
-LIBDIRS := common turn webproxy
+LIBDIRS := common turn webproxy xmpp
 B       := build
 BIN     := $(B)/bin
 
@@ -31,8 +31,9 @@ objs_of  = $(patsubst %.c,$(2)/%.o,$(call src_of,$(1)))
 LIB_common := $(B)/lib/libcwcommon.a
 LIB_turn   := $(B)/lib/libcwturn.a
 LIB_webproxy := $(B)/lib/libcwwebproxy.a
-LIBS_ALL   := $(LIB_turn) $(LIB_webproxy) $(LIB_common)
-ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwwebproxy.a $(B)/asan/lib/libcwcommon.a
+LIB_xmpp   := $(B)/lib/libcwxmpp.a
+LIBS_ALL   := $(LIB_turn) $(LIB_webproxy) $(LIB_xmpp) $(LIB_common)
+ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwwebproxy.a $(B)/asan/lib/libcwxmpp.a $(B)/asan/lib/libcwcommon.a
 
 # Library archives list their objects by folder: needs secondary expansion.
 .SECONDEXPANSION:
@@ -61,7 +62,7 @@ $(BIN)/causeway-edge: $(call objs_of,edge,$(B)/obj) $(LIBS_ALL)
 
 $(BIN)/causeway-core: $(call objs_of,core,$(B)/obj) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(SSH_LIBS) -lm
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(CORE_LIBS) -lm
 
 # The CLI reads both daemons' configuration files and edits their key files.
 CLI_SHARED := edge/config.o edge/tunnel_keys.o core/config.o core/pairing.o
@@ -85,11 +86,11 @@ $(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/l
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 
-$(B)/$(1)/bin/causeway-core: $$(call objs_of,core,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway-core: $$(call objs_of,core,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwxmpp.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) $$(SSH_LIBS) -lm
+	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) $$(CORE_LIBS) -lm
 
-$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $$(addprefix $(B)/$(1)/obj/,$$(CLI_SHARED)) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $$(addprefix $(B)/$(1)/obj/,$$(CLI_SHARED)) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwxmpp.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
@@ -120,7 +121,7 @@ $(B)/obj/tests/tools/%.o: tests/tools/%.c
 # libFuzzer harnesses: clang, the parsers' sources compiled in directly.
 FUZZ_SRC := $(call src_of,tests/fuzz)
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-FUZZ_LIB_SRC := $(call src_of,common) $(call src_of,turn) webproxy/http.c edge/tunnel_keys.c
+FUZZ_LIB_SRC := $(call src_of,common) $(call src_of,turn) $(call src_of,xmpp) webproxy/http.c edge/tunnel_keys.c
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -I. $(PKG_CFLAGS) \
