@@ -21,6 +21,8 @@ struct ctl_cmd {
 
 struct cw_ctl {
     uv_pipe_t pipe;
+    struct ctl_conn *current;   /* the connection whose handler runs */
+    int deferred;               /* that handler called cw_ctl_defer */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct ctl_cmd *cmds;
     int ncmds;
@@ -101,13 +103,14 @@ static const struct ctl_cmd *ctl_match(const struct cw_ctl *ctl, int argc, char 
     return best;
 }
 
+static void conn_reply(struct ctl_conn *c, int rc, const char *text, size_t len);
+
 static void conn_dispatch(struct ctl_conn *c)
 {
     char *argv[CW_CTL_ARGS_MAX];
     struct cw_sb body;
     const struct ctl_cmd *cmd;
     int argc, rc;
-    uv_buf_t b;
 
     cw_sb_init(&body);
     argc = split_words(c->buf, argv, CW_CTL_ARGS_MAX);
@@ -118,11 +121,25 @@ static void conn_dispatch(struct ctl_conn *c)
         rc = 1;
         cw_sb_printf(&body, "unknown command \"%s\"; try: causeway help\n", argv[0]);
     } else {
+        c->ctl->current = c;
+        c->ctl->deferred = 0;
         rc = cmd->fn(cmd->arg, argc - cmd->nwords, argv + cmd->nwords, &body);
+        c->ctl->current = NULL;
+        if (c->ctl->deferred) {
+            cw_sb_free(&body);
+            return;   /* cw_ctl_finish() answers */
+        }
     }
-    cw_sb_printf(&c->reply, "%s\n", rc ? "error" : "ok");
-    cw_sb_add(&c->reply, cw_sb_str(&body), body.len);
+    conn_reply(c, rc, cw_sb_str(&body), body.len);
     cw_sb_free(&body);
+}
+
+static void conn_reply(struct ctl_conn *c, int rc, const char *text, size_t len)
+{
+    uv_buf_t b;
+
+    cw_sb_printf(&c->reply, "%s\n", rc ? "error" : "ok");
+    cw_sb_add(&c->reply, text, len);
     b = uv_buf_init(c->reply.s, (unsigned)c->reply.len);
     c->wr.data = c;
     if (uv_write(&c->wr, (uv_stream_t *)&c->pipe, &b, 1, conn_written) < 0)
@@ -343,4 +360,19 @@ out:
     cw_sb_free(&req);
     close(fd);
     return rc;
+}
+
+struct cw_ctl_pending *cw_ctl_defer(struct cw_ctl *ctl)
+{
+    if (!ctl->current)
+        return NULL;
+    ctl->deferred = 1;
+    return (struct cw_ctl_pending *)ctl->current;
+}
+
+void cw_ctl_finish(struct cw_ctl_pending *p, int rc, const char *text)
+{
+    struct ctl_conn *c = (struct ctl_conn *)p;
+
+    conn_reply(c, rc, text, strlen(text));
 }

@@ -28,6 +28,14 @@ int cw_ctl_register(struct cw_ctl *ctl, const char *cmd, cw_ctl_handler fn, void
 /* Stops listening, unlinks the socket; open client connections are closed. */
 void cw_ctl_close(struct cw_ctl *ctl);
 
+/* A reply that comes later (a cluster write): called from inside a
+ * handler, it returns a token and the handler's own return value and text
+ * are ignored; the daemon answers when cw_ctl_finish() is called, exactly
+ * once, with the token. The CLI waits (its own timeout applies). */
+struct cw_ctl_pending;
+struct cw_ctl_pending *cw_ctl_defer(struct cw_ctl *ctl);
+void cw_ctl_finish(struct cw_ctl_pending *p, int rc, const char *text);
+
 /* Client side, blocking (for the CLI): sends the words, returns the reply
  * body in out and 0 for "ok", 1 for "error", -1 if the daemon could not be
  * reached (err says why). */

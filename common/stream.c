@@ -1041,6 +1041,34 @@ int cw_tls_ctx_cert_info(const struct cw_tls_ctx *ctx, unsigned i, char *sans, s
     return 0;
 }
 
+/* Starts the server side of TLS on s with s->tls (a reference the stream
+ * holds): the handshake begins with the next bytes the socket brings. 0, or
+ * UV_ENOMEM (the caller closes the stream). */
+static int tls_begin(struct cw_stream *s)
+{
+    BIO *rbio, *wbio;
+
+    s->ops = &tls_ops;   /* from here tls_destroy frees what was made */
+    s->ssl = SSL_new(s->tls->ssl_ctx[0]);
+    if (!s->ssl)
+        return UV_ENOMEM;
+    SSL_set_app_data(s->ssl, s);   /* for the servername callback's log */
+    rbio = BIO_new(BIO_s_mem());
+    wbio = out_bio_new(s);
+    if (!rbio || !wbio) {
+        BIO_free(rbio);
+        BIO_free(wbio);
+        return UV_ENOMEM;
+    }
+    /* An empty rbio means "wait for the socket", not end of stream. */
+    BIO_set_mem_eof_return(rbio, -1);
+    SSL_set_bio(s->ssl, rbio, wbio);
+    s->rbio = rbio;   /* transferred to s->ssl, kept for feeding */
+    SSL_set_accept_state(s->ssl);
+    uv_timer_start(&s->timer, timer_cb, s->tls->handshake_timeout_ms, 0);
+    return 0;
+}
+
 /* ---- public stream API ---- */
 
 const char *cw_stream_strerror(int err)
@@ -1054,13 +1082,12 @@ struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
                                    const struct cw_stream_cbs *cbs, void *data)
 {
     struct cw_stream *s;
-    BIO *rbio, *wbio;
     int r, len;
 
     s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->ops = tls ? &tls_ops : &plain_ops;
+    s->ops = &plain_ops;   /* tls_begin switches a TLS stream */
     s->cbs = *cbs;
     s->data = data;
     s->refs = 1;   /* the handles' reference */
@@ -1089,26 +1116,8 @@ struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
     r = uv_tcp_nodelay(&s->tcp, 1);
     if (r < 0)
         goto fail;
-    if (tls) {
-        r = UV_ENOMEM;
-        s->ssl = SSL_new(tls->ssl_ctx[0]);
-        if (!s->ssl)
-            goto fail;
-        SSL_set_app_data(s->ssl, s);   /* for the servername callback's log */
-        rbio = BIO_new(BIO_s_mem());
-        wbio = out_bio_new(s);
-        if (!rbio || !wbio) {
-            BIO_free(rbio);
-            BIO_free(wbio);
-            goto fail;
-        }
-        /* An empty rbio means "wait for the socket", not end of stream. */
-        BIO_set_mem_eof_return(rbio, -1);
-        SSL_set_bio(s->ssl, rbio, wbio);
-        s->rbio = rbio;   /* transferred to s->ssl, kept for feeding */
-        SSL_set_accept_state(s->ssl);
-        uv_timer_start(&s->timer, timer_cb, tls->handshake_timeout_ms, 0);
-    }
+    if (tls && (r = tls_begin(s)) < 0)
+        goto fail;
     r = stream_read_start(s);
     if (r < 0)
         goto fail;
@@ -1158,6 +1167,21 @@ void cw_stream_resume(struct cw_stream *s)
         return;
     }
     s->ops->resume(s);
+}
+
+int cw_stream_start_tls(struct cw_stream *s, struct cw_tls_ctx *tls)
+{
+    int r;
+
+    if (s->closing || s->ops != &plain_ops)
+        return -1;
+    s->tls = cw_tls_ctx_ref(tls);   /* dropped by tls_destroy */
+    r = tls_begin(s);
+    if (r < 0) {
+        stream_close_now(s, r);
+        return -1;
+    }
+    return 0;
 }
 
 void cw_stream_close(struct cw_stream *s)

@@ -102,6 +102,13 @@ void cw_tls_ctx_set_handshake_timeout(struct cw_tls_ctx *ctx, unsigned ms);
  * TCP_NODELAY is set. Returns NULL on failure (nothing to free). */
 struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
                                    const struct cw_stream_cbs *cbs, void *data);
+/* STARTTLS (XMPP, RFC 6120 5.4.3.3): a plain stream becomes the server side
+ * of TLS with tls (the stream takes a reference). Bytes already written go
+ * out in plain first; the handshake reads the socket's next bytes, so the
+ * caller must drop whatever it read after its STARTTLS command. The
+ * handshake deadline of tls applies from now. 0, or -1 (the stream was
+ * not plain, or is closing; out of memory closes it). */
+int cw_stream_start_tls(struct cw_stream *s, struct cw_tls_ctx *tls);
 /* Queues n bytes (copied as needed). 0, or -1 if the stream is closing. */
 int cw_stream_write(struct cw_stream *s, const void *p, size_t n);
 /* Bytes accepted by cw_stream_write but not yet taken by the kernel. */
