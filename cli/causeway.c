@@ -9,6 +9,7 @@
 #include "edge/config.h"
 #include "edge/tunnel_keys.h"
 #include "turn/auth.h"
+#include "xmpp/sasl.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -53,6 +54,19 @@ static void usage(FILE *f)
             "                              guest account client URI resolved to (running core)\n"
             "  tunnel pair                 make this core's key if needed and print the command\n"
             "                              that trusts it on an edge\n"
+            "  xmpp status                 listeners, sessions and connected components\n"
+            "  xmpp domain add|del DOMAIN  the XMPP domains served (each needs a certificate\n"
+            "                              in [xmpp]); xmpp domain list\n"
+            "  xmpp user add USER@DOMAIN [--password-stdin]  add or change (asks for the\n"
+            "                              password; only SCRAM keys are stored)\n"
+            "  xmpp user del USER@DOMAIN;  xmpp user list [DOMAIN]\n"
+            "  xmpp callbridge add NAME    register a call bridge component; prints its secret\n"
+            "  xmpp callbridge add-secret NAME SECRET   register one with a known secret\n"
+            "  xmpp callbridge del NAME;   xmpp callbridge list\n"
+            "  xmpp cluster status         State, peers (leader marked), last change, key\n"
+            "  xmpp cluster initialize     make this node a cluster of one (first node)\n"
+            "  xmpp cluster join ADDR:PORT join the cluster that node belongs to\n"
+            "  xmpp cluster remove NODE    remove a member (name or address) from every view\n"
             "  version\n");
 }
 
@@ -114,6 +128,44 @@ static int read_password(char *buf, size_t len, int from_stdin)
         return -1;
     }
     return 0;
+}
+
+/* `xmpp user add JID`: the SCRAM keys are made here, so the password never
+ * leaves this process; the daemon gets only the stored form. */
+static int xmpp_user_add(int argc, char **argv)
+{
+    struct sasl_cred c256, c1;
+    struct cw_sb k256, k1;
+    char pass[512];
+    char *words[6];
+    int rc;
+
+    if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "--password-stdin") != 0)) {
+        usage(stderr);
+        return 2;
+    }
+    if (read_password(pass, sizeof(pass), argc == 5) < 0)
+        return 1;
+    rc = sasl_cred_make(SASL_SHA256, pass, 0, &c256) < 0 || sasl_cred_make(SASL_SHA1, pass, 0, &c1) < 0;
+    memset(pass, 0, sizeof(pass));
+    if (rc) {
+        fprintf(stderr, "causeway: cannot derive the SCRAM keys\n");
+        return 1;
+    }
+    cw_sb_init(&k256);
+    cw_sb_init(&k1);
+    sasl_cred_format(&c256, &k256);
+    sasl_cred_format(&c1, &k1);
+    words[0] = argv[0];
+    words[1] = argv[1];
+    words[2] = argv[2];
+    words[3] = argv[3];
+    words[4] = k256.s;
+    words[5] = k1.s;
+    rc = call_daemon(6, words, 0);
+    cw_sb_free(&k256);
+    cw_sb_free(&k1);
+    return rc;
 }
 
 static int print_user(const char *user, const char *realm, void *arg)
@@ -401,7 +453,12 @@ int main(int argc, char **argv)
     if (!core && argc >= 2 && !strcmp(argv[0], "tunnel") && strcmp(argv[1], "status") != 0)
         return tunnel_cmd(argc - 1, argv + 1);
     if (!ctl_path) {
-        /* The socket path comes from the configuration when it can be read. */
+        /* The socket path comes from the configuration when it can be read.
+         * XMPP commands are the core's. */
+        if (!core && !conf_set && !strcmp(argv[0], "xmpp") && access(CORE_CONF_DEFAULT, F_OK) == 0) {
+            conf_path = CORE_CONF_DEFAULT;
+            core = 1;
+        }
         static struct edge_config cfg;
         static struct core_config ccfg;
         char err[1024];
@@ -414,5 +471,8 @@ int main(int argc, char **argv)
         else
             ctl_path = EDGE_CTL_DEFAULT;
     }
+    if (argc >= 3 && !strcmp(argv[0], "xmpp") && !strcmp(argv[1], "user") &&
+        !strcmp(argv[2], "add"))
+        return xmpp_user_add(argc, argv);
     return call_daemon(argc, argv, 0);
 }

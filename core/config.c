@@ -121,6 +121,68 @@ static int tunnel_key(struct core_tunnel_config *t, const char *key, const char 
     return -1;
 }
 
+static int xmpp_key(struct core_xmpp_config *x, const char *key, const char *v, char *err,
+                    size_t errlen)
+{
+    if (!strcmp(key, "enabled"))
+        return cw_conf_bool(v, &x->enabled, err, errlen);
+    if (!strcmp(key, "client-listen"))
+        return cw_conf_addr(v, 5222, &x->c2s, err, errlen);
+    if (!strcmp(key, "component-listen"))
+        return cw_conf_addr(v, 5223, &x->component, err, errlen);
+    if (!strcmp(key, "certificate")) {
+        char chain[512], keyf[512];
+        if (x->ncert == CORE_XMPP_CERTS) {
+            snprintf(err, errlen, "more than %d certificates in [xmpp]", CORE_XMPP_CERTS);
+            return -1;
+        }
+        if (sscanf(v, "%511s %511s", chain, keyf) != 2) {
+            snprintf(err, errlen, "certificate = CHAIN.pem KEY.pem (two file names)");
+            return -1;
+        }
+        snprintf(x->cert[x->ncert][0], sizeof(x->cert[0][0]), "%s", chain);
+        snprintf(x->cert[x->ncert][1], sizeof(x->cert[0][1]), "%s", keyf);
+        x->ncert++;
+        return 0;
+    }
+    if (!strcmp(key, "allow-plain"))
+        return cw_conf_bool(v, &x->allow_plain, err, errlen);
+    if (!strcmp(key, "max-connections"))
+        return cw_conf_unsigned(v, 1, 1000000, &x->max_connections, err, errlen);
+    if (!strcmp(key, "max-stanza"))
+        return cw_conf_unsigned(v, 4096, 16777216, &x->max_stanza, err, errlen);
+    snprintf(err, errlen, "unknown key \"%s\" in [xmpp]", key);
+    return -1;
+}
+
+static int cluster_key(struct core_cluster_config *k, const char *key, const char *v, char *err,
+                       size_t errlen)
+{
+    if (!strcmp(key, "address")) {
+        struct sockaddr_storage ss;
+        if (cw_conf_addr(v, 4000, &ss, err, errlen) < 0)
+            return -1;
+        if ((ss.ss_family == AF_INET &&
+             ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY)) ||
+            (ss.ss_family == AF_INET6 &&
+             IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr))) {
+            snprintf(err, errlen, "address = the address the other nodes reach this one on "
+                     "(not a wildcard)");
+            return -1;
+        }
+        cw_addr_fmt((struct sockaddr *)&ss, k->address, sizeof(k->address), 1);
+        return 0;
+    }
+    if (!strcmp(key, "key-file"))
+        return cw_conf_str(k->key_file, sizeof(k->key_file), v, err, errlen);
+    if (!strcmp(key, "election-timeout"))
+        return cw_conf_unsigned(v, 100, 60000, &k->election_ms, err, errlen);
+    if (!strcmp(key, "heartbeat"))
+        return cw_conf_unsigned(v, 10, 10000, &k->heartbeat_ms, err, errlen);
+    snprintf(err, errlen, "unknown key \"%s\" in [cluster]", key);
+    return -1;
+}
+
 static void tunnel_defaults(struct core_tunnel_config *t)
 {
     memset(t, 0, sizeof(*t));
@@ -148,13 +210,26 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
         }
         if (!strcmp(section, "core") || !strcmp(section, "dns"))
             return 0;
-        snprintf(err, errlen, "unknown section [%s] (known: [core], [dns], [tunnel])", section);
+        if (!strcmp(section, "xmpp")) {
+            c->xmpp.enabled = 1;   /* a [xmpp] section turns the service on */
+            return 0;
+        }
+        if (!strcmp(section, "cluster")) {
+            c->cluster.enabled = 1;
+            return 0;
+        }
+        snprintf(err, errlen, "unknown section [%s] (known: [core], [dns], [tunnel], [xmpp], "
+                 "[cluster])", section);
         return -1;
     }
     if (!strcmp(section, "core"))
         return core_key(c, key, v, err, errlen);
     if (!strcmp(section, "dns"))
         return dns_key(c, key, v, err, errlen);
+    if (!strcmp(section, "xmpp"))
+        return xmpp_key(&c->xmpp, key, v, err, errlen);
+    if (!strcmp(section, "cluster"))
+        return cluster_key(&c->cluster, key, v, err, errlen);
     return tunnel_key(&c->tunnel[c->ntunnel - 1], key, v, err, errlen);
 }
 
@@ -192,6 +267,10 @@ int core_config_load(struct core_config *c, const char *path, char *err, size_t 
     cw_daemon_conf_init(&c->d, CORE_CTL_DEFAULT);
     snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/causeway/core");
     c->dns_timeout_ms = 2000;
+    c->cluster.election_ms = 1000;
+    c->cluster.heartbeat_ms = 100;
+    cw_addr_parse("0.0.0.0", 5222, &c->xmpp.c2s);
+    cw_addr_parse("0.0.0.0", 5223, &c->xmpp.component);
     if (gethostname(c->name, sizeof(c->name)) < 0 || !c->name[0])
         snprintf(c->name, sizeof(c->name), "core");
     c->name[strcspn(c->name, ". ")] = '\0';
@@ -200,6 +279,20 @@ int core_config_load(struct core_config *c, const char *path, char *err, size_t 
     for (int i = 0; i < c->ntunnel; i++)
         if (tunnel_check(c, i, err, errlen) < 0)
             return -1;
+    if (c->cluster.enabled && (!c->cluster.address[0] || !c->cluster.key_file[0])) {
+        snprintf(err, errlen, "%s: [cluster] needs address = HOST:PORT and key-file = PATH", path);
+        return -1;
+    }
+    if (c->cluster.enabled && !c->xmpp.enabled) {
+        snprintf(err, errlen, "%s: [cluster] holds the XMPP service's state: it needs [xmpp]",
+                 path);
+        return -1;
+    }
+    if (c->xmpp.enabled && !c->xmpp.ncert) {
+        snprintf(err, errlen, "%s: [xmpp] needs certificate = CHAIN.pem KEY.pem (clients must "
+                 "use STARTTLS)", path);
+        return -1;
+    }
     snprintf(c->key_file, sizeof(c->key_file), "%s/tunnel_ed25519", c->state_dir);
     return 0;
 }

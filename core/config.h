@@ -29,6 +29,30 @@ struct core_tunnel_config {
     unsigned max_connections;               /* forwarded connections at once */
 };
 
+#define CORE_XMPP_CERTS 16
+
+/* [xmpp]: the node's XMPP service. Domains, users and call bridges live in
+ * the shared state (`causeway xmpp ...`), not here. */
+struct core_xmpp_config {
+    int enabled;
+    struct sockaddr_storage c2s;            /* client-listen, 5222 */
+    struct sockaddr_storage component;      /* component-listen, 5223 */
+    char cert[CORE_XMPP_CERTS][2][512];     /* certificate = CHAIN KEY, SNI picks */
+    int ncert;
+    int allow_plain;
+    unsigned max_connections;
+    unsigned max_stanza;
+};
+
+/* [cluster]: the Raft cluster of core nodes. */
+struct core_cluster_config {
+    int enabled;
+    char address[64];           /* host:port, listened on and told to the others */
+    char key_file[1024];        /* the shared cluster key, the same file on every node */
+    unsigned election_ms;       /* election timeout */
+    unsigned heartbeat_ms;
+};
+
 struct core_config {
     char path[1024];
     struct cw_daemon_conf d;        /* control-socket, log-file, log-level */
@@ -39,6 +63,8 @@ struct core_config {
     unsigned dns_timeout_ms;
     struct core_tunnel_config tunnel[CORE_MAX_TUNNELS];
     int ntunnel;
+    struct core_xmpp_config xmpp;
+    struct core_cluster_config cluster;
 };
 
 /* Loads path over the defaults. Returns 0, or -1 with "file:line: what" (or

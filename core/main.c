@@ -11,6 +11,7 @@
 #include "core/pairing.h"
 #include "core/sshctr.h"
 #include "core/tunnel.h"
+#include "core/xmpp.h"
 
 #include <libssh2.h>
 #include <signal.h>
@@ -29,6 +30,7 @@ struct core {
     struct cw_dns *dns;
     struct core_tunnel *tunnel[CORE_MAX_TUNNELS];
     int ntunnel;
+    struct core_xmpp *xmpp;
     struct cw_daemon d;
     int stopping;
 };
@@ -44,6 +46,8 @@ static void core_stop(void *arg, const char *why)
     for (int i = 0; i < c->ntunnel; i++)
         core_tunnel_close(c->tunnel[i], NULL, NULL);
     c->ntunnel = 0;
+    core_xmpp_stop(c->xmpp);
+    c->xmpp = NULL;
     if (c->dns)
         cw_dns_close(c->dns);
     c->dns = NULL;
@@ -147,6 +151,8 @@ static int core_start(struct core *c)
         }
         c->ntunnel++;
     }
+    if (cfg->xmpp.enabled && !(c->xmpp = core_xmpp_start(c->loop, cfg, c->ctl)))
+        return -1;
     CW_NOTICE("core", "causeway-core %s started (config %s, control %s, %d tunnel%s)",
               CORE_VERSION, cfg->path, cfg->d.control_socket, c->ntunnel,
               c->ntunnel == 1 ? "" : "s");

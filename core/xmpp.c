@@ -1,0 +1,474 @@
+/* xmpp.c - causeway-core's XMPP service: the shared state and its file, the
+ * TLS certificates, the listeners, and the `causeway xmpp ...` commands. */
+#include "core/xmpp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/stream.h"
+#include "core/cluster.h"
+#include "xmpp/jid.h"
+#include "xmpp/sasl.h"
+#include "xmpp/state.h"
+#include "xmpp/xmpp.h"
+
+#define SECRET_BYTES 24
+
+struct core_xmpp {
+    const struct core_config *cfg;
+    struct cw_ctl *ctl;
+    struct core_cluster *cl;    /* NULL: a standalone node with its state file */
+    struct xmpp_state *st;
+    struct xmpp_server *srv;
+    struct cw_tls_ctx *tls;
+    char path[1100];
+    int dirty;                  /* changes not yet saved */
+};
+
+/* ---- the state file ----------------------------------------------------------- */
+
+/* Writes the state next to the final name and renames it over, so a crash
+ * leaves the old file or the new one. Sessions are written too; a restart
+ * clears this node's. 0 or -1 (logged). */
+static int state_save(struct core_xmpp *x)
+{
+    char tmp[1200];
+    struct cw_sb sb;
+    int fd, rc = -1;
+
+    cw_sb_init(&sb);
+    CW_SB_LIT(&sb, "# causeway-core XMPP state: written by the daemon, do not edit\n");
+    xmpp_state_dump(x->st, &sb);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", x->path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0 && !sb.failed && write(fd, sb.s, sb.len) == (ssize_t)sb.len && fsync(fd) == 0 &&
+        close(fd) == 0) {
+        fd = -1;
+        rc = rename(tmp, x->path);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        CW_ERROR("xmpp", "cannot save the XMPP state to %s: %s (changes stay in memory only)",
+                 x->path, strerror(errno));
+    cw_sb_free(&sb);
+    return rc;
+}
+
+static int state_load(struct core_xmpp *x)
+{
+    char err[512], clear[128];
+    struct cw_sb sb;
+    char buf[65536];
+    ssize_t n;
+    int fd = open(x->path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    cw_sb_init(&sb);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        cw_sb_add(&sb, buf, (size_t)n);
+    close(fd);
+    if (n < 0 || sb.failed || xmpp_state_load(x->st, sb.s ? sb.s : "", err, sizeof(err)) < 0) {
+        CW_ERROR("xmpp", "%s: %s", x->path, n < 0 ? strerror(errno) : err);
+        rc = -1;
+    }
+    cw_sb_free(&sb);
+    /* This node's sessions ended with its last run. */
+    snprintf(clear, sizeof(clear), "session-clear %s", x->cfg->name);
+    xmpp_state_apply(x->st, clear, err, sizeof(err));
+    return rc;
+}
+
+static void write_failed(void *arg, int rc, const char *msg)
+{
+    (void)arg;
+    if (rc < 0)
+        CW_WARN("xmpp", "a change to the shared state failed: %s", msg);
+}
+
+/* The service's own changes (sessions, rosters). A standalone node applies
+ * them at once and saves; a cluster node sends them through the leader. */
+static int propose(void *arg, const char *cmd)
+{
+    struct core_xmpp *x = arg;
+    const char *msg;
+    char err[512];
+
+    if (x->cl) {
+        if (core_cluster_propose(x->cl, cmd, write_failed, x, &msg) < 0) {
+            CW_WARN("xmpp", "cannot change the shared state: %s", msg);
+            return -1;
+        }
+        return 0;
+    }
+    if (xmpp_state_apply(x->st, cmd, err, sizeof(err)) < 0) {
+        CW_WARN("xmpp", "state change refused: %s", err);
+        return -1;
+    }
+    if (x->srv)
+        xmpp_server_applied(x->srv, cmd);
+    /* Session entries change at every login: they are saved with the next
+     * lasting change, since a restart clears them anyway. */
+    if (!strncmp(cmd, "session-", 8)) {
+        x->dirty = 1;
+        return 0;
+    }
+    state_save(x);
+    x->dirty = 0;
+    return 0;
+}
+
+struct ctl_job {
+    struct cw_ctl_pending *p;
+    char ok[600];
+};
+
+static void ctl_job_done(void *arg, int rc, const char *msg)
+{
+    struct ctl_job *j = arg;
+    char buf[700];
+
+    if (rc < 0)
+        snprintf(buf, sizeof(buf), "%s\n", msg ? msg : "failed");
+    if (j->p)
+        cw_ctl_finish(j->p, rc < 0, rc < 0 ? buf : j->ok);
+    free(j);
+}
+
+/* A change from the CLI, answered with ok (or why it failed): on a cluster
+ * node the answer waits until the change is committed and applied here. */
+static int change(struct core_xmpp *x, const char *cmd, const char *ok, struct cw_sb *out)
+{
+    struct ctl_job *j;
+    const char *msg;
+    char err[512];
+
+    if (x->cl) {
+        if (!(j = calloc(1, sizeof(*j)))) {
+            cw_sb_printf(out, "out of memory\n");
+            return 1;
+        }
+        snprintf(j->ok, sizeof(j->ok), "%s", ok);
+        if (core_cluster_propose(x->cl, cmd, ctl_job_done, j, &msg) < 0) {
+            free(j);
+            cw_sb_printf(out, "%s\n", msg);
+            return 1;
+        }
+        j->p = cw_ctl_defer(x->ctl);
+        return 0;
+    }
+    if (xmpp_state_apply(x->st, cmd, err, sizeof(err)) < 0) {
+        cw_sb_printf(out, "%s\n", err);
+        return 1;
+    }
+    state_save(x);
+    if (x->srv)
+        xmpp_server_applied(x->srv, cmd);
+    cw_sb_str_add(out, ok);
+    return 0;
+}
+
+/* ---- control commands ---------------------------------------------------------- */
+
+static int ctl_status(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct core_xmpp *x = arg;
+
+    (void)argc;
+    (void)argv;
+    xmpp_server_status(x->srv, out);
+    return 0;
+}
+
+static int list_domain(void *arg, const char *d)
+{
+    struct core_xmpp *x = ((void **)arg)[0];
+    struct cw_sb *out = ((void **)arg)[1];
+
+    cw_sb_printf(out, "%s%s\n", d,
+                 x->tls && !cw_tls_ctx_covers(x->tls, d) ? "  (no certificate covers it)" : "");
+    return 0;
+}
+
+static int ctl_domain(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct core_xmpp *x = arg;
+    char cmd[600], d[JID_PART_MAX + 1], ok[600];
+    int n;
+
+    if (argc == 1 && !strcmp(argv[0], "list")) {
+        void *a[2] = { x, out };
+        xmpp_state_domains(x->st, list_domain, a);
+        return 0;
+    }
+    if (argc != 2 || (strcmp(argv[0], "add") && strcmp(argv[0], "del"))) {
+        cw_sb_printf(out, "usage: xmpp domain add|del DOMAIN, xmpp domain list\n");
+        return 1;
+    }
+    if (!jid_domain_ok(argv[1], d, sizeof(d))) {
+        cw_sb_printf(out, "\"%s\" is not a domain name\n", argv[1]);
+        return 1;
+    }
+    snprintf(cmd, sizeof(cmd), "domain-%s %s", argv[0], d);
+    n = snprintf(ok, sizeof(ok), "domain %s %s\n", d,
+                 argv[0][0] == 'a' ? "added" : "deleted (with its users)");
+    if (argv[0][0] == 'a' && x->tls && !cw_tls_ctx_covers(x->tls, d))
+        snprintf(ok + n, sizeof(ok) - (size_t)n, "warning: no [xmpp] certificate of this node "
+                 "covers %s: clients will see a certificate error until one does\n", d);
+    return change(x, cmd, ok, out);
+}
+
+static int list_user(void *arg, const char *domain, const char *local)
+{
+    cw_sb_printf(arg, "%s@%s\n", local, domain);
+    return 0;
+}
+
+/* user add JID CRED256 CRED1 (the CLI derives the keys: the password never
+ * reaches the daemon), user del JID, user list [DOMAIN]. */
+static int ctl_user(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct core_xmpp *x = arg;
+    struct cw_sb cmd;
+    struct jid j;
+    char ok[600];
+    int rc;
+
+    if (argc >= 1 && !strcmp(argv[0], "list") && argc <= 2) {
+        xmpp_state_users(x->st, argc == 2 ? argv[1] : NULL, list_user, out);
+        return 0;
+    }
+    if (argc < 2 || jid_parse(argv[1], &j) < 0 || !j.local[0] || j.resource[0] ||
+        !((argc == 4 && !strcmp(argv[0], "add")) || (argc == 2 && !strcmp(argv[0], "del")))) {
+        cw_sb_printf(out, "usage: xmpp user add USER@DOMAIN, xmpp user del USER@DOMAIN, xmpp "
+                     "user list [DOMAIN]\n");
+        return 1;
+    }
+    /* On a cluster node the domain may be on its way here still: the
+     * state checks it where the change is applied, in log order. */
+    if (!x->cl && !xmpp_state_has_domain(x->st, j.domain)) {
+        cw_sb_printf(out, "no domain %s here (`causeway xmpp domain add %s` first)\n", j.domain,
+                     j.domain);
+        return 1;
+    }
+    cw_sb_init(&cmd);
+    if (argc == 4)
+        cw_sb_printf(&cmd, "user-set %s %s %s %s", j.domain, j.local, argv[2], argv[3]);
+    else
+        cw_sb_printf(&cmd, "user-del %s %s", j.domain, j.local);
+    snprintf(ok, sizeof(ok), "user %s@%s %s\n", j.local, j.domain,
+             argc == 4 ? "saved" : "deleted");
+    rc = change(x, cmd.s, ok, out);
+    cw_sb_free(&cmd);
+    return rc;
+}
+
+static int list_comp(void *arg, const char *name)
+{
+    cw_sb_printf(arg, "%s\n", name);
+    return 0;
+}
+
+static int ctl_callbridge(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct core_xmpp *x = arg;
+    char cmd[1024], secret[257], name[JID_PART_MAX + 1], ok[600];
+    uint8_t rnd[SECRET_BYTES];
+
+    if (argc == 1 && !strcmp(argv[0], "list")) {
+        xmpp_state_components(x->st, list_comp, out);
+        return 0;
+    }
+    if (argc < 2 || !jid_domain_ok(argv[1], name, sizeof(name)) ||
+        !((argc == 2 && (!strcmp(argv[0], "add") || !strcmp(argv[0], "del"))) ||
+          (argc == 3 && !strcmp(argv[0], "add-secret")))) {
+        cw_sb_printf(out, "usage: xmpp callbridge add NAME | add-secret NAME SECRET | del NAME "
+                     "| list\n");
+        return 1;
+    }
+    if (!strcmp(argv[0], "del")) {
+        snprintf(cmd, sizeof(cmd), "comp-del %s", name);
+        snprintf(ok, sizeof(ok), "call bridge %s deleted\n", name);
+        return change(x, cmd, ok, out);
+    }
+    if (argc == 3) {
+        if (strlen(argv[2]) < 8 || strlen(argv[2]) > 256 || strpbrk(argv[2], " \t")) {
+            cw_sb_printf(out, "the secret must be 8 to 256 characters without spaces\n");
+            return 1;
+        }
+        snprintf(secret, sizeof(secret), "%s", argv[2]);
+    } else {
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+            cw_sb_printf(out, "no random bytes for a secret\n");
+            return 1;
+        }
+        for (int i = 0; i < SECRET_BYTES; i++)
+            snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
+    }
+    snprintf(cmd, sizeof(cmd), "comp-set %s %s", name, secret);
+    if (argc == 2)
+        snprintf(ok, sizeof(ok), "call bridge %s added; its secret (enter it on the call "
+                 "bridge):\n%s\n", name, secret);
+    else
+        snprintf(ok, sizeof(ok), "call bridge %s added with the given secret\n", name);
+    return change(x, cmd, ok, out);
+}
+
+/* ---- the cluster ------------------------------------------------------------------ */
+
+static void cl_applied(void *arg, const char *cmd)
+{
+    struct core_xmpp *x = arg;
+
+    if (x->srv)
+        xmpp_server_applied(x->srv, cmd);
+}
+
+static void cl_stanza(void *arg, const char *node, struct xml_node *n)
+{
+    struct core_xmpp *x = arg;
+
+    if (x->srv)
+        xmpp_server_deliver(x->srv, node, n);
+    else
+        xml_node_free(n);
+}
+
+static int forward(void *arg, const char *node, const struct xml_node *n)
+{
+    return core_cluster_send(((struct core_xmpp *)arg)->cl, node, n);
+}
+
+static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct core_xmpp *x = arg;
+    struct ctl_job *j;
+    const char *msg;
+    int rc;
+
+    if (!x->cl) {
+        cw_sb_printf(out, "this node is not set up for a cluster: add a [cluster] section "
+                     "(address, key-file) to %s and restart it\n", x->cfg->path);
+        return argc == 1 && !strcmp(argv[0], "status") ? 0 : 1;
+    }
+    if (argc == 1 && !strcmp(argv[0], "status")) {
+        core_cluster_status(x->cl, out);
+        return 0;
+    }
+    if (argc == 1 && !strcmp(argv[0], "initialize"))
+        return core_cluster_initialize(x->cl, out) < 0;
+    if (argc != 2 || (strcmp(argv[0], "join") && strcmp(argv[0], "remove"))) {
+        cw_sb_printf(out, "usage: xmpp cluster status | initialize | join ADDRESS:PORT | "
+                     "remove NODE\n");
+        return 1;
+    }
+    if (!(j = calloc(1, sizeof(*j)))) {
+        cw_sb_printf(out, "out of memory\n");
+        return 1;
+    }
+    if (!strcmp(argv[0], "join")) {
+        snprintf(j->ok, sizeof(j->ok), "joined the cluster through %s; `causeway xmpp cluster "
+                 "status` lists the members\n", argv[1]);
+        rc = core_cluster_join(x->cl, argv[1], ctl_job_done, j, &msg);
+    } else {
+        snprintf(j->ok, sizeof(j->ok), "%s removed from the cluster\n", argv[1]);
+        rc = core_cluster_remove(x->cl, argv[1], ctl_job_done, j, &msg);
+    }
+    if (rc < 0) {
+        free(j);
+        cw_sb_printf(out, "%s\n", msg);
+        return 1;
+    }
+    j->p = cw_ctl_defer(x->ctl);
+    return 0;
+}
+
+/* ---- start and stop ---------------------------------------------------------- */
+
+struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg,
+                                  struct cw_ctl *ctl)
+{
+    struct core_xmpp *x = calloc(1, sizeof(*x));
+    struct xmpp_server_opts o;
+    char err[1024];
+
+    if (!x || !(x->st = xmpp_state_new())) {
+        CW_ERROR("xmpp", "out of memory");
+        free(x);
+        return NULL;
+    }
+    x->cfg = cfg;
+    x->ctl = ctl;
+    snprintf(x->path, sizeof(x->path), "%s/xmpp.state", cfg->state_dir);
+    mkdir(cfg->state_dir, 0700);
+    if (cfg->cluster.enabled) {
+        /* The cluster's log is the state's store: no state file. */
+        static const struct core_cluster_cbs cbs = { .applied = cl_applied, .stanza = cl_stanza };
+        x->cl = core_cluster_start(loop, cfg, x->st, &cbs, x);
+        if (!x->cl)
+            goto fail;
+    } else if (state_load(x) < 0) {
+        goto fail;
+    }
+    x->tls = cw_tls_ctx_create_server(cfg->xmpp.cert[0][0], cfg->xmpp.cert[0][1], err,
+                                      sizeof(err));
+    if (!x->tls) {
+        CW_ERROR("xmpp", "[xmpp] certificate: %s", err);
+        goto fail;
+    }
+    for (int i = 1; i < cfg->xmpp.ncert; i++)
+        if (cw_tls_ctx_add_cert(x->tls, cfg->xmpp.cert[i][0], cfg->xmpp.cert[i][1], err,
+                                sizeof(err)) < 0) {
+            CW_ERROR("xmpp", "[xmpp] certificate: %s", err);
+            goto fail;
+        }
+    memset(&o, 0, sizeof(o));
+    o.c2s = cfg->xmpp.c2s;
+    o.component = cfg->xmpp.component;
+    o.tls = x->tls;
+    o.allow_plain = cfg->xmpp.allow_plain;
+    o.node = cfg->name;
+    o.max_connections = cfg->xmpp.max_connections;
+    o.limits.max_stanza = cfg->xmpp.max_stanza;
+    o.propose = propose;
+    o.propose_arg = x;
+    if (x->cl) {
+        o.forward = forward;
+        o.forward_arg = x;
+    }
+    x->srv = xmpp_server_create(loop, &o, x->st, err, sizeof(err));
+    if (!x->srv) {
+        CW_ERROR("xmpp", "%s", err);
+        goto fail;
+    }
+    cw_ctl_register(ctl, "xmpp status", ctl_status, x);
+    cw_ctl_register(ctl, "xmpp domain", ctl_domain, x);
+    cw_ctl_register(ctl, "xmpp user", ctl_user, x);
+    cw_ctl_register(ctl, "xmpp callbridge", ctl_callbridge, x);
+    cw_ctl_register(ctl, "xmpp cluster", ctl_cluster, x);
+    return x;
+fail:
+    core_xmpp_stop(x);
+    return NULL;
+}
+
+void core_xmpp_stop(struct core_xmpp *x)
+{
+    if (!x)
+        return;
+    xmpp_server_close(x->srv);
+    core_cluster_stop(x->cl);
+    if (x->dirty && !x->cl)
+        state_save(x);
+    cw_tls_ctx_destroy(x->tls);
+    xmpp_state_free(x->st);
+    free(x);
+}

@@ -1,0 +1,20 @@
+/* xmpp.h - the core node's XMPP service: the shared state (kept in
+ * state-dir/xmpp.state on a single node), the service itself, and the
+ * `causeway xmpp ...` control commands. */
+#ifndef CORE_XMPP_H
+#define CORE_XMPP_H
+
+#include <uv.h>
+
+#include "common/ctl.h"
+#include "core/config.h"
+
+struct core_xmpp;
+
+/* Loads the state, starts the listeners, registers the control commands.
+ * NULL on failure (logged). */
+struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg,
+                                  struct cw_ctl *ctl);
+void core_xmpp_stop(struct core_xmpp *x);
+
+#endif

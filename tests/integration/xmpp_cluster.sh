@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# xmpp_cluster.sh - three causeway-core nodes as one XMPP service (Raft on
+# libraft): initialize and join, writes on any node (through the leader),
+# clients on different nodes subscribing and chatting, a component using a
+# secret generated on another node, kill -9 of the leader (a new one is
+# elected, logins and messages go on), a node reset and joined again
+# (listed once everywhere), a machine without the cluster key refused, and
+# writes refused with the reason once the majority is gone.
+. "$(dirname "$0")/lib.sh"
+need_root
+/usr/bin/python3 -c 'import slixmpp' 2> /dev/null || { notok "python3-slixmpp is not installed (make deps)"; exit 1; }
+net_setup
+
+X=$TOP/tests/integration/xmppc.py
+A1=198.18.0.11 A2=198.18.0.12 A3=198.18.0.13
+for a in $A1 $A2 $A3; do in_e ip addr add $a/32 dev lo; done
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=example.test" -addext "subjectAltName=DNS:example.test" \
+    -keyout "$WORK/xmpp.key" -out "$WORK/xmpp.pem" > "$WORK/openssl.log" 2>&1 || notok "openssl"
+openssl rand -hex 32 > "$WORK/cluster.key"
+openssl rand -hex 32 > "$WORK/other.key"
+chmod 600 "$WORK/cluster.key" "$WORK/other.key"
+
+node_conf() { # node_conf N ADDR KEYFILE
+    cat > "$WORK/core$1.conf" <<CONF
+[core]
+name = core$1
+control-socket = $WORK/core$1.sock
+log-file = $WORK/core$1.log
+log-level = info
+state-dir = $WORK/core$1-state
+[xmpp]
+client-listen = $2:5222
+component-listen = $2:5223
+certificate = $WORK/xmpp.pem $WORK/xmpp.key
+[cluster]
+address = $2:4000
+key-file = $3
+election-timeout = 1000
+heartbeat = 100
+CONF
+}
+node_conf 1 $A1 "$WORK/cluster.key"
+node_conf 2 $A2 "$WORK/cluster.key"
+node_conf 3 $A3 "$WORK/cluster.key"
+cwn() { local n=$1; shift; "$BIN/causeway" -c "$WORK/core$n.conf" "$@"; }
+start_node() {
+    bg "$NS_E" "$WORK/core$1.$(date +%s%N).out" "$BIN/causeway-core" -c "$WORK/core$1.conf"
+    eval "PID$1=$BGPID"
+    for _ in $(seq 1 50); do cwn "$1" version > /dev/null 2>&1 && return 0; sleep 0.1; done
+    notok "causeway-core core$1 started"; cat "$WORK/core$1.log"
+}
+# wait_cluster N ERE SECONDS: until `xmpp cluster status` of node N matches.
+wait_cluster() {
+    for _ in $(seq 1 $(($3 * 5))); do
+        cwn "$1" xmpp cluster status 2>&1 | grep -Eq -- "$2" && return 0
+        sleep 0.2
+    done
+    cwn "$1" xmpp cluster status; return 1
+}
+xc() { in_e timeout 90 /usr/bin/python3 "$X" "$@"; }
+leader_of() { # the node number whose status says LEADER
+    local n
+    for n in "$@"; do cwn "$n" xmpp cluster status 2>/dev/null | grep -q '^State: LEADER' && { echo "$n"; return; }; done
+}
+
+start_node 1; start_node 2; start_node 3
+check "a new node says it is not in a cluster yet" wait_cluster 1 'State: NOT INITIALIZED' 2
+check "writes before the cluster exists are refused with the reason" \
+    sh -c "! '$BIN/causeway' -c '$WORK/core1.conf' xmpp domain add example.test 2>&1 | grep -q . ||
+           '$BIN/causeway' -c '$WORK/core1.conf' xmpp domain add example.test 2>&1 | grep -q 'not in a cluster yet'"
+check "cluster initialize on node 1" cwn 1 xmpp cluster initialize
+check "node 1 becomes the leader" wait_cluster 1 'State: LEADER' 10
+check "node 2 joins through node 1" cwn 2 xmpp cluster join $A1:4000
+check "node 3 joins through node 2 (a follower: redirected to the leader)" cwn 3 xmpp cluster join $A2:4000
+for n in 1 2 3; do
+    check "node $n lists three voters, the leader marked" \
+        wait_cluster $n "(voter.*){0}$A3:4000 +core3 +voter" 10
+done
+check "every member is listed exactly once on every node" sh -c "
+    for n in 1 2 3; do
+        c=\$('$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp cluster status | grep -c ' voter'); [ \"\$c\" = 3 ] || exit 1
+        l=\$('$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp cluster status | grep -c ' voter  *LEADER');  [ \"\$l\" = 1 ] || exit 1
+    done"
+
+check "domain add on node 2 (a follower) goes through the leader" cwn 2 xmpp domain add example.test
+check "user add on node 3" sh -c "echo alicepw | '$BIN/causeway' -c '$WORK/core3.conf' xmpp user add alice@example.test --password-stdin"
+check "user add on node 1" sh -c "echo bobpw | '$BIN/causeway' -c '$WORK/core1.conf' xmpp user add bob@example.test --password-stdin"
+check "carol too" sh -c "echo carolpw | '$BIN/causeway' -c '$WORK/core2.conf' xmpp user add carol@example.test --password-stdin"
+SECRET=$(cwn 2 xmpp callbridge add cb1.example.test | tail -n 1)
+check "callbridge add on node 2 prints the secret" sh -c "echo '$SECRET' | grep -Eq '^[0-9a-f]{48}\$'"
+check "the users and the call bridge are on every node" sh -c "
+    for n in 1 2 3; do
+        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp user list | grep -qx bob@example.test || exit 1
+        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp callbridge list | grep -qx cb1.example.test || exit 1
+    done"
+
+if xc chat $A1,$A2 5222 alice@example.test/a alicepw bob@example.test/b bobpw 100 > "$WORK/chat.out" 2>&1; then
+    ok "clients on node 1 and node 2 subscribe, see each other's presence, exchange 100 messages each way"
+else
+    notok "chat across nodes"; cat "$WORK/chat.out"
+fi
+if xc component $A1,$A3 5222 cb1.example.test "$SECRET" 5223 alice@example.test/c alicepw > "$WORK/comp.out" 2>&1; then
+    ok "a component on node 3 authenticates with the secret generated on node 2; a client on node 1 reaches it"
+else
+    notok "component with a secret from another node"; cat "$WORK/comp.out"
+fi
+
+# A machine with another key: refused, and the cluster is untouched.
+node_conf 9 198.18.0.19 "$WORK/other.key"
+in_e ip addr add 198.18.0.19/32 dev lo
+start_node 9
+cwn 9 xmpp cluster join $A1:4000 > "$WORK/join9.out" 2>&1
+check "a node with another cluster key cannot join" sh -c "! grep -q joined '$WORK/join9.out'"
+check "node 1 logs the failed handshake" wait_line "$WORK/core1.log" 'connection from 198.18.0.19.*wrong cluster key' 5
+check "the cluster still has three members" sh -c "[ \$('$BIN/causeway' -c '$WORK/core1.conf' xmpp cluster status | grep -c ' voter') = 3 ]"
+kill -TERM "$PID9"; wait "$PID9" 2>/dev/null; unlist "$PID9"
+
+# Kill -9 the leader: a new one is elected; clients on the others go on.
+L=$(leader_of 1 2 3)
+note "leader before the kill: core$L"
+eval "LP=\$PID$L"
+kill -KILL "$LP"; wait "$LP" 2>/dev/null; unlist "$LP"
+S=""; for n in 1 2 3; do [ "$n" = "$L" ] || S="$S $n"; done
+set -- $S
+check "after kill -9 of the leader, a surviving node becomes leader" sh -c "
+    for i in \$(seq 1 50); do
+        for n in $S; do '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp cluster status 2>/dev/null | grep -q '^State: LEADER' && exit 0; done
+        sleep 0.2
+    done; exit 1"
+check "the survivors agree on the new leader" wait_cluster $1 'Writes: accepted' 10
+H1=$(eval echo "\$A$1") H2=$(eval echo "\$A$2")
+if xc chat $H1,$H2 5222 alice@example.test/d alicepw carol@example.test/e carolpw 50 > "$WORK/chat2.out" 2>&1; then
+    ok "clients on the two surviving nodes log in and chat after the failover"
+else
+    notok "chat after failover"; cat "$WORK/chat2.out"
+fi
+
+# The old leader is reset (its state wiped) and joins again.
+rm -rf "$WORK/core$L-state"
+start_node "$L"
+check "the reset node joins again" cwn "$L" xmpp cluster join "$H1:4000"
+for n in 1 2 3; do
+    check "after the reset and rejoin, node $n lists each member exactly once" sh -c "
+        for i in \$(seq 1 50); do
+            s=\$('$BIN/causeway' -c '$WORK/core$n.conf' xmpp cluster status 2>/dev/null)
+            [ \$(echo \"\$s\" | grep -c ' voter') = 3 ] && [ \$(echo \"\$s\" | grep -c '^  $A1:4000') = 1 ] &&
+            [ \$(echo \"\$s\" | grep -c '^  $A2:4000') = 1 ] && [ \$(echo \"\$s\" | grep -c '^  $A3:4000') = 1 ] && exit 0
+            sleep 0.2
+        done; echo \"\$s\"; exit 1"
+done
+check "the reset node has the users again (from the leader)" sh -c "
+    for i in \$(seq 1 50); do '$BIN/causeway' -c '$WORK/core$L.conf' xmpp user list | grep -qx alice@example.test && exit 0; sleep 0.2; done; exit 1"
+
+# Majority lost: two of three stopped; the last refuses writes and says why.
+kill -KILL "$(eval echo "\$PID$1")" "$(eval echo "\$PID$L")"
+check "with the majority gone, the last node refuses writes and says why" \
+    wait_cluster $2 'Writes: refused: no leader: fewer than a majority' 15
+check "a write there fails with that reason" sh -c "
+    '$BIN/causeway' -c '$WORK/core$2.conf' xmpp domain add late.test 2>&1 | grep -q 'majority'"
+exit 0

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# xmpp_core.sh - one causeway-core node's XMPP service against real clients
+# (slixmpp): STARTTLS and SCRAM logins, subscriptions, presence and messages
+# between two users, a call-bridge component (XEP-0114) with the secret
+# that `causeway xmpp callbridge add` generated, a wrong secret and a wrong
+# password refused and logged, and hostile streams (billion laughs, a
+# processing instruction, malformed XML, an oversized stanza, auth before
+# STARTTLS) answered with the right stream error while the node stays up.
+. "$(dirname "$0")/lib.sh"
+need_root
+/usr/bin/python3 -c 'import slixmpp' 2> /dev/null || { notok "python3-slixmpp is not installed (make deps)"; exit 1; }
+net_setup
+
+X=$TOP/tests/integration/xmppc.py
+H=$E4
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=example.test" -addext "subjectAltName=DNS:example.test" \
+    -keyout "$WORK/xmpp.key" -out "$WORK/xmpp.pem" > "$WORK/openssl.log" 2>&1 || notok "openssl"
+cat > "$WORK/core.conf" <<CONF
+[core]
+name = node1
+control-socket = $WORK/core.sock
+log-file = $WORK/core.log
+log-level = info
+state-dir = $WORK/core-state
+[xmpp]
+client-listen = $H:25222
+component-listen = $H:25223
+certificate = $WORK/xmpp.pem $WORK/xmpp.key
+max-stanza = 65536
+CONF
+cwc() { "$BIN/causeway" -c "$WORK/core.conf" "$@"; }
+start_core() {
+    bg "$NS_E" "$WORK/core.out" "$BIN/causeway-core" -c "$WORK/core.conf"
+    CORE_PID=$BGPID
+    for _ in $(seq 1 50); do cwc version > /dev/null 2>&1 && return 0; sleep 0.1; done
+    notok "causeway-core started"; cat "$WORK/core.out" "$WORK/core.log"; exit 1
+}
+xc() { in_e timeout 60 /usr/bin/python3 "$X" "$@"; }
+start_core
+
+check "xmpp domain add example.test" cwc xmpp domain add example.test
+check "domain list shows it, covered by the certificate" \
+    sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp domain list | grep -qx example.test"
+check "a domain no certificate covers is added with a warning" \
+    sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp domain add other.test | grep -q 'no \[xmpp\] certificate'"
+check "xmpp user add alice (password on stdin)" \
+    sh -c "echo alicepw | '$BIN/causeway' -c '$WORK/core.conf' xmpp user add alice@example.test --password-stdin"
+check "xmpp user add bob" \
+    sh -c "echo bobpw | '$BIN/causeway' -c '$WORK/core.conf' xmpp user add bob@example.test --password-stdin"
+check "a user of an unknown domain is refused" \
+    sh -c "! echo x | '$BIN/causeway' -c '$WORK/core.conf' xmpp user add carol@nowhere.test --password-stdin"
+check "user list" sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp user list | grep -qx alice@example.test"
+check "the state file holds SCRAM keys, not the password" \
+    sh -c "grep -q 'SCRAM-SHA-256:' '$WORK/core-state/xmpp.state' && ! grep -q alicepw '$WORK/core-state/xmpp.state' && [ \$(stat -c %a '$WORK/core-state/xmpp.state') = 600 ]"
+
+if xc chat $H 25222 alice@example.test/a alicepw bob@example.test/b bobpw 200 > "$WORK/chat.out" 2>&1; then
+    ok "two clients subscribe, see each other's presence, exchange 200 messages each way (SCRAM-SHA-256)"
+else
+    notok "chat between two clients"; cat "$WORK/chat.out"
+fi
+if xc chat $H 25222 alice@example.test/a1 alicepw bob@example.test/b1 bobpw 20 SCRAM-SHA-1 > "$WORK/chat1.out" 2>&1; then
+    ok "the same with SCRAM-SHA-1 (subscription already in the rosters)"
+else
+    notok "chat with SCRAM-SHA-1"; cat "$WORK/chat1.out"
+fi
+check "the log names the SASL mechanism of each login" grep -q "authenticated as alice@example.test (SCRAM-SHA-1)" "$WORK/core.log"
+check "PLAIN is not offered unless allow-plain (no PLAIN login)" \
+    sh -c "! grep -q '(PLAIN)' '$WORK/core.log'"
+
+if xc login-fails $H 25222 alice@example.test/x wrongpw > "$WORK/badpw.out" 2>&1; then
+    ok "a wrong password is refused"
+else
+    notok "wrong password"; cat "$WORK/badpw.out"
+fi
+check "and logged as an authentication failure naming the user" \
+    wait_line "$WORK/core.log" 'authentication failed for "alice" in example.test: .*proof' 5
+
+SECRET=$(cwc xmpp callbridge add cb1.example.test | tail -n 1)
+check "callbridge add prints a generated secret" sh -c "echo '$SECRET' | grep -Eq '^[0-9a-f]{48}\$'"
+check "callbridge list" sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp callbridge list | grep -qx cb1.example.test"
+if xc component $H 25222 cb1.example.test "$SECRET" 25223 alice@example.test/c alicepw > "$WORK/comp.out" 2>&1; then
+    ok "a component authenticates with the generated secret and echoes a client's message"
+else
+    notok "component with the generated secret"; cat "$WORK/comp.out"
+fi
+check "callbridge add-secret sets a known secret" cwc xmpp callbridge add-secret cb2.example.test knownsecret1
+if xc component $H 25222 cb2.example.test knownsecret1 25223 bob@example.test/c bobpw > "$WORK/comp2.out" 2>&1; then
+    ok "a component authenticates with a secret set by add-secret"
+else
+    notok "component with add-secret"; cat "$WORK/comp2.out"
+fi
+if xc component-refused $H 25223 cb1.example.test wrongsecret > "$WORK/compbad.out" 2>&1; then
+    ok "a component with a wrong secret is refused"
+else
+    notok "component with a wrong secret"; cat "$WORK/compbad.out"
+fi
+check "and logged as an authentication failure naming the component" \
+    wait_line "$WORK/core.log" 'component cb1.example.test from .*: authentication failure: wrong handshake' 5
+
+for c in laughs:restricted-xml pi:restricted-xml malformed:not-well-formed notls:policy-violation oversize:policy-violation; do
+    case_=${c%%:*} want=${c#*:}
+    got=$(xc raw $H 25222 "$case_" 2> "$WORK/raw-$case_.err")
+    if [ "$got" = "$want" ]; then ok "hostile stream ($case_) gets the stream error $want"
+    else notok "hostile stream ($case_): wanted $want, got: $got"; fi
+done
+check "the node is still up" kill -0 "$CORE_PID"
+if xc chat $H 25222 alice@example.test/d alicepw bob@example.test/e bobpw 5 > "$WORK/chat2.out" 2>&1; then
+    ok "after the hostile streams, clients still log in and chat"
+else
+    notok "chat after hostile streams"; cat "$WORK/chat2.out"
+fi
+check "xmpp status lists the listeners" sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp status | grep -q 'clients .*25222'"
+
+check "callbridge del" cwc xmpp callbridge del cb2.example.test
+check "user del" cwc xmpp user del bob@example.test
+kill -TERM "$CORE_PID"; wait "$CORE_PID" 2>/dev/null; unlist "$CORE_PID"
+start_core
+check "the state survives a restart (users, call bridges)" \
+    sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp user list | grep -qx alice@example.test &&
+           ! '$BIN/causeway' -c '$WORK/core.conf' xmpp user list | grep -q bob@ &&
+           '$BIN/causeway' -c '$WORK/core.conf' xmpp callbridge list | grep -qx cb1.example.test"
+exit 0

@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+"""xmppc.py - XMPP clients for the core's integration tests (slixmpp, and raw
+sockets for what no well-behaved client sends).
+
+  xmppc.py chat HOST[,HOST2] PORT[,PORT2] JID1 PASS1 JID2 PASS2 N [MECH]
+      both log in (JID2 on HOST2:PORT2 when given: another cluster node;
+      MECH forces a SASL mechanism), JID1 subscribes to JID2,
+      JID2 approves, each must see the other available; then N messages each
+      way must arrive in order. Exit 0 on success.
+  xmppc.py component HOST[,COMPHOST] PORT COMPDOMAIN SECRET CPORT JID PASS
+      a ComponentXMPP on (COMPHOST or HOST):CPORT echoes messages; the client
+      JID (on HOST:PORT) sends one to COMPDOMAIN and must get the echo back.
+  xmppc.py component-refused HOST CPORT COMPDOMAIN SECRET
+      the component must fail to connect (handshake refused).
+  xmppc.py login-fails HOST PORT JID PASS
+      the login must fail (wrong password).
+  xmppc.py raw HOST PORT CASE
+      sends a hostile stream (CASE: laughs, oversize, malformed, pi, notls)
+      and prints the stream error condition the server answered with.
+"""
+import asyncio
+import logging
+import socket
+import ssl
+import sys
+import time
+
+import slixmpp
+
+TIMEOUT = 20
+
+
+def insecure(xmpp):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    xmpp.ssl_context = ctx
+
+
+class Client(slixmpp.ClientXMPP):
+    def __init__(self, jid, pw, mech=None):
+        super().__init__(jid, pw)
+        insecure(self)
+        if mech:
+            self['feature_mechanisms'].use_mechs = {mech}
+        self.register_plugin('xep_0199')
+        self.started = asyncio.get_event_loop().create_future()
+        self.msgs = []
+        self.avail = set()
+        self.failed = False
+        self.add_event_handler("session_start", self.on_start)
+        self.add_event_handler("message", self.on_msg)
+        self.add_event_handler("got_online", lambda p: self.avail.add(p['from'].bare))
+        self.add_event_handler("failed_auth", self.on_failed)
+
+    def on_failed(self, ev):
+        self.failed = True
+        if not self.started.done():
+            self.started.set_result(False)
+
+    async def on_start(self, ev):
+        self.send_presence()
+        await self.get_roster()
+        if not self.started.done():
+            self.started.set_result(True)
+
+    def on_msg(self, msg):
+        if msg['type'] in ('chat', 'normal'):
+            self.msgs.append(msg['body'])
+
+
+async def wait_for(cond, what, timeout=TIMEOUT):
+    end = time.time() + timeout
+    while not cond():
+        if time.time() > end:
+            raise SystemExit("timed out waiting for " + what)
+        await asyncio.sleep(0.05)
+
+
+async def login(host, port, jid, pw, mech=None):
+    c = Client(jid, pw, mech)
+    c.connect((host, int(port)))
+    ok = await asyncio.wait_for(c.started, TIMEOUT)
+    if not ok:
+        raise SystemExit(jid + ": login failed")
+    return c
+
+
+async def chat(host, port, j1, p1, j2, p2, n, mech=None):
+    h1, h2 = (host.split(',') + [host])[:2]
+    o1, o2 = (port.split(',') + [port])[:2]
+    a = await login(h1, o1, j1, p1, mech)
+    b = await login(h2, o2, j2, p2, mech)
+    b.auto_authorize = True
+    b.auto_subscribe = True
+    a.send_presence(pto=slixmpp.JID(j2).bare, ptype='subscribe')
+    await wait_for(lambda: slixmpp.JID(j2).bare in a.avail, j2 + " available at " + j1)
+    await wait_for(lambda: slixmpp.JID(j1).bare in b.avail, j1 + " available at " + j2)
+    ra = a.client_roster[slixmpp.JID(j2).bare]['subscription']
+    if ra not in ('to', 'both'):
+        raise SystemExit("roster of %s: subscription to %s is %s" % (j1, j2, ra))
+    for i in range(n):
+        a.send_message(mto=j2, mbody="a%d" % i, mtype='chat')
+        b.send_message(mto=j1, mbody="b%d" % i, mtype='chat')
+    await wait_for(lambda: len(a.msgs) >= n and len(b.msgs) >= n, "messages")
+    if b.msgs[:n] != ["a%d" % i for i in range(n)] or a.msgs[:n] != ["b%d" % i for i in range(n)]:
+        raise SystemExit("messages out of order or changed")
+    await a['xep_0199'].ping(jid=slixmpp.JID(j1).domain, timeout=5)
+    print("%s and %s: subscribed both ways, %d messages each way, ping answered" % (j1, j2, n))
+    a.disconnect()
+    b.disconnect()
+
+
+class Echo(slixmpp.ComponentXMPP):
+    def __init__(self, jid, secret, host, port):
+        super().__init__(jid, secret, host, int(port))
+        self.ready = asyncio.get_event_loop().create_future()
+        self.add_event_handler("session_start", lambda ev: self.ready.done() or self.ready.set_result(True))
+        self.add_event_handler("message", self.echo)
+        self.add_event_handler("disconnected", lambda ev: self.ready.done() or self.ready.set_result(False))
+
+    def echo(self, msg):
+        msg.reply("echo: " + msg['body']).send()
+
+
+async def component(host, port, comp, secret, cport, jid, pw):
+    """HOST may be CLIENTHOST,COMPHOST: the client logs in on the first
+    (PORT), the component connects to the second (CPORT), so they can be
+    different cluster nodes."""
+    hosts = host.split(',')
+    e = Echo(comp, secret, hosts[-1] if len(hosts) > 1 else host, cport)
+    host = hosts[0]
+    e.connect()
+    if not await asyncio.wait_for(e.ready, TIMEOUT):
+        raise SystemExit("component " + comp + " could not connect")
+    c = await login(host, port, jid, pw)
+    c.send_message(mto="bridge@" + comp, mbody="hello", mtype='chat')
+    await wait_for(lambda: "echo: hello" in c.msgs, "the component's echo")
+    print("component %s authenticated and echoed a message from %s" % (comp, jid))
+    c.disconnect()
+    e.disconnect()
+
+
+async def component_refused(host, cport, comp, secret):
+    e = Echo(comp, secret, host, cport)
+    e.connect()
+    try:
+        ok = await asyncio.wait_for(e.ready, 8)
+    except asyncio.TimeoutError:
+        ok = False
+    if ok:
+        raise SystemExit("component connected with a wrong secret")
+    print("component %s refused" % comp)
+
+
+async def login_fails(host, port, jid, pw):
+    c = Client(jid, pw)
+    c.connect((host, int(port)))
+    try:
+        ok = await asyncio.wait_for(c.started, 10)
+    except asyncio.TimeoutError:
+        ok = False
+    if ok:
+        raise SystemExit("logged in with a wrong password")
+    print("login of %s refused" % jid)
+
+
+RAW_HEAD = ("<?xml version='1.0'?><stream:stream to='example.test' xmlns='jabber:client' "
+            "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
+
+
+def raw(host, port, case):
+    """Hostile input before TLS (the parser sees it first) or, for cases that
+    need it, after STARTTLS. Prints the stream error condition."""
+    s = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    if case == 'laughs':
+        data = ("<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>"
+                "<!ENTITY lol2 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>"
+                "<!ENTITY lol3 '&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;'>]>"
+                "<stream:stream to='example.test' xmlns='jabber:client' "
+                "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>&lol3;")
+    elif case == 'malformed':
+        data = RAW_HEAD + "<message><body>x</mess></body>"
+    elif case == 'pi':
+        data = RAW_HEAD + "<?evil do-this?>"
+    elif case == 'notls':
+        data = RAW_HEAD + ("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+                           "mechanism='PLAIN'>AGFsaWNlAHg=</auth>")
+    elif case == 'oversize':
+        data = RAW_HEAD + "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+    else:
+        raise SystemExit("unknown case " + case)
+    s.sendall(data.encode())
+    got = b''
+    if case == 'oversize':
+        # Through TLS: a stanza bigger than the limit after the new stream.
+        while b'<proceed' not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise SystemExit("no <proceed/>")
+            got += chunk
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s, server_hostname='example.test')
+        s.sendall(RAW_HEAD.encode())
+        big = "<message to='x@example.test'><body>" + "A" * (1 << 20) + "</body></message>"
+        try:
+            s.sendall(big.encode())
+        except OSError:
+            pass
+        got = b''
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except (OSError, ssl.SSLError):
+        pass
+    text = got.decode(errors='replace')
+    i = text.find("<stream:error>")
+    if i < 0:
+        raise SystemExit("no stream error in: " + text[-300:])
+    cond = text[i + 15:].split()[0].split('/')[0].split('>')[0]
+    print(cond)
+
+
+def main():
+    logging.basicConfig(level=logging.ERROR)
+    a = sys.argv[1:]
+    if not a:
+        raise SystemExit(__doc__)
+    cmd = a[0]
+    loop = asyncio.get_event_loop()
+    if cmd == 'chat':
+        loop.run_until_complete(chat(a[1], a[2], a[3], a[4], a[5], a[6], int(a[7]),
+                                     a[8] if len(a) > 8 else None))
+    elif cmd == 'component':
+        loop.run_until_complete(component(*a[1:8]))
+    elif cmd == 'component-refused':
+        loop.run_until_complete(component_refused(*a[1:5]))
+    elif cmd == 'login-fails':
+        loop.run_until_complete(login_fails(*a[1:5]))
+    elif cmd == 'raw':
+        raw(a[1], a[2], a[3])
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == '__main__':
+    main()

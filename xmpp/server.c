@@ -1,0 +1,548 @@
+/* server.c - the XMPP service's listeners and connections: accepting,
+ * feeding bytes to the XML stream, writing stanzas, stream errors
+ * (RFC 6120 4.9), the local session and component tables, and status. */
+#include "xmpp/xmpp_int.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/addr.h"
+#include "common/log.h"
+
+#define DEFAULT_MAX_CONNECTIONS 10000
+#define DEFAULT_NEGOTIATION_MS 30000
+
+unsigned xmpp__hash(const char *s)
+{
+    unsigned h = 2166136261u;   /* FNV-1a */
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h % SESSION_BUCKETS;
+}
+
+/* ---- tables --------------------------------------------------------------- */
+
+static void chain_remove(struct xconn **head, struct xconn *c)
+{
+    for (struct xconn **p = head; *p; p = &(*p)->hnext)
+        if (*p == c) {
+            *p = c->hnext;
+            c->hnext = NULL;
+            return;
+        }
+}
+
+void xmpp__session_add(struct xmpp_server *srv, struct xconn *c)
+{
+    unsigned h = xmpp__hash(c->full);
+
+    c->hnext = srv->sessions[h];
+    srv->sessions[h] = c;
+    h = xmpp__hash(c->bare);
+    c->bnext = srv->by_bare[h];
+    srv->by_bare[h] = c;
+    srv->nsessions++;
+}
+
+struct xconn *xmpp__bare_first(const struct xmpp_server *srv, const char *bare)
+{
+    struct xconn *c = srv->by_bare[xmpp__hash(bare)];
+
+    while (c && strcmp(c->bare, bare) != 0)
+        c = c->bnext;
+    return c;
+}
+
+struct xconn *xmpp__bare_next(const struct xconn *c)
+{
+    struct xconn *n = c->bnext;
+
+    while (n && strcmp(n->bare, c->bare) != 0)
+        n = n->bnext;
+    return n;
+}
+
+struct xconn *xmpp__session_find(const struct xmpp_server *srv, const char *full)
+{
+    for (struct xconn *c = srv->sessions[xmpp__hash(full)]; c; c = c->hnext)
+        if (!strcmp(c->full, full))
+            return c;
+    return NULL;
+}
+
+struct xconn *xmpp__component_find(const struct xmpp_server *srv, const char *domain)
+{
+    for (struct xconn *c = srv->components[xmpp__hash(domain)]; c; c = c->hnext)
+        if (!strcmp(c->domain, domain))
+            return c;
+    return NULL;
+}
+
+int xmpp__propose(struct xmpp_server *srv, const char *cmd)
+{
+    if (!srv->o.propose || srv->o.propose(srv->o.propose_arg, cmd) < 0) {
+        CW_WARN("xmpp", "could not change the shared state (%.*s ...): the change was refused "
+                "(see the line before; on a cluster, `causeway xmpp cluster status`)",
+                (int)strcspn(cmd, " "), cmd);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+void xmpp__write(struct xconn *c, const char *p, size_t n)
+{
+    if (c->closing)
+        return;
+    if (cw_stream_pending(c->st) > OUT_MAX) {
+        CW_NOTICE("xmpp", "%s %s: closing: it does not read what is sent to it (%zu bytes "
+                  "queued)", c->kind == XC_C2S ? "client" : "component",
+                  c->full[0] ? c->full : c->peer, cw_stream_pending(c->st));
+        c->closing = 1;
+        cw_stream_close(c->st);
+        return;
+    }
+    cw_stream_write(c->st, p, n);
+}
+
+void xmpp__send(struct xconn *c, const struct xml_node *stanza)
+{
+    struct cw_sb *sb = &c->srv->scratch;
+    const char *ns = stanza->ns;
+
+    /* A stanza keeps the namespace of the stream it came in (jabber:client,
+     * jabber:component:accept): written with that as the outer namespace,
+     * it and its children that share it carry no xmlns and so take the
+     * receiving stream's default. */
+    if (strcmp(ns, NS_CLIENT) && strcmp(ns, NS_COMPONENT) && strcmp(ns, "jabber:server"))
+        ns = c->kind == XC_C2S ? NS_CLIENT : NS_COMPONENT;
+    cw_sb_clear(sb);
+    xml_serialize(stanza, ns, sb);
+    if (sb->failed) {
+        CW_WARN("xmpp", "out of memory writing to %s", c->full[0] ? c->full : c->peer);
+        return;
+    }
+    c->stanzas_out++;
+    xmpp__write(c, sb->s, sb->len);
+}
+
+void xmpp__stream_header(struct xconn *c, const char *ns, const char *from)
+{
+    struct cw_sb *sb = &c->srv->scratch;
+
+    cw_sb_clear(sb);
+    CW_SB_LIT(sb, "<?xml version='1.0'?><stream:stream xmlns='");
+    cw_sb_str_add(sb, ns);
+    CW_SB_LIT(sb, "' xmlns:stream='http://etherx.jabber.org/streams' id='");
+    cw_sb_str_add(sb, c->id);
+    if (from && from[0]) {
+        CW_SB_LIT(sb, "' from='");
+        xml_escape(sb, from, strlen(from));
+    }
+    CW_SB_LIT(sb, "' version='1.0' xml:lang='en'>");
+    c->header_sent = 1;
+    xmpp__write(c, sb->s, sb->len);
+}
+
+void xmpp__stream_error(struct xconn *c, const char *cond, const char *text)
+{
+    struct cw_sb *sb = &c->srv->scratch;
+
+    if (c->closing)
+        return;
+    /* RFC 6120 4.9.1.2: an error before our header still opens the stream. */
+    if (!c->header_sent)
+        xmpp__stream_header(c, c->kind == XC_C2S ? NS_CLIENT : NS_COMPONENT, NULL);
+    cw_sb_clear(sb);
+    CW_SB_LIT(sb, "<stream:error><");
+    cw_sb_str_add(sb, cond);
+    CW_SB_LIT(sb, " xmlns='" NS_STREAMS "'/>");
+    if (text) {
+        CW_SB_LIT(sb, "<text xmlns='" NS_STREAMS "'>");
+        xml_escape(sb, text, strlen(text));
+        CW_SB_LIT(sb, "</text>");
+    }
+    CW_SB_LIT(sb, "</stream:error></stream:stream>");
+    xmpp__write(c, sb->s, sb->len);
+    xmpp__close(c);
+}
+
+void xmpp__close(struct xconn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    cw_stream_close(c->st);
+}
+
+/* ---- XML stream callbacks --------------------------------------------------- */
+
+static int on_open(void *ctx, const struct xml_node *head)
+{
+    struct xconn *c = ctx;
+
+    return c->kind == XC_C2S ? xmpp__c2s_open(c, head) : xmpp__comp_open(c, head);
+}
+
+static int on_stanza(void *ctx, struct xml_node *n)
+{
+    struct xconn *c = ctx;
+
+    if (c->closing) {
+        xml_node_free(n);
+        return XML_STOP;
+    }
+    c->stanzas_in++;
+    return c->kind == XC_C2S ? xmpp__c2s_stanza(c, n) : xmpp__comp_stanza(c, n);
+}
+
+static int on_stream_close(void *ctx)
+{
+    struct xconn *c = ctx;
+
+    /* RFC 6120 4.4: answer the closing tag with ours, then close. */
+    if (!c->closing) {
+        xmpp__write(c, "</stream:stream>", 16);
+        xmpp__close(c);
+    }
+    return XML_STOP;
+}
+
+static const struct xml_stream_cbs xml_cbs = {
+    .on_open = on_open,
+    .on_stanza = on_stanza,
+    .on_close = on_stream_close,
+};
+
+/* ---- connection life ----------------------------------------------------- */
+
+static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
+{
+    struct xconn *c = cw_stream_data(s);
+    const char *cond, *why;
+    int r;
+
+    if (c->closing)
+        return;
+    r = xml_stream_feed(c->xs, (const char *)p, n);
+    if (r < 0) {
+        cond = xml_stream_error(c->xs, &why);
+        CW_NOTICE("xmpp", "%s %s: stream error %s: %s", c->kind == XC_C2S ? "client" : "component",
+                  c->full[0] ? c->full : c->peer, cond, why);
+        xmpp__stream_error(c, cond, NULL);
+        return;
+    }
+    /* Bytes after <starttls/> or after a SASL success in this read are
+     * dropped with the rest of the buffer (XML_STOP): RFC 6120 5.4.3.3 and
+     * the STARTTLS command injection they would allow. */
+    if (c->tls_next) {
+        c->tls_next = 0;
+        if (cw_stream_start_tls(c->st, c->srv->o.tls) < 0) {
+            xmpp__close(c);
+            return;
+        }
+        c->restart = 1;
+    }
+    if (c->restart) {
+        c->restart = 0;
+        if (xml_stream_reset(c->xs) < 0)
+            xmpp__stream_error(c, "internal-server-error", NULL);
+        c->header_sent = 0;
+    }
+}
+
+/* The server's memory goes when it is closing and nothing of it is left. */
+static void server_maybe_free(struct xmpp_server *srv)
+{
+    if (srv->closing && srv->live == 0) {
+        free(srv->hints);
+        cw_sb_free(&srv->scratch);
+        free(srv);
+    }
+}
+
+static void timer_close_cb(uv_handle_t *h)
+{
+    struct xconn *c = h->data;
+    struct xmpp_server *srv = c->srv;
+
+    free(c);
+    srv->live--;
+    server_maybe_free(srv);
+}
+
+static void on_close(struct cw_stream *s, int err)
+{
+    struct xconn *c = cw_stream_data(s);
+    struct xmpp_server *srv = c->srv;
+
+    c->closing = 1;
+    if (c->kind == XC_C2S)
+        xmpp__c2s_gone(c);
+    if (c->kind == XC_COMP && c->phase == PH_READY) {
+        chain_remove(&srv->components[xmpp__hash(c->domain)], c);
+        srv->ncomponents--;
+        if (srv->o.forward && !srv->closing && !xmpp__component_find(srv, c->domain)) {
+            char cmd[400];
+            snprintf(cmd, sizeof(cmd), "comproute-del %s %s", c->domain, srv->node);
+            xmpp__propose(srv, cmd);
+        }
+        CW_NOTICE("xmpp", "component %s disconnected (%s)", c->domain, cw_stream_strerror(err));
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconn--;
+    xml_stream_destroy(c->xs);
+    sasl_server_free(c->sasl);
+    xml_node_free(c->presence);
+    uv_close((uv_handle_t *)&c->timer, timer_close_cb);
+}
+
+/* The client or component would not finish setting its stream up. */
+static void deadline_cb(uv_timer_t *t)
+{
+    struct xconn *c = t->data;
+
+    if (c->phase == PH_READY || c->closing)
+        return;
+    CW_INFO("xmpp", "%s %s: stream not set up within %u ms: closing",
+            c->kind == XC_C2S ? "client" : "component", c->peer, c->srv->o.negotiation_timeout_ms);
+    xmpp__stream_error(c, "connection-timeout", NULL);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct xmpp_listener *l = server->data;
+    struct xmpp_server *srv = l->srv;
+    static const struct cw_stream_cbs cbs = { .on_data = on_data, .on_close = on_close };
+    struct xconn *c;
+    uint8_t rnd[16];
+
+    if (status < 0 || srv->closing)
+        return;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->srv = srv;
+    c->kind = l->kind;
+    c->xs = xml_stream_create(&srv->o.limits, &xml_cbs, c);
+    if (!c->xs || RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        xml_stream_destroy(c->xs);
+        free(c);
+        return;
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(c->id + 2 * i, 3, "%02x", rnd[i]);
+    c->st = cw_stream_accept(server, NULL, &cbs, c);
+    if (!c->st) {
+        xml_stream_destroy(c->xs);
+        free(c);
+        return;
+    }
+    srv->live++;   /* until its timer is closed, after the stream's on_close */
+    cw_addr_fmt(cw_stream_peer(c->st), c->peer, sizeof(c->peer), 1);
+    uv_timer_init(srv->loop, &c->timer);
+    c->timer.data = c;
+    uv_timer_start(&c->timer, deadline_cb, srv->o.negotiation_timeout_ms, 0);
+    c->next = srv->conns;
+    if (c->next)
+        c->next->prev = c;
+    srv->conns = c;
+    srv->nconn++;
+    if (srv->nconn > srv->o.max_connections) {
+        CW_WARN("xmpp", "%s refused: %u connections, the most allowed (max-connections)",
+                c->peer, srv->o.max_connections);
+        xmpp__stream_error(c, "resource-constraint", NULL);
+    }
+}
+
+/* ---- the server ------------------------------------------------------------ */
+
+static int listen_on(struct xmpp_server *srv, const struct sockaddr_storage *ss,
+                     enum xconn_kind kind, char *err, size_t errlen)
+{
+    struct xmpp_listener *l = &srv->lis[srv->nlis];
+    int r;
+
+    l->srv = srv;
+    l->kind = kind;
+    cw_addr_fmt((const struct sockaddr *)ss, l->addr, sizeof(l->addr), 1);
+    uv_tcp_init(srv->loop, &l->tcp);
+    l->tcp.data = l;
+    srv->nlis++;
+    srv->live++;
+    r = uv_tcp_bind(&l->tcp, (const struct sockaddr *)ss, 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot listen for XMPP %s on %s: %s",
+                 kind == XC_C2S ? "clients" : "components", l->addr, uv_strerror(r));
+        return -1;
+    }
+    return 0;
+}
+
+static void lis_close_cb(uv_handle_t *h)
+{
+    struct xmpp_listener *l = h->data;
+
+    l->srv->live--;
+    server_maybe_free(l->srv);
+}
+
+struct xmpp_server *xmpp_server_create(uv_loop_t *loop, const struct xmpp_server_opts *opts,
+                                       const struct xmpp_state *st, char *err, size_t errlen)
+{
+    struct xmpp_server *srv = calloc(1, sizeof(*srv));
+
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->loop = loop;
+    srv->o = *opts;
+    srv->st = st;
+    snprintf(srv->node, sizeof(srv->node), "%s", opts->node ? opts->node : "local");
+    srv->o.node = srv->node;
+    if (!srv->o.max_connections)
+        srv->o.max_connections = DEFAULT_MAX_CONNECTIONS;
+    if (!srv->o.negotiation_timeout_ms)
+        srv->o.negotiation_timeout_ms = DEFAULT_NEGOTIATION_MS;
+    cw_sb_init(&srv->scratch);
+    if ((opts->c2s.ss_family && listen_on(srv, &opts->c2s, XC_C2S, err, errlen) < 0) ||
+        (opts->component.ss_family &&
+         listen_on(srv, &opts->component, XC_COMP, err, errlen) < 0)) {
+        xmpp_server_close(srv);
+        return NULL;
+    }
+    CW_NOTICE("xmpp", "serving clients on %s, components on %s (node %s)",
+              opts->c2s.ss_family ? srv->lis[0].addr : "(off)",
+              opts->component.ss_family ? srv->lis[srv->nlis - 1].addr : "(off)", srv->node);
+    return srv;
+}
+
+void xmpp_server_close(struct xmpp_server *srv)
+{
+    struct xconn *c, *next;
+
+    if (!srv || srv->closing)
+        return;
+    srv->closing = 1;
+    srv->live++;   /* held while this function runs */
+    for (int i = 0; i < srv->nlis; i++)
+        uv_close((uv_handle_t *)&srv->lis[i].tcp, lis_close_cb);
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        xmpp__stream_error(c, "system-shutdown", NULL);
+    }
+    srv->live--;
+    server_maybe_free(srv);
+}
+
+void xmpp_server_applied(struct xmpp_server *srv, const char *cmd)
+{
+    char owner[JID_MAX + 1], contact[JID_MAX + 1];
+
+    if ((!strncmp(cmd, "roster-set ", 11) || !strncmp(cmd, "roster-del ", 11)) &&
+        sscanf(cmd + 11, "%767s %767s", owner, contact) == 2) {
+        xmpp__roster_push(srv, owner, contact);
+        return;
+    }
+    if (strncmp(cmd, "user-del ", 9) && strncmp(cmd, "comp-", 5) &&
+        strncmp(cmd, "domain-del ", 11) && strcmp(cmd, "restore"))
+        return;
+    for (struct xconn *c = srv->conns; c; c = c->next) {
+        if (c->closing || c->phase != PH_READY)
+            continue;
+        if (c->kind == XC_C2S && !xmpp_state_user_cred(srv->st, c->jid.domain, c->jid.local, 256)) {
+            CW_NOTICE("xmpp", "client %s: the account was deleted: closing", c->full);
+            xmpp__stream_error(c, "not-authorized", "account deleted");
+        } else if (c->kind == XC_COMP && !xmpp__comp_secret(srv->st, c->domain)) {
+            CW_NOTICE("xmpp", "component %s: removed from the call bridges: closing", c->domain);
+            xmpp__stream_error(c, "not-authorized", "component removed");
+        }
+    }
+}
+
+const char *xmpp__hint(const struct xmpp_server *srv, const char *full)
+{
+    const struct peer_hint *h;
+
+    if (!srv->hints)
+        return NULL;
+    h = &srv->hints[xmpp__hash(full) % HINTS];
+    if (!h->at || strcmp(h->full, full) || uv_now(srv->loop) - h->at > HINT_TTL_MS)
+        return NULL;
+    return h->node;
+}
+
+void xmpp_server_deliver(struct xmpp_server *srv, const char *node, struct xml_node *n)
+{
+    const char *from = xml_node_attr(n, "from");
+
+    if (node && from && strlen(from) <= JID_MAX && strchr(from, '/') &&
+        (srv->hints || (srv->hints = calloc(HINTS, sizeof(*srv->hints))))) {
+        struct peer_hint *h = &srv->hints[xmpp__hash(from) % HINTS];
+        snprintf(h->full, sizeof(h->full), "%s", from);
+        snprintf(h->node, sizeof(h->node), "%s", node);
+        h->at = uv_now(srv->loop);
+    }
+    srv->from_peer = 1;
+    xmpp__route(srv, n);
+    srv->from_peer = 0;
+}
+
+void xmpp_server_status(const struct xmpp_server *srv, struct cw_sb *out)
+{
+    unsigned clients = 0, negotiating = 0;
+
+    for (int i = 0; i < srv->nlis; i++)
+        cw_sb_printf(out, "%-11s %s\n", srv->lis[i].kind == XC_C2S ? "clients" : "components",
+                     srv->lis[i].addr);
+    for (const struct xconn *c = srv->conns; c; c = c->next) {
+        if (c->phase != PH_READY)
+            negotiating++;
+        else if (c->kind == XC_C2S)
+            clients++;
+    }
+    cw_sb_printf(out, "node        %s\nsessions    %u (%u negotiating)\ncomponents  %u\n"
+                 "routed      %lu stanzas, %lu bounced with an error, %lu to other nodes\n",
+                 srv->node, clients, negotiating, srv->ncomponents, srv->routed, srv->bounced,
+                 srv->forwarded);
+    for (const struct xconn *c = srv->conns; c; c = c->next)
+        if (c->phase == PH_READY)
+            cw_sb_printf(out, "  %-9s %-40s %s in %lu out %lu\n",
+                         c->kind == XC_C2S ? "client" : "component",
+                         c->kind == XC_C2S ? c->full : c->domain, c->peer, c->stanzas_in,
+                         c->stanzas_out);
+}
+
+void xmpp__component_add(struct xmpp_server *srv, struct xconn *c)
+{
+    unsigned h = xmpp__hash(c->domain);
+
+    c->hnext = srv->components[h];
+    srv->components[h] = c;
+    srv->ncomponents++;
+}
+
+void xmpp__c2s_session_remove(struct xconn *c)
+{
+    struct xconn **p;
+
+    chain_remove(&c->srv->sessions[xmpp__hash(c->full)], c);
+    for (p = &c->srv->by_bare[xmpp__hash(c->bare)]; *p; p = &(*p)->bnext)
+        if (*p == c) {
+            *p = c->bnext;
+            break;
+        }
+    c->srv->nsessions--;
+}

@@ -1,0 +1,65 @@
+/* xmpp.h - the XMPP service of a core node (RFC 6120/6121 subset): client
+ * connections (c2s: STARTTLS required, SASL SCRAM-SHA-256/SHA-1 and
+ * optionally PLAIN, resource binding, rosters, presence and subscriptions,
+ * messages, ping) and call-bridge components (XEP-0114), routed among the
+ * sessions and components of this node.
+ *
+ * The service reads the replicated state (xmpp/state.h: domains, users,
+ * components, rosters) and changes it only by proposing commands to its
+ * owner, which applies them (at once on a single node; through the cluster
+ * log otherwise) and then calls xmpp_server_applied() on every node. */
+#ifndef CW_XMPP_H
+#define CW_XMPP_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "common/strbuf.h"
+#include "xmpp/state.h"
+#include "xmpp/xml.h"
+
+struct cw_tls_ctx;
+
+struct xmpp_server_opts {
+    struct sockaddr_storage c2s;        /* ss_family 0: no client listener */
+    struct sockaddr_storage component;  /* ss_family 0: no component listener */
+    struct cw_tls_ctx *tls;             /* STARTTLS certificates (SNI picks); required */
+    int allow_plain;                    /* offer SASL PLAIN (over TLS only) */
+    const char *node;                   /* this node's id in the session directory */
+    struct xml_limits limits;           /* zero fields: xml.h's defaults */
+    unsigned max_connections;           /* clients and components (0: 10000) */
+    unsigned negotiation_timeout_ms;    /* stream set-up deadline (0: 30000) */
+    /* Asks the state's owner to apply cmd (state.h). 0 when applied or
+     * accepted for the log, -1 when refused (no quorum, say). */
+    int (*propose)(void *arg, const char *cmd);
+    void *propose_arg;
+    /* Sends a stanza to another node (named in the session directory) for
+     * its sessions; NULL on a node alone. 0, or -1 (node unknown). */
+    int (*forward)(void *arg, const char *node, const struct xml_node *n);
+    void *forward_arg;
+};
+
+struct xmpp_server;
+
+/* Binds the listeners. NULL with the reason in err. The server keeps a
+ * pointer to st (owned by the caller, alive until xmpp_server_close). */
+struct xmpp_server *xmpp_server_create(uv_loop_t *loop, const struct xmpp_server_opts *opts,
+                                       const struct xmpp_state *st, char *err, size_t errlen);
+/* Closes listeners and every connection (with a system-shutdown stream
+ * error); the memory goes once all handles are closed. */
+void xmpp_server_close(struct xmpp_server *srv);
+/* Command cmd was applied to the state (on every node, in log order):
+ * roster changes are pushed to the owner's resources on this node;
+ * sessions of deleted users and components whose name or secret went away
+ * are closed. */
+void xmpp_server_applied(struct xmpp_server *srv, const char *cmd);
+/* A stanza node forwarded: delivered to this node's sessions only (never
+ * forwarded again, never bounced). Its sender is remembered as being on
+ * node for a while, so that answers find it before the session directory
+ * entry reaches this node. Takes ownership. */
+void xmpp_server_deliver(struct xmpp_server *srv, const char *node, struct xml_node *n);
+/* Listeners, connections, sessions and components, for `xmpp status`. */
+void xmpp_server_status(const struct xmpp_server *srv, struct cw_sb *out);
+
+#endif

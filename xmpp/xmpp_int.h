@@ -1,0 +1,147 @@
+/* xmpp_int.h - what the XMPP service's files share: the server, its
+ * connections and the routing entry points. */
+#ifndef CW_XMPP_INT_H
+#define CW_XMPP_INT_H
+
+#include "common/stream.h"
+#include "xmpp/jid.h"
+#include "xmpp/sasl.h"
+#include "xmpp/xmpp.h"
+
+#define NS_CLIENT "jabber:client"
+#define NS_COMPONENT "jabber:component:accept"
+#define NS_STREAMS "urn:ietf:params:xml:ns:xmpp-streams"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define NS_ROSTER "jabber:iq:roster"
+#define NS_PING "urn:xmpp:ping"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+
+#define SESSION_BUCKETS 4096
+#define OUT_MAX (4u << 20)   /* bytes queued to one connection before it is cut */
+
+enum xconn_kind { XC_C2S, XC_COMP };
+
+enum xconn_phase {
+    PH_HEADER,      /* waiting for the stream header */
+    PH_TLS,         /* c2s: features sent, waiting for <starttls/> */
+    PH_AUTH,        /* c2s: over TLS, waiting for <auth/> or <response/> */
+    PH_BIND,        /* c2s: authenticated, waiting for the bind request */
+    PH_HANDSHAKE,   /* component: waiting for <handshake/> */
+    PH_READY,       /* stanzas flow */
+};
+
+struct xconn {
+    struct xmpp_server *srv;
+    struct cw_stream *st;
+    struct xml_stream *xs;
+    enum xconn_kind kind;
+    enum xconn_phase phase;
+    unsigned header_sent : 1;   /* our stream header is out */
+    unsigned closing : 1;
+    unsigned available : 1;     /* c2s: sent available presence */
+    unsigned interested : 1;    /* c2s: asked for the roster (gets pushes) */
+    unsigned restart : 1;       /* xml stream must be reset after feed returns */
+    unsigned tls_next : 1;      /* start TLS after feed returns */
+    char id[33];                /* our stream id */
+    char domain[JID_PART_MAX + 1];   /* the stream's to: our domain / the component's */
+    char peer[64];
+    struct sasl_server *sasl;
+    enum sasl_mech mech;
+    unsigned auth_failures;
+    struct jid jid;             /* c2s: the bound address */
+    char full[JID_MAX + 1], bare[JID_MAX + 1];
+    struct xml_node *presence;  /* c2s: last broadcast available presence */
+    struct xconn *hnext;        /* session (by full JID) or component hash chain */
+    struct xconn *bnext;        /* c2s: sessions by bare JID */
+    struct xconn *prev, *next;  /* all connections */
+    uv_timer_t timer;           /* negotiation deadline */
+    unsigned long stanzas_in, stanzas_out;
+};
+
+struct xmpp_listener {
+    uv_tcp_t tcp;
+    struct xmpp_server *srv;
+    enum xconn_kind kind;
+    char addr[64];
+};
+
+/* Where a sender on another node was seen last: answers can reach it before
+ * the session directory entry is applied here (it lags the leader). */
+#define HINTS 1024
+#define HINT_TTL_MS 60000
+struct peer_hint {
+    char full[JID_MAX + 1];
+    char node[64];
+    uint64_t at;                /* uv_now */
+};
+
+struct xmpp_server {
+    uv_loop_t *loop;
+    struct xmpp_server_opts o;
+    char node[64];
+    const struct xmpp_state *st;
+    struct xmpp_listener lis[2];
+    int nlis;
+    struct xconn *conns;        /* list of all */
+    unsigned nconn, nsessions, ncomponents;
+    struct xconn *sessions[SESSION_BUCKETS];    /* by full JID, c2s in PH_READY */
+    struct xconn *by_bare[SESSION_BUCKETS];     /* c2s in PH_READY, by bare JID */
+    struct xconn *components[SESSION_BUCKETS];  /* by component domain */
+    unsigned long routed, bounced, pushes, forwarded;
+    int from_peer;              /* routing a stanza another node forwarded */
+    struct peer_hint *hints;    /* HINTS entries, by hash of the full JID */
+    int closing;
+    unsigned live;              /* listeners and connections not yet freed */
+    struct cw_sb scratch;
+};
+
+/* server.c */
+void xmpp__write(struct xconn *c, const char *p, size_t n);
+void xmpp__send(struct xconn *c, const struct xml_node *stanza);
+void xmpp__stream_error(struct xconn *c, const char *cond, const char *text);
+void xmpp__stream_header(struct xconn *c, const char *ns, const char *from);
+void xmpp__close(struct xconn *c);
+unsigned xmpp__hash(const char *s);
+void xmpp__session_add(struct xmpp_server *srv, struct xconn *c);
+void xmpp__c2s_session_remove(struct xconn *c);
+void xmpp__component_add(struct xmpp_server *srv, struct xconn *c);
+struct xconn *xmpp__session_find(const struct xmpp_server *srv, const char *full);
+/* The first session of bare, and the next after c (NULL at the end). */
+struct xconn *xmpp__bare_first(const struct xmpp_server *srv, const char *bare);
+struct xconn *xmpp__bare_next(const struct xconn *c);
+struct xconn *xmpp__component_find(const struct xmpp_server *srv, const char *domain);
+int xmpp__propose(struct xmpp_server *srv, const char *cmd);
+
+const char *xmpp__hint(const struct xmpp_server *srv, const char *full);
+
+/* c2s.c */
+int xmpp__c2s_open(struct xconn *c, const struct xml_node *head);
+int xmpp__c2s_stanza(struct xconn *c, struct xml_node *n);
+void xmpp__c2s_gone(struct xconn *c);
+void xmpp__c2s_deliver(struct xconn *c, struct xml_node *n);
+void xmpp__roster_push(struct xmpp_server *srv, const char *owner, const char *contact);
+
+/* component.c */
+int xmpp__comp_open(struct xconn *c, const struct xml_node *head);
+int xmpp__comp_stanza(struct xconn *c, struct xml_node *n);
+const char *xmpp__comp_secret(const struct xmpp_state *st, const char *domain);
+
+/* router.c */
+/* Routes stanza (ownership taken) from its sender; from is set already. */
+void xmpp__route(struct xmpp_server *srv, struct xml_node *stanza);
+/* Answers stanza with a stanza error (unless it is an error or a result);
+ * takes ownership. */
+void xmpp__bounce(struct xmpp_server *srv, struct xml_node *stanza, const char *type,
+                  const char *cond);
+/* A stanza error reply to req, to send to its sender (NULL for errors). */
+struct xml_node *xmpp__error_reply(const struct xml_node *req, const char *type,
+                                   const char *cond);
+void xmpp__presence_broadcast(struct xconn *c, struct xml_node *pres);
+void xmpp__presence_subscription(struct xmpp_server *srv, struct xconn *from, struct xml_node *p);
+int xmpp__is_local_domain(const struct xmpp_server *srv, const char *domain);
+
+#endif
