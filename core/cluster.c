@@ -41,7 +41,7 @@
 #define STREAM_HEAD "<stream:stream xmlns='jabber:client' " \
                     "xmlns:stream='http://etherx.jabber.org/streams'>"
 
-enum { R_DONE = 0, R_REDIRECT = 1, R_FAILED = 2 };
+enum { R_DONE = 0, R_REDIRECT = 1, R_FAILED = 2, R_REFUSED = 3 };
 
 struct link {
     struct core_cluster *cl;
@@ -111,6 +111,8 @@ struct core_cluster {
     int cleared;                /* this node's old sessions dropped after a start */
     struct job job;
     struct raft_transfer transfer;
+    void (*closed)(void *arg);
+    void *closed_arg;
 };
 
 static const char *state_name(int s)
@@ -251,7 +253,7 @@ static void link_kill(struct link *l, const char *why)
     for (struct pend *p = cl->pend, *nx; p; p = nx) {
         nx = p->next;
         if (p->l == l)
-            pend_finish(p, -1, why);
+            pend_finish(p, CLUSTER_EAGAIN, why);
     }
     if (cl->job.busy && cl->job.reply == l)
         cl->job.reply = NULL;
@@ -455,7 +457,7 @@ static struct link *link_to(struct core_cluster *cl, const char *addr)
 
 static void pend_timeout(uv_timer_t *t)
 {
-    pend_finish(t->data, -1, "no answer from the other node within 5 s");
+    pend_finish(t->data, CLUSTER_EAGAIN, "no answer from the other node within 5 s");
 }
 
 /* Sends a request that expects a reply; done gets it. */
@@ -490,12 +492,15 @@ static void apply_done(struct raft_apply *req, int status, void *result)
 {
     struct apply_req *a = req->data;
     const char *msg = status ? raft_strerror(status) : result;
-    int rc = status || result ? -1 : 0;
+    /* -2: applied in the log, refused by the state (the same everywhere);
+     * -1: not in the log (leadership lost, shutdown): may be tried again. */
+    int rc = status ? CLUSTER_EAGAIN : result ? CLUSTER_EREFUSED : 0;
 
     if (a->done)
         a->done(a->arg, rc, msg);
     else if (a->reply && !a->reply->dead)
-        reply(a->reply, a->reply_id, rc ? R_FAILED : R_DONE, msg);
+        reply(a->reply, a->reply_id, rc == 0 ? R_DONE : rc == CLUSTER_EREFUSED ? R_REFUSED : R_FAILED,
+              msg);
     free(result);
     free(a);
 }
@@ -898,7 +903,7 @@ static void handle_frame(struct link *l, char type, uint32_t id, const char *p, 
                         return;
                     }
                 }
-                pend_finish(q, st == R_DONE ? 0 : -1,
+                pend_finish(q, st == R_DONE ? 0 : st == R_REFUSED ? CLUSTER_EREFUSED : CLUSTER_EAGAIN,
                             st == R_DONE ? NULL : text[0] ? text : "failed");
                 return;
             }
@@ -1166,7 +1171,7 @@ struct core_cluster *core_cluster_start(uv_loop_t *loop, const struct core_confi
     uv_timer_start(&cl->tick, tick_cb, TICK_MS, TICK_MS);
     if (raft_dir_has_data(cl->raft_dir)) {
         if (raft_begin(cl) < 0) {
-            core_cluster_stop(cl);
+            core_cluster_stop(cl, NULL, NULL);
             return NULL;
         }
         CW_NOTICE("cluster", "node %s (id %llu) on %s: rejoining its cluster",
@@ -1307,6 +1312,8 @@ static void raft_closed(struct raft *r)
 
     raft_uv_close(&cl->io);
     cluster_net_free(&cl->t);
+    if (cl->closed)
+        cl->closed(cl->closed_arg);
     free(cl);
 }
 
@@ -1314,19 +1321,21 @@ static void tick_closed(uv_handle_t *h)
 {
     struct core_cluster *cl = h->data;
 
-    if (cl->started) {
-        cl->r.data = cl;
+    cl->r.data = cl;
+    if (cl->inited && !cl->removed) {   /* a removed node's Raft is closed already */
         raft_close(&cl->r, raft_closed);
         return;
     }
-    raft_closed((cl->r.data = cl, &cl->r));
+    raft_closed(&cl->r);
 }
 
-void core_cluster_stop(struct core_cluster *cl)
+void core_cluster_stop(struct core_cluster *cl, void (*closed)(void *arg), void *arg)
 {
     if (!cl || cl->stopping)
         return;
     cl->stopping = 1;
+    cl->closed = closed;
+    cl->closed_arg = arg;
     while (cl->pend)
         pend_finish(cl->pend, -1, "the node is stopping");
     while (cl->links)

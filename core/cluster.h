@@ -17,7 +17,12 @@
 
 struct core_cluster;
 
-/* rc 0 and msg NULL when done; else rc < 0 and msg says why. */
+/* rc 0 and msg NULL when done; else rc < 0 and msg says why:
+ * CLUSTER_EREFUSED when the state refused the command (in log order, the
+ * same on every node), CLUSTER_EAGAIN when it did not get into the log (no
+ * leader, leadership lost, the leader unreachable): it may be tried again. */
+#define CLUSTER_EAGAIN (-1)
+#define CLUSTER_EREFUSED (-2)
 typedef void (*cluster_done_fn)(void *arg, int rc, const char *msg);
 
 struct core_cluster_cbs {
@@ -35,7 +40,9 @@ struct core_cluster_cbs {
 struct core_cluster *core_cluster_start(uv_loop_t *loop, const struct core_config *cfg,
                                         struct xmpp_state *st,
                                         const struct core_cluster_cbs *cbs, void *arg);
-void core_cluster_stop(struct core_cluster *cl);
+/* Stops Raft and the links; closed(arg) runs when nothing of the cluster
+ * calls back any more (closed may be NULL). */
+void core_cluster_stop(struct core_cluster *cl, void (*closed)(void *arg), void *arg);
 
 /* Appends cmd to the log (through the leader). done is called once, later,
  * when the command is applied here or it failed (no leader, timeout, the

@@ -20,6 +20,16 @@
 #include "xmpp/xmpp.h"
 
 #define SECRET_BYTES 24
+#define RETRY_MS 200
+#define QUEUE_MAX 100000
+
+/* A change the service made (a session, a roster item), waiting for the
+ * cluster: they go one after another in the order they were made, and one
+ * that could not get into the log is tried again until it does. */
+struct write {
+    struct write *next;
+    char cmd[];
+};
 
 struct core_xmpp {
     const struct core_config *cfg;
@@ -30,6 +40,11 @@ struct core_xmpp {
     struct cw_tls_ctx *tls;
     char path[1100];
     int dirty;                  /* changes not yet saved */
+    struct write *q, **qtail;   /* cluster: the service's writes, in order */
+    unsigned qlen;
+    int inflight;
+    uv_timer_t retry;
+    int stopping;               /* late callbacks (the cluster closing) do nothing */
 };
 
 /* ---- the state file ----------------------------------------------------------- */
@@ -87,26 +102,70 @@ static int state_load(struct core_xmpp *x)
     return rc;
 }
 
-static void write_failed(void *arg, int rc, const char *msg)
+static void queue_kick(struct core_xmpp *x);
+
+static void retry_cb(uv_timer_t *t)
 {
-    (void)arg;
+    queue_kick(t->data);
+}
+
+static void queue_done(void *arg, int rc, const char *msg)
+{
+    struct core_xmpp *x = arg;
+    struct write *w = x->q;
+
+    x->inflight = 0;
+    if (!w || x->stopping)
+        return;
+    if (rc == CLUSTER_EAGAIN) {
+        /* Not in the log: the same change again, soon (a new leader). */
+        uv_timer_start(&x->retry, retry_cb, RETRY_MS, 0);
+        return;
+    }
     if (rc < 0)
-        CW_WARN("xmpp", "a change to the shared state failed: %s", msg);
+        CW_INFO("xmpp", "the shared state refused %.*s: %s", (int)strcspn(w->cmd, " "), w->cmd, msg);
+    x->q = w->next;
+    if (!x->q)
+        x->qtail = &x->q;
+    x->qlen--;
+    free(w);
+    queue_kick(x);
+}
+
+static void queue_kick(struct core_xmpp *x)
+{
+    const char *msg;
+
+    if (x->inflight || !x->q || !x->cl)
+        return;
+    x->inflight = 1;
+    if (core_cluster_propose(x->cl, x->q->cmd, queue_done, x, &msg) < 0) {
+        x->inflight = 0;
+        if (!uv_is_active((uv_handle_t *)&x->retry))
+            uv_timer_start(&x->retry, retry_cb, RETRY_MS, 0);
+    }
 }
 
 /* The service's own changes (sessions, rosters). A standalone node applies
- * them at once and saves; a cluster node sends them through the leader. */
+ * them at once and saves; a cluster node queues them for the leader. */
 static int propose(void *arg, const char *cmd)
 {
     struct core_xmpp *x = arg;
-    const char *msg;
+    struct write *w;
     char err[512];
 
     if (x->cl) {
-        if (core_cluster_propose(x->cl, cmd, write_failed, x, &msg) < 0) {
-            CW_WARN("xmpp", "cannot change the shared state: %s", msg);
+        if (x->qlen >= QUEUE_MAX || !(w = malloc(sizeof(*w) + strlen(cmd) + 1))) {
+            CW_WARN("xmpp", "cannot queue a change to the shared state: %u waiting (no leader "
+                    "for long? see `causeway xmpp cluster status`)", x->qlen);
             return -1;
         }
+        w->next = NULL;
+        strcpy(w->cmd, cmd);
+        *x->qtail = w;
+        x->qtail = &w->next;
+        x->qlen++;
+        queue_kick(x);
         return 0;
     }
     if (xmpp_state_apply(x->st, cmd, err, sizeof(err)) < 0) {
@@ -127,6 +186,7 @@ static int propose(void *arg, const char *cmd)
 }
 
 struct ctl_job {
+    struct core_xmpp *x;
     struct cw_ctl_pending *p;
     char ok[600];
 };
@@ -138,7 +198,8 @@ static void ctl_job_done(void *arg, int rc, const char *msg)
 
     if (rc < 0)
         snprintf(buf, sizeof(buf), "%s\n", msg ? msg : "failed");
-    if (j->p)
+    /* When the daemon stops, the control socket is gone before this runs. */
+    if (j->p && !j->x->stopping)
         cw_ctl_finish(j->p, rc < 0, rc < 0 ? buf : j->ok);
     free(j);
 }
@@ -156,6 +217,7 @@ static int change(struct core_xmpp *x, const char *cmd, const char *ok, struct c
             cw_sb_printf(out, "out of memory\n");
             return 1;
         }
+        j->x = x;
         snprintf(j->ok, sizeof(j->ok), "%s", ok);
         if (core_cluster_propose(x->cl, cmd, ctl_job_done, j, &msg) < 0) {
             free(j);
@@ -374,6 +436,7 @@ static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
         cw_sb_printf(out, "out of memory\n");
         return 1;
     }
+    j->x = x;
     if (!strcmp(argv[0], "join")) {
         snprintf(j->ok, sizeof(j->ok), "joined the cluster through %s; `causeway xmpp cluster "
                  "status` lists the members\n", argv[1]);
@@ -407,6 +470,9 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
     }
     x->cfg = cfg;
     x->ctl = ctl;
+    x->qtail = &x->q;
+    uv_timer_init(loop, &x->retry);
+    x->retry.data = x;
     snprintf(x->path, sizeof(x->path), "%s/xmpp.state", cfg->state_dir);
     mkdir(cfg->state_dir, 0700);
     if (cfg->cluster.enabled) {
@@ -460,15 +526,40 @@ fail:
     return NULL;
 }
 
-void core_xmpp_stop(struct core_xmpp *x)
+/* The last of it goes once the cluster (which applies to the state and
+ * calls back) and the retry timer are closed. */
+static void xmpp_free(void *arg)
 {
-    if (!x)
-        return;
-    xmpp_server_close(x->srv);
-    core_cluster_stop(x->cl);
-    if (x->dirty && !x->cl)
-        state_save(x);
+    struct core_xmpp *x = arg;
+
+    while (x->q) {
+        struct write *w = x->q;
+        x->q = w->next;
+        free(w);
+    }
     cw_tls_ctx_destroy(x->tls);
     xmpp_state_free(x->st);
     free(x);
+}
+
+static void retry_closed(uv_handle_t *h)
+{
+    struct core_xmpp *x = h->data;
+
+    if (x->cl)
+        core_cluster_stop(x->cl, xmpp_free, x);
+    else
+        xmpp_free(x);
+}
+
+void core_xmpp_stop(struct core_xmpp *x)
+{
+    if (!x || x->stopping)
+        return;
+    x->stopping = 1;
+    xmpp_server_close(x->srv);
+    x->srv = NULL;
+    if (x->dirty && !x->cl)
+        state_save(x);
+    uv_close((uv_handle_t *)&x->retry, retry_closed);
 }

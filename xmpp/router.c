@@ -148,6 +148,8 @@ static void route_local(struct xmpp_server *srv, struct xml_node *n, const struc
             xml_node_free(n);
             return;
         }
+        if (!pres && xmpp__park(srv, n))
+            return;
         /* RFC 6121 8.5.3.2: a message to a gone resource goes to the
          * account; an iq gets an error; presence is dropped. */
         if (!msg) {
@@ -212,6 +214,8 @@ static void route_local(struct xmpp_server *srv, struct xml_node *n, const struc
     }
     local = to_available(srv, bare, n);
     remote = to_remote(srv, bare, NULL, n);
+    if (!local && !remote && msg && xmpp__park(srv, n))
+        return;
     if (!local && !remote && msg && !srv->from_peer &&
         !(type && (!strcmp(type, "groupchat") || !strcmp(type, "headline") ||
                    !strcmp(type, "error")))) {
@@ -423,9 +427,12 @@ static void inbound_subscription(struct xmpp_server *srv, struct xml_node *p,
             xml_node_free(p);
             return;
         }
-        if (!to_available(srv, contact, p) && !to_remote(srv, contact, NULL, p))
+        if (!to_available(srv, contact, p) && !to_remote(srv, contact, NULL, p)) {
+            if (xmpp__park(srv, p))
+                return;
             CW_INFO("xmpp", "subscription request from %s to %s: no resource of %s is online "
                     "to approve it (requests are not stored)", user, contact, contact);
+        }
         xml_node_free(p);
         return;
     }

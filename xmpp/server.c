@@ -390,6 +390,14 @@ static int listen_on(struct xmpp_server *srv, const struct sockaddr_storage *ss,
     return 0;
 }
 
+static void park_closed(uv_handle_t *h)
+{
+    struct xmpp_server *srv = h->data;
+
+    srv->live--;
+    server_maybe_free(srv);
+}
+
 static void lis_close_cb(uv_handle_t *h)
 {
     struct xmpp_listener *l = h->data;
@@ -417,6 +425,10 @@ struct xmpp_server *xmpp_server_create(uv_loop_t *loop, const struct xmpp_server
     if (!srv->o.negotiation_timeout_ms)
         srv->o.negotiation_timeout_ms = DEFAULT_NEGOTIATION_MS;
     cw_sb_init(&srv->scratch);
+    srv->parked_tail = &srv->parked;
+    uv_timer_init(loop, &srv->park_timer);
+    srv->park_timer.data = srv;
+    srv->live++;   /* the park timer, until it is closed */
     if ((opts->c2s.ss_family && listen_on(srv, &opts->c2s, XC_C2S, err, errlen) < 0) ||
         (opts->component.ss_family &&
          listen_on(srv, &opts->component, XC_COMP, err, errlen) < 0)) {
@@ -437,6 +449,14 @@ void xmpp_server_close(struct xmpp_server *srv)
         return;
     srv->closing = 1;
     srv->live++;   /* held while this function runs */
+    while (srv->parked) {
+        struct parked *p = srv->parked;
+        srv->parked = p->next;
+        xml_node_free(p->n);
+        free(p);
+    }
+    srv->nparked = 0;
+    uv_close((uv_handle_t *)&srv->park_timer, park_closed);
     for (int i = 0; i < srv->nlis; i++)
         uv_close((uv_handle_t *)&srv->lis[i].tcp, lis_close_cb);
     for (c = srv->conns; c; c = next) {
@@ -470,6 +490,43 @@ void xmpp_server_applied(struct xmpp_server *srv, const char *cmd)
             xmpp__stream_error(c, "not-authorized", "component removed");
         }
     }
+}
+
+static void park_cb(uv_timer_t *t)
+{
+    struct xmpp_server *srv = t->data;
+    uint64_t now = uv_now(srv->loop);
+
+    while (srv->parked && srv->parked->due <= now) {
+        struct parked *p = srv->parked;
+        srv->parked = p->next;
+        if (!srv->parked)
+            srv->parked_tail = &srv->parked;
+        srv->nparked--;
+        srv->no_park = 1;
+        xmpp__route(srv, p->n);   /* the last try: delivered, or bounced now */
+        srv->no_park = 0;
+        free(p);
+    }
+    if (srv->parked)
+        uv_timer_start(&srv->park_timer, park_cb, srv->parked->due - now, 0);
+}
+
+int xmpp__park(struct xmpp_server *srv, struct xml_node *n)
+{
+    struct parked *p;
+
+    if (!srv->o.forward || srv->from_peer || srv->no_park || srv->closing ||
+        srv->nparked >= PARK_MAX || !(p = malloc(sizeof(*p))))
+        return 0;
+    p->n = n;
+    p->next = NULL;
+    p->due = uv_now(srv->loop) + PARK_MS;
+    *srv->parked_tail = p;
+    srv->parked_tail = &p->next;
+    if (srv->nparked++ == 0)
+        uv_timer_start(&srv->park_timer, park_cb, PARK_MS, 0);
+    return 1;
 }
 
 const char *xmpp__hint(const struct xmpp_server *srv, const char *full)

@@ -79,6 +79,16 @@ struct peer_hint {
     uint64_t at;                /* uv_now */
 };
 
+/* A stanza for a session the session directory does not show here yet (its
+ * entry lags the leader by a heartbeat or so): routed again once, later. */
+#define PARK_MS 1000
+#define PARK_MAX 1000
+struct parked {
+    struct parked *next;
+    struct xml_node *n;
+    uint64_t due;               /* uv_now */
+};
+
 struct xmpp_server {
     uv_loop_t *loop;
     struct xmpp_server_opts o;
@@ -94,6 +104,10 @@ struct xmpp_server {
     unsigned long routed, bounced, pushes, forwarded;
     int from_peer;              /* routing a stanza another node forwarded */
     struct peer_hint *hints;    /* HINTS entries, by hash of the full JID */
+    struct parked *parked, **parked_tail;
+    unsigned nparked;
+    int no_park;                /* routing a parked stanza for the last time */
+    uv_timer_t park_timer;
     int closing;
     unsigned live;              /* listeners and connections not yet freed */
     struct cw_sb scratch;
@@ -117,6 +131,10 @@ struct xconn *xmpp__component_find(const struct xmpp_server *srv, const char *do
 int xmpp__propose(struct xmpp_server *srv, const char *cmd);
 
 const char *xmpp__hint(const struct xmpp_server *srv, const char *full);
+/* Keeps n (ownership taken) to route again in PARK_MS, on a cluster node
+ * where the directory may lag: 1, or 0 when it is not kept (alone, from
+ * another node, already retried, too many kept). */
+int xmpp__park(struct xmpp_server *srv, struct xml_node *n);
 
 /* c2s.c */
 int xmpp__c2s_open(struct xconn *c, const struct xml_node *head);
