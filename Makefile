@@ -5,6 +5,7 @@
 #   make bench-turn TURN benchmark side by side with coturn
 #   make bench-tunnel SSH tunnel benchmark side by side with OpenSSH's ssh -R
 #   make bench-proxy  web proxy benchmark side by side with nginx and HAProxy
+#   make bench-xmpp   XMPP core benchmark side by side with Prosody; cluster failover
 
 CC      ?= cc
 CLANG   ?= clang
@@ -40,7 +41,7 @@ ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwwebproxy.a $(B)/asan/
 # Objects made through pattern rules stay (make would delete them as intermediate).
 .SECONDARY:
 
-.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel bench-proxy clean
+.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel bench-proxy bench-xmpp clean
 all: build
 build: $(BIN)/causeway-edge $(BIN)/causeway-core $(BIN)/causeway
 
@@ -158,6 +159,10 @@ bench-tunnel: deps
 bench-proxy: deps
 	@$(MAKE) --no-print-directory build
 	@bash bench/proxy.sh
+
+bench-xmpp: deps
+	@$(MAKE) --no-print-directory build
+	@bash bench/xmpp.sh
 
 clean:
 	rm -rf $(B)

@@ -46,6 +46,7 @@ enum { R_DONE = 0, R_REDIRECT = 1, R_FAILED = 2, R_REFUSED = 3 };
 struct link {
     struct core_cluster *cl;
     struct link *next;
+    int held;                   /* frames wait for the end of the loop turn */
     uv_tcp_t *tcp;              /* NULL while connecting */
     char addr[CLUSTER_ADDR_MAX];
     int outgoing, dead;
@@ -113,6 +114,7 @@ struct core_cluster {
     struct raft_transfer transfer;
     void (*closed)(void *arg);
     void *closed_arg;
+    uv_prepare_t flush;         /* stanza frames go out once per loop turn */
 };
 
 static const char *state_name(int s)
@@ -280,7 +282,7 @@ static void link_flush(struct link *l)
 {
     struct { uv_write_t w; uv_buf_t b; } *wr;
 
-    if (l->dead || !l->tcp || !l->out.len)
+    if (l->dead || !l->tcp || !l->out.len || l->held)
         return;
     wr = malloc(sizeof(*wr) + l->out.len);
     if (!wr) {
@@ -358,13 +360,15 @@ static void link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     l->in_len += (size_t)nread;
+    if (l->cl->cbs.batch)
+        l->cl->cbs.batch(l->cl->arg, 1);
     while (l->in_len - off >= 9) {
         const uint8_t *f = l->in + off;
         uint32_t len = (uint32_t)f[0] << 24 | (uint32_t)f[1] << 16 | (uint32_t)f[2] << 8 | f[3];
         if (len < 5 || len > FRAME_MAX) {
             CW_WARN("cluster", "link from %s: bad frame of %u bytes: closing it", l->addr, len);
             link_kill(l, "bad frame");
-            return;
+            break;
         }
         if (l->in_len - off < 4 + (size_t)len)
             break;
@@ -372,9 +376,13 @@ static void link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
                                     (uint32_t)f[7] << 8 | f[8],
                      (const char *)f + 9, len - 5);
         if (l->dead)
-            return;
+            break;
         off += 4 + (size_t)len;
     }
+    if (l->cl->cbs.batch)
+        l->cl->cbs.batch(l->cl->arg, 0);
+    if (l->dead)
+        return;
     memmove(l->in, l->in + off, l->in_len - off);
     l->in_len -= off;
 }
@@ -947,6 +955,20 @@ static void handle_frame(struct link *l, char type, uint32_t id, const char *p, 
     }
 }
 
+/* Before the loop waits for I/O: the stanzas of this turn, one write per
+ * link instead of one per stanza. */
+static void flush_cb(uv_prepare_t *h)
+{
+    struct core_cluster *cl = h->data;
+
+    uv_prepare_stop(h);
+    for (struct link *l = cl->links; l; l = l->next)
+        if (l->held) {
+            l->held = 0;
+            link_flush(l);
+        }
+}
+
 int core_cluster_send(struct core_cluster *cl, const char *node, const struct xml_node *n)
 {
     const char *addr;
@@ -957,9 +979,11 @@ int core_cluster_send(struct core_cluster *cl, const char *node, const struct xm
         return -1;
     cw_sb_init(&sb);
     xml_serialize(n, "jabber:client", &sb);
+    l->held = 1;
     if (!sb.failed)
         link_frame(l, 'S', 0, sb.s, sb.len);
     cw_sb_free(&sb);
+    uv_prepare_start(&cl->flush, flush_cb);
     return 0;
 }
 
@@ -1168,6 +1192,8 @@ struct core_cluster *core_cluster_start(uv_loop_t *loop, const struct core_confi
     raft_set_pre_vote(&cl->r, true);
     uv_timer_init(loop, &cl->tick);
     cl->tick.data = cl;
+    uv_prepare_init(loop, &cl->flush);
+    cl->flush.data = cl;
     uv_timer_start(&cl->tick, tick_cb, TICK_MS, TICK_MS);
     if (raft_dir_has_data(cl->raft_dir)) {
         if (raft_begin(cl) < 0) {
@@ -1306,6 +1332,8 @@ void core_cluster_status(struct core_cluster *cl, struct cw_sb *out)
         cw_sb_printf(out, "Writes: refused: %s\n", no_leader_msg(cl));
 }
 
+static void tick_closed(uv_handle_t *h);
+
 static void raft_closed(struct raft *r)
 {
     struct core_cluster *cl = r->data;
@@ -1317,7 +1345,7 @@ static void raft_closed(struct raft *r)
     free(cl);
 }
 
-static void tick_closed(uv_handle_t *h)
+static void flush_closed(uv_handle_t *h)
 {
     struct core_cluster *cl = h->data;
 
@@ -1342,4 +1370,11 @@ void core_cluster_stop(struct core_cluster *cl, void (*closed)(void *arg), void 
         link_kill(cl->links, NULL);
     uv_timer_stop(&cl->tick);
     uv_close((uv_handle_t *)&cl->tick, tick_closed);
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+    struct core_cluster *cl = h->data;
+
+    uv_close((uv_handle_t *)&cl->flush, flush_closed);
 }

@@ -32,6 +32,9 @@ struct core_cluster_cbs {
     /* A stanza from another node (named, or NULL if not yet known here)
      * for a session of this one (ownership passes to the callee). */
     void (*stanza)(void *arg, const char *node, struct xml_node *n);
+    /* Around the stanzas of one read from a link (begin 1, then 0), so
+     * that what they make is written once (optional). */
+    void (*batch)(void *arg, int begin);
 };
 
 /* Starts the node: its id (made once, kept in state-dir/node-id), its

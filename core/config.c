@@ -267,8 +267,9 @@ int core_config_load(struct core_config *c, const char *path, char *err, size_t 
     cw_daemon_conf_init(&c->d, CORE_CTL_DEFAULT);
     snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/causeway/core");
     c->dns_timeout_ms = 2000;
-    c->cluster.election_ms = 1000;
-    c->cluster.heartbeat_ms = 100;
+    /* Failover in about 0.5-1 s on a LAN; raise both on slow networks. */
+    c->cluster.election_ms = 500;
+    c->cluster.heartbeat_ms = 50;
     cw_addr_parse("0.0.0.0", 5222, &c->xmpp.c2s);
     cw_addr_parse("0.0.0.0", 5223, &c->xmpp.component);
     if (gethostname(c->name, sizeof(c->name)) < 0 || !c->name[0])

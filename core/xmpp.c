@@ -20,7 +20,7 @@
 #include "xmpp/xmpp.h"
 
 #define SECRET_BYTES 24
-#define RETRY_MS 200
+#define RETRY_MS 50
 #define QUEUE_MAX 100000
 
 /* A change the service made (a session, a roster item), waiting for the
@@ -404,6 +404,14 @@ static void cl_stanza(void *arg, const char *node, struct xml_node *n)
         xml_node_free(n);
 }
 
+static void cl_batch(void *arg, int begin)
+{
+    struct core_xmpp *x = arg;
+
+    if (x->srv)
+        xmpp_server_batch(x->srv, begin);
+}
+
 static int forward(void *arg, const char *node, const struct xml_node *n)
 {
     return core_cluster_send(((struct core_xmpp *)arg)->cl, node, n);
@@ -477,7 +485,8 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
     mkdir(cfg->state_dir, 0700);
     if (cfg->cluster.enabled) {
         /* The cluster's log is the state's store: no state file. */
-        static const struct core_cluster_cbs cbs = { .applied = cl_applied, .stanza = cl_stanza };
+        static const struct core_cluster_cbs cbs = { .applied = cl_applied, .stanza = cl_stanza,
+                                                      .batch = cl_batch };
         x->cl = core_cluster_start(loop, cfg, x->st, &cbs, x);
         if (!x->cl)
             goto fail;

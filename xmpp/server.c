@@ -94,10 +94,48 @@ int xmpp__propose(struct xmpp_server *srv, const char *cmd)
 
 /* ---- output --------------------------------------------------------------- */
 
+static void flush_one(struct xconn *c)
+{
+    c->dirty = 0;
+    if (c->outq.len && !c->closing)
+        cw_stream_write(c->st, c->outq.s, c->outq.len);
+    cw_sb_clear(&c->outq);
+}
+
+void xmpp__cork(struct xmpp_server *srv)
+{
+    srv->corked++;
+}
+
+void xmpp__uncork(struct xmpp_server *srv)
+{
+    struct xconn *c;
+
+    if (--srv->corked > 0)
+        return;
+    while ((c = srv->dirty)) {
+        srv->dirty = c->dnext;
+        c->dnext = NULL;
+        flush_one(c);
+    }
+}
+
 void xmpp__write(struct xconn *c, const char *p, size_t n)
 {
     if (c->closing)
         return;
+    if (c->srv->corked) {
+        if (!c->dirty) {
+            c->dirty = 1;
+            c->dnext = c->srv->dirty;
+            c->srv->dirty = c;
+        }
+        if (c->outq.len + n <= OUT_MAX) {
+            cw_sb_add(&c->outq, p, n);
+            return;
+        }
+        flush_one(c);   /* a reader that falls behind is judged below */
+    }
     if (cw_stream_pending(c->st) > OUT_MAX) {
         CW_NOTICE("xmpp", "%s %s: closing: it does not read what is sent to it (%zu bytes "
                   "queued)", c->kind == XC_C2S ? "client" : "component",
@@ -175,6 +213,8 @@ void xmpp__close(struct xconn *c)
 {
     if (c->closing)
         return;
+    if (c->dirty)
+        flush_one(c);   /* a stream error in the queue goes out first */
     c->closing = 1;
     cw_stream_close(c->st);
 }
@@ -228,7 +268,9 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
 
     if (c->closing)
         return;
+    xmpp__cork(c->srv);
     r = xml_stream_feed(c->xs, (const char *)p, n);
+    xmpp__uncork(c->srv);   /* before STARTTLS below: <proceed/> goes out plain */
     if (r < 0) {
         cond = xml_stream_error(c->xs, &why);
         CW_NOTICE("xmpp", "%s %s: stream error %s: %s", c->kind == XC_C2S ? "client" : "component",
@@ -281,6 +323,14 @@ static void on_close(struct cw_stream *s, int err)
     struct xmpp_server *srv = c->srv;
 
     c->closing = 1;
+    if (c->dirty)
+        for (struct xconn **d = &srv->dirty; *d; d = &(*d)->dnext)
+            if (*d == c) {
+                *d = c->dnext;
+                break;
+            }
+    c->dirty = 0;
+    cw_sb_free(&c->outq);
     if (c->kind == XC_C2S)
         xmpp__c2s_gone(c);
     if (c->kind == XC_COMP && c->phase == PH_READY) {
@@ -504,7 +554,9 @@ static void park_cb(uv_timer_t *t)
             srv->parked_tail = &srv->parked;
         srv->nparked--;
         srv->no_park = 1;
+        xmpp__cork(srv);
         xmpp__route(srv, p->n);   /* the last try: delivered, or bounced now */
+        xmpp__uncork(srv);
         srv->no_park = 0;
         free(p);
     }
@@ -553,8 +605,18 @@ void xmpp_server_deliver(struct xmpp_server *srv, const char *node, struct xml_n
         h->at = uv_now(srv->loop);
     }
     srv->from_peer = 1;
+    xmpp__cork(srv);
     xmpp__route(srv, n);
+    xmpp__uncork(srv);
     srv->from_peer = 0;
+}
+
+void xmpp_server_batch(struct xmpp_server *srv, int begin)
+{
+    if (begin)
+        xmpp__cork(srv);
+    else
+        xmpp__uncork(srv);
 }
 
 void xmpp_server_status(const struct xmpp_server *srv, struct cw_sb *out)

@@ -59,6 +59,9 @@ void xmpp_server_applied(struct xmpp_server *srv, const char *cmd);
  * node for a while, so that answers find it before the session directory
  * entry reaches this node. Takes ownership. */
 void xmpp_server_deliver(struct xmpp_server *srv, const char *node, struct xml_node *n);
+/* Around many xmpp_server_deliver() calls (begin 1, then 0): what they
+ * write to each connection goes out once, at the end. */
+void xmpp_server_batch(struct xmpp_server *srv, int begin);
 /* Listeners, connections, sessions and components, for `xmpp status`. */
 void xmpp_server_status(const struct xmpp_server *srv, struct cw_sb *out);
 

@@ -59,6 +59,9 @@ struct xconn {
     struct xconn *bnext;        /* c2s: sessions by bare JID */
     struct xconn *prev, *next;  /* all connections */
     uv_timer_t timer;           /* negotiation deadline */
+    struct cw_sb outq;          /* written while the server is corked */
+    struct xconn *dnext;        /* in the server's list of connections with outq */
+    unsigned dirty : 1;
     unsigned long stanzas_in, stanzas_out;
 };
 
@@ -107,6 +110,11 @@ struct xmpp_server {
     struct parked *parked, **parked_tail;
     unsigned nparked;
     int no_park;                /* routing a parked stanza for the last time */
+    /* While a read is handled, what it makes for each connection is
+     * gathered and written once at the end: one TLS record and one
+     * system call for many stanzas. */
+    int corked;
+    struct xconn *dirty;
     uv_timer_t park_timer;
     int closing;
     unsigned live;              /* listeners and connections not yet freed */
@@ -115,6 +123,8 @@ struct xmpp_server {
 
 /* server.c */
 void xmpp__write(struct xconn *c, const char *p, size_t n);
+void xmpp__cork(struct xmpp_server *srv);
+void xmpp__uncork(struct xmpp_server *srv);
 void xmpp__send(struct xconn *c, const struct xml_node *stanza);
 void xmpp__stream_error(struct xconn *c, const char *cond, const char *text);
 void xmpp__stream_header(struct xconn *c, const char *ns, const char *from);

@@ -11,6 +11,13 @@ microseconds per message, well under what the servers spend.
       SENDER and RECEIVER are HOST:PORT:USER:PASSWORD (they may be different
       nodes). Prints one line: msgs=N secs=S msgs_per_s=R p50_us=A p99_us=B
   WINDOW 1 measures delay (one message in flight); a large one throughput.
+
+  xmpp_load.py failover SENDER RECEIVER DOMAIN GOFILE
+      the sender logs in, then waits for GOFILE (written by whoever kills
+      the cluster's leader, holding the kill time in seconds since the
+      epoch); then the receiver logs in on its node and the sender sends a
+      message every 10 ms until one arrives. Prints failover_ms=T: from the
+      kill to the first message delivered to the session made after it.
 """
 import base64
 import hashlib
@@ -98,7 +105,46 @@ class Conn:
         self.expect(rb"<success")
 
 
+def failover(sa, ra, domain, gofile):
+    sh, sp, su, spw = sa.split(":")
+    rh, rp, ru, rpw = ra.split(":")
+    tx = Conn(sh, sp, domain, su, spw)
+    while not os.path.exists(gofile):
+        time.sleep(0.001)
+    time.sleep(0.01)
+    t_kill = float(open(gofile).read().strip())
+    while True:
+        try:
+            rx = Conn(rh, rp, domain, ru, rpw)
+            break
+        except (OSError, SystemExit):
+            if time.time() - t_kill > 30:
+                raise SystemExit("the receiver could not log in within 30 s")
+            time.sleep(0.05)
+    rx.s.setblocking(False)
+    rx.buf = b""
+    head = ("<message to='%s' type='chat'><body>" % rx.jid).encode()
+    i = 0
+    while True:
+        tx.send(head + b"%d %d</body></message>" % (time.monotonic_ns(), i))
+        i += 1
+        r, _, _ = select.select([rx.s], [], [], 0.01)
+        if r or rx.s.pending():
+            try:
+                rx.buf += rx.s.recv(65536)
+            except (ssl.SSLWantReadError, BlockingIOError):
+                pass
+            if b"<body>" in rx.buf:
+                print("failover_ms=%.0f" % ((time.time() - t_kill) * 1000))
+                return
+        if time.time() - t_kill > 30:
+            raise SystemExit("no message delivered within 30 s of the kill")
+
+
 def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "failover":
+        failover(*sys.argv[2:6])
+        return
     if len(sys.argv) != 6:
         raise SystemExit(__doc__)
     sa, ra, domain, n, window = sys.argv[1:]
