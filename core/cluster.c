@@ -1308,7 +1308,6 @@ void core_cluster_status(struct core_cluster *cl, struct cw_sb *out)
                  (long)(time(NULL) - cl->changed_at));
     cw_sb_printf(out, "Key: %s (shared cluster key; handshakes refused: %lu)\n",
                  cl->cfg->cluster.key_file, cluster_net_refused(&cl->t));
-    cw_sb_printf(out, "Certificates: [xmpp] of this node's core.conf; client TLS only\n");
     if (!cl->started) {
         cw_sb_printf(out, "Writes: refused: %s\n", no_leader_msg(cl));
         return;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -44,6 +45,9 @@ struct core_xmpp {
     unsigned qlen;
     int inflight;
     uv_timer_t retry;
+    uv_loop_t *loop;
+    struct xmpp_server_opts o;  /* for `xmpp enable` after a disable */
+    char disabled_path[1100];   /* exists while this node's service is off */
     int stopping;               /* late callbacks (the cluster closing) do nothing */
 };
 
@@ -246,8 +250,67 @@ static int ctl_status(void *arg, int argc, char **argv, struct cw_sb *out)
 
     (void)argc;
     (void)argv;
+    if (!x->srv) {
+        cw_sb_printf(out, "the XMPP service is disabled on this node (`causeway xmpp enable`)\n");
+        return 0;
+    }
     xmpp_server_status(x->srv, out);
     return 0;
+}
+
+/* `xmpp enable` / `xmpp disable`: this node's listeners on or off (clients
+ * and components move to the other nodes through SRV); the node stays a
+ * member of its cluster, and the choice survives a restart. */
+static int set_enabled(struct core_xmpp *x, int on, int argc, struct cw_sb *out)
+{
+    char err[1024];
+    int fd;
+
+    if (argc != 0) {
+        cw_sb_printf(out, "usage: xmpp enable | xmpp disable\n");
+        return 1;
+    }
+    if (!x->srv) {
+        if (on) {
+            x->srv = xmpp_server_create(x->loop, &x->o, x->st, err, sizeof(err));
+            if (!x->srv) {
+                cw_sb_printf(out, "%s\n", err);
+                return 1;
+            }
+            unlink(x->disabled_path);
+            CW_NOTICE("xmpp", "the XMPP service is enabled on this node");
+        }
+        cw_sb_printf(out, "the XMPP service is %s on this node\n", x->srv ? "enabled" : "disabled");
+        return 0;
+    }
+    if (on) {
+        cw_sb_printf(out, "the XMPP service is enabled on this node\n");
+        return 0;
+    }
+    fd = open(x->disabled_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        cw_sb_printf(out, "cannot write %s: %s\n", x->disabled_path, strerror(errno));
+        return 1;
+    }
+    close(fd);
+    xmpp_server_close(x->srv);   /* clients get a system-shutdown stream error */
+    x->srv = NULL;
+    CW_NOTICE("xmpp", "the XMPP service is disabled on this node: its clients and components "
+              "were told to go (system-shutdown) and reconnect to another node");
+    cw_sb_printf(out, "the XMPP service is disabled on this node\n");
+    return 0;
+}
+
+static int ctl_enable(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    (void)argv;
+    return set_enabled(arg, 1, argc, out);
+}
+
+static int ctl_disable(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    (void)argv;
+    return set_enabled(arg, 0, argc, out);
 }
 
 static int list_domain(void *arg, const char *d)
@@ -417,6 +480,23 @@ static int forward(void *arg, const char *node, const struct xml_node *n)
     return core_cluster_send(((struct core_xmpp *)arg)->cl, node, n);
 }
 
+/* The certificates clients see on this node, for the status pages. */
+static void cert_lines(const struct core_xmpp *x, struct cw_sb *out)
+{
+    char sans[512], when[64];
+    time_t end;
+    struct tm tm;
+
+    for (unsigned i = 0; x->tls && i < cw_tls_ctx_cert_count(x->tls); i++) {
+        if (cw_tls_ctx_cert_info(x->tls, i, sans, sizeof(sans), &end) < 0)
+            continue;
+        gmtime_r(&end, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+        cw_sb_printf(out, "Certificate: %s (%s; expires %s)\n", x->cfg->xmpp.cert[i][0], sans, when);
+    }
+    cw_sb_printf(out, "Trust: the cluster key file (no certificates between nodes)\n");
+}
+
 static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct core_xmpp *x = arg;
@@ -431,6 +511,7 @@ static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
     }
     if (argc == 1 && !strcmp(argv[0], "status")) {
         core_cluster_status(x->cl, out);
+        cert_lines(x, out);
         return 0;
     }
     if (argc == 1 && !strcmp(argv[0], "initialize"))
@@ -468,7 +549,6 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
                                   struct cw_ctl *ctl)
 {
     struct core_xmpp *x = calloc(1, sizeof(*x));
-    struct xmpp_server_opts o;
     char err[1024];
 
     if (!x || !(x->st = xmpp_state_new())) {
@@ -505,22 +585,26 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
             CW_ERROR("xmpp", "[xmpp] certificate: %s", err);
             goto fail;
         }
-    memset(&o, 0, sizeof(o));
-    o.c2s = cfg->xmpp.c2s;
-    o.component = cfg->xmpp.component;
-    o.tls = x->tls;
-    o.allow_plain = cfg->xmpp.allow_plain;
-    o.node = cfg->name;
-    o.max_connections = cfg->xmpp.max_connections;
-    o.limits.max_stanza = cfg->xmpp.max_stanza;
-    o.propose = propose;
-    o.propose_arg = x;
+    memset(&x->o, 0, sizeof(x->o));
+    x->o.c2s = cfg->xmpp.c2s;
+    x->o.component = cfg->xmpp.component;
+    x->o.tls = x->tls;
+    x->o.allow_plain = cfg->xmpp.allow_plain;
+    x->o.node = cfg->name;
+    x->o.max_connections = cfg->xmpp.max_connections;
+    x->o.limits.max_stanza = cfg->xmpp.max_stanza;
+    x->o.propose = propose;
+    x->o.propose_arg = x;
     if (x->cl) {
-        o.forward = forward;
-        o.forward_arg = x;
+        x->o.forward = forward;
+        x->o.forward_arg = x;
     }
-    x->srv = xmpp_server_create(loop, &o, x->st, err, sizeof(err));
-    if (!x->srv) {
+    x->loop = loop;
+    snprintf(x->disabled_path, sizeof(x->disabled_path), "%s/xmpp.disabled", cfg->state_dir);
+    if (access(x->disabled_path, F_OK) == 0) {
+        CW_NOTICE("xmpp", "the XMPP service is disabled on this node (`causeway xmpp enable` "
+                  "turns it on); the node stays in its cluster");
+    } else if (!(x->srv = xmpp_server_create(loop, &x->o, x->st, err, sizeof(err)))) {
         CW_ERROR("xmpp", "%s", err);
         goto fail;
     }
@@ -529,6 +613,8 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
     cw_ctl_register(ctl, "xmpp user", ctl_user, x);
     cw_ctl_register(ctl, "xmpp callbridge", ctl_callbridge, x);
     cw_ctl_register(ctl, "xmpp cluster", ctl_cluster, x);
+    cw_ctl_register(ctl, "xmpp enable", ctl_enable, x);
+    cw_ctl_register(ctl, "xmpp disable", ctl_disable, x);
     return x;
 fail:
     core_xmpp_stop(x);

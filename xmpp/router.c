@@ -186,6 +186,7 @@ static void route_local(struct xmpp_server *srv, struct xml_node *n, const struc
         struct jid f;
         struct xmpp_roster_item it;
         char user[JID_MAX + 1];
+        int answered = 0;
         /* RFC 6121 4.3.2: answer for the account if the prober may see it. */
         if (jid_parse(xml_node_attr(n, "from"), &f) == 0 &&
             xmpp_state_roster_item(srv->st, bare, jid_bare(&f, user, sizeof(user)), &it) &&
@@ -196,6 +197,7 @@ static void route_local(struct xmpp_server *srv, struct xml_node *n, const struc
             for (c = xmpp__bare_first(srv, bare); c; c = xmpp__bare_next(c))
                 if (c->available && c->presence) {
                     struct xml_node *cp = xml_node_copy(c->presence);
+                    answered++;
                     if (cp && xml_node_set_attr(cp, "to", xml_node_attr(n, "from")) == 0)
                         xmpp__route(srv, cp);
                     else
@@ -203,8 +205,11 @@ static void route_local(struct xmpp_server *srv, struct xml_node *n, const struc
                 }
             srv->from_peer = peer;
             /* The contact's sessions on other nodes answer there. */
-            to_remote(srv, bare, NULL, n);
+            answered += to_remote(srv, bare, NULL, n);
         }
+        /* On a cluster the roster or the directory may not be here yet. */
+        if (!answered && xmpp__park(srv, n))
+            return;
         xml_node_free(n);
         return;
     }
@@ -214,7 +219,7 @@ static void route_local(struct xmpp_server *srv, struct xml_node *n, const struc
     }
     local = to_available(srv, bare, n);
     remote = to_remote(srv, bare, NULL, n);
-    if (!local && !remote && msg && xmpp__park(srv, n))
+    if (!local && !remote && (msg || pres) && xmpp__park(srv, n))
         return;
     if (!local && !remote && msg && !srv->from_peer &&
         !(type && (!strcmp(type, "groupchat") || !strcmp(type, "headline") ||
@@ -337,7 +342,8 @@ void xmpp__presence_broadcast(struct xconn *c, struct xml_node *pres)
 
 /* Changes owner's item for contact as the RFC 6121 3 tables say (sub and
  * ask after the event), proposing the new item and pushing it if it
- * changed. create: make the item if there is none. Returns 1 if changed. */
+ * changed. create: make the item if there is none. Returns 1 if changed, 0 if not,
+ * -1 for a "subscribed" that nothing asked for. */
 static int roster_update(struct xmpp_server *srv, const char *owner, const char *contact,
                          const char *event, int outbound, int create)
 {
@@ -366,7 +372,7 @@ static int roster_update(struct xmpp_server *srv, const char *owner, const char 
     } else {
         if (!strcmp(event, "subscribed")) {
             if (!ask)
-                return 0;   /* RFC 6121 3.1.6: not asked for: ignored */
+                return -1;   /* RFC 6121 3.1.6: not asked for: ignored */
             sub = sub == XMPP_SUB_NONE ? XMPP_SUB_TO : sub == XMPP_SUB_FROM ? XMPP_SUB_BOTH : sub;
             ask = 0;
         } else if (!strcmp(event, "unsubscribe")) {
@@ -436,7 +442,12 @@ static void inbound_subscription(struct xmpp_server *srv, struct xml_node *p,
         xml_node_free(p);
         return;
     }
-    if (roster_update(srv, contact, user, type, 0, 0) || strcmp(type, "subscribed") != 0) {
+    int r = roster_update(srv, contact, user, type, 0, 0);
+    /* Not asked for here: on a cluster the request's roster change may
+     * still be on its way; once more later, then ignored. */
+    if (r < 0 && xmpp__park(srv, p))
+        return;
+    if (r > 0 || strcmp(type, "subscribed") != 0) {
         to_available(srv, contact, p);
         to_remote(srv, contact, NULL, p);
     }

@@ -116,20 +116,68 @@ check "node 1 logs the failed handshake" wait_line "$WORK/core1.log" 'connection
 check "the cluster still has three members" sh -c "[ \$('$BIN/causeway' -c '$WORK/core1.conf' xmpp cluster status | grep -c ' voter') = 3 ]"
 kill -TERM "$PID9"; wait "$PID9" 2>/dev/null; unlist "$PID9"
 
-# Kill -9 the leader: a new one is elected; clients on the others go on.
+# Per node: the XMPP service off and on again; the node stays a member.
+check "xmpp disable on node 2" cwn 2 xmpp disable
+check "node 2 then refuses clients, and says so" sh -c "
+    '$BIN/causeway' -c '$WORK/core2.conf' xmpp status | grep -q disabled &&
+    ! ip netns exec $NS_E timeout 3 bash -c 'exec 3<>/dev/tcp/$A2/5222' 2>/dev/null"
+check "node 2 is still a voting member" wait_cluster 2 "$A2:4000 +core2 +voter" 5
+check "xmpp enable on node 2" cwn 2 xmpp enable
+check "node 2 serves clients again" sh -c "
+    for i in \$(seq 1 20); do ip netns exec $NS_E timeout 3 bash -c 'exec 3<>/dev/tcp/$A2/5222' 2>/dev/null && exit 0; sleep 0.2; done; exit 1"
+
+# The call bridge finds the nodes through SRV (dnsmasq here), starting on
+# the leader's node.
 L=$(leader_of 1 2 3)
 note "leader before the kill: core$L"
-eval "LP=\$PID$L"
-kill -KILL "$LP"; wait "$LP" 2>/dev/null; unlist "$LP"
+DNS=198.18.0.53
+in_e ip addr add $DNS/32 dev lo
+SRV=""
+for n in 1 2 3; do
+    a=$(eval echo "\$A$n"); p=10; [ "$n" = "$L" ] && p=0
+    SRV="$SRV --srv-host=_xmpp-component._tcp.example.test,core$n.example.test,5223,$p,10 --host-record=core$n.example.test,$a"
+done
+bg "$NS_E" "$WORK/dnsmasq.log" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
+    --no-hosts --listen-address=$DNS --bind-interfaces --port=53 --local=/example.test/ $SRV
+DNSMASQ_PID=$BGPID
+sleep 0.5
 S=""; for n in 1 2 3; do [ "$n" = "$L" ] || S="$S $n"; done
 set -- $S
+H1=$(eval echo "\$A$1") H2=$(eval echo "\$A$2")
+xc component-srv $DNS example.test cb1.example.test "$SECRET" "$WORK/comp-on" $H1 5222 \
+    bob@example.test/srv bobpw > "$WORK/compsrv.out" 2>&1 &
+COMPSRV=$!
+for _ in $(seq 1 100); do [ -s "$WORK/comp-on" ] && break; sleep 0.1; done
+check "the call bridge found the leader's node first through _xmpp-component._tcp SRV" \
+    sh -c "[ \"\$(cat '$WORK/comp-on' 2>/dev/null)\" = core$L.example.test ]"
+
+# Messages flowing between clients on the two other nodes while it happens.
+in_e env PACE=0.01 READYFILE="$WORK/flowing" timeout 90 /usr/bin/python3 "$X" chat $H1,$H2 5222 \
+    alice@example.test/f alicepw carol@example.test/g carolpw 300 > "$WORK/flow.out" 2>&1 &
+FLOW=$!
+for _ in $(seq 1 100); do [ -s "$WORK/flowing" ] && break; sleep 0.1; done
+sleep 0.5
+
+# Kill -9 the leader: a new one is elected; clients on the others go on.
+eval "LP=\$PID$L"
+kill -KILL "$LP"; wait "$LP" 2>/dev/null; unlist "$LP"
+if wait "$FLOW"; then
+    ok "messages flowing between two other nodes while the leader is killed all arrive, in order"
+else
+    notok "messages across the leader's kill"; cat "$WORK/flow.out"
+fi
+if wait "$COMPSRV"; then
+    ok "after kill -9 of its node, the call bridge reconnected to the next SRV target and answers a client"
+else
+    notok "call bridge failover through SRV"; cat "$WORK/compsrv.out"
+fi
+note "$(grep '^component on' "$WORK/compsrv.out")"
 check "after kill -9 of the leader, a surviving node becomes leader" sh -c "
     for i in \$(seq 1 50); do
         for n in $S; do '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp cluster status 2>/dev/null | grep -q '^State: LEADER' && exit 0; done
         sleep 0.2
     done; exit 1"
 check "the survivors agree on the new leader" wait_cluster $1 'Writes: accepted' 10
-H1=$(eval echo "\$A$1") H2=$(eval echo "\$A$2")
 if xc chat $H1,$H2 5222 alice@example.test/d alicepw carol@example.test/e carolpw 50 > "$WORK/chat2.out" 2>&1; then
     ok "clients on the two surviving nodes log in and chat after the failover"
 else

@@ -4,12 +4,20 @@ sockets for what no well-behaved client sends).
 
   xmppc.py chat HOST[,HOST2] PORT[,PORT2] JID1 PASS1 JID2 PASS2 N [MECH]
       both log in (JID2 on HOST2:PORT2 when given: another cluster node;
+      PACE=SECONDS in the environment spaces the messages out, READYFILE is
+      written when they start to flow;
       MECH forces a SASL mechanism), JID1 subscribes to JID2,
       JID2 approves, each must see the other available; then N messages each
       way must arrive in order. Exit 0 on success.
   xmppc.py component HOST[,COMPHOST] PORT COMPDOMAIN SECRET CPORT JID PASS
       a ComponentXMPP on (COMPHOST or HOST):CPORT echoes messages; the client
       JID (on HOST:PORT) sends one to COMPDOMAIN and must get the echo back.
+  xmppc.py component-srv DNS DOMAIN COMPDOMAIN SECRET READYFILE CHOST CPORT JID PASS
+      a call bridge as CMS runs one: it looks up _xmpp-component._tcp.DOMAIN
+      at the DNS server DNS, connects to the first target in priority
+      order, writes the target it is on to READYFILE, and when that node
+      goes away connects to the next one that answers; then the client JID
+      (on CHOST:CPORT) must get an echo from it. Prints the targets used.
   xmppc.py component-refused HOST CPORT COMPDOMAIN SECRET
       the component must fail to connect (handshake refused).
   xmppc.py login-fails HOST PORT JID PASS
@@ -20,6 +28,7 @@ sockets for what no well-behaved client sends).
 """
 import asyncio
 import logging
+import os
 import socket
 import ssl
 import sys
@@ -99,9 +108,14 @@ async def chat(host, port, j1, p1, j2, p2, n, mech=None):
     ra = a.client_roster[slixmpp.JID(j2).bare]['subscription']
     if ra not in ('to', 'both'):
         raise SystemExit("roster of %s: subscription to %s is %s" % (j1, j2, ra))
+    pace = float(os.environ.get("PACE", "0"))   # seconds between messages
+    if pace and os.environ.get("READYFILE"):
+        open(os.environ["READYFILE"], "w").write("flowing")
     for i in range(n):
         a.send_message(mto=j2, mbody="a%d" % i, mtype='chat')
         b.send_message(mto=j1, mbody="b%d" % i, mtype='chat')
+        if pace:
+            await asyncio.sleep(pace)
     await wait_for(lambda: len(a.msgs) >= n and len(b.msgs) >= n, "messages")
     if b.msgs[:n] != ["a%d" % i for i in range(n)] or a.msgs[:n] != ["b%d" % i for i in range(n)]:
         raise SystemExit("messages out of order or changed")
@@ -139,6 +153,65 @@ async def component(host, port, comp, secret, cport, jid, pw):
     print("component %s authenticated and echoed a message from %s" % (comp, jid))
     c.disconnect()
     e.disconnect()
+
+
+async def srv_targets(dns, name):
+    import aiodns
+    r = aiodns.DNSResolver(nameservers=[dns])
+    ans = await r.query(name, 'SRV')
+    out = []
+    # RFC 2782: lowest priority first (weights are equal in the test); the
+    # target's address from the same server.
+    for a in sorted(ans, key=lambda a: (a.priority, -a.weight)):
+        addr = (await r.query(a.host, 'A'))[0].host
+        out.append((a.host, addr, a.port))
+    return out
+
+
+async def component_srv(dns, domain, comp, secret, readyfile, chost, cport, jid, pw):
+    targets = await srv_targets(dns, "_xmpp-component._tcp." + domain)
+    used = []
+    e = None
+    for host, addr, port in targets:
+        e = Echo(comp, secret, addr, port)
+        e.connect()
+        try:
+            if await asyncio.wait_for(e.ready, 10):
+                used.append(host)
+                break
+        except asyncio.TimeoutError:
+            pass
+    else:
+        raise SystemExit("no component target answered")
+    gone = asyncio.get_event_loop().create_future()
+    e.add_event_handler("disconnected", lambda ev: gone.done() or gone.set_result(True))
+    open(readyfile, "w").write(used[0])
+    await asyncio.wait_for(gone, 60)
+    # Its node went away: the next target that answers, as the SRV order says.
+    for host, addr, port in targets:
+        if host == used[0]:
+            continue
+        e = Echo(comp, secret, addr, port)
+        e.connect()
+        try:
+            if await asyncio.wait_for(e.ready, 10):
+                used.append(host)
+                break
+        except asyncio.TimeoutError:
+            pass
+    else:
+        raise SystemExit("no other component target answered")
+    c = await login(chost, cport, jid, pw)
+    # Until the cluster has a leader again and has recorded the bridge's new
+    # node, a stanza may still go to the node that died: a client sends
+    # again, as a person would.
+    end = time.time() + 20
+    while "echo: after failover" not in c.msgs:
+        if time.time() > end:
+            raise SystemExit("no echo from the component within 20 s of its reconnection")
+        c.send_message(mto="bridge@" + comp, mbody="after failover", mtype='chat')
+        await asyncio.sleep(0.5)
+    print("component on %s, then on %s after that node went away; echo received" % tuple(used[:2]))
 
 
 async def component_refused(host, cport, comp, secret):
@@ -238,6 +311,8 @@ def main():
                                      a[8] if len(a) > 8 else None))
     elif cmd == 'component':
         loop.run_until_complete(component(*a[1:8]))
+    elif cmd == 'component-srv':
+        loop.run_until_complete(component_srv(*a[1:10]))
     elif cmd == 'component-refused':
         loop.run_until_complete(component_refused(*a[1:5]))
     elif cmd == 'login-fails':
