@@ -4,7 +4,10 @@
 # to, proved with one turnutils_uclient run; the core paired with the edge,
 # its tunnel holding 127.0.0.1:$WEB_PORT on the edge for a demo "webbridge"
 # (a static web server), and the web proxy on https://localhost:$PROXY_PORT/
-# in front of it (a self-signed certificate made here), proved with curl.
+# in front of it (a self-signed certificate made here), proved with curl;
+# and the XMPP core as a cluster of three causeway-core nodes on loopback
+# (the first is the tunnel's core), domain demo.example with two users,
+# proved with messages from a user on one node to a user on another.
 # Prints what to try next.
 # `make demo-stop` (or scripts/demo.sh stop) ends it.
 set -eu
@@ -18,9 +21,12 @@ SSH_PORT=${DEMO_SSH_PORT:-2222}
 WEB_PORT=${DEMO_WEB_PORT:-8443}         # on the edge: what the tunnel holds
 BRIDGE_PORT=${DEMO_BRIDGE_PORT:-8080}   # inside: the demo webbridge
 PROXY_PORT=${DEMO_PROXY_PORT:-4443}     # the web proxy, where guests' browsers go
+XMPP_PORT=${DEMO_XMPP_PORT:-15222}      # node N: clients on XMPP_PORT+10(N-1), components +1
+CLUSTER_PORT=${DEMO_CLUSTER_PORT:-14001} # node N: Raft and node links on CLUSTER_PORT+N-1
 
 stop() {
-    for f in "$D/core.pid" "$D/edge.pid" "$D/peer.pid" "$D/webbridge.pid"; do
+    for f in "$D/core.pid" "$D/core2.pid" "$D/core3.pid" "$D/edge.pid" "$D/peer.pid" \
+             "$D/webbridge.pid"; do
         [ -f "$f" ] || continue
         pid=$(cat "$f")
         kill "$pid" 2>/dev/null && echo "demo: stopped pid $pid"
@@ -95,6 +101,34 @@ state-dir = $D/core-state
 CONF
 "$BIN/causeway" -c "$D/core.conf" tunnel pair > "$D/pair.txt"
 eval "'$BIN/causeway' -c '$D/edge.conf' tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$D/pair.txt")" > "$D/trust.txt"
+# The XMPP service: a certificate for the domain, a cluster key shared by
+# the three nodes, and each node's [xmpp] and [cluster].
+if [ ! -f "$D/xmpp.pem" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -subj "/CN=demo.example" -addext "subjectAltName=DNS:demo.example" \
+        -keyout "$D/xmpp.key" -out "$D/xmpp.pem" 2> /dev/null
+fi
+[ -f "$D/cluster.key" ] || (umask 077; openssl rand -hex 32 > "$D/cluster.key")
+xmpp_sections() { # NODE_NUMBER
+    cat <<CONF
+
+[xmpp]
+client-listen = 127.0.0.1:$((XMPP_PORT + 10 * ($1 - 1)))
+component-listen = 127.0.0.1:$((XMPP_PORT + 10 * ($1 - 1) + 1))
+certificate = $D/xmpp.pem $D/xmpp.key
+
+[cluster]
+address = 127.0.0.1:$((CLUSTER_PORT + $1 - 1))
+key-file = $D/cluster.key
+CONF
+}
+for n in 2 3; do
+    { printf '# Demo configuration written by scripts/demo.sh: XMPP core node %s.\n' $n
+      printf '[core]\nname = demo-core%s\ncontrol-socket = %s/core%s.sock\n' $n "$D" $n
+      printf 'log-file = %s/core%s.log\nstate-dir = %s/core%s-state\n' "$D" $n "$D" $n
+      xmpp_sections $n; } > "$D/core$n.conf"
+done
+xmpp_sections 1 >> "$D/core.conf"
 cat >> "$D/core.conf" <<CONF
 
 [tunnel]
@@ -130,6 +164,32 @@ curl -s --max-time 5 "http://127.0.0.1:$WEB_PORT/" | sed 's/^/  /'
 echo "demo: as a guest, through the web proxy and the tunnel: curl --cacert $D/web.pem https://localhost:$PROXY_PORT/"
 curl -s --max-time 5 --cacert "$D/web.pem" "https://localhost:$PROXY_PORT/" | sed 's/^/  /'
 
+# The other two XMPP core nodes, and the cluster: made once, kept across
+# demo restarts (the state lives in each node's state-dir).
+for n in 2 3; do
+    nohup "$BIN/causeway-core" -c "$D/core$n.conf" > "$D/core$n.stdout" 2>&1 &
+    echo $! > "$D/core$n.pid"
+done
+CW="$BIN/causeway"
+for n in "" 2 3; do
+    for _ in $(seq 1 50); do "$CW" -c "$D/core$n.conf" version > /dev/null 2>&1 && break; sleep 0.1; done
+done
+if "$CW" -c "$D/core.conf" xmpp cluster status | grep -q 'NOT INITIALIZED'; then
+    echo "demo: XMPP cluster: $("$CW" -c "$D/core.conf" xmpp cluster initialize | cut -d';' -f1)"
+    for _ in $(seq 1 50); do "$CW" -c "$D/core.conf" xmpp cluster status | grep -q '^State: LEADER' && break; sleep 0.1; done
+    for n in 2 3; do
+        echo "demo: node $n: $("$CW" -c "$D/core$n.conf" xmpp cluster join 127.0.0.1:$CLUSTER_PORT | cut -d';' -f1)"
+    done
+    "$CW" -c "$D/core2.conf" xmpp domain add demo.example | sed 's/^/demo: /'
+    echo alice-password | "$CW" -c "$D/core3.conf" xmpp user add alice@demo.example --password-stdin | sed 's/^/demo: /'
+    echo bob-password | "$CW" -c "$D/core.conf" xmpp user add bob@demo.example --password-stdin | sed 's/^/demo: /'
+    "$CW" -c "$D/core.conf" xmpp callbridge add cb1.demo.example > "$D/callbridge.txt"
+fi
+for _ in $(seq 1 50); do "$CW" -c "$D/core3.conf" xmpp user list 2>/dev/null | grep -q bob@ && break; sleep 0.1; done
+LOAD="/usr/bin/python3 tests/tools/xmpp_load.py 127.0.0.1:$XMPP_PORT:alice:alice-password 127.0.0.1:$((XMPP_PORT + 10)):bob:bob-password demo.example"
+echo "demo: 1000 messages from alice on node 1 to bob on node 2: $LOAD 1000 50"
+$LOAD 1000 50 2>&1 | sed 's/^/  /'
+
 UC="turnutils_uclient -u demo -w demo-password -e 127.0.0.1 -r $PEER_PORT -p $PORT"
 echo "demo: a short relay run through the edge: $UC -n 50 127.0.0.1"
 $UC -n 50 127.0.0.1 2>&1 | grep -E 'Total lost packets|round trip' | sed 's/^[0-9]*: : /  /'
@@ -137,7 +197,8 @@ $UC -n 50 127.0.0.1 2>&1 | grep -E 'Total lost packets|round trip' | sed 's/^[0-
 cat <<TXT
 
 Causeway demo is running: causeway-edge (pid $(cat "$D/edge.pid")) and
-causeway-core (pid $(cat "$D/core.pid")).
+causeway-core (pid $(cat "$D/core.pid")), with two more core nodes (pids
+$(cat "$D/core2.pid") and $(cat "$D/core3.pid")) making a three-node XMPP cluster.
   The edge's tunnel sshd on 127.0.0.1:$SSH_PORT; the core is paired and its tunnel
   holds 127.0.0.1:$WEB_PORT on the edge for the demo webbridge (127.0.0.1:$BRIDGE_PORT).
   TURN on 127.0.0.1:$PORT (UDP and TCP), relays on 127.0.0.1:24000-29999,
@@ -145,6 +206,10 @@ causeway-core (pid $(cat "$D/core.pid")).
   an echo peer (turnutils_peer) on 127.0.0.1:$PEER_PORT.
   The web proxy on https://localhost:$PROXY_PORT/ (self-signed certificate
   $D/web.pem), carrying guests' requests through the tunnel.
+
+  XMPP domain demo.example on nodes 127.0.0.1:$XMPP_PORT, :$((XMPP_PORT + 10)), :$((XMPP_PORT + 20))
+  (clients; components one port up), users alice / alice-password and
+  bob / bob-password, call bridge cb1.demo.example (secret in $D/callbridge.txt).
 
 Open in a browser on this machine: https://localhost:$PROXY_PORT/
   (it warns about the self-signed certificate; accept it, or import $D/web.pem)
@@ -161,7 +226,11 @@ Try:
   tail $D/access.log
   build/bin/causeway -c $D/core.conf tunnel status   # Target, Domain, Status
   build/bin/causeway -c $D/edge.conf tunnel status   # sshd, host key, trusted cores
-  tail -f $D/edge.log $D/core.log
+  build/bin/causeway -c $D/core.conf xmpp cluster status   # State, peers, leader
+  build/bin/causeway -c $D/core2.conf xmpp status          # sessions on node 2
+  $LOAD 10000 200   # alice (node 1) to bob (node 2)
+  kill \$(cat $D/core3.pid)   # a node down: the other two go on
+  tail -f $D/edge.log $D/core.log $D/core2.log
 
 Stop it: make demo-stop
 TXT
