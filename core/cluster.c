@@ -658,12 +658,12 @@ static void join_assigned(struct raft_change *req, int status)
 {
     struct core_cluster *cl = req->data;
     struct job *j = &cl->job;
+    char rest[100];
 
     if (status) {
         job_end(cl, R_FAILED, raft_strerror(status));
         return;
     }
-    char rest[100];
 
     if (j->old_name[0] && strcmp(j->old_name, j->name) != 0)
         state_note(cl, "node-del", j->old_name, NULL);

@@ -168,39 +168,31 @@ async def srv_targets(dns, name):
     return out
 
 
-async def component_srv(dns, domain, comp, secret, readyfile, chost, cport, jid, pw):
-    targets = await srv_targets(dns, "_xmpp-component._tcp." + domain)
-    used = []
-    e = None
+async def first_answering(comp, secret, targets, skip=None):
+    """The first SRV target (in order) where the component gets in."""
     for host, addr, port in targets:
-        e = Echo(comp, secret, addr, port)
-        e.connect()
-        try:
-            if await asyncio.wait_for(e.ready, 10):
-                used.append(host)
-                break
-        except asyncio.TimeoutError:
-            pass
-    else:
-        raise SystemExit("no component target answered")
-    gone = asyncio.get_event_loop().create_future()
-    e.add_event_handler("disconnected", lambda ev: gone.done() or gone.set_result(True))
-    open(readyfile, "w").write(used[0])
-    await asyncio.wait_for(gone, 60)
-    # Its node went away: the next target that answers, as the SRV order says.
-    for host, addr, port in targets:
-        if host == used[0]:
+        if host == skip:
             continue
         e = Echo(comp, secret, addr, port)
         e.connect()
         try:
             if await asyncio.wait_for(e.ready, 10):
-                used.append(host)
-                break
+                return host, e
         except asyncio.TimeoutError:
             pass
-    else:
-        raise SystemExit("no other component target answered")
+    raise SystemExit("no component target answered")
+
+
+async def component_srv(dns, domain, comp, secret, readyfile, chost, cport, jid, pw):
+    targets = await srv_targets(dns, "_xmpp-component._tcp." + domain)
+    first, e = await first_answering(comp, secret, targets)
+    gone = asyncio.get_event_loop().create_future()
+    e.add_event_handler("disconnected", lambda ev: gone.done() or gone.set_result(True))
+    open(readyfile, "w").write(first)
+    await asyncio.wait_for(gone, 60)
+    # Its node went away: the next target that answers, as the SRV order says.
+    second, e = await first_answering(comp, secret, targets, skip=first)
+    used = [first, second]
     c = await login(chost, cport, jid, pw)
     # Until the cluster has a leader again and has recorded the bridge's new
     # node, a stanza may still go to the node that died: a client sends
