@@ -345,7 +345,7 @@ static void roster_iq(struct xconn *c, struct xml_node *n, struct xml_node *q)
 {
     const char *type = xml_node_attr(n, "type");
     struct xml_node *item, *r;
-    struct xmpp_roster_item it, cur;
+    struct xmpp_roster_item cur;
     struct roster_out ro;
     struct cw_sb cmd;
     struct jid j;
@@ -380,13 +380,8 @@ static void roster_iq(struct xconn *c, struct xml_node *n, struct xml_node *q)
         }
         cw_sb_printf(&cmd, "roster-del %s %s", c->bare, contact);
     } else {
-        memset(&it, 0, sizeof(it));
-        if (xmpp_state_roster_item(c->srv->st, c->bare, contact, &cur))
-            it = cur;   /* RFC 6121 2.1.2.5: the client cannot set subscription */
-        it.owner = c->bare;
-        it.contact = contact;
-        it.name = (char *)xml_node_attr(item, "name");
-        xmpp_state_roster_cmd(&it, &cmd);
+        /* RFC 6121 2.1.2.5: the client sets the name, never the subscription. */
+        xmpp_state_roster_name_cmd(c->bare, contact, xml_node_attr(item, "name"), &cmd);
     }
     if (xmpp__propose(c->srv, cmd.s) < 0) {
         send_free(c, xmpp__error_reply(n, "wait", "service-unavailable"));

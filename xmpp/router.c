@@ -340,58 +340,18 @@ void xmpp__presence_broadcast(struct xconn *c, struct xml_node *pres)
 
 /* ---- subscriptions (RFC 6121 3) ------------------------------------------- */
 
-/* Changes owner's item for contact as the RFC 6121 3 tables say (sub and
- * ask after the event), proposing the new item and pushing it if it
- * changed. create: make the item if there is none. Returns 1 if changed, 0 if not,
- * -1 for a "subscribed" that nothing asked for. */
-static int roster_update(struct xmpp_server *srv, const char *owner, const char *contact,
-                         const char *event, int outbound, int create)
+/* A subscription event for owner's item about contact, as a command the
+ * state applies in log order (state.c works out the new item); the owner's
+ * resources get the roster push when it is applied. */
+static void roster_event(struct xmpp_server *srv, const char *owner, const char *contact,
+                         const char *dir, const char *event)
 {
-    struct xmpp_roster_item it, cur;
-    enum xmpp_sub sub;
-    int ask, had = xmpp_state_roster_item(srv->st, owner, contact, &cur);
-    char name[512];
     struct cw_sb cmd;
-    int changed;
 
-    if (!had && !create)
-        return 0;
-    sub = had ? cur.sub : XMPP_SUB_NONE;
-    ask = had ? cur.ask : 0;
-    snprintf(name, sizeof(name), "%s", had && cur.name ? cur.name : "");
-    if (outbound) {
-        if (!strcmp(event, "subscribe"))
-            ask = sub == XMPP_SUB_TO || sub == XMPP_SUB_BOTH ? ask : 1;
-        else if (!strcmp(event, "subscribed"))
-            sub = sub == XMPP_SUB_NONE ? XMPP_SUB_FROM : sub == XMPP_SUB_TO ? XMPP_SUB_BOTH : sub;
-        else if (!strcmp(event, "unsubscribe")) {
-            sub = sub == XMPP_SUB_TO ? XMPP_SUB_NONE : sub == XMPP_SUB_BOTH ? XMPP_SUB_FROM : sub;
-            ask = 0;
-        } else
-            sub = sub == XMPP_SUB_FROM ? XMPP_SUB_NONE : sub == XMPP_SUB_BOTH ? XMPP_SUB_TO : sub;
-    } else {
-        if (!strcmp(event, "subscribed")) {
-            if (!ask)
-                return -1;   /* RFC 6121 3.1.6: not asked for: ignored */
-            sub = sub == XMPP_SUB_NONE ? XMPP_SUB_TO : sub == XMPP_SUB_FROM ? XMPP_SUB_BOTH : sub;
-            ask = 0;
-        } else if (!strcmp(event, "unsubscribe")) {
-            sub = sub == XMPP_SUB_FROM ? XMPP_SUB_NONE : sub == XMPP_SUB_BOTH ? XMPP_SUB_TO : sub;
-        } else if (!strcmp(event, "unsubscribed")) {
-            sub = sub == XMPP_SUB_TO ? XMPP_SUB_NONE : sub == XMPP_SUB_BOTH ? XMPP_SUB_FROM : sub;
-            ask = 0;
-        }
-    }
-    changed = !had || sub != cur.sub || ask != cur.ask;
-    if (!changed)
-        return 0;
-    it = (struct xmpp_roster_item){ (char *)owner, (char *)contact, sub, ask,
-                                    name[0] ? name : NULL };
     cw_sb_init(&cmd);
-    xmpp_state_roster_cmd(&it, &cmd);
-    xmpp__propose(srv, cmd.s);   /* pushed to the owner's resources once applied */
+    cw_sb_printf(&cmd, "roster-event %s %s %s %s", owner, contact, dir, event);
+    xmpp__propose(srv, cmd.s);
     cw_sb_free(&cmd);
-    return 1;
 }
 
 /* Sends each available resource's presence of user to contact (after a
@@ -442,15 +402,9 @@ static void inbound_subscription(struct xmpp_server *srv, struct xml_node *p,
         xml_node_free(p);
         return;
     }
-    int r = roster_update(srv, contact, user, type, 0, 0);
-    /* Not asked for here: on a cluster the request's roster change may
-     * still be on its way; once more later, then ignored. */
-    if (r < 0 && xmpp__park(srv, p))
-        return;
-    if (r > 0 || strcmp(type, "subscribed") != 0) {
-        to_available(srv, contact, p);
-        to_remote(srv, contact, NULL, p);
-    }
+    roster_event(srv, contact, user, "in", type);
+    to_available(srv, contact, p);
+    to_remote(srv, contact, NULL, p);
     xml_node_free(p);
 }
 
@@ -469,8 +423,7 @@ void xmpp__presence_subscription(struct xmpp_server *srv, struct xconn *from, st
     /* RFC 6121 3.1.2: subscription stanzas carry bare JIDs. */
     xml_node_set_attr(p, "to", contact);
     xml_node_set_attr(p, "from", from->bare);
-    roster_update(srv, from->bare, contact, type, 1, !strcmp(type, "subscribe") ||
-                                                     !strcmp(type, "subscribed"));
+    roster_event(srv, from->bare, contact, "out", type);
     xmpp__route(srv, p);
     if (!strcmp(type, "subscribed"))
         presence_to(srv, from->bare, contact, 1);

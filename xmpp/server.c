@@ -521,8 +521,8 @@ void xmpp_server_applied(struct xmpp_server *srv, const char *cmd)
 {
     char owner[JID_MAX + 1], contact[JID_MAX + 1];
 
-    if ((!strncmp(cmd, "roster-set ", 11) || !strncmp(cmd, "roster-del ", 11)) &&
-        sscanf(cmd + 11, "%767s %767s", owner, contact) == 2) {
+    if (!strncmp(cmd, "roster-", 7) && sscanf(cmd + strcspn(cmd, " "), "%767s %767s", owner,
+                                                contact) == 2) {
         xmpp__roster_push(srv, owner, contact);
         return;
     }

@@ -210,6 +210,79 @@ static int check_row(int ti, char **f, char *err, size_t errlen)
     return -1;
 }
 
+/* RFC 6121 3 and its appendix A: a subscription event for owner's item about
+ * contact, outbound (the owner sent it) or inbound (contact sent it), as
+ * (sub, ask) after it. Applied here, in log order, so that two nodes
+ * handling events of one item at once can never overwrite each other.
+ * Returns whether the item is made when there is none. */
+static int sub_event(const char *dir, const char *ev, enum xmpp_sub *sub, int *ask)
+{
+    enum xmpp_sub s = *sub;
+    int out = !strcmp(dir, "out");
+
+    if (out && !strcmp(ev, "subscribe")) {
+        *ask = s == XMPP_SUB_TO || s == XMPP_SUB_BOTH ? *ask : 1;
+        return 1;
+    }
+    if (out && !strcmp(ev, "subscribed")) {
+        *sub = s == XMPP_SUB_NONE ? XMPP_SUB_FROM : s == XMPP_SUB_TO ? XMPP_SUB_BOTH : s;
+        return 1;
+    }
+    if ((out && !strcmp(ev, "unsubscribe")) || (!out && !strcmp(ev, "unsubscribed"))) {
+        *sub = s == XMPP_SUB_TO ? XMPP_SUB_NONE : s == XMPP_SUB_BOTH ? XMPP_SUB_FROM : s;
+        *ask = 0;
+        return 0;
+    }
+    if ((out && !strcmp(ev, "unsubscribed")) || (!out && !strcmp(ev, "unsubscribe"))) {
+        *sub = s == XMPP_SUB_FROM ? XMPP_SUB_NONE : s == XMPP_SUB_BOTH ? XMPP_SUB_TO : s;
+        return 0;
+    }
+    /* Inbound "subscribed". RFC 6121 3.1.6 ignores one nothing asked for;
+     * here it is taken when the item exists (or is made): the request's
+     * own change may be later in the log than the answer when they came
+     * through different nodes, and the contact did approve. */
+    *sub = s == XMPP_SUB_NONE ? XMPP_SUB_TO : s == XMPP_SUB_FROM ? XMPP_SUB_BOTH : s;
+    *ask = 0;
+    return 1;
+}
+
+/* roster-event OWNER CONTACT out|in EVENT, roster-name OWNER CONTACT NAME. */
+static int roster_change(struct xmpp_state *st, char *owner, char *contact, const char *verb,
+                         char *a, char *b, char *err, size_t errlen)
+{
+    char *k[2] = { owner, contact }, *f[5];
+    struct row *r = find(&st->t[T_ROSTER], k, 2);
+    enum xmpp_sub sub = XMPP_SUB_NONE;
+    int ask = 0, create = 1;
+
+    if (r) {
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(r->f[2], xmpp_sub_name((enum xmpp_sub)i)))
+                sub = (enum xmpp_sub)i;
+        ask = !strcmp(r->f[3], "out");
+    }
+    if (!strcmp(verb, "event")) {
+        if ((strcmp(a, "out") && strcmp(a, "in")) ||
+            (strcmp(b, "subscribe") && strcmp(b, "subscribed") && strcmp(b, "unsubscribe") &&
+             strcmp(b, "unsubscribed")))
+            return err_out(err, errlen, "bad roster event for %s", owner);
+        create = sub_event(a, b, &sub, &ask);
+        if (!r && !create)
+            return 0;
+    }
+    f[0] = owner;
+    f[1] = contact;
+    f[2] = (char *)xmpp_sub_name(sub);
+    f[3] = ask ? "out" : "-";
+    f[4] = !strcmp(verb, "name") ? b : r ? r->f[4] : "-";
+    (void)a;
+    if (check_row(T_ROSTER, f, err, errlen) < 0)
+        return -1;
+    if (upsert(&st->t[T_ROSTER], f) < 0)
+        return err_out(err, errlen, "%s", "out of memory");
+    return 0;
+}
+
 int xmpp_state_apply(struct xmpp_state *st, const char *cmd, char *err, size_t errlen)
 {
     char buf[WORD_MAX], *w[FIELDS_MAX + 2], *p, *verb;
@@ -249,6 +322,9 @@ int xmpp_state_apply(struct xmpp_state *st, const char *cmd, char *err, size_t e
             return err_out(err, errlen, "no such %s", t->cmd);
         if (ti == T_DOMAIN)
             remove_rows(&st->t[T_USER], w + 1, 1, -1);
+    } else if (ti == T_ROSTER && (!strcmp(verb, "event") || !strcmp(verb, "name")) && n == 5) {
+        if (roster_change(st, w[1], w[2], verb, w[3], w[4], err, errlen) < 0)
+            return -1;
     } else if (!strcmp(verb, "clear") && (ti == T_SESSION || ti == T_CROUTE) && n == 2) {
         remove_rows(t, w + 1, 1, 1);   /* a node restarted or left */
     } else {
@@ -441,19 +517,19 @@ int xmpp_state_roster(const struct xmpp_state *st, const char *owner,
     return 0;
 }
 
-void xmpp_state_roster_cmd(const struct xmpp_roster_item *it, struct cw_sb *out)
+void xmpp_state_roster_name_cmd(const char *owner, const char *contact, const char *name,
+                                 struct cw_sb *out)
 {
-    cw_sb_printf(out, "roster-set %s %s %s %s ", it->owner, it->contact, xmpp_sub_name(it->sub),
-                 it->ask ? "out" : "-");
-    if (!it->name || !it->name[0]) {
+    cw_sb_printf(out, "roster-name %s %s - ", owner, contact);
+    if (!name || !name[0]) {
         CW_SB_LIT(out, "-");
         return;
     }
-    if (!strcmp(it->name, "-")) {   /* "-" alone means no name */
+    if (!strcmp(name, "-")) {   /* "-" alone means no name */
         CW_SB_LIT(out, "%2D");
         return;
     }
-    for (const unsigned char *p = (const unsigned char *)it->name; *p && out->len < 1024; p++) {
+    for (const unsigned char *p = (const unsigned char *)name; *p && out->len < 1024; p++) {
         if (*p <= 0x20 || *p == '%' || *p == 0x7f)
             cw_sb_printf(out, "%%%02X", *p);
         else

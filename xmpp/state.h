@@ -11,6 +11,10 @@
  *   comp-set NAME SECRET         comp-del NAME
  *   roster-set OWNER CONTACT SUB ASK NAME   (bare JIDs; SUB none|to|from|both;
  *                                ASK - or out; NAME %-escaped, "-" for none)
+ *   roster-event OWNER CONTACT out|in EVENT  (a subscription stanza the owner
+ *                                sent or got: the item's new state is worked out
+ *                                when applied, so concurrent events never lose one)
+ *   roster-name OWNER CONTACT - NAME  (the name only; the item made if new)
  *   roster-del OWNER CONTACT
  *   session-add FULLJID NODE     session-del FULLJID NODE    session-clear NODE
  *   node-set NAME ID ADDRESS     node-del NAME   (cluster members: stable id,
@@ -90,8 +94,9 @@ int xmpp_state_nodes(const struct xmpp_state *st,
                      int (*fn)(void *arg, const char *name, const char *id, const char *addr),
                      void *arg);
 
-/* Builds a roster-set command for it into out (escaping the name). */
-void xmpp_state_roster_cmd(const struct xmpp_roster_item *it, struct cw_sb *out);
+/* Builds a roster-name command into out (escaping the name). */
+void xmpp_state_roster_name_cmd(const char *owner, const char *contact, const char *name,
+                                struct cw_sb *out);
 const char *xmpp_sub_name(enum xmpp_sub s);
 
 #endif
