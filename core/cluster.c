@@ -328,6 +328,7 @@ static void reply(struct link *l, uint32_t id, int status, const char *msg)
 }
 
 static void handle_frame(struct link *l, char type, uint32_t id, const char *p, size_t n);
+static void left_cluster(struct core_cluster *cl);
 
 static void link_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
@@ -621,7 +622,7 @@ static void job_end(struct core_cluster *cl, int status, const char *msg)
 
     if (status == R_DONE)
         CW_NOTICE("cluster", "%s %s (%s, id %llu)", j->kind == 'J' ? "added" : "removed",
-                  j->name, j->addr, j->kind == 'J' ? j->id : j->id);
+                  j->name, j->addr, j->id);
     else
         CW_WARN("cluster", "%s %s failed: %s", j->kind == 'J' ? "adding" : "removing", j->name,
                 msg);
@@ -806,6 +807,14 @@ static void removed_cb(struct raft_change *req, int status)
         state_note(cl, "node-del", j->name, NULL);
         state_note(cl, "session-clear", j->name, NULL);
     }
+    /* Tell it, if it is up: it hears nothing from the leader any more. */
+    if (j->addr[0]) {
+        struct link *l = link_to(cl, j->addr);
+        char id[24];
+        snprintf(id, sizeof(id), "%llu", j->id);
+        if (l)
+            link_frame(l, 'X', 0, id, strlen(id));
+    }
     job_end(cl, R_DONE, NULL);
 }
 
@@ -830,7 +839,10 @@ static void start_remove(struct core_cluster *cl, struct link *l, uint32_t rid, 
         if (xmpp_state_nodes(cl->st, find_by, &f))
             snprintf(j->name, sizeof(j->name), "%s", f.found_name);
     }
-    snprintf(j->addr, sizeof(j->addr), "%.63s", who);
+    j->addr[0] = 0;
+    for (unsigned i = 0; i < cl->r.configuration.n; i++)
+        if (cl->r.configuration.servers[i].id == j->id)
+            snprintf(j->addr, sizeof(j->addr), "%s", cl->r.configuration.servers[i].address);
     if (!j->id || !config_has(cl, j->id, NULL)) {
         reply(l, rid, R_FAILED, "no such member (see `causeway xmpp cluster status`)");
         return;
@@ -896,6 +908,13 @@ static void handle_frame(struct link *l, char type, uint32_t id, const char *p, 
             CW_WARN("cluster", "link from %s: bad stanza (%s): closing it", l->addr, why);
             link_kill(l, "bad stanza");
         }
+        return;
+    }
+    if (type == 'X') {
+        /* "You were removed", from the leader that did it. */
+        snprintf(text, sizeof(text), "%.*s", (int)n, p);
+        if (strtoull(text, NULL, 10) == cl->id)
+            left_cluster(cl);
         return;
     }
     if (type == 'r') {
@@ -998,6 +1017,20 @@ static void registered(void *arg, int rc, const char *msg)
         CW_INFO("cluster", "registering this node's name failed (%s); retrying", msg);
 }
 
+/* A removed node stops: left alone it would stand for election forever,
+ * since the leader no longer sends it anything. */
+static void left_cluster(struct core_cluster *cl)
+{
+    if (!cl->started)
+        return;
+    CW_WARN("cluster", "this node was removed from the cluster: it stops taking part; to "
+            "come back, reset it (remove %s and %s/node-id) and run `causeway xmpp cluster "
+            "join`", cl->raft_dir, cl->cfg->state_dir);
+    cl->removed = 1;
+    cl->started = 0;
+    raft_close(&cl->r, NULL);
+}
+
 static void write_logged(void *arg, int rc, const char *msg)
 {
     (void)arg;
@@ -1028,12 +1061,7 @@ static void tick_cb(uv_timer_t *t)
     if (config_has(cl, cl->id, NULL)) {
         cl->was_member = 1;
     } else if (cl->was_member && cl->r.configuration.n) {
-        CW_WARN("cluster", "this node was removed from the cluster: it stops taking part; to "
-                "come back, reset it (remove %s) and run `causeway xmpp cluster join`",
-                cl->raft_dir);
-        cl->removed = 1;
-        cl->started = 0;
-        raft_close(&cl->r, NULL);
+        left_cluster(cl);
         return;
     }
     /* Sessions and component routes this node held before it stopped are

@@ -237,6 +237,8 @@ static int sub_event(const char *dir, const char *ev, enum xmpp_sub *sub, int *a
         *sub = s == XMPP_SUB_FROM ? XMPP_SUB_NONE : s == XMPP_SUB_BOTH ? XMPP_SUB_TO : s;
         return 0;
     }
+    if (!out && !strcmp(ev, "subscribe"))
+        return 0;   /* a request changes nothing until it is answered */
     /* Inbound "subscribed". RFC 6121 3.1.6 ignores one nothing asked for;
      * here it is taken when the item exists (or is made): the request's
      * own change may be later in the log than the answer when they came

@@ -200,8 +200,20 @@ done
 check "the reset node has the users again (from the leader)" sh -c "
     for i in \$(seq 1 50); do '$BIN/causeway' -c '$WORK/core$L.conf' xmpp user list | grep -qx alice@example.test && exit 0; sleep 0.2; done; exit 1"
 
-# Majority lost: two of three stopped; the last refuses writes and says why.
-kill -KILL "$(eval echo "\$PID$1")" "$(eval echo "\$PID$L")"
+# The reset node removed for good, from another node: gone from every view.
+check "cluster remove of core$L from node $1" cwn $1 xmpp cluster remove core$L
+for n in $1 $2; do
+    check "node $n lists two members, core$L gone" sh -c "
+        for i in \$(seq 1 50); do
+            s=\$('$BIN/causeway' -c '$WORK/core$n.conf' xmpp cluster status 2>/dev/null)
+            [ \$(echo \"\$s\" | grep -c ' voter') = 2 ] && ! echo \"\$s\" | grep -q 'core$L ' && exit 0
+            sleep 0.2
+        done; echo \"\$s\"; exit 1"
+done
+check "the removed node knows it" wait_cluster $L 'State: REMOVED' 10
+
+# Majority lost: one of the two left stopped; the last refuses writes and says why.
+kill -KILL "$(eval echo "\$PID$1")"
 check "with the majority gone, the last node refuses writes and says why" \
     wait_cluster $2 'Writes: refused: no leader: fewer than a majority' 15
 check "a write there fails with that reason" sh -c "

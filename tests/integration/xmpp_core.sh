@@ -16,6 +16,9 @@ H=$E4
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj "/CN=example.test" -addext "subjectAltName=DNS:example.test" \
     -keyout "$WORK/xmpp.key" -out "$WORK/xmpp.pem" > "$WORK/openssl.log" 2>&1 || notok "openssl"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=third.test" -addext "subjectAltName=DNS:third.test" \
+    -keyout "$WORK/third.key" -out "$WORK/third.pem" >> "$WORK/openssl.log" 2>&1 || notok "openssl"
 cat > "$WORK/core.conf" <<CONF
 [core]
 name = node1
@@ -27,6 +30,8 @@ state-dir = $WORK/core-state
 client-listen = $H:25222
 component-listen = $H:25223
 certificate = $WORK/xmpp.pem $WORK/xmpp.key
+certificate = $WORK/third.pem $WORK/third.key
+allow-plain = yes
 max-stanza = 65536
 CONF
 cwc() { "$BIN/causeway" -c "$WORK/core.conf" "$@"; }
@@ -65,8 +70,17 @@ else
     notok "chat with SCRAM-SHA-1"; cat "$WORK/chat1.out"
 fi
 check "the log names the SASL mechanism of each login" grep -q "authenticated as alice@example.test (SCRAM-SHA-1)" "$WORK/core.log"
-check "PLAIN is not offered unless allow-plain (no PLAIN login)" \
-    sh -c "! grep -q '(PLAIN)' '$WORK/core.log'"
+if xc chat $H 25222 alice@example.test/p alicepw bob@example.test/q bobpw 5 PLAIN > "$WORK/chatp.out" 2>&1; then
+    ok "with allow-plain, PLAIN over TLS works too"
+else
+    notok "chat with PLAIN"; cat "$WORK/chatp.out"
+fi
+check "a domain with its own certificate: STARTTLS for third.test gets that certificate (SNI)" sh -c "
+    '$BIN/causeway' -c '$WORK/core.conf' xmpp domain add third.test > /dev/null &&
+    echo | ip netns exec $NS_E timeout 10 openssl s_client -starttls xmpp -xmpphost third.test \
+        -servername third.test -connect $H:25222 2>/dev/null | grep -q 'subject=CN = third.test' &&
+    echo | ip netns exec $NS_E timeout 10 openssl s_client -starttls xmpp -xmpphost example.test \
+        -servername example.test -connect $H:25222 2>/dev/null | grep -q 'subject=CN = example.test'"
 
 if xc login-fails $H 25222 alice@example.test/x wrongpw > "$WORK/badpw.out" 2>&1; then
     ok "a wrong password is refused"

@@ -105,9 +105,15 @@ async def chat(host, port, j1, p1, j2, p2, n, mech=None):
     a.send_presence(pto=slixmpp.JID(j2).bare, ptype='subscribe')
     await wait_for(lambda: slixmpp.JID(j2).bare in a.avail, j2 + " available at " + j1)
     await wait_for(lambda: slixmpp.JID(j1).bare in b.avail, j1 + " available at " + j2)
-    ra = a.client_roster[slixmpp.JID(j2).bare]['subscription']
-    if ra not in ('to', 'both'):
-        raise SystemExit("roster of %s: subscription to %s is %s" % (j1, j2, ra))
+    # The roster push follows the change's way through the cluster's log: it
+    # may come a moment after the contact's presence.
+    bare2 = slixmpp.JID(j2).bare
+    try:
+        await wait_for(lambda: a.client_roster[bare2]['subscription'] in ('to', 'both'),
+                       "the roster push", 5)
+    except SystemExit:
+        raise SystemExit("roster of %s: subscription to %s is %s" %
+                         (j1, j2, a.client_roster[bare2]['subscription']))
     pace = float(os.environ.get("PACE", "0"))   # seconds between messages
     if pace and os.environ.get("READYFILE"):
         open(os.environ["READYFILE"], "w").write("flowing")

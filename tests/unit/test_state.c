@@ -1,0 +1,186 @@
+/* test_state.c - the XMPP service's replicated state (xmpp/state.c) and
+ * addresses (xmpp/jid.c): commands, their checks, snapshots, and the RFC
+ * 6121 subscription transitions applied in log order. */
+#include "test.h"
+
+#include "xmpp/jid.h"
+#include "xmpp/sasl.h"
+#include "xmpp/state.h"
+
+static char err[512];
+
+static void apply_ok(struct xmpp_state *st, const char *cmd)
+{
+    if (xmpp_state_apply(st, cmd, err, sizeof(err)) != 0)
+        FAIL("%s: %s", cmd, err);
+}
+
+static const char *sub_of(struct xmpp_state *st, const char *owner, const char *contact,
+                          int *ask)
+{
+    struct xmpp_roster_item it;
+
+    if (!xmpp_state_roster_item(st, owner, contact, &it))
+        return "(none)";
+    *ask = it.ask;
+    return xmpp_sub_name(it.sub);
+}
+
+static struct xmpp_state *with_users(void)
+{
+    struct xmpp_state *st = xmpp_state_new();
+    struct sasl_cred c256, c1;
+    struct cw_sb a, b, cmd;
+
+    CHECK(st);
+    apply_ok(st, "domain-add example.test");
+    CHECK(sasl_cred_make(SASL_SHA256, "pw", SASL_ITER_MIN, &c256) == 0);
+    CHECK(sasl_cred_make(SASL_SHA1, "pw", SASL_ITER_MIN, &c1) == 0);
+    cw_sb_init(&a);
+    cw_sb_init(&b);
+    cw_sb_init(&cmd);
+    sasl_cred_format(&c256, &a);
+    sasl_cred_format(&c1, &b);
+    cw_sb_printf(&cmd, "user-set example.test alice %s %s", a.s, b.s);
+    apply_ok(st, cmd.s);
+    cw_sb_free(&a);
+    cw_sb_free(&b);
+    cw_sb_free(&cmd);
+    return st;
+}
+
+TEST(state_checks_commands)
+{
+    struct xmpp_state *st = with_users();
+
+    CHECK(xmpp_state_user_cred(st, "example.test", "alice", 256) != NULL);
+    CHECK(xmpp_state_user_cred(st, "example.test", "alice", 1) != NULL);
+    CHECK(xmpp_state_apply(st, "user-set other.test bob x y", err, sizeof(err)) < 0);
+    CHECK(xmpp_state_apply(st, "domain-add not_a_domain!", err, sizeof(err)) < 0);
+    CHECK(xmpp_state_apply(st, "comp-set cb1.example.test short", err, sizeof(err)) < 0);
+    CHECK(xmpp_state_apply(st, "frobnicate-now x", err, sizeof(err)) < 0);
+    CHECK(xmpp_state_apply(st, "session-add alice@example.test node1", err, sizeof(err)) < 0);
+    apply_ok(st, "comp-set cb1.example.test secret123");
+    CHECK_STR(xmpp_state_component_secret(st, "cb1.example.test"), "secret123");
+    /* A domain goes with its users. */
+    apply_ok(st, "domain-del example.test");
+    CHECK(xmpp_state_user_cred(st, "example.test", "alice", 256) == NULL);
+    xmpp_state_free(st);
+}
+
+TEST(state_sessions_belong_to_their_node)
+{
+    struct xmpp_state *st = with_users();
+
+    apply_ok(st, "session-add alice@example.test/a node1");
+    apply_ok(st, "session-add alice@example.test/b node2");
+    CHECK_STR(xmpp_state_session_node(st, "alice@example.test/a"), "node1");
+    /* Another node cannot remove it; a node's restart clears only its own. */
+    CHECK(xmpp_state_apply(st, "session-del alice@example.test/a node2", err, sizeof(err)) < 0);
+    apply_ok(st, "session-clear node1");
+    CHECK(xmpp_state_session_node(st, "alice@example.test/a") == NULL);
+    CHECK_STR(xmpp_state_session_node(st, "alice@example.test/b"), "node2");
+    apply_ok(st, "comproute-set cb1.example.test node2");
+    CHECK_STR(xmpp_state_comp_node(st, "cb1.example.test"), "node2");
+    apply_ok(st, "comproute-clear node2");
+    CHECK(xmpp_state_comp_node(st, "cb1.example.test") == NULL);
+    xmpp_state_free(st);
+}
+
+TEST(state_snapshot_round_trip)
+{
+    struct xmpp_state *st = with_users(), *copy = xmpp_state_new();
+    struct cw_sb a, b;
+
+    apply_ok(st, "comp-set cb1.example.test secret123");
+    apply_ok(st, "roster-name alice@example.test bob@example.test - Bob%20Smith");
+    apply_ok(st, "node-set core1 12345 192.0.2.1:4000");
+    cw_sb_init(&a);
+    cw_sb_init(&b);
+    xmpp_state_dump(st, &a);
+    CHECK(xmpp_state_load(copy, a.s, err, sizeof(err)) == 0);
+    xmpp_state_dump(copy, &b);
+    CHECK_STR(a.s, b.s);
+    {
+        struct xmpp_roster_item it;
+        CHECK(xmpp_state_roster_item(copy, "alice@example.test", "bob@example.test", &it));
+        CHECK_STR(it.name, "Bob Smith");
+    }
+    CHECK(xmpp_state_load(copy, "domain-add example.test\nbogus-line here\n", err,
+                          sizeof(err)) < 0);
+    CHECK(strstr(err, "line 2") != NULL);
+    cw_sb_free(&a);
+    cw_sb_free(&b);
+    xmpp_state_free(st);
+    xmpp_state_free(copy);
+}
+
+/* RFC 6121 3: alice subscribes to bob, bob approves, bob subscribes back,
+ * alice approves: both items end "both"; events of the two owners are
+ * independent of the order they are applied in. */
+TEST(state_subscription_events)
+{
+    struct xmpp_state *st = with_users();
+    const char *A = "alice@example.test", *B = "bob@example.test";
+    char cmd[256];
+    int ask = -1;
+
+#define EV(owner, contact, dir, ev)                                                     \
+    do {                                                                            \
+        snprintf(cmd, sizeof(cmd), "roster-event %s %s %s %s", owner, contact, dir, ev); \
+        apply_ok(st, cmd);                                                          \
+    } while (0)
+    EV(A, B, "out", "subscribe");
+    CHECK_STR(sub_of(st, A, B, &ask), "none");
+    CHECK_EQ(ask, 1);
+    EV(B, A, "in", "subscribe");   /* a request alone makes no item for bob */
+    CHECK_STR(sub_of(st, B, A, &ask), "(none)");
+    EV(B, A, "out", "subscribed");
+    CHECK_STR(sub_of(st, B, A, &ask), "from");
+    EV(A, B, "in", "subscribed");
+    CHECK_STR(sub_of(st, A, B, &ask), "to");
+    CHECK_EQ(ask, 0);
+    /* The other way, with the answer applied before alice's approval of
+     * her own item: order between owners does not matter. */
+    EV(B, A, "out", "subscribe");
+    EV(B, A, "in", "subscribed");
+    EV(A, B, "out", "subscribed");
+    CHECK_STR(sub_of(st, A, B, &ask), "both");
+    CHECK_STR(sub_of(st, B, A, &ask), "both");
+    /* Unsubscribe: bob stops seeing alice; alice's item loses "from". */
+    EV(B, A, "out", "unsubscribe");
+    EV(A, B, "in", "unsubscribe");
+    CHECK_STR(sub_of(st, B, A, &ask), "from");
+    CHECK_STR(sub_of(st, A, B, &ask), "to");
+    /* A name change keeps the subscription. */
+    apply_ok(st, "roster-name alice@example.test bob@example.test - Bobby");
+    CHECK_STR(sub_of(st, A, B, &ask), "to");
+    CHECK(xmpp_state_apply(st, "roster-event alice@example.test bob@example.test out jump",
+                           err, sizeof(err)) < 0);
+#undef EV
+    xmpp_state_free(st);
+}
+
+TEST(jid_parse_normalizes)
+{
+    struct jid j;
+    char buf[JID_MAX + 1];
+
+    CHECK(jid_parse("Alice@Example.TEST/Phone One", &j) == 0);
+    CHECK_STR(j.local, "alice");
+    CHECK_STR(j.domain, "example.test");
+    CHECK_STR(j.resource, "Phone One");
+    CHECK_STR(jid_full(&j, buf, sizeof(buf)), "alice@example.test/Phone One");
+    CHECK_STR(jid_bare(&j, buf, sizeof(buf)), "alice@example.test");
+    CHECK(jid_parse("example.test/res@with-at", &j) == 0);   /* RFC 7622 3.1 */
+    CHECK_STR(j.local, "");
+    CHECK_STR(j.resource, "res@with-at");
+    CHECK(jid_parse("@example.test", &j) < 0);
+    CHECK(jid_parse("alice@", &j) < 0);
+    CHECK(jid_parse("alice@example.test/", &j) < 0);
+    CHECK(jid_parse("al ice@example.test", &j) < 0);
+    CHECK(jid_parse("a<b@example.test", &j) < 0);
+    CHECK(jid_parse("alice@exa_mple.test", &j) < 0);
+    CHECK(jid_parse("alice@example..test", &j) < 0);
+    CHECK(jid_domain_ok("example.test.", buf, sizeof(buf)) && !strcmp(buf, "example.test"));
+}
