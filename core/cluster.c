@@ -9,13 +9,13 @@
  * - Links: a node that sends a request (forwarded write, join, remove,
  *   stanza) opens a link (cluster_net 'L') to the peer's cluster address
  *   and gets replies on it. Frames: u32 length, u8 type, u32 request id,
- *   payload. Requests P (propose), J (join), D (remove), S (stanza, no
- *   reply); reply r: u8 status (0 done, 1 redirect to the leader in the
- *   text, 2 failed) and text.
- * - Membership changes run one at a time on the leader. A join whose
- *   address or name an older id holds removes that id first: a node that
- *   was reset and joins again is never listed twice. */
-#include "core/cluster.h"
+ *   payload. Requests P (propose), J (join), D (remove), S (stanza), X
+ *   (you were removed; S and X get no reply); reply r: u8 status (0 done,
+ *   1 redirect to the leader in the text, 2 failed, 3 refused by the
+ *   state) and text.
+ * - Membership changes (cluster_members.c) run one at a time on the
+ *   leader. */
+#include "core/cluster_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -32,90 +32,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "core/cluster_net.h"
-
-#define TICK_MS 100
-#define REQUEST_MS 5000
-#define FRAME_MAX (1u << 20)
-#define LINK_OUT_MAX (8u << 20)
-#define STREAM_HEAD "<stream:stream xmlns='jabber:client' " \
-                    "xmlns:stream='http://etherx.jabber.org/streams'>"
-
-enum { R_DONE = 0, R_REDIRECT = 1, R_FAILED = 2, R_REFUSED = 3 };
-
-struct link {
-    struct core_cluster *cl;
-    struct link *next;
-    int held;                   /* frames wait for the end of the loop turn */
-    uv_tcp_t *tcp;              /* NULL while connecting */
-    char addr[CLUSTER_ADDR_MAX];
-    int outgoing, dead;
-    struct cw_sb out;           /* frames queued while connecting */
-    uint8_t *in;
-    size_t in_len, in_cap;
-    struct xml_stream *xs;      /* stanzas from the peer */
-};
-
-struct pend {
-    struct core_cluster *cl;
-    struct pend *next;
-    struct link *l;
-    uint32_t id;
-    cluster_done_fn done;
-    void *arg;
-    uv_timer_t timer;
-    char kind;
-    char payload[512];          /* join: resent on a redirect */
-    int hops;
-};
-
-struct apply_req {
-    struct raft_apply req;
-    struct core_cluster *cl;
-    cluster_done_fn done;       /* a local proposer */
-    void *arg;
-    struct link *reply;         /* or a peer's, answered on its link */
-    uint32_t reply_id;
-};
-
-struct job {                    /* the leader's membership change in progress */
-    int busy;
-    char kind;                  /* 'J' or 'D' */
-    struct link *reply;
-    uint32_t reply_id;
-    raft_id id, old;
-    char addr[CLUSTER_ADDR_MAX], name[64], old_name[64];
-    struct raft_change change;
-};
-
-struct core_cluster {
-    uv_loop_t *loop;
-    const struct core_config *cfg;
-    struct xmpp_state *st;
-    struct core_cluster_cbs cbs;
-    void *arg;
-    raft_id id;
-    char raft_dir[1100];
-    struct raft r;
-    struct raft_io io;
-    struct raft_uv_transport t;
-    struct raft_fsm fsm;
-    int inited, started, removed, stopping, was_member;
-    struct link *links;
-    struct pend *pend;
-    uint32_t next_id;
-    uv_timer_t tick;
-    int last_state;
-    raft_id last_leader;
-    time_t changed_at;
-    int registering;
-    int cleared;                /* this node's old sessions dropped after a start */
-    struct job job;
-    struct raft_transfer transfer;
-    void (*closed)(void *arg);
-    void *closed_arg;
-    uv_prepare_t flush;         /* stanza frames go out once per loop turn */
-};
 
 static const char *state_name(int s)
 {
@@ -213,8 +129,6 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 /* ---- links ------------------------------------------------------------------- */
 
-static void link_frame(struct link *l, char type, uint32_t id, const char *p, size_t n);
-
 static void pend_closed(uv_handle_t *h)
 {
     free(h->data);
@@ -298,7 +212,7 @@ static void link_flush(struct link *l)
     }
 }
 
-static void link_frame(struct link *l, char type, uint32_t id, const char *p, size_t n)
+void cluster__link_frame(struct link *l, char type, uint32_t id, const char *p, size_t n)
 {
     uint8_t h[9];
     uint32_t len = (uint32_t)(n + 5);
@@ -318,13 +232,13 @@ static void link_frame(struct link *l, char type, uint32_t id, const char *p, si
     link_flush(l);
 }
 
-static void reply(struct link *l, uint32_t id, int status, const char *msg)
+void cluster__reply(struct link *l, uint32_t id, int status, const char *msg)
 {
     char buf[600];
     int n = snprintf(buf, sizeof(buf), "%c%s", '0' + status, msg ? msg : "");
 
     if (l && !l->dead)
-        link_frame(l, 'r', id, buf, (size_t)n);
+        cluster__link_frame(l, 'r', id, buf, (size_t)n);
 }
 
 static void handle_frame(struct link *l, char type, uint32_t id, const char *p, size_t n);
@@ -449,7 +363,7 @@ static void on_link_accepted(void *arg, raft_id peer, const char *address, uv_st
     link_attach(l, s);
 }
 
-static struct link *link_to(struct core_cluster *cl, const char *addr)
+struct link *cluster__link_to(struct core_cluster *cl, const char *addr)
 {
     struct link *l;
 
@@ -469,11 +383,11 @@ static void pend_timeout(uv_timer_t *t)
     pend_finish(t->data, CLUSTER_EAGAIN, "no answer from the other node within 5 s");
 }
 
-/* Sends a request that expects a reply; done gets it. */
+/* Sends a request that expects a cluster__reply; done gets it. */
 static int request(struct core_cluster *cl, const char *addr, char kind, const char *payload,
                    cluster_done_fn done, void *arg, int hops)
 {
-    struct link *l = link_to(cl, addr);
+    struct link *l = cluster__link_to(cl, addr);
     struct pend *p;
 
     if (!l || !(p = calloc(1, sizeof(*p))))
@@ -491,7 +405,7 @@ static int request(struct core_cluster *cl, const char *addr, char kind, const c
     uv_timer_start(&p->timer, pend_timeout, REQUEST_MS, 0);
     p->next = cl->pend;
     cl->pend = p;
-    link_frame(l, kind, p->id, payload, strlen(payload));
+    cluster__link_frame(l, kind, p->id, payload, strlen(payload));
     return 0;
 }
 
@@ -508,14 +422,14 @@ static void apply_done(struct raft_apply *req, int status, void *result)
     if (a->done)
         a->done(a->arg, rc, msg);
     else if (a->reply && !a->reply->dead)
-        reply(a->reply, a->reply_id, rc == 0 ? R_DONE : rc == CLUSTER_EREFUSED ? R_REFUSED : R_FAILED,
+        cluster__reply(a->reply, a->reply_id, rc == 0 ? R_DONE : rc == CLUSTER_EREFUSED ? R_REFUSED : R_FAILED,
               msg);
     free(result);
     free(a);
 }
 
 /* Appends cmd on the leader (this node). */
-static int leader_apply(struct core_cluster *cl, const char *cmd, struct apply_req *a)
+int cluster__leader_apply(struct core_cluster *cl, const char *cmd, struct apply_req *a)
 {
     struct raft_buffer b;
     size_t n = strlen(cmd);
@@ -581,7 +495,7 @@ int core_cluster_propose(struct core_cluster *cl, const char *cmd, cluster_done_
         a->cl = cl;
         a->done = done;
         a->arg = arg;
-        r = leader_apply(cl, cmd, a);
+        r = cluster__leader_apply(cl, cmd, a);
         if (r) {
             free(a);
             *msg = raft_strerror(r);
@@ -614,254 +528,6 @@ int core_cluster_writable(struct core_cluster *cl)
     return leader_addr(cl, NULL) != NULL;
 }
 
-/* ---- membership (on the leader) ------------------------------------------------ */
-
-static void job_end(struct core_cluster *cl, int status, const char *msg)
-{
-    struct job *j = &cl->job;
-
-    if (status == R_DONE)
-        CW_NOTICE("cluster", "%s %s (%s, id %llu)", j->kind == 'J' ? "added" : "removed",
-                  j->name, j->addr, j->id);
-    else
-        CW_WARN("cluster", "%s %s failed: %s", j->kind == 'J' ? "adding" : "removing", j->name,
-                msg);
-    reply(j->reply, j->reply_id, status, msg);
-    j->busy = 0;
-}
-
-static void no_reply(void *arg, int rc, const char *msg)
-{
-    (void)arg;
-    if (rc < 0)
-        CW_WARN("cluster", "recording a membership change in the state failed: %s", msg);
-}
-
-/* The leader records a membership change in the state (names for ids). */
-static void state_note(struct core_cluster *cl, const char *verb, const char *name,
-                       const char *rest)
-{
-    char cmd[300];
-    struct apply_req *x = calloc(1, sizeof(*x));
-
-    snprintf(cmd, sizeof(cmd), "%s %s%s%s", verb, name, rest ? " " : "", rest ? rest : "");
-    if (!x)
-        return;
-    x->cl = cl;
-    x->done = no_reply;
-    if (leader_apply(cl, cmd, x) != 0) {
-        free(x);
-        no_reply(NULL, -1, "raft_apply failed");
-    }
-}
-
-static void join_assigned(struct raft_change *req, int status)
-{
-    struct core_cluster *cl = req->data;
-    struct job *j = &cl->job;
-    char rest[100];
-
-    if (status) {
-        job_end(cl, R_FAILED, raft_strerror(status));
-        return;
-    }
-
-    if (j->old_name[0] && strcmp(j->old_name, j->name) != 0)
-        state_note(cl, "node-del", j->old_name, NULL);
-    state_note(cl, "session-clear", j->name, NULL);
-    snprintf(rest, sizeof(rest), "%llu %s", j->id, j->addr);
-    state_note(cl, "node-set", j->name, rest);
-    job_end(cl, R_DONE, NULL);
-}
-
-static void join_added(struct raft_change *req, int status)
-{
-    struct core_cluster *cl = req->data;
-    int r;
-
-    if (status) {
-        job_end(cl, R_FAILED, raft_strerror(status));
-        return;
-    }
-    cl->job.change.data = cl;
-    r = raft_assign(&cl->r, &cl->job.change, cl->job.id, RAFT_VOTER, join_assigned);
-    if (r)
-        job_end(cl, R_FAILED, raft_strerror(r));
-}
-
-static int config_has(struct core_cluster *cl, raft_id id, int *role)
-{
-    for (unsigned i = 0; i < cl->r.configuration.n; i++)
-        if (cl->r.configuration.servers[i].id == id) {
-            if (role)
-                *role = cl->r.configuration.servers[i].role;
-            return 1;
-        }
-    return 0;
-}
-
-static void join_add(struct core_cluster *cl)
-{
-    int r, role = -1;
-
-    cl->job.change.data = cl;
-    if (config_has(cl, cl->job.id, &role)) {
-        r = role == RAFT_VOTER ? 0
-                               : raft_assign(&cl->r, &cl->job.change, cl->job.id, RAFT_VOTER,
-                                             join_assigned);
-        if (role == RAFT_VOTER)
-            join_assigned(&cl->job.change, 0);
-    } else {
-        r = raft_add(&cl->r, &cl->job.change, cl->job.id, cl->job.addr, join_added);
-    }
-    if (r)
-        job_end(cl, R_FAILED, raft_strerror(r));
-}
-
-static void old_removed(struct raft_change *req, int status)
-{
-    struct core_cluster *cl = req->data;
-
-    if (status) {
-        job_end(cl, R_FAILED, raft_strerror(status));
-        return;
-    }
-    CW_NOTICE("cluster", "removed the old id %llu of %s (the node was reset)", cl->job.old,
-              cl->job.addr);
-    join_add(cl);
-}
-
-struct find_node {
-    const char *addr;
-    const char *name;
-    raft_id id;
-    char found_name[64];
-};
-
-static int find_by(void *arg, const char *name, const char *id, const char *addr)
-{
-    struct find_node *f = arg;
-
-    if ((f->addr && !strcmp(addr, f->addr)) || (f->name && !strcmp(name, f->name))) {
-        f->id = strtoull(id, NULL, 10);
-        snprintf(f->found_name, sizeof(f->found_name), "%s", name);
-        return 1;
-    }
-    return 0;
-}
-
-static void start_join(struct core_cluster *cl, struct link *l, uint32_t rid, const char *p)
-{
-    struct job *j = &cl->job;
-    struct find_node f;
-    unsigned long long id;
-    int r;
-
-    memset(j, 0, sizeof(*j));
-    if (sscanf(p, "%llu %63s %63s", &id, j->addr, j->name) != 3 || !id) {
-        reply(l, rid, R_FAILED, "malformed join request");
-        return;
-    }
-    j->busy = 1;
-    j->kind = 'J';
-    j->reply = l;
-    j->reply_id = rid;
-    j->id = id;
-    /* An older id at the same address, or under the same name, is this
-     * node before a reset: it goes, so no view lists the node twice. */
-    for (unsigned i = 0; i < cl->r.configuration.n; i++)
-        if (!strcmp(cl->r.configuration.servers[i].address, j->addr) &&
-            cl->r.configuration.servers[i].id != j->id)
-            j->old = cl->r.configuration.servers[i].id;
-    f = (struct find_node){ j->addr, NULL, 0, "" };
-    if (xmpp_state_nodes(cl->st, find_by, &f))
-        snprintf(j->old_name, sizeof(j->old_name), "%s", f.found_name);
-    f = (struct find_node){ NULL, j->name, 0, "" };
-    if (!j->old && xmpp_state_nodes(cl->st, find_by, &f) && f.id != j->id &&
-        config_has(cl, f.id, NULL))
-        j->old = f.id;
-    if (j->old == cl->id) {
-        job_end(cl, R_FAILED, "that address or name is the leader's own");
-        return;
-    }
-    if (j->old) {
-        j->change.data = cl;
-        r = raft_remove(&cl->r, &j->change, j->old, old_removed);
-        if (r)
-            job_end(cl, R_FAILED, raft_strerror(r));
-        return;
-    }
-    join_add(cl);
-}
-
-static void removed_cb(struct raft_change *req, int status)
-{
-    struct core_cluster *cl = req->data;
-    struct job *j = &cl->job;
-
-    if (status) {
-        job_end(cl, R_FAILED, raft_strerror(status));
-        return;
-    }
-    if (j->name[0]) {
-        state_note(cl, "node-del", j->name, NULL);
-        state_note(cl, "session-clear", j->name, NULL);
-    }
-    /* Tell it, if it is up: it hears nothing from the leader any more. */
-    if (j->addr[0]) {
-        struct link *l = link_to(cl, j->addr);
-        char id[24];
-        snprintf(id, sizeof(id), "%llu", j->id);
-        if (l)
-            link_frame(l, 'X', 0, id, strlen(id));
-    }
-    job_end(cl, R_DONE, NULL);
-}
-
-static void start_remove(struct core_cluster *cl, struct link *l, uint32_t rid, const char *who)
-{
-    struct job *j = &cl->job;
-    struct find_node f = { NULL, who, 0, "" };
-    int r;
-
-    memset(j, 0, sizeof(*j));
-    j->kind = 'D';
-    j->reply = l;
-    j->reply_id = rid;
-    if (xmpp_state_nodes(cl->st, find_by, &f)) {
-        j->id = f.id;
-        snprintf(j->name, sizeof(j->name), "%s", f.found_name);
-    } else {
-        for (unsigned i = 0; i < cl->r.configuration.n; i++)
-            if (!strcmp(cl->r.configuration.servers[i].address, who))
-                j->id = cl->r.configuration.servers[i].id;
-        f = (struct find_node){ who, NULL, 0, "" };
-        if (xmpp_state_nodes(cl->st, find_by, &f))
-            snprintf(j->name, sizeof(j->name), "%s", f.found_name);
-    }
-    j->addr[0] = 0;
-    for (unsigned i = 0; i < cl->r.configuration.n; i++)
-        if (cl->r.configuration.servers[i].id == j->id)
-            snprintf(j->addr, sizeof(j->addr), "%s", cl->r.configuration.servers[i].address);
-    if (!j->id || !config_has(cl, j->id, NULL)) {
-        reply(l, rid, R_FAILED, "no such member (see `causeway xmpp cluster status`)");
-        return;
-    }
-    if (j->id == cl->id) {
-        /* A leader cannot remove itself cleanly: hand leadership over and
-         * let the operator run the command again. */
-        raft_transfer(&cl->r, &cl->transfer, 0, NULL);
-        reply(l, rid, R_FAILED, "that node is the leader: leadership is being handed to "
-              "another node; run the remove again in a moment");
-        return;
-    }
-    j->busy = 1;
-    j->change.data = cl;
-    r = raft_remove(&cl->r, &j->change, j->id, removed_cb);
-    if (r)
-        job_end(cl, R_FAILED, raft_strerror(r));
-}
-
 /* ---- frames from peers ----------------------------------------------------------- */
 
 static int link_stanza(void *ctx, struct xml_node *n)
@@ -874,7 +540,7 @@ static int link_stanza(void *ctx, struct xml_node *n)
         return 0;
     }
     /* The link's address is the sender's cluster address (its handshake). */
-    xmpp_state_nodes(l->cl->st, find_by, &f);
+    xmpp_state_nodes(l->cl->st, cluster__find_by, &f);
     l->cl->cbs.stanza(l->cl->arg, f.found_name[0] ? f.found_name : NULL, n);
     return 0;
 }
@@ -940,37 +606,37 @@ static void handle_frame(struct link *l, char type, uint32_t id, const char *p, 
     if (!is_leader(cl)) {
         addr = leader_addr(cl, NULL);
         if (addr && type != 'P')
-            reply(l, id, R_REDIRECT, addr);
+            cluster__reply(l, id, R_REDIRECT, addr);
         else
-            reply(l, id, R_FAILED, addr ? "not the leader any more" : no_leader_msg(cl));
+            cluster__reply(l, id, R_FAILED, addr ? "not the leader any more" : no_leader_msg(cl));
         return;
     }
     if (type == 'P') {
         struct apply_req *a = calloc(1, sizeof(*a));
         int r;
         if (!a) {
-            reply(l, id, R_FAILED, "out of memory");
+            cluster__reply(l, id, R_FAILED, "out of memory");
             return;
         }
         a->cl = cl;
         a->reply = l;
         a->reply_id = id;
-        r = leader_apply(cl, text, a);
+        r = cluster__leader_apply(cl, text, a);
         if (r) {
             free(a);
-            reply(l, id, R_FAILED, raft_strerror(r));
+            cluster__reply(l, id, R_FAILED, raft_strerror(r));
         }
     } else if (type == 'J' || type == 'D') {
         if (cl->job.busy) {
-            reply(l, id, R_FAILED, "another membership change is running: try again");
+            cluster__reply(l, id, R_FAILED, "another membership change is running: try again");
             return;
         }
         if (type == 'J')
-            start_join(cl, l, id, text);
+            cluster__start_join(cl, l, id, text);
         else
-            start_remove(cl, l, id, text);
+            cluster__start_remove(cl, l, id, text);
     } else {
-        reply(l, id, R_FAILED, "unknown request");
+        cluster__reply(l, id, R_FAILED, "unknown request");
     }
 }
 
@@ -994,13 +660,13 @@ int core_cluster_send(struct core_cluster *cl, const char *node, const struct xm
     struct link *l;
     struct cw_sb sb;
 
-    if (!xmpp_state_node(cl->st, node, NULL, &addr) || !(l = link_to(cl, addr)))
+    if (!xmpp_state_node(cl->st, node, NULL, &addr) || !(l = cluster__link_to(cl, addr)))
         return -1;
     cw_sb_init(&sb);
     xml_serialize(n, "jabber:client", &sb);
     l->held = 1;
     if (!sb.failed)
-        link_frame(l, 'S', 0, sb.s, sb.len);
+        cluster__link_frame(l, 'S', 0, sb.s, sb.len);
     cw_sb_free(&sb);
     uv_prepare_start(&cl->flush, flush_cb);
     return 0;
@@ -1058,7 +724,7 @@ static void tick_cb(uv_timer_t *t)
     }
     if (!cl->started)
         return;
-    if (config_has(cl, cl->id, NULL)) {
+    if (cluster__config_has(cl, cl->id, NULL)) {
         cl->was_member = 1;
     } else if (cl->was_member && cl->r.configuration.n) {
         left_cluster(cl);
@@ -1313,11 +979,6 @@ int core_cluster_remove(struct core_cluster *cl, const char *node, cluster_done_
     return 0;
 }
 
-struct status_ctx {
-    struct core_cluster *cl;
-    struct cw_sb *out;
-};
-
 void core_cluster_status(struct core_cluster *cl, struct cw_sb *out)
 {
     raft_id lid;
@@ -1347,7 +1008,7 @@ void core_cluster_status(struct core_cluster *cl, struct cw_sb *out)
         char ids[24];
         snprintf(ids, sizeof(ids), "%llu", s->id);
         f.name = NULL;
-        xmpp_state_nodes(cl->st, find_by, &f);
+        xmpp_state_nodes(cl->st, cluster__find_by, &f);
         voters += s->role == RAFT_VOTER;
         cw_sb_printf(out, "  %-22s %-16s %-7s%s%s\n", s->address, f.found_name,
                      s->role == RAFT_VOTER ? "voter" : s->role == RAFT_STANDBY ? "standby" : "spare",
