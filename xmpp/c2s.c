@@ -562,8 +562,3 @@ void xmpp__c2s_gone(struct xconn *c)
     }
     CW_INFO("xmpp", "client %s: session %s ended", c->peer, c->full);
 }
-
-void xmpp__c2s_deliver(struct xconn *c, struct xml_node *n)
-{
-    xmpp__send(c, n);
-}

@@ -150,7 +150,6 @@ int xmpp__park(struct xmpp_server *srv, struct xml_node *n);
 int xmpp__c2s_open(struct xconn *c, const struct xml_node *head);
 int xmpp__c2s_stanza(struct xconn *c, struct xml_node *n);
 void xmpp__c2s_gone(struct xconn *c);
-void xmpp__c2s_deliver(struct xconn *c, struct xml_node *n);
 void xmpp__roster_push(struct xmpp_server *srv, const char *owner, const char *contact);
 
 /* component.c */
