@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "addr.h"
 #include "log.h"
 
@@ -65,6 +67,8 @@ struct dns_half {
 struct cw_dns_query {
     struct cw_dns *d;
     cw_dns_cb cb;
+    cw_dns_srv_cb srv_cb;       /* an SRV query: only h6 is used, for its status */
+    struct cw_dns_srv_result *srv;
     void *arg;
     uint16_t port;
     int waiting;                /* halves c-ares has not answered yet */
@@ -191,12 +195,39 @@ static void dns_query_finished(struct cw_dns_query *q)
     struct cw_dns *d = q->d;
 
     if (q->cancelled || d->closing) {
+        free(q->srv);
         free(q);
         return;
     }
     q->next = NULL;
     *d->done_tail = q;
     d->done_tail = &q->next;
+}
+
+/* The SRV records of an answer into q->srv (unordered yet): an ares status. */
+static int dns_take_srv(struct cw_dns_query *q, const unsigned char *abuf, int alen)
+{
+    struct ares_srv_reply *list = NULL, *r;
+    int status = ares_parse_srv_reply(abuf, alen, &list);
+
+    if (status != ARES_SUCCESS)
+        return status;
+    for (r = list; r && q->srv->n < CW_DNS_MAX_SRV; r = r->next) {
+        struct cw_dns_srv *s = &q->srv->srv[q->srv->n++];
+        size_t len = strlen(r->host);
+        if (len && r->host[len - 1] == '.')
+            len--;
+        if (len >= sizeof(s->target))
+            len = sizeof(s->target) - 1;
+        /* "." (empty once the dot goes) is RFC 2782's "not offered". */
+        memcpy(s->target, r->host, len);
+        s->target[len] = 0;
+        s->port = r->port;
+        s->priority = r->priority;
+        s->weight = r->weight;
+    }
+    ares_free_data(list);
+    return q->srv->n ? ARES_SUCCESS : ARES_ENODATA;
 }
 
 /* c-ares' callback for one half. May run inside any call into c-ares,
@@ -208,6 +239,14 @@ static void dns_answer_cb(void *arg, int status, int timeouts, unsigned char *ab
     int n = CW_DNS_MAX_ADDRS;
 
     (void)timeouts;
+    if (q->srv_cb) {
+        h->status = dns_map_status(status == ARES_SUCCESS ? dns_take_srv(q, abuf, alen) : status);
+        if (h->status == CW_DNS_OK && q->srv->n == 1 && !q->srv->srv[0].target[0])
+            h->status = CW_DNS_ENOSERVICE;
+        if (--q->waiting == 0)
+            dns_query_finished(q);
+        return;
+    }
     if (status == ARES_SUCCESS) {
         /* Only answer records of the asked type count (after any CNAME
          * chain); none at all is ARES_ENODATA. */
@@ -272,6 +311,60 @@ static int dns_result(const struct cw_dns_query *q, struct cw_dns_result *r)
                                                                          : q->h4.status;
 }
 
+static uint32_t dns_random(void *arg)
+{
+    uint32_t v;
+
+    (void)arg;
+    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
+        v = (uint32_t)rand();
+    return v;
+}
+
+void cw_dns_srv_order(struct cw_dns_srv *s, int n, uint32_t (*rnd)(void *arg), void *arg)
+{
+    int i, j, k, end;
+
+    /* By priority, keeping the answer's order within one (insertion sort:
+     * stable, and n is small), so a given random source gives one order. */
+    for (i = 1; i < n; i++) {
+        struct cw_dns_srv t = s[i];
+        for (j = i; j > 0 && s[j - 1].priority > t.priority; j--)
+            s[j] = s[j - 1];
+        s[j] = t;
+    }
+    for (i = 0; i < n; i = end) {
+        for (end = i; end < n && s[end].priority == s[i].priority; end++)
+            ;
+        /* RFC 2782: weight-0 records first, then pick each next one with a
+         * chance of its weight over the weights left. */
+        for (j = i, k = i; k < end; k++)
+            if (s[k].weight == 0) {
+                struct cw_dns_srv t = s[j];
+                s[j++] = s[k];
+                s[k] = t;
+            }
+        for (; j < end; j++) {
+            uint32_t sum = 0, pick, run = 0;
+            for (k = j; k < end; k++)
+                sum += s[k].weight;
+            if (!sum)
+                break;
+            pick = rnd(arg) % sum;
+            for (k = j; k < end; k++) {
+                run += s[k].weight;
+                if (pick < run)
+                    break;
+            }
+            if (k != j) {
+                struct cw_dns_srv t = s[j];
+                s[j] = s[k];
+                s[k] = t;
+            }
+        }
+    }
+}
+
 /* Runs the callbacks of the finished queries, outside c-ares. A callback may
  * resolve (those finish later: only the list taken here is delivered),
  * cancel any query or close d (the rest are then freed silently). */
@@ -285,10 +378,15 @@ static void dns_deliver(struct cw_dns *d)
     d->done_tail = &d->done;
     while ((q = list) != NULL) {
         list = q->next;
-        if (!q->cancelled && !d->closing) {
+        if (!q->cancelled && !d->closing && q->srv_cb) {
+            if (q->h6.status == CW_DNS_OK)
+                cw_dns_srv_order(q->srv->srv, q->srv->n, dns_random, NULL);
+            q->srv_cb(q->arg, q->h6.status, q->h6.status == CW_DNS_OK ? q->srv : NULL);
+        } else if (!q->cancelled && !d->closing) {
             status = dns_result(q, &r);
             q->cb(q->arg, status, status == CW_DNS_OK ? &r : NULL);
         }
+        free(q->srv);
         free(q);
     }
 }
@@ -502,6 +600,7 @@ void cw_dns_close(struct cw_dns *d)
     d->channel = NULL;
     while ((q = d->done) != NULL) {
         d->done = q->next;
+        free(q->srv);
         free(q);
     }
     d->done_tail = &d->done;
@@ -567,6 +666,28 @@ struct cw_dns_query *cw_dns_resolve(struct cw_dns *d, const char *name, uint16_t
     return q;
 }
 
+struct cw_dns_query *cw_dns_srv(struct cw_dns *d, const char *name, cw_dns_srv_cb cb,
+                                void *arg)
+{
+    struct cw_dns_query *q;
+
+    if (d->closing || !name || !dns_name_ok(name))
+        return NULL;
+    q = calloc(1, sizeof(*q));
+    if (!q || !(q->srv = calloc(1, sizeof(*q->srv)))) {
+        free(q);
+        return NULL;
+    }
+    q->d = d;
+    q->srv_cb = cb;
+    q->arg = arg;
+    q->waiting = 1;
+    q->h6.q = q;
+    ares_query(d->channel, name, ns_c_in, ns_t_srv, dns_answer_cb, &q->h6);
+    dns_rearm(d);
+    return q;
+}
+
 void cw_dns_cancel(struct cw_dns_query *q)
 {
     if (q)
@@ -584,6 +705,7 @@ const char *cw_dns_strerror(int status)
         return "DNS servers failed, refused or were unreachable";
     case CW_DNS_ECANCELLED: return "cancelled";
     case CW_DNS_EOTHER: return "DNS error (malformed answer or out of memory)";
+    case CW_DNS_ENOSERVICE: return "the domain says it offers no such service (SRV target \".\")";
     default: return "unknown DNS error";
     }
 }

@@ -1,5 +1,6 @@
 /* dns.h - DNS lookups with c-ares on the libuv loop: A and AAAA of a name
- * against configured servers, with the records' TTL.
+ * against configured servers, with the records' TTL; SRV records in the
+ * order RFC 2782 says to try them.
  *
  * One struct cw_dns per loop (a c-ares channel, its sockets polled by the
  * loop). Not thread-safe: every call on the loop's thread. Queries go to the
@@ -46,6 +47,21 @@ enum {
                               * or was unreachable (ICMP unreachable, no route) */
     CW_DNS_ECANCELLED = -5,  /* (internal: a cancelled query never calls back) */
     CW_DNS_EOTHER = -6,      /* malformed answer, FORMERR, out of memory */
+    CW_DNS_ENOSERVICE = -7,  /* SRV: the one record's target is "." (RFC 2782:
+                              * the service is decidedly not available) */
+};
+
+#define CW_DNS_MAX_SRV 32
+
+struct cw_dns_srv {
+    char target[254];           /* host name, no trailing dot */
+    uint16_t port, priority, weight;
+};
+
+struct cw_dns_srv_result {
+    struct cw_dns_srv srv[CW_DNS_MAX_SRV];   /* in the order to try them */
+    int n;                                   /* >= 1 */
+    unsigned ttl;
 };
 
 /* Creates a resolver on loop. servers: "addr[:port],..." (port 53 when
@@ -79,6 +95,20 @@ typedef void (*cw_dns_cb)(void *arg, int status, const struct cw_dns_result *r);
  * pointer is valid until its callback returns or it is cancelled. */
 struct cw_dns_query *cw_dns_resolve(struct cw_dns *d, const char *name, uint16_t port,
                                     cw_dns_cb cb, void *arg);
+/* status is CW_DNS_OK with r (valid only during the call), or a negative
+ * CW_DNS_E* with r NULL (ENODATA: no SRV record, ENOSERVICE: "." target). */
+typedef void (*cw_dns_srv_cb)(void *arg, int status, const struct cw_dns_srv_result *r);
+/* Asks SRV for name ("_xmpp-server._tcp.example.com"); cb as for
+ * cw_dns_resolve, with the records ordered as RFC 2782 says: by priority,
+ * and within one priority in a weighted random order (weight-0 records
+ * first, then each next chosen with a chance proportional to its weight).
+ * The targets still need cw_dns_resolve. NULL as for cw_dns_resolve. */
+struct cw_dns_query *cw_dns_srv(struct cw_dns *d, const char *name, cw_dns_srv_cb cb,
+                                void *arg);
+/* The RFC 2782 order of s[0..n-1], in place; rnd(arg) gives uniform 32-bit
+ * numbers (exposed for tests; cw_dns_srv uses a random source). */
+void cw_dns_srv_order(struct cw_dns_srv *s, int n, uint32_t (*rnd)(void *arg), void *arg);
+
 /* The callback will not be called; q is invalid afterwards. Safe from inside
  * any cw_dns_cb, including q's own. c-ares' sub-queries run to their end
  * (or to cw_dns_close) in the background. */

@@ -56,7 +56,12 @@ dnsmasq_start "$WORK/dnsmasq1.log" "$P1" --local=/example.test/ --local-ttl=5 \
     --host-record=v4.example.test,192.0.2.20 --txt-record=txt.example.test,"no address here" \
     --cname=alias.example.test,web.example.test,2 $many $big \
     --host-record=mixed.example.test,192.0.2.30,8 --host-record=mixed.example.test,192.0.2.31,4 \
-    --host-record=mixed.example.test,2001:db8::30,6
+    --host-record=mixed.example.test,2001:db8::30,6 \
+    --srv-host=_xmpp-server._tcp.example.test,a.example.test,5269,10,60 \
+    --srv-host=_xmpp-server._tcp.example.test,b.example.test,5270,10,20 \
+    --srv-host=_xmpp-server._tcp.example.test,c.example.test,5271,0,0 \
+    --srv-host=_xmpp-server._tcp.example.test,d.example.test,5272,20,0 \
+    --srv-host=_xmpp-server._tcp.none.example.test,.,0,0,0
 P2=$(free_port)
 dnsmasq_start "$WORK/dnsmasq2.log" "$P2" --local=/other.test/ --local-ttl=7 \
     --host-record=web.other.test,198.51.100.20
@@ -160,6 +165,25 @@ ttl 5"
 q mixed --servers "$D1" mixed.example.test 80
 check "records with TTLs 8, 4 (A) and 6 (AAAA): 3 addresses, the smallest TTL, 4" \
     sh -c "[ \$(grep -c ':80\$' '$WORK/mixed.out') = 3 ] && grep -qx 'ttl 4' '$WORK/mixed.out'"
+q srv --servers "$D1" --srv _xmpp-server._tcp.example.test 0
+check "SRV: lowest priority first, the priority-10 pair in a weighted order, then priority 20 (RFC 2782)" \
+    sh -c "[ \"\$(sed -n 1p '$WORK/srv.out')\" = 'srv 0 0 5271 c.example.test' ] &&
+           sed -n 2,3p '$WORK/srv.out' | sort | tr '\n' '|' | grep -qx 'srv 10 20 5270 b.example.test|srv 10 60 5269 a.example.test|' &&
+           [ \"\$(sed -n 4p '$WORK/srv.out')\" = 'srv 20 0 5272 d.example.test' ]"
+first_a=0
+for i in $(seq 1 100); do
+    "$DNSQ" --servers "$D1" --srv _xmpp-server._tcp.example.test 0 | sed -n 2p | grep -q a.example.test &&
+        first_a=$((first_a + 1))
+done
+note "weight 60 against 20: a.example.test first in $first_a of 100 lookups (expected about 75)"
+check "SRV weights: the heavier target first in most lookups, the lighter in some (not a fixed order)" \
+    sh -c "[ $first_a -ge 50 ] && [ $first_a -le 95 ]"
+q srvnone --servers "$D1" --srv _xmpp-server._tcp.none.example.test 0
+check "SRV target \".\": the service is not offered" \
+    expect srvnone 1 'error: the domain says it offers no such service (SRV target ".")'
+q srvnx --servers "$D1" --srv _xmpp-server._tcp.nowhere.example.test 0
+check "no SRV record at all: NXDOMAIN, for the caller's fallback to A/AAAA (RFC 6120 3.2.1)" \
+    expect srvnx 1 "error: name does not exist (NXDOMAIN)"
 q alias --servers "$D1" alias.example.test 80
 check "CNAME: the target's addresses with the smaller TTL of the chain (the CNAME's 2)" \
     expect alias 0 "[2001:db8::10]:80

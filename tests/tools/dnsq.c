@@ -3,7 +3,9 @@
  *
  * usage: dnsq --servers CSV [--timeout MS] [--tries N] [--repeat N]
  *             [--parallel N] [--cancel MS] [--close MS] [--close-in-cb]
- *             NAME PORT
+ *             [--srv] NAME PORT
+ *   --srv          SRV records of NAME instead (PORT unused), one line each
+ *                  in the order to try them: "srv PRIO WEIGHT PORT TARGET"
  *   --repeat N     N lookups one after the other, each started from inside
  *                  the previous one's callback
  *   --parallel N   N lookups of NAME at once (the lines of each are printed
@@ -45,7 +47,7 @@ struct dnsq {
     struct lookup look[MAX_PARALLEL];
     const char *name;
     uint16_t port;
-    int repeat, parallel, cancel_ms, close_ms, close_in_cb;
+    int repeat, parallel, cancel_ms, close_ms, close_in_cb, srv;
     int calls, want_calls, failed, bad;
     int in_resolve;             /* inside cw_dns_resolve: no callback allowed */
     int stopped;                /* cancelled or closed: no callback allowed */
@@ -96,13 +98,35 @@ static void on_result(void *arg, int status, const struct cw_dns_result *r)
         start_lookup(t, (int)(l - t->look));
 }
 
+static void on_srv(void *arg, int status, const struct cw_dns_srv_result *r)
+{
+    struct lookup *l = arg;
+    struct dnsq *t = l->t;
+
+    l->q = NULL;
+    t->calls++;
+    if (t->in_resolve || t->stopped || (status == CW_DNS_OK) != (r != NULL)) {
+        printf("callback at a wrong time, or a result inconsistent with its status\n");
+        t->bad = 1;
+    }
+    if (status != CW_DNS_OK) {
+        printf("error: %s\n", cw_dns_strerror(status));
+        t->failed = 1;
+        return;
+    }
+    for (int k = 0; k < r->n; k++)
+        printf("srv %u %u %u %s\n", r->srv[k].priority, r->srv[k].weight, r->srv[k].port,
+               r->srv[k].target);
+}
+
 static void start_lookup(struct dnsq *t, int i)
 {
     struct lookup *l = &t->look[i];
 
     l->t = t;
     t->in_resolve = 1;
-    l->q = cw_dns_resolve(t->dns, t->name, t->port, on_result, l);
+    l->q = t->srv ? cw_dns_srv(t->dns, t->name, on_srv, l)
+                  : cw_dns_resolve(t->dns, t->name, t->port, on_result, l);
     t->in_resolve = 0;
     if (!l->q) {
         printf("error: cw_dns_resolve refused the name\n");
@@ -171,7 +195,7 @@ static void action_cb(uv_timer_t *h)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dnsq --servers CSV [--timeout MS] [--tries N] [--repeat N] [--parallel N]\n"
-               "            [--cancel MS] [--close MS] [--close-in-cb] NAME PORT\n");
+               "            [--cancel MS] [--close MS] [--close-in-cb] [--srv] NAME PORT\n");
 }
 
 int main(int argc, char **argv)
@@ -185,6 +209,7 @@ int main(int argc, char **argv)
         { "cancel", required_argument, NULL, 'c' },
         { "close", required_argument, NULL, 'C' },
         { "close-in-cb", no_argument, NULL, 'X' },
+        { "srv", no_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -209,6 +234,7 @@ int main(int argc, char **argv)
         case 'c': t.cancel_ms = atoi(optarg); break;
         case 'C': t.close_ms = atoi(optarg); break;
         case 'X': t.close_in_cb = 1; break;
+        case 'S': t.srv = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -4,6 +4,7 @@
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/conf.h"
+#include "common/dns.h"
 #include "common/stats.h"
 #include "common/strbuf.h"
 
@@ -198,4 +199,36 @@ TEST(stats_dump_text_and_prometheus)
     CHECK(strstr(cw_sb_str(&out), "# TYPE causeway_y gauge\ncauseway_y 7\n"));
     cw_sb_free(&out);
     cw_stats_destroy(st);
+}
+
+/* RFC 2782 order with a fixed "random" source: priorities ascending, weight
+ * 0 first within one, then each pick proportional to weight. */
+static uint32_t fixed_rnd(void *arg)
+{
+    return *(uint32_t *)arg;
+}
+
+TEST(dns_srv_order)
+{
+    static const struct cw_dns_srv in[5] = {
+        { "d", 5272, 20, 0 }, { "a", 5269, 10, 60 }, { "b", 5270, 10, 20 },
+        { "c", 5271, 0, 0 }, { "e", 5273, 10, 0 },
+    };
+    struct cw_dns_srv s[5];
+    /* Within priority 10 the weight-0 "e" leads, leaving b (20), a (60):
+     * a pick of 70 of 80 falls past b's share: a first. */
+    uint32_t pick = 70;
+
+    memcpy(s, in, sizeof(s));
+    cw_dns_srv_order(s, 5, fixed_rnd, &pick);
+    CHECK_STR(s[0].target, "c");
+    CHECK_STR(s[1].target, "e");
+    CHECK_STR(s[2].target, "a");
+    CHECK_STR(s[3].target, "b");
+    CHECK_STR(s[4].target, "d");
+    pick = 10;                      /* within b's share of 20 */
+    memcpy(s, in, sizeof(s));
+    cw_dns_srv_order(s, 5, fixed_rnd, &pick);
+    CHECK_STR(s[2].target, "b");
+    CHECK_STR(s[3].target, "a");
 }
