@@ -450,6 +450,28 @@ int cluster__leader_apply(struct core_cluster *cl, const char *cmd, struct apply
     return r;
 }
 
+/* cmd into the log on the leader, for a local proposer (done) or a peer's
+ * request (answered on link reply with id). 0, or a RAFT_* error (nothing
+ * will call back). */
+static int apply_for(struct core_cluster *cl, const char *cmd, cluster_done_fn done, void *arg,
+                     struct link *reply, uint32_t id)
+{
+    struct apply_req *a = calloc(1, sizeof(*a));
+    int r;
+
+    if (!a)
+        return RAFT_NOMEM;
+    a->cl = cl;
+    a->done = done;
+    a->arg = arg;
+    a->reply = reply;
+    a->reply_id = id;
+    r = cluster__leader_apply(cl, cmd, a);
+    if (r)
+        free(a);
+    return r;
+}
+
 struct fwd {
     cluster_done_fn done;
     void *arg;
@@ -486,18 +508,8 @@ int core_cluster_propose(struct core_cluster *cl, const char *cmd, cluster_done_
     raft_id lid;
 
     if (is_leader(cl)) {
-        struct apply_req *a = calloc(1, sizeof(*a));
-        int r;
-        if (!a) {
-            *msg = "out of memory";
-            return -1;
-        }
-        a->cl = cl;
-        a->done = done;
-        a->arg = arg;
-        r = cluster__leader_apply(cl, cmd, a);
+        int r = apply_for(cl, cmd, done, arg, NULL, 0);
         if (r) {
-            free(a);
             *msg = raft_strerror(r);
             return -1;
         }
@@ -612,20 +624,9 @@ static void handle_frame(struct link *l, char type, uint32_t id, const char *p, 
         return;
     }
     if (type == 'P') {
-        struct apply_req *a = calloc(1, sizeof(*a));
-        int r;
-        if (!a) {
-            cluster__reply(l, id, R_FAILED, "out of memory");
-            return;
-        }
-        a->cl = cl;
-        a->reply = l;
-        a->reply_id = id;
-        r = cluster__leader_apply(cl, text, a);
-        if (r) {
-            free(a);
+        int r = apply_for(cl, text, NULL, NULL, l, id);
+        if (r)
             cluster__reply(l, id, R_FAILED, raft_strerror(r));
-        }
     } else if (type == 'J' || type == 'D') {
         if (cl->job.busy) {
             cluster__reply(l, id, R_FAILED, "another membership change is running: try again");

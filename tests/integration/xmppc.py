@@ -181,11 +181,8 @@ async def first_answering(comp, secret, targets, skip=None):
             continue
         e = Echo(comp, secret, addr, port)
         e.connect()
-        try:
-            if await asyncio.wait_for(e.ready, 10):
-                return host, e
-        except asyncio.TimeoutError:
-            pass
+        if await got_in(e.ready, 10):
+            return host, e
     raise SystemExit("no component target answered")
 
 
@@ -212,14 +209,18 @@ async def component_srv(dns, domain, comp, secret, readyfile, chost, cport, jid,
     print("component on %s, then on %s after that node went away; echo received" % tuple(used[:2]))
 
 
+async def got_in(fut, secs):
+    """Whether a connection's "ready" future says it got in within secs."""
+    try:
+        return await asyncio.wait_for(fut, secs)
+    except asyncio.TimeoutError:
+        return False
+
+
 async def component_refused(host, cport, comp, secret):
     e = Echo(comp, secret, host, cport)
     e.connect()
-    try:
-        ok = await asyncio.wait_for(e.ready, 8)
-    except asyncio.TimeoutError:
-        ok = False
-    if ok:
+    if await got_in(e.ready, 8):
         raise SystemExit("component connected with a wrong secret")
     print("component %s refused" % comp)
 
@@ -227,11 +228,7 @@ async def component_refused(host, cport, comp, secret):
 async def login_fails(host, port, jid, pw):
     c = Client(jid, pw)
     c.connect((host, int(port)))
-    try:
-        ok = await asyncio.wait_for(c.started, 10)
-    except asyncio.TimeoutError:
-        ok = False
-    if ok:
+    if await got_in(c.started, 10):
         raise SystemExit("logged in with a wrong password")
     print("login of %s refused" % jid)
 
