@@ -1,6 +1,8 @@
 /* buf.c - bounds-checked byte readers and writers (see buf.h). */
 #include "buf.h"
 
+#include <openssl/rand.h>
+
 #include <string.h>
 
 uint16_t cw_rbuf_u16(struct cw_rbuf *b)
@@ -125,4 +127,26 @@ void cw_wbuf_put_u32_at(struct cw_wbuf *b, size_t at, uint32_t v)
     b->data[at + 1] = (uint8_t)(v >> 16);
     b->data[at + 2] = (uint8_t)(v >> 8);
     b->data[at + 3] = (uint8_t)v;
+}
+
+void cw_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+    static const char digit[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digit[in[i] >> 4];
+        out[2 * i + 1] = digit[in[i] & 15];
+    }
+}
+
+int cw_random_hex(char *out, size_t n)
+{
+    uint8_t rnd[64];
+
+    out[0] = 0;
+    if (n > sizeof(rnd) || RAND_bytes(rnd, (int)n) != 1)
+        return -1;
+    cw_hex_encode(rnd, n, out);
+    out[2 * n] = 0;
+    return 0;
 }

@@ -100,4 +100,11 @@ void cw_wbuf_zero(struct cw_wbuf *b, size_t n);
 void cw_wbuf_put_u16_at(struct cw_wbuf *b, size_t at, uint16_t v);
 void cw_wbuf_put_u32_at(struct cw_wbuf *b, size_t at, uint32_t v);
 
+/* Lower-case hex of in[0..n-1] into out[0..2n-1] (no NUL added). */
+void cw_hex_encode(const uint8_t *in, size_t n, char *out);
+/* n random bytes (OpenSSL's RNG) as 2n lower-case hex digits and a NUL in
+ * out (2n + 1 bytes). 0, or -1 when the RNG failed (out is then "").
+ * Stream ids, generated secrets and resources. */
+int cw_random_hex(char *out, size_t n);
+
 #endif

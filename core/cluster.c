@@ -535,11 +535,6 @@ int core_cluster_propose(struct core_cluster *cl, const char *cmd, cluster_done_
     return 0;
 }
 
-int core_cluster_writable(struct core_cluster *cl)
-{
-    return leader_addr(cl, NULL) != NULL;
-}
-
 /* ---- frames from peers ----------------------------------------------------------- */
 
 static int link_stanza(void *ctx, struct xml_node *n)

@@ -67,7 +67,5 @@ int core_cluster_join(struct core_cluster *cl, const char *address, cluster_done
 int core_cluster_remove(struct core_cluster *cl, const char *node, cluster_done_fn done,
                         void *arg, const char **msg);
 void core_cluster_status(struct core_cluster *cl, struct cw_sb *out);
-/* Whether this node can take writes now (a leader is known). */
-int core_cluster_writable(struct core_cluster *cl);
 
 #endif

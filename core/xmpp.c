@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/stream.h"
 #include "core/cluster.h"
@@ -406,7 +406,6 @@ static int ctl_callbridge(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct core_xmpp *x = arg;
     char cmd[1024], secret[257], name[JID_PART_MAX + 1], ok[600];
-    uint8_t rnd[SECRET_BYTES];
 
     if (argc == 1 && !strcmp(argv[0], "list")) {
         xmpp_state_components(x->st, list_comp, out);
@@ -431,12 +430,10 @@ static int ctl_callbridge(void *arg, int argc, char **argv, struct cw_sb *out)
         }
         snprintf(secret, sizeof(secret), "%s", argv[2]);
     } else {
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        if (cw_random_hex(secret, SECRET_BYTES) < 0) {
             cw_sb_printf(out, "no random bytes for a secret\n");
             return 1;
         }
-        for (int i = 0; i < SECRET_BYTES; i++)
-            snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
     }
     snprintf(cmd, sizeof(cmd), "comp-set %s %s", name, secret);
     if (argc == 2)

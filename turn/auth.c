@@ -85,17 +85,6 @@ static int hmac(const char *mdname, const uint8_t *key, size_t keylen, const voi
     return (int)n;
 }
 
-static const char hexdig[] = "0123456789abcdef";
-
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = hexdig[in[i] >> 4];
-        out[2 * i + 1] = hexdig[in[i] & 15];
-    }
-}
 
 /* Value of one hex digit, or -1. lower_only rejects 'A'-'F'. */
 static int hex_val(uint8_t c, int lower_only)
@@ -535,9 +524,9 @@ static int udb_write_ent(FILE *f, const struct udb_ent *e)
     char md5[2 * sizeof(e->key.md5) + 1], sha[2 * sizeof(e->key.sha256) + 1];
     int rc;
 
-    hex_encode(e->key.md5, sizeof(e->key.md5), md5);
+    cw_hex_encode(e->key.md5, sizeof(e->key.md5), md5);
     md5[sizeof(md5) - 1] = '\0';
-    hex_encode(e->key.sha256, sizeof(e->key.sha256), sha);
+    cw_hex_encode(e->key.sha256, sizeof(e->key.sha256), sha);
     sha[sizeof(sha) - 1] = '\0';
     rc = fprintf(f, "%s %s %s %s\n", e->user, e->realm, md5, sha) < 0 ? -1 : 0;
     OPENSSL_cleanse(md5, sizeof(md5));
@@ -779,8 +768,8 @@ void turn_nonce_make(const uint8_t secret[TURN_NONCE_SECRET_LEN], const struct s
      * nonce that will not verify, never a predictable one. */
     if (nonce_mac(secret, client, exp, mac) < 0 && RAND_bytes(mac, sizeof(mac)) != 1)
         memset(mac, 0, sizeof(mac)); /* check fails too: it recomputes */
-    hex_encode(eb, sizeof(eb), out);
-    hex_encode(mac, sizeof(mac), out + NONCE_EXP_HEX);
+    cw_hex_encode(eb, sizeof(eb), out);
+    cw_hex_encode(mac, sizeof(mac), out + NONCE_EXP_HEX);
     out[TURN_NONCE_LEN] = '\0';
 }
 

@@ -4,11 +4,11 @@
  * everything else handed to the router. */
 #include "xmpp/xmpp_int.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 
 #define AUTH_TRIES_MAX 3
@@ -237,7 +237,6 @@ static int on_bind(struct xconn *c, struct xml_node *n)
     struct xml_node *b = xml_node_find(n, "bind", NS_BIND), *res, *r, *j;
     struct cw_sb text, cmd;
     struct xconn *old;
-    uint8_t rnd[8];
 
     if (!is(n, "iq", NS_CLIENT) || !b) {
         xmpp__stream_error(c, "not-authorized", "bind a resource first");
@@ -250,10 +249,8 @@ static int on_bind(struct xconn *c, struct xml_node *n)
         snprintf(c->jid.resource, sizeof(c->jid.resource), "%s", text.s);
     } else {
         /* RFC 6120 7.6: no (usable) resource: the server makes one. */
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-            memset(rnd, 0, sizeof(rnd));
-        for (int i = 0; i < 8; i++)
-            snprintf(c->jid.resource + 2 * i, 3, "%02x", rnd[i]);
+        if (cw_random_hex(c->jid.resource, 8) < 0)
+            snprintf(c->jid.resource, sizeof(c->jid.resource), "0000000000000000");
     }
     cw_sb_free(&text);
     jid_full(&c->jid, c->full, sizeof(c->full));
@@ -331,9 +328,8 @@ void xmpp__roster_push(struct xmpp_server *srv, const char *owner, const char *c
         xml_node_set_attr(i, "jid", contact);
         xml_node_set_attr(i, "subscription", "remove");
     }
-    for (struct xconn *c = srv->conns; c; c = c->next)
-        if (c->kind == XC_C2S && c->phase == PH_READY && c->interested && !c->closing &&
-            !strcmp(c->bare, owner)) {
+    for (struct xconn *c = xmpp__bare_first(srv, owner); c; c = xmpp__bare_next(c))
+        if (c->interested && !c->closing) {
             xml_node_set_attr(iq, "to", c->full);
             xmpp__send(c, iq);
         }

@@ -3,12 +3,12 @@
  * (RFC 6120 4.9), the local session and component tables, and status. */
 #include "xmpp/xmpp_int.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/addr.h"
+#include "common/buf.h"
 #include "common/log.h"
 
 #define DEFAULT_MAX_CONNECTIONS 10000
@@ -374,7 +374,6 @@ static void on_connection(uv_stream_t *server, int status)
     struct xmpp_server *srv = l->srv;
     static const struct cw_stream_cbs cbs = { .on_data = on_data, .on_close = on_close };
     struct xconn *c;
-    uint8_t rnd[16];
 
     if (status < 0 || srv->closing)
         return;
@@ -384,13 +383,11 @@ static void on_connection(uv_stream_t *server, int status)
     c->srv = srv;
     c->kind = l->kind;
     c->xs = xml_stream_create(&srv->o.limits, &xml_cbs, c);
-    if (!c->xs || RAND_bytes(rnd, sizeof(rnd)) != 1) {
+    if (!c->xs || cw_random_hex(c->id, 16) < 0) {
         xml_stream_destroy(c->xs);
         free(c);
         return;
     }
-    for (int i = 0; i < 16; i++)
-        snprintf(c->id + 2 * i, 3, "%02x", rnd[i]);
     c->st = cw_stream_accept(server, NULL, &cbs, c);
     if (!c->st) {
         xml_stream_destroy(c->xs);
@@ -621,21 +618,13 @@ void xmpp_server_batch(struct xmpp_server *srv, int begin)
 
 void xmpp_server_status(const struct xmpp_server *srv, struct cw_sb *out)
 {
-    unsigned clients = 0, negotiating = 0;
-
     for (int i = 0; i < srv->nlis; i++)
         cw_sb_printf(out, "%-11s %s\n", srv->lis[i].kind == XC_C2S ? "clients" : "components",
                      srv->lis[i].addr);
-    for (const struct xconn *c = srv->conns; c; c = c->next) {
-        if (c->phase != PH_READY)
-            negotiating++;
-        else if (c->kind == XC_C2S)
-            clients++;
-    }
     cw_sb_printf(out, "node        %s\nsessions    %u (%u negotiating)\ncomponents  %u\n"
                  "routed      %lu stanzas, %lu bounced with an error, %lu to other nodes\n",
-                 srv->node, clients, negotiating, srv->ncomponents, srv->routed, srv->bounced,
-                 srv->forwarded);
+                 srv->node, srv->nsessions, srv->nconn - srv->nsessions - srv->ncomponents,
+                 srv->ncomponents, srv->routed, srv->bounced, srv->forwarded);
     for (const struct xconn *c = srv->conns; c; c = c->next)
         if (c->phase == PH_READY)
             cw_sb_printf(out, "  %-9s %-40s %s in %lu out %lu\n",

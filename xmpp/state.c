@@ -33,7 +33,6 @@ enum { T_DOMAIN, T_USER, T_COMP, T_ROSTER, T_SESSION, T_NODE, T_CROUTE, T_COUNT 
 
 struct xmpp_state {
     struct table t[T_COUNT];
-    unsigned long version;
 };
 
 static const struct { const char *cmd; int nkey, nf; } table_def[T_COUNT] = {
@@ -332,7 +331,6 @@ int xmpp_state_apply(struct xmpp_state *st, const char *cmd, char *err, size_t e
     } else {
         return err_out(err, errlen, "unknown command \"%s\"", cmd);
     }
-    st->version++;
     return 0;
 }
 
@@ -359,7 +357,6 @@ int xmpp_state_load(struct xmpp_state *st, const char *text, char *err, size_t e
     unsigned lineno = 0;
 
     state_clear(st);
-    st->version++;
     while (*p) {
         size_t n;
         e = strchr(p, '\n');
@@ -378,11 +375,6 @@ int xmpp_state_load(struct xmpp_state *st, const char *text, char *err, size_t e
         p += n + (e != NULL);
     }
     return 0;
-}
-
-unsigned long xmpp_state_version(const struct xmpp_state *st)
-{
-    return st->version;
 }
 
 int xmpp_state_has_domain(const struct xmpp_state *st, const char *domain)

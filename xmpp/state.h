@@ -56,8 +56,6 @@ void xmpp_state_dump(const struct xmpp_state *st, struct cw_sb *out);
 /* Replaces st's contents with what text (a dump) says. 0, or -1 with
  * "line N: reason" in err (st then holds what was applied before it). */
 int xmpp_state_load(struct xmpp_state *st, const char *text, char *err, size_t errlen);
-/* Counts changes applied, for callers that persist or refresh caches. */
-unsigned long xmpp_state_version(const struct xmpp_state *st);
 
 int xmpp_state_has_domain(const struct xmpp_state *st, const char *domain);
 /* Calls fn for each domain (in the order added); stops when fn returns
