@@ -33,6 +33,7 @@ struct cw_mux_stream {
     int64_t send_window;                /* bytes we may still send */
     uint32_t recv_window;               /* bytes the peer may still send */
     uint32_t unacked;                   /* consumed, credit not yet returned */
+    uint8_t svc;                        /* CW_MUX_SVC_*: what its OPEN said */
     unsigned fin_sent : 1, fin_recv : 1, reset : 1;
     unsigned waiting : 1;               /* a send was cut short: on_writable is due */
     unsigned in_room : 1;               /* ... by the output limit (on m->room) */
@@ -360,6 +361,7 @@ static int frame_open(struct cw_mux *m)
         out_u32(m, CW_MUX_RESET, m->sid, CW_MUX_RST_REFUSED);
         return 0;
     }
+    s->svc = m->ctl_got ? m->ctl[0] : CW_MUX_SVC_WEB;   /* the service byte, when sent */
     code = m->cbs.on_open ? m->cbs.on_open(s, m->arg) : CW_MUX_RST_REFUSED;
     if (code) {
         out_u32(m, CW_MUX_RESET, s->id, (uint32_t)code);
@@ -386,9 +388,12 @@ static int frame_begin(struct cw_mux *m)
         return proto_error(m, "a stream id over 2^31");
     switch (m->type) {
     case CW_MUX_OPEN:
+        if (m->left > 1)
+            return proto_error(m, "an OPEN frame with a payload longer than its service byte");
+        break;
     case CW_MUX_FIN:
         if (m->left != 0)
-            return proto_error(m, "an OPEN or FIN frame with a payload");
+            return proto_error(m, "a FIN frame with a payload");
         break;
     case CW_MUX_RESET:
     case CW_MUX_WINDOW_UPDATE:
@@ -526,17 +531,26 @@ int cw_mux_ready(const struct cw_mux *m)
 
 /* ---- streams ---- */
 
-struct cw_mux_stream *cw_mux_open(struct cw_mux *m, void *data)
+struct cw_mux_stream *cw_mux_open_service(struct cw_mux *m, unsigned svc, void *data)
 {
     struct cw_mux_stream *s;
+    uint8_t b = (uint8_t)svc;
 
-    if (!m->opener || m->err || m->nstreams >= CW_MUX_STREAMS_MAX || m->last_id >= ID_MAX)
+    if (!m->opener || m->err || m->nstreams >= CW_MUX_STREAMS_MAX || m->last_id >= ID_MAX ||
+        svc > 0xff)
         return NULL;
     s = stream_new(m, m->last_id + 1, data);
     if (!s)
         return NULL;
-    out_frame(m, CW_MUX_OPEN, s->id, NULL, 0);
+    s->svc = b;
+    /* The web proxy's streams keep the OPEN an older core understands. */
+    out_frame(m, CW_MUX_OPEN, s->id, &b, svc == CW_MUX_SVC_WEB ? 0 : 1);
     return s;
+}
+
+struct cw_mux_stream *cw_mux_open(struct cw_mux *m, void *data)
+{
+    return cw_mux_open_service(m, CW_MUX_SVC_WEB, data);
 }
 
 size_t cw_mux_send(struct cw_mux_stream *s, const void *p, size_t n)
@@ -614,6 +628,11 @@ void cw_mux_stream_set_data(struct cw_mux_stream *s, void *data)
 uint32_t cw_mux_stream_id(const struct cw_mux_stream *s)
 {
     return s->id;
+}
+
+unsigned cw_mux_stream_service(const struct cw_mux_stream *s)
+{
+    return s->svc;
 }
 
 struct cw_mux *cw_mux_of(const struct cw_mux_stream *s)

@@ -16,7 +16,9 @@
  *
  *     type (1 byte) | stream id (4 bytes, big-endian) | length (3 bytes, big-endian)
  *
- *     OPEN   1  length 0: the opener (the edge) starts stream id; ids grow
+ *     OPEN   1  length 0 or 1: the opener (the edge) starts stream id; ids
+ *               grow. The payload is the stream's service, one byte; none
+ *               means CW_MUX_SVC_WEB (what every edge sent before services)
  *     DATA   2  length 1..CW_MUX_FRAME_MAX: bytes of the stream
  *     FIN    3  length 0: the sender's side of the stream ended (half-close)
  *     RESET  4  length 4: the stream is aborted; a CW_MUX_RST_* code
@@ -46,6 +48,12 @@
 #define CW_MUX_FRAME_MAX 16384          /* DATA payload per frame */
 #define CW_MUX_WINDOW (512 * 1024)      /* per stream, each way */
 #define CW_MUX_STREAMS_MAX 8192         /* open at once on one link */
+
+/* Services: what a stream is for, so the core knows where to connect it. An
+ * accepting side refuses a service it does not know (on_open returns
+ * CW_MUX_RST_CONNECT): a newer edge and an older core still agree. */
+#define CW_MUX_SVC_WEB 0                /* the web proxy's guest connections */
+#define CW_MUX_SVC_XMPP 1               /* the federation link (xmpp/fedlink.h) */
 
 enum cw_mux_type { CW_MUX_OPEN = 1, CW_MUX_DATA, CW_MUX_FIN, CW_MUX_RESET, CW_MUX_WINDOW_UPDATE };
 
@@ -105,8 +113,13 @@ const uint8_t *cw_mux_out(const struct cw_mux *m, size_t *n);
 void cw_mux_out_done(struct cw_mux *m, size_t n);
 
 /* Opens a stream (opener side), with user data. NULL when the link has as
- * many streams as it may, its ids ran out, or memory did. */
+ * many streams as it may, its ids ran out, or memory did. The stream is of
+ * service CW_MUX_SVC_WEB (its OPEN carries no payload). */
 struct cw_mux_stream *cw_mux_open(struct cw_mux *m, void *data);
+/* The same for service svc (a CW_MUX_SVC_*, at most 255): its OPEN carries
+ * the service byte, except for CW_MUX_SVC_WEB, sent as cw_mux_open does.
+ * NULL also for svc over 255. */
+struct cw_mux_stream *cw_mux_open_service(struct cw_mux *m, unsigned svc, void *data);
 /* Queues up to n bytes of s; returns how many were taken (fewer, even 0,
  * when the peer's window or the output is full: on_writable follows). */
 size_t cw_mux_send(struct cw_mux_stream *s, const void *p, size_t n);
@@ -121,6 +134,8 @@ void cw_mux_release(struct cw_mux_stream *s, uint32_t code);
 void *cw_mux_stream_data(const struct cw_mux_stream *s);
 void cw_mux_stream_set_data(struct cw_mux_stream *s, void *data);
 uint32_t cw_mux_stream_id(const struct cw_mux_stream *s);
+/* The stream's service: what its OPEN said (CW_MUX_SVC_WEB when nothing). */
+unsigned cw_mux_stream_service(const struct cw_mux_stream *s);
 struct cw_mux *cw_mux_of(const struct cw_mux_stream *s);
 /* Streams open on the link (not yet released). */
 unsigned cw_mux_streams(const struct cw_mux *m);

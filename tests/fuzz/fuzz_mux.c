@@ -18,6 +18,9 @@ static unsigned habits;
 static int on_open(struct cw_mux_stream *s, void *arg)
 {
     (void)arg;
+    /* As the core does: a service it does not know is refused. */
+    if (cw_mux_stream_service(s) > CW_MUX_SVC_XMPP)
+        return CW_MUX_RST_CONNECT;
     if ((habits & 1) && cw_mux_stream_id(s) % 5 == 0)
         return CW_MUX_RST_CONNECT;
     return 0;
@@ -72,9 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Without the preface everything stops at once: usually give it. */
     if (!(habits & 64))
         (void)cw_mux_feed(m, (const uint8_t *)CW_MUX_PREFACE, CW_MUX_PREFACE_LEN);
-    if (opener)
-        for (int i = 0; i < 3; i++)
-            (void)cw_mux_open(m, NULL);
+    if (opener) {
+        (void)cw_mux_open(m, NULL);
+        (void)cw_mux_open(m, NULL);
+        (void)cw_mux_open_service(m, CW_MUX_SVC_XMPP, NULL);
+    }
     while (off < size) {
         k = 1 + data[off] % 64;
         off++;

@@ -43,6 +43,13 @@ def main():
                        frame(WINDOW, 1, struct.pack(">I", 4096))),
         "fin-release": seed(16, frame(OPEN, 1) + frame(FIN, 1) + frame(DATA, 1, b"late")),
         "big-data": seed(2, frame(OPEN, 1) + frame(DATA, 1, b"q" * 16384) + frame(DATA, 1, b"r" * 16384), 63),
+        # services: the OPEN's service byte (web, xmpp, unknown: refused)
+        "service-xmpp": seed(2 | 4, frame(OPEN, 1, b"\x01") + frame(DATA, 1, b"<stream:stream>") +
+                             frame(OPEN, 2, b"\x00") + frame(FIN, 1), 5),
+        "service-unknown": seed(2, frame(OPEN, 1, b"\x07") + frame(DATA, 1, b"x") +
+                                frame(OPEN, 2, b"\x01") + frame(RESET, 2, b"\0\0\0\1")),
+        "service-split": seed(2 | 16, frame(OPEN, 3, b"\x01") + frame(FIN, 3), 1),
+        "service-too-long": seed(0, frame(OPEN, 1, b"\x01\x00")),
         # opener (the edge's side): answers for its streams 1..3
         "opener-answers": seed(32 | 2, frame(DATA, 1, b"HTTP/1.1 200 OK\r\n\r\n") + frame(FIN, 1) +
                                frame(WINDOW, 2, struct.pack(">I", 1)) + frame(RESET, 3, b"\0\0\0\2")),

@@ -178,6 +178,83 @@ TEST(mux_streams_both_ways)
     pair_close(&p);
 }
 
+/* What on_open saw of each stream's service (by id). */
+static unsigned svc_seen[16];
+static int on_open_svc(struct cw_mux_stream *s, void *arg)
+{
+    unsigned svc = cw_mux_stream_service(s);
+
+    svc_seen[cw_mux_stream_id(s) % 16] = svc + 100;
+    accepted[cw_mux_stream_id(s) % 16] = s;
+    on_open(s, arg);
+    /* As the core does: a service it does not know is refused. */
+    return svc == CW_MUX_SVC_WEB || svc == CW_MUX_SVC_XMPP ? 0 : CW_MUX_RST_CONNECT;
+}
+
+static const struct cw_mux_cbs cbs_svc = {
+    .on_open = on_open_svc, .on_data = on_data, .on_fin = on_fin, .on_reset = on_reset,
+    .on_writable = on_writable, .on_output = on_output,
+};
+
+/* OPEN carries a service byte; web streams keep the OPEN of length 0 that
+ * an older core understands; an unknown service is refused by the
+ * acceptor, not a protocol error. */
+TEST(mux_services)
+{
+    struct seen *ea = new_seen(), *eb = new_seen();
+    struct cw_mux *a = cw_mux_create(1, &cbs, ea), *b = cw_mux_create(0, &cbs_svc, eb);
+    struct cw_mux_stream *s1, *s2, *s3, *s4;
+    const uint8_t *p;
+    size_t n;
+
+    memset(accepted, 0, sizeof(accepted));
+    memset(svc_seen, 0, sizeof(svc_seen));
+    ea->release_on_reset = 1;
+    CHECK(a && b);
+    CHECK(cw_mux_open_service(a, 256, ea) == NULL);
+    CHECK(cw_mux_open_service(b, CW_MUX_SVC_XMPP, eb) == NULL);    /* the acceptor opens none */
+    /* The bytes on the wire: after the preface, OPEN 1 with no payload. */
+    cw_mux_out_done(a, CW_MUX_PREFACE_LEN);
+    s1 = cw_mux_open(a, ea);
+    CHECK(s1 && cw_mux_stream_service(s1) == CW_MUX_SVC_WEB);
+    p = cw_mux_out(a, &n);
+    CHECK_EQ(n, 8);
+    CHECK_MEM(p, ((const uint8_t[]){ CW_MUX_OPEN, 0, 0, 0, 1, 0, 0, 0 }), 8);
+    s2 = cw_mux_open_service(a, CW_MUX_SVC_XMPP, ea);
+    CHECK(s2 && cw_mux_stream_service(s2) == CW_MUX_SVC_XMPP);
+    p = cw_mux_out(a, &n);
+    CHECK_EQ(n, 17);
+    CHECK_MEM(p + 8, ((const uint8_t[]){ CW_MUX_OPEN, 0, 0, 0, 2, 0, 0, 1, CW_MUX_SVC_XMPP }), 9);
+    s3 = cw_mux_open_service(a, CW_MUX_SVC_WEB, ea);
+    CHECK(s3 && cw_mux_stream_service(s3) == CW_MUX_SVC_WEB);
+    p = cw_mux_out(a, &n);
+    CHECK_EQ(n, 25);
+    CHECK_EQ(p[24], 0);     /* length 0 again */
+    s4 = cw_mux_open_service(a, 77, ea);
+    CHECK(s4 != NULL);
+    CHECK_EQ(cw_mux_send(s2, "<stream>", 8), 8);
+    /* Byte by byte: the service byte may arrive on its own. */
+    CHECK_EQ(cw_mux_feed(b, (const uint8_t *)CW_MUX_PREFACE, CW_MUX_PREFACE_LEN), 0);
+    CHECK_EQ(carry(a, b, 1), 0);
+    CHECK_EQ(svc_seen[1], 100 + CW_MUX_SVC_WEB);
+    CHECK_EQ(svc_seen[2], 100 + CW_MUX_SVC_XMPP);
+    CHECK_EQ(svc_seen[3], 100 + CW_MUX_SVC_WEB);
+    CHECK_EQ(svc_seen[4], 100 + 77);
+    CHECK(accepted[2] && cw_mux_stream_service(accepted[2]) == CW_MUX_SVC_XMPP);
+    CHECK_EQ(eb->len[2], 8);
+    CHECK_EQ(cw_mux_streams(b), 3);        /* the unknown service was refused */
+    CHECK_EQ(carry(b, a, 0), 0);
+    CHECK_EQ(ea->reset[4], 1);
+    CHECK_EQ(ea->code[4], CW_MUX_RST_CONNECT);
+    CHECK_EQ(ea->reset[2], 0);
+    CHECK_EQ(cw_mux_streams(a), 3);
+    cw_mux_destroy(a);
+    cw_mux_destroy(b);
+    free(ea);
+    free(eb);
+    cw_test_done();
+}
+
 TEST(mux_answer_fin_release)
 {
     struct pair p;
@@ -333,7 +410,10 @@ TEST(mux_protocol_errors)
     expect_error(0, (const uint8_t[]){ F(CW_MUX_OPEN, 0, 0) }, 8, CW_MUX_EPROTO, "does not grow");
     expect_error(0, (const uint8_t[]){ F(CW_MUX_OPEN, 2, 0), F(CW_MUX_OPEN, 2, 0) }, 16,
                  CW_MUX_EPROTO, "does not grow");
-    expect_error(0, (const uint8_t[]){ F(CW_MUX_OPEN, 1, 1), 0 }, 9, CW_MUX_EPROTO, "payload");
+    expect_error(0, (const uint8_t[]){ F(CW_MUX_OPEN, 1, 2), 1, 0 }, 10, CW_MUX_EPROTO,
+                 "longer than its service byte");
+    expect_error(0, (const uint8_t[]){ F(CW_MUX_OPEN, 1, 0), F(CW_MUX_FIN, 1, 1), 0 }, 17,
+                 CW_MUX_EPROTO, "FIN frame with a payload");
     expect_error(0, data_over, sizeof(data_over), CW_MUX_EPROTO, "never opened");
     expect_error(0, (const uint8_t[]){ F(CW_MUX_FIN, 7, 0) }, 8, CW_MUX_EPROTO, "never opened");
     expect_error(0, (const uint8_t[]){ F(CW_MUX_OPEN, 1, 0), F(CW_MUX_DATA, 1, 0) }, 16,
