@@ -121,6 +121,19 @@ static int tunnel_key(struct core_tunnel_config *t, const char *key, const char 
     return -1;
 }
 
+/* 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104. */
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+    const struct in6_addr *a6;
+
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family != AF_INET6)
+        return 0;
+    a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+}
+
 static int xmpp_key(struct core_xmpp_config *x, const char *key, const char *v, char *err,
                     size_t errlen)
 {
@@ -151,6 +164,21 @@ static int xmpp_key(struct core_xmpp_config *x, const char *key, const char *v, 
         return cw_conf_unsigned(v, 1, 1000000, &x->max_connections, err, errlen);
     if (!strcmp(key, "max-stanza"))
         return cw_conf_unsigned(v, 4096, 16777216, &x->max_stanza, err, errlen);
+    if (!strcmp(key, "link-listen")) {
+        if (cw_conf_addr(v, 5289, &x->link_listen, err, errlen) < 0)
+            return -1;
+        /* The link arrives through the SSH tunnel, on this host: the key
+         * proves the edge, but nothing else should even reach the port. */
+        if (!is_loopback(&x->link_listen)) {
+            snprintf(err, errlen, "link-listen \"%s\" is not a loopback address: the edge's "
+                     "federation link arrives through the tunnel on this host (use "
+                     "127.0.0.1:PORT or [::1]:PORT)", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "link-key-file"))
+        return cw_conf_str(x->link_key_file, sizeof(x->link_key_file), v, err, errlen);
     snprintf(err, errlen, "unknown key \"%s\" in [xmpp]", key);
     return -1;
 }
@@ -292,6 +320,17 @@ int core_config_load(struct core_config *c, const char *path, char *err, size_t 
     if (c->xmpp.enabled && !c->xmpp.ncert) {
         snprintf(err, errlen, "%s: [xmpp] needs certificate = CHAIN.pem KEY.pem (clients must "
                  "use STARTTLS)", path);
+        return -1;
+    }
+    if (c->xmpp.link_listen.ss_family && !c->xmpp.link_key_file[0]) {
+        snprintf(err, errlen, "%s: [xmpp] link-listen needs link-key-file = PATH (the same key "
+                 "file as the edge's [federation] link-key-file)", path);
+        return -1;
+    }
+    if (!c->xmpp.link_listen.ss_family && c->xmpp.link_key_file[0]) {
+        snprintf(err, errlen, "%s: [xmpp] link-key-file is set but link-listen is not: add "
+                 "link-listen = 127.0.0.1:PORT for the edge's federation link, or remove "
+                 "link-key-file", path);
         return -1;
     }
     snprintf(c->key_file, sizeof(c->key_file), "%s/tunnel_ed25519", c->state_dir);

@@ -42,6 +42,11 @@ struct core_xmpp_config {
     int allow_plain;
     unsigned max_connections;
     unsigned max_stanza;
+    /* Federation (xmpp/fedlink.h): where the edge's link arrives through the
+     * tunnel (loopback; ss_family 0: federation is off on this node), and
+     * the file of the key shared with the edge. */
+    struct sockaddr_storage link_listen;
+    char link_key_file[1024];
 };
 
 /* [cluster]: the Raft cluster of core nodes. */

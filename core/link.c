@@ -1,5 +1,7 @@
-/* link.c - a forwarded channel that carries the edge web proxy's link
- * (common/mux.h): many connections to the target over one channel.
+/* link.c - a forwarded channel that carries a link from the edge (its web
+ * proxy's, or its federation gateway's: common/mux.h): many connections to
+ * the target over one channel (a federation stream's target is the node's
+ * XMPP link-listen, splice.c).
  *
  * The channel's splice (splice.c) stays the unit the tunnel pumps: it reads
  * the channel into link__feed() and writes what link__out() holds. Each
@@ -78,8 +80,8 @@ int link__start(struct splice *s)
     l->s = s;
     s->link = l;
     s->t->links++;
-    CW_INFO("tunnel", "tunnel to %s: the edge's web proxy opened a link (connections "
-            "multiplexed on one channel)", s->t->target);
+    CW_INFO("tunnel", "tunnel to %s: the edge opened a link (connections multiplexed on one "
+            "channel)", s->t->target);
     return 0;
 }
 

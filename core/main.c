@@ -144,7 +144,8 @@ static int core_start(struct core *c)
                     "call (slower)", libssh2_version(0));
     }
     for (int i = 0; i < cfg->ntunnel; i++) {
-        c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, c->dns);
+        c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, c->dns,
+                                          &cfg->xmpp.link_listen);
         if (!c->tunnel[i]) {
             CW_ERROR("core", "out of memory starting tunnel %d", i + 1);
             return -1;

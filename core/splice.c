@@ -15,8 +15,15 @@
  * A channel is pumped by the tunnel (tunnel.c); a stream moves in its own
  * callbacks (stream_service), since the link engine never blocks.
  *
+ * A channel's first bytes (as many as the link preface has) are read while
+ * its target connection is still being made, and even when no target
+ * answers: a link needs no target, so the edge's links (its web proxy's,
+ * its federation gateway's) come up whether or not the webbridge does.
+ *
  * Targets: the guest account client URI's addresses, tried in turn until
- * one connects (guest.c keeps the order: the last one that worked first). */
+ * one connects (guest.c keeps the order: the last one that worked first).
+ * A stream of service CW_MUX_SVC_XMPP (the edge's federation link) goes to
+ * the node's [xmpp] link-listen instead, the XMPP service on this host. */
 #include "core/tunnel_int.h"
 
 #include "common/addr.h"
@@ -26,6 +33,8 @@
 #include <string.h>
 
 #define TARGET_CONNECT_TIMEOUT_MS 5000
+#define XMPP_FAIL_LOG_MS 60000      /* federation connect failures: a line a minute at most */
+#define SNIFF_WAIT_MS 5000          /* no target: how long a channel may take to show a link */
 
 struct wreq {
     uv_write_t w;
@@ -309,11 +318,31 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 
 /* ---- the inside target ---------------------------------------------------- */
 
+static void on_sniff_timeout(uv_timer_t *h)
+{
+    struct splice *s = h->data;
+
+    s->failed = 1;
+    local_close(s);
+    tunnel__kick(s->t);
+}
+
 static void give_up(struct splice *s)
 {
     struct core_tunnel *t = s->t;
 
     t->target_failures++;
+    if (!s->stream && s->ch && !s->sniffed && !s->link) {
+        /* Its first bytes may still show a link: they decide, soon. */
+        s->target_gone = 1;
+        if (s->tcp_open) {
+            s->tcp_open = 0;
+            uv_close((uv_handle_t *)&s->tcp, on_closed);
+        }
+        uv_timer_start(&s->timer, on_sniff_timeout, SNIFF_WAIT_MS, 0);
+        tunnel__kick(t);
+        return;
+    }
     s->failed = 1;
     local_close(s);
     splice_kick(s);
@@ -334,6 +363,39 @@ static void on_retry_closed(uv_handle_t *h)
     try_connect(s);
 }
 
+/* The address for a connection's try number try (0-based), its index in
+ * *idx; NULL when none is left. A federation stream has one address. */
+static const struct sockaddr *target_at(struct splice *s, unsigned try, unsigned *idx)
+{
+    if (s->xmpp) {
+        *idx = 0;
+        return try == 0 ? (const struct sockaddr *)&s->t->xmpp_link : NULL;
+    }
+    return guest__target(s->t, s->target_start, try, idx);
+}
+
+/* The edge redials its link every second while it is down: one line a
+ * minute says why, with how many more failed meanwhile. */
+static void xmpp_connect_failed(struct splice *s, const char *why)
+{
+    struct core_tunnel *t = s->t;
+    uint64_t now = tunnel__now_ms(t);
+    char more[80] = "";
+
+    t->xmpp_failures++;
+    if (t->xmpp_fail_logged_ms && now - t->xmpp_fail_logged_ms < XMPP_FAIL_LOG_MS) {
+        t->xmpp_fail_quiet++;
+        return;
+    }
+    if (t->xmpp_fail_quiet)
+        snprintf(more, sizeof(more), "; and %u more since the last such line", t->xmpp_fail_quiet);
+    CW_WARN("tunnel", "tunnel to %s: the edge's federation link cannot reach this node's XMPP "
+            "service on %s ([xmpp] link-listen): %s: refused (is the XMPP service on here? "
+            "`causeway xmpp status`)%s", t->target, t->xmpp_link_text, why, more);
+    t->xmpp_fail_logged_ms = now;
+    t->xmpp_fail_quiet = 0;
+}
+
 static void connect_failed(struct splice *s, const char *why)
 {
     unsigned idx;
@@ -341,8 +403,11 @@ static void connect_failed(struct splice *s, const char *why)
 
     uv_timer_stop(&s->timer);
     s->tries++;
-    more = guest__target(s->t, s->target_start, s->tries, &idx) != NULL;
-    guest__connect_failed(s->t, s->target_idx, (struct sockaddr *)&s->target, why, !more);
+    more = target_at(s, s->tries, &idx) != NULL;
+    if (s->xmpp)
+        xmpp_connect_failed(s, why);
+    else
+        guest__connect_failed(s->t, s->target_idx, (struct sockaddr *)&s->target, why, !more);
     /* A new handle for the next address: a TCP handle connects once. */
     s->tcp_open = 0;
     uv_close((uv_handle_t *)&s->tcp, on_retry_closed);
@@ -360,7 +425,8 @@ static void on_connect(uv_connect_t *req, int status)
     }
     uv_timer_stop(&s->timer);
     s->connected = 1;
-    guest__connect_ok(s->t, s->target_idx);
+    if (!s->xmpp)
+        guest__connect_ok(s->t, s->target_idx);
     uv_tcp_nodelay(&s->tcp, 1);
     start_reading(s);
     splice_kick(s);
@@ -373,7 +439,7 @@ static void on_connect_timeout(uv_timer_t *h)
 
 static void try_connect(struct splice *s)
 {
-    const struct sockaddr *a = guest__target(s->t, s->target_start, s->tries, &s->target_idx);
+    const struct sockaddr *a = target_at(s, s->tries, &s->target_idx);
     int rc;
 
     if (!a) {
@@ -429,9 +495,24 @@ void splice__start(struct core_tunnel *t, LIBSSH2_CHANNEL *ch)
 
 /* ---- a channel's bytes ------------------------------------------------------- */
 
+/* A channel's bytes for the target: held until it answers (only its first
+ * few can come before), dropped when none did. */
+static void to_target(struct splice *s, const uint8_t *p, size_t n)
+{
+    if (s->connected) {
+        write_local(s, p, n);
+    } else if (s->target_gone) {
+        s->failed = 1;
+    } else {
+        cw_sb_add(&s->early, (const char *)p, n);
+        if (s->early.failed)
+            s->failed = 1;
+    }
+}
+
 /* Bytes read from a channel: a link's go to the link; a channel's first
  * bytes are checked for the link preface (the link's sender is the edge's
- * web proxy); the rest go to the target. */
+ * web proxy or federation gateway); the rest go to the target. */
 static void channel_data(struct splice *s, const uint8_t *p, size_t n)
 {
     size_t k;
@@ -465,9 +546,22 @@ static void channel_data(struct splice *s, const uint8_t *p, size_t n)
         }
         s->sniffed = 1;
         if (s->sniff_len)   /* held back: they matched the preface so far */
-            write_local(s, (const uint8_t *)CW_MUX_PREFACE, s->sniff_len);
+            to_target(s, (const uint8_t *)CW_MUX_PREFACE, s->sniff_len);
     }
-    write_local(s, p, n);
+    to_target(s, p, n);
+}
+
+/* Whether to read more of a channel now. Before its target answers, only
+ * its first bytes, until they show whether it is a link. */
+static int may_read(const struct splice *s)
+{
+    if (s->remote_eof || s->failed)
+        return 0;
+    if (s->link)
+        return s->link->buffered < LINK_BUFFER_MAX;
+    if (!s->connected)
+        return !s->sniffed;
+    return s->down_queued < SPLICE_DOWN_MAX;
 }
 
 /* resume: repeat a read that left a packet (a window adjust) half sent,
@@ -477,11 +571,12 @@ static int read_channel(struct splice *s, int resume)
     struct core_tunnel *t = s->t;
     ssize_t n;
 
-    while (resume || (!s->remote_eof && !s->failed &&
-                      (s->link ? s->link->buffered < LINK_BUFFER_MAX
-                               : s->down_queued < SPLICE_DOWN_MAX))) {
+    while (resume || may_read(s)) {
+        /* Not a link yet and no target: no more than the preface, to sniff. */
+        size_t want = s->link || s->connected || s->sniff_len >= CW_MUX_PREFACE_LEN
+                          ? SPLICE_SCRATCH : CW_MUX_PREFACE_LEN - s->sniff_len;
         resume = 0;
-        n = libssh2_channel_read(s->ch, (char *)t->scratch, SPLICE_SCRATCH);
+        n = libssh2_channel_read(s->ch, (char *)t->scratch, want);
         if (n > 0) {
             channel_data(s, t->scratch, (size_t)n);
             t->bytes_from_edge += (uint64_t)n;
@@ -583,8 +678,29 @@ int splice__service(struct splice *s)
         s->ch_closing = 1;
         return close_channel(s);
     }
-    if (!s->connected)
-        return 0;   /* the channel waits; its window holds the edge */
+    if (!s->connected && !s->link) {
+        /* Its first bytes, to see whether it is a link; the rest waits
+         * (the channel's window holds the edge). */
+        if (read_channel(s, 0))
+            return 1;
+        if (!s->link) {
+            if (s->target_gone && (s->sniffed || s->remote_eof || s->failed)) {
+                s->ch_closing = 1;
+                return close_channel(s);
+            }
+            return 0;
+        }
+    }
+    if (s->remote_eof && !s->sniffed && !s->link) {
+        /* The edge ended within the first bytes: not a link after all. */
+        s->sniffed = 1;
+        if (s->sniff_len)
+            to_target(s, (const uint8_t *)CW_MUX_PREFACE, s->sniff_len);
+    }
+    if (s->early.len && !s->link && !s->failed) {
+        write_local(s, (const uint8_t *)s->early.s, s->early.len);
+        cw_sb_free(&s->early);
+    }
     if (read_channel(s, 0))
         return 1;
     if (s->link) {
@@ -697,13 +813,46 @@ static void stream_service(struct splice *s)
         stream_end(s, 0);
 }
 
+/* Whether a stream of service svc has somewhere to go: 0, or the
+ * CW_MUX_RST_* code that refuses it (said once in the log). */
+static int stream_target_ok(struct core_tunnel *t, unsigned svc)
+{
+    switch (svc) {
+    case CW_MUX_SVC_WEB:
+        if (!guest__target(t, guest__first(t), 0, &(unsigned){0}))
+            return CW_MUX_RST_CONNECT;  /* no address for the target: say so at once */
+        return 0;
+    case CW_MUX_SVC_XMPP:
+        if (t->xmpp_link.ss_family)
+            return 0;
+        t->xmpp_failures++;
+        if (!t->xmpp_off_logged)
+            CW_WARN("tunnel", "tunnel to %s: the edge opened a federation link, but this node "
+                    "has no [xmpp] link-listen: refused (to federate through this node, set "
+                    "[xmpp] link-listen = 127.0.0.1:PORT and link-key-file in core.conf and "
+                    "restart; otherwise leave it out of the edge's [federation] core list)",
+                    t->target);
+        t->xmpp_off_logged = 1;
+        return CW_MUX_RST_CONNECT;
+    default:
+        if (!t->svc_logged)
+            CW_WARN("tunnel", "tunnel to %s: the edge opened a stream of service %u, which this "
+                    "core does not know: refused (is the edge newer than this core?)", t->target,
+                    svc);
+        t->svc_logged = 1;
+        return CW_MUX_RST_CONNECT;
+    }
+}
+
 int splice__stream_start(struct core_link *l, struct cw_mux_stream *ms)
 {
     struct core_tunnel *t = l->s->t;
+    unsigned svc = cw_mux_stream_service(ms);
     struct splice *s;
+    int code;
 
-    if (!guest__target(t, guest__first(t), 0, &(unsigned){0}))
-        return CW_MUX_RST_CONNECT;  /* no address for the target: say so at once */
+    if ((code = stream_target_ok(t, svc)) != 0)
+        return code;
     /* max-connections counts a link's connections too; a stream cannot
      * wait on the edge as a channel does, so it is refused. */
     if (t->nsplices + t->nstreams >= t->cfg->max_connections) {
@@ -718,6 +867,9 @@ int splice__stream_start(struct core_link *l, struct cw_mux_stream *ms)
     if (!s)
         return CW_MUX_RST_REFUSED;
     s->stream = 1;
+    s->xmpp = svc == CW_MUX_SVC_XMPP;
+    if (s->xmpp)
+        t->xmpp_streams++;
     s->ms = ms;
     s->owner = l;       /* the link's engine holds the stream; no list of our own */
     t->nstreams++;

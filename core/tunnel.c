@@ -720,7 +720,8 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel_config *cfg,
-                                       const char *key_file, struct cw_dns *dns)
+                                       const char *key_file, struct cw_dns *dns,
+                                       const struct sockaddr_storage *xmpp_link)
 {
     struct core_tunnel *t = calloc(1, sizeof(*t));
 
@@ -735,6 +736,11 @@ struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel
     t->key_file = key_file;
     t->dns = dns;
     t->fd = -1;
+    if (xmpp_link && xmpp_link->ss_family) {
+        t->xmpp_link = *xmpp_link;
+        cw_addr_fmt((const struct sockaddr *)xmpp_link, t->xmpp_link_text,
+                    sizeof(t->xmpp_link_text), 1);
+    }
     snprintf(t->pubkey_file, sizeof(t->pubkey_file), "%s.pub", key_file);
     cw_addr_fmt((const struct sockaddr *)&cfg->edge, t->target, sizeof(t->target), 1);
     uv_timer_init(loop, &t->timer);
@@ -804,5 +810,12 @@ void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out)
         cw_sb_printf(out, "  Links from the edge's web proxy: %llu opened; %u connections open on "
                      "them, %llu in all\n", (unsigned long long)t->links, t->nstreams,
                      (unsigned long long)t->streams_opened);
+    if (t->xmpp_link.ss_family)
+        cw_sb_printf(out, "  Federation streams from the edge -> XMPP link-listen %s: %llu opened, "
+                     "%llu could not connect\n", t->xmpp_link_text,
+                     (unsigned long long)t->xmpp_streams, (unsigned long long)t->xmpp_failures);
+    else if (t->xmpp_failures)
+        cw_sb_printf(out, "  Federation streams from the edge: %llu refused (no [xmpp] "
+                     "link-listen on this node)\n", (unsigned long long)t->xmpp_failures);
     guest__status(t, out);
 }

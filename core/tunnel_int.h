@@ -108,6 +108,15 @@ struct core_tunnel {
 
     struct guest guest;
     struct cw_dns *dns;                 /* shared, owned by the daemon */
+    /* The edge's federation streams (CW_MUX_SVC_XMPP) go to the node's
+     * [xmpp] link-listen; ss_family 0: refused. */
+    struct sockaddr_storage xmpp_link;
+    char xmpp_link_text[CW_ADDR_STRLEN];
+    uint64_t xmpp_streams, xmpp_failures;
+    int xmpp_off_logged;                /* "no link-listen" was said */
+    uint64_t xmpp_fail_logged_ms;       /* last connect failure logged (once a minute) */
+    unsigned xmpp_fail_quiet;           /* failures not logged since */
+    int svc_logged;                     /* an unknown service was logged */
 
     uint64_t accepted, target_failures, bytes_to_edge, bytes_from_edge;
     int closing;
@@ -133,11 +142,15 @@ struct splice {
     struct core_link *link;             /* it does */
     size_t sniff_len;                   /* first bytes held back: they match the preface so far */
     int sniffed;
+    int target_gone;                    /* no target answered, but the first bytes may
+                                         * still make it a link, which needs none */
     /* A stream of a link: the remote side is ms, not an SSH channel. */
     int stream;
+    int xmpp;                           /* a federation stream: to t->xmpp_link */
     struct cw_mux_stream *ms;           /* NULL once released */
     struct core_link *owner;            /* NULL once the link is gone */
-    struct cw_sb early;                 /* the edge's bytes that came before the target answered */
+    struct cw_sb early;                 /* the edge's bytes that came before the target
+                                         * answered (a channel's: its first few, sniffed) */
     uv_tcp_t tcp;                       /* to the inside target */
     uv_connect_t conn;
     uv_shutdown_t shutreq;

@@ -1,9 +1,11 @@
 /* xmpp.c - causeway-core's XMPP service: the shared state and its file, the
- * TLS certificates, the listeners, and the `causeway xmpp ...` commands. */
+ * TLS certificates, the federation link key, the listeners, and the
+ * `causeway xmpp ...` commands. */
 #include "core/xmpp.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "common/log.h"
 #include "common/stream.h"
 #include "core/cluster.h"
+#include "xmpp/fedlink.h"
 #include "xmpp/jid.h"
 #include "xmpp/sasl.h"
 #include "xmpp/state.h"
@@ -39,6 +42,8 @@ struct core_xmpp {
     struct xmpp_state *st;
     struct xmpp_server *srv;
     struct cw_tls_ctx *tls;
+    unsigned char link_key[FEDLINK_KEY_MAX];    /* [xmpp] link-key-file's bytes */
+    size_t link_key_len;
     char path[1100];
     int dirty;                  /* changes not yet saved */
     struct write *q, **qtail;   /* cluster: the service's writes, in order */
@@ -542,6 +547,40 @@ static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
 
 /* ---- start and stop ---------------------------------------------------------- */
 
+/* The federation link key: link-key-file's bytes as they are (fedlink.h),
+ * the same file as the edge's. 0, or -1 (logged, the key never). */
+static int link_key_load(struct core_xmpp *x)
+{
+    const char *path = x->cfg->xmpp.link_key_file;
+    unsigned char extra;
+    ssize_t n = 0;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        CW_ERROR("xmpp", "[xmpp] link-key-file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (len < sizeof(x->link_key) &&
+           ((n = read(fd, x->link_key + len, sizeof(x->link_key) - len)) > 0 ||
+            (n < 0 && errno == EINTR)))
+        len += n > 0 ? (size_t)n : 0;
+    if (n >= 0 && len == sizeof(x->link_key) && read(fd, &extra, 1) > 0)
+        n = -2;
+    close(fd);
+    if (n < 0 || len < FEDLINK_KEY_MIN) {
+        CW_ERROR("xmpp", "[xmpp] link-key-file %s: %s", path,
+                 n == -2 ? "longer than 4096 bytes"
+                 : n < 0 ? strerror(errno)
+                         : "shorter than 16 bytes (make one with: openssl rand -hex 32 > FILE, "
+                           "and give the edge and every node the same file)");
+        OPENSSL_cleanse(x->link_key, sizeof(x->link_key));
+        return -1;
+    }
+    x->link_key_len = len;
+    return 0;
+}
+
 struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg,
                                   struct cw_ctl *ctl)
 {
@@ -582,9 +621,14 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
             CW_ERROR("xmpp", "[xmpp] certificate: %s", err);
             goto fail;
         }
+    if (cfg->xmpp.link_listen.ss_family && link_key_load(x) < 0)
+        goto fail;
     memset(&x->o, 0, sizeof(x->o));
     x->o.c2s = cfg->xmpp.c2s;
     x->o.component = cfg->xmpp.component;
+    x->o.link = cfg->xmpp.link_listen;
+    x->o.link_key = x->link_key;
+    x->o.link_key_len = x->link_key_len;
     x->o.tls = x->tls;
     x->o.allow_plain = cfg->xmpp.allow_plain;
     x->o.node = cfg->name;
@@ -631,6 +675,7 @@ static void xmpp_free(void *arg)
     }
     cw_tls_ctx_destroy(x->tls);
     xmpp_state_free(x->st);
+    OPENSSL_cleanse(x->link_key, sizeof(x->link_key));
     free(x);
 }
 

@@ -1,7 +1,8 @@
 /* router.c - where a stanza goes (RFC 6120 10, RFC 6121 8.5): local
- * sessions by full or bare JID, components by domain; stanza errors back to
- * the sender; presence broadcast and the subscription state machine of
- * RFC 6121 3 on the shared rosters. */
+ * sessions by full or bare JID, components by domain, other domains to the
+ * edge's federation link (link.c); stanza errors back to the sender;
+ * presence broadcast and the subscription state machine of RFC 6121 3 on
+ * the shared rosters. */
 #include "xmpp/xmpp_int.h"
 
 #include <stdio.h>
@@ -259,11 +260,20 @@ void xmpp__route(struct xmpp_server *srv, struct xml_node *n)
         xml_node_free(n);
         return;
     }
-    /* A registered component that is not connected, or a foreign domain
-     * (federation is not part of this node). */
-    xmpp__bounce(srv, n, "cancel",
-                 xmpp__comp_secret(srv->st, j.domain) ? "service-unavailable"
-                                                     : "remote-server-not-found");
+    /* A registered component that is not connected. */
+    if (xmpp__comp_secret(srv->st, j.domain)) {
+        xmpp__bounce(srv, n, "cancel", "service-unavailable");
+        return;
+    }
+    /* A foreign domain: the edge's federation gateway takes it over the
+     * link, and answers with the stanza error itself when it cannot
+     * deliver. A stanza another node forwarded here may go too. */
+    if (xmpp__link_send(srv, n) == 0) {
+        xml_node_free(n);
+        return;
+    }
+    xmpp__link_missing(srv, j.domain);
+    xmpp__bounce(srv, n, "cancel", "remote-server-not-found");
 }
 
 /* ---- presence -------------------------------------------------------------- */

@@ -3,6 +3,7 @@
  * (RFC 6120 4.9), the local session and component tables, and status. */
 #include "xmpp/xmpp_int.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "xmpp/fedlink.h"
 
 #define DEFAULT_MAX_CONNECTIONS 10000
 #define DEFAULT_NEGOTIATION_MS 30000
@@ -92,6 +94,24 @@ int xmpp__propose(struct xmpp_server *srv, const char *cmd)
     return 0;
 }
 
+const char *xmpp__kind_name(const struct xconn *c)
+{
+    switch (c->kind) {
+    case XC_C2S:
+        return "client";
+    case XC_COMP:
+        return "component";
+    default:
+        return "federation link from";
+    }
+}
+
+/* The namespace of c's stream: what a stanza is written in by default. */
+static const char *kind_ns(const struct xconn *c)
+{
+    return c->kind == XC_C2S ? NS_CLIENT : c->kind == XC_COMP ? NS_COMPONENT : NS_SERVER;
+}
+
 /* ---- output --------------------------------------------------------------- */
 
 static void flush_one(struct xconn *c)
@@ -138,8 +158,9 @@ void xmpp__write(struct xconn *c, const char *p, size_t n)
     }
     if (cw_stream_pending(c->st) > OUT_MAX) {
         CW_NOTICE("xmpp", "%s %s: closing: it does not read what is sent to it (%zu bytes "
-                  "queued)", c->kind == XC_C2S ? "client" : "component",
-                  c->full[0] ? c->full : c->peer, cw_stream_pending(c->st));
+                  "queued)", xmpp__kind_name(c), c->full[0] ? c->full : c->peer,
+                  cw_stream_pending(c->st));
+        snprintf(c->why, sizeof(c->why), "it does not read what is sent to it");
         c->closing = 1;
         cw_stream_close(c->st);
         return;
@@ -156,8 +177,8 @@ void xmpp__send(struct xconn *c, const struct xml_node *stanza)
      * jabber:component:accept): written with that as the outer namespace,
      * it and its children that share it carry no xmlns and so take the
      * receiving stream's default. */
-    if (strcmp(ns, NS_CLIENT) && strcmp(ns, NS_COMPONENT) && strcmp(ns, "jabber:server"))
-        ns = c->kind == XC_C2S ? NS_CLIENT : NS_COMPONENT;
+    if (strcmp(ns, NS_CLIENT) && strcmp(ns, NS_COMPONENT) && strcmp(ns, NS_SERVER))
+        ns = kind_ns(c);
     cw_sb_clear(sb);
     xml_serialize(stanza, ns, sb);
     if (sb->failed) {
@@ -192,9 +213,12 @@ void xmpp__stream_error(struct xconn *c, const char *cond, const char *text)
 
     if (c->closing)
         return;
+    if (!c->why[0])
+        snprintf(c->why, sizeof(c->why), "stream error <%s/>%s%s", cond, text ? ": " : "",
+                 text ? text : "");
     /* RFC 6120 4.9.1.2: an error before our header still opens the stream. */
     if (!c->header_sent)
-        xmpp__stream_header(c, c->kind == XC_C2S ? NS_CLIENT : NS_COMPONENT, NULL);
+        xmpp__stream_header(c, kind_ns(c), NULL);
     cw_sb_clear(sb);
     CW_SB_LIT(sb, "<stream:error><");
     cw_sb_str_add(sb, cond);
@@ -225,7 +249,14 @@ static int on_open(void *ctx, const struct xml_node *head)
 {
     struct xconn *c = ctx;
 
-    return c->kind == XC_C2S ? xmpp__c2s_open(c, head) : xmpp__comp_open(c, head);
+    switch (c->kind) {
+    case XC_C2S:
+        return xmpp__c2s_open(c, head);
+    case XC_COMP:
+        return xmpp__comp_open(c, head);
+    default:
+        return xmpp__link_open(c, head);
+    }
 }
 
 static int on_stanza(void *ctx, struct xml_node *n)
@@ -237,7 +268,14 @@ static int on_stanza(void *ctx, struct xml_node *n)
         return XML_STOP;
     }
     c->stanzas_in++;
-    return c->kind == XC_C2S ? xmpp__c2s_stanza(c, n) : xmpp__comp_stanza(c, n);
+    switch (c->kind) {
+    case XC_C2S:
+        return xmpp__c2s_stanza(c, n);
+    case XC_COMP:
+        return xmpp__comp_stanza(c, n);
+    default:
+        return xmpp__link_stanza(c, n);
+    }
 }
 
 static int on_stream_close(void *ctx)
@@ -246,6 +284,8 @@ static int on_stream_close(void *ctx)
 
     /* RFC 6120 4.4: answer the closing tag with ours, then close. */
     if (!c->closing) {
+        if (!c->why[0])
+            snprintf(c->why, sizeof(c->why), "the peer closed the stream");
         xmpp__write(c, "</stream:stream>", 16);
         xmpp__close(c);
     }
@@ -273,8 +313,9 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
     xmpp__uncork(c->srv);   /* before STARTTLS below: <proceed/> goes out plain */
     if (r < 0) {
         cond = xml_stream_error(c->xs, &why);
-        CW_NOTICE("xmpp", "%s %s: stream error %s: %s", c->kind == XC_C2S ? "client" : "component",
+        CW_NOTICE("xmpp", "%s %s: stream error %s: %s", xmpp__kind_name(c),
                   c->full[0] ? c->full : c->peer, cond, why);
+        snprintf(c->why, sizeof(c->why), "stream error <%s/>: %s", cond, why);
         xmpp__stream_error(c, cond, NULL);
         return;
     }
@@ -301,6 +342,10 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
 static void server_maybe_free(struct xmpp_server *srv)
 {
     if (srv->closing && srv->live == 0) {
+        if (srv->link_key)
+            OPENSSL_cleanse(srv->link_key, srv->link_key_len);
+        free(srv->link_key);
+        cw_sb_free(&srv->link_domains);
         free(srv->hints);
         cw_sb_free(&srv->scratch);
         free(srv);
@@ -333,6 +378,8 @@ static void on_close(struct cw_stream *s, int err)
     cw_sb_free(&c->outq);
     if (c->kind == XC_C2S)
         xmpp__c2s_gone(c);
+    if (c->kind == XC_LINK)
+        xmpp__link_gone(c, err);
     if (c->kind == XC_COMP && c->phase == PH_READY) {
         chain_remove(&srv->components[xmpp__hash(c->domain)], c);
         srv->ncomponents--;
@@ -363,8 +410,9 @@ static void deadline_cb(uv_timer_t *t)
 
     if (c->phase == PH_READY || c->closing)
         return;
-    CW_INFO("xmpp", "%s %s: stream not set up within %u ms: closing",
-            c->kind == XC_C2S ? "client" : "component", c->peer, c->srv->o.negotiation_timeout_ms);
+    CW_INFO("xmpp", "%s %s: stream not set up within %u ms: closing", xmpp__kind_name(c),
+            c->peer, c->srv->o.negotiation_timeout_ms);
+    snprintf(c->why, sizeof(c->why), "not set up within %u ms", c->srv->o.negotiation_timeout_ms);
     xmpp__stream_error(c, "connection-timeout", NULL);
 }
 
@@ -405,7 +453,8 @@ static void on_connection(uv_stream_t *server, int status)
     srv->conns = c;
     srv->nconn++;
     if (srv->nconn > srv->o.max_connections) {
-        CW_WARN("xmpp", "%s refused: %u connections, the most allowed (max-connections)",
+        CW_WARN("xmpp", "%s%s%s refused: %u connections, the most allowed (max-connections)",
+                c->kind == XC_LINK ? xmpp__kind_name(c) : "", c->kind == XC_LINK ? " " : "",
                 c->peer, srv->o.max_connections);
         xmpp__stream_error(c, "resource-constraint", NULL);
     }
@@ -431,7 +480,9 @@ static int listen_on(struct xmpp_server *srv, const struct sockaddr_storage *ss,
         r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
     if (r < 0) {
         snprintf(err, errlen, "cannot listen for XMPP %s on %s: %s",
-                 kind == XC_C2S ? "clients" : "components", l->addr, uv_strerror(r));
+                 kind == XC_C2S ? "clients" : kind == XC_COMP ? "components"
+                                                              : "the edge's federation link",
+                 l->addr, uv_strerror(r));
         return -1;
     }
     return 0;
@@ -472,19 +523,41 @@ struct xmpp_server *xmpp_server_create(uv_loop_t *loop, const struct xmpp_server
     if (!srv->o.negotiation_timeout_ms)
         srv->o.negotiation_timeout_ms = DEFAULT_NEGOTIATION_MS;
     cw_sb_init(&srv->scratch);
+    cw_sb_init(&srv->link_domains);
     srv->parked_tail = &srv->parked;
     uv_timer_init(loop, &srv->park_timer);
     srv->park_timer.data = srv;
     srv->live++;   /* the park timer, until it is closed */
+    srv->o.link_key = NULL;     /* the server's own copy, below */
+    if (opts->link.ss_family) {
+        if (!opts->link_key || opts->link_key_len < FEDLINK_KEY_MIN ||
+            opts->link_key_len > FEDLINK_KEY_MAX) {
+            snprintf(err, errlen, "the federation link needs a key of %d to %d bytes",
+                     FEDLINK_KEY_MIN, FEDLINK_KEY_MAX);
+            xmpp_server_close(srv);
+            return NULL;
+        }
+        if (!(srv->link_key = malloc(opts->link_key_len))) {
+            snprintf(err, errlen, "out of memory");
+            xmpp_server_close(srv);
+            return NULL;
+        }
+        memcpy(srv->link_key, opts->link_key, opts->link_key_len);
+        srv->link_key_len = opts->link_key_len;
+    }
     if ((opts->c2s.ss_family && listen_on(srv, &opts->c2s, XC_C2S, err, errlen) < 0) ||
         (opts->component.ss_family &&
-         listen_on(srv, &opts->component, XC_COMP, err, errlen) < 0)) {
+         listen_on(srv, &opts->component, XC_COMP, err, errlen) < 0) ||
+        (opts->link.ss_family && listen_on(srv, &opts->link, XC_LINK, err, errlen) < 0)) {
         xmpp_server_close(srv);
         return NULL;
     }
-    CW_NOTICE("xmpp", "serving clients on %s, components on %s (node %s)",
-              opts->c2s.ss_family ? srv->lis[0].addr : "(off)",
-              opts->component.ss_family ? srv->lis[srv->nlis - 1].addr : "(off)", srv->node);
+    srv->link_listening = opts->link.ss_family != 0;
+    CW_NOTICE("xmpp", "serving clients on %s, components on %s, the edge's federation link on %s "
+              "(node %s)", opts->c2s.ss_family ? srv->lis[0].addr : "(off)",
+              opts->component.ss_family ? srv->lis[opts->c2s.ss_family ? 1 : 0].addr : "(off)",
+              opts->link.ss_family ? srv->lis[srv->nlis - 1].addr : "(off: no link-listen)",
+              srv->node);
     return srv;
 }
 
@@ -518,6 +591,7 @@ void xmpp_server_applied(struct xmpp_server *srv, const char *cmd)
 {
     char owner[JID_MAX + 1], contact[JID_MAX + 1];
 
+    xmpp__link_applied(srv, cmd);
     if (!strncmp(cmd, "roster-", 7) && sscanf(cmd + strcspn(cmd, " "), "%767s %767s", owner,
                                                 contact) == 2) {
         xmpp__roster_push(srv, owner, contact);
@@ -619,14 +693,19 @@ void xmpp_server_batch(struct xmpp_server *srv, int begin)
 void xmpp_server_status(const struct xmpp_server *srv, struct cw_sb *out)
 {
     for (int i = 0; i < srv->nlis; i++)
-        cw_sb_printf(out, "%-11s %s\n", srv->lis[i].kind == XC_C2S ? "clients" : "components",
+        cw_sb_printf(out, "%-11s %s\n", srv->lis[i].kind == XC_C2S ? "clients"
+                                         : srv->lis[i].kind == XC_COMP ? "components"
+                                                                       : "links",
                      srv->lis[i].addr);
     cw_sb_printf(out, "node        %s\nsessions    %u (%u negotiating)\ncomponents  %u\n"
-                 "routed      %lu stanzas, %lu bounced with an error, %lu to other nodes\n",
-                 srv->node, srv->nsessions, srv->nconn - srv->nsessions - srv->ncomponents,
-                 srv->ncomponents, srv->routed, srv->bounced, srv->forwarded);
+                 "routed      %lu stanzas, %lu bounced with an error, %lu to other nodes, "
+                 "%lu to the federation link\n",
+                 srv->node, srv->nsessions,
+                 srv->nconn - srv->nsessions - srv->ncomponents - srv->nlinks, srv->ncomponents,
+                 srv->routed, srv->bounced, srv->forwarded, srv->federated);
+    xmpp__link_status(srv, out);
     for (const struct xconn *c = srv->conns; c; c = c->next)
-        if (c->phase == PH_READY)
+        if (c->phase == PH_READY && c->kind != XC_LINK)
             cw_sb_printf(out, "  %-9s %-40s %s in %lu out %lu\n",
                          c->kind == XC_C2S ? "client" : "component",
                          c->kind == XC_C2S ? c->full : c->domain, c->peer, c->stanzas_in,

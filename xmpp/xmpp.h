@@ -2,7 +2,8 @@
  * connections (c2s: STARTTLS required, SASL SCRAM-SHA-256/SHA-1 and
  * optionally PLAIN, resource binding, rosters, presence and subscriptions,
  * messages, ping) and call-bridge components (XEP-0114), routed among the
- * sessions and components of this node.
+ * sessions and components of this node; stanzas for other domains go to
+ * the edge's federation gateway over the link of xmpp/fedlink.h.
  *
  * The service reads the replicated state (xmpp/state.h: domains, users,
  * components, rosters) and changes it only by proposing commands to its
@@ -24,11 +25,16 @@ struct cw_tls_ctx;
 struct xmpp_server_opts {
     struct sockaddr_storage c2s;        /* ss_family 0: no client listener */
     struct sockaddr_storage component;  /* ss_family 0: no component listener */
+    struct sockaddr_storage link;       /* ss_family 0: no federation link (fedlink.h) */
+    /* The link key (fedlink.h: FEDLINK_KEY_MIN to FEDLINK_KEY_MAX bytes),
+     * required with link; copied, so the caller may wipe its own. */
+    const unsigned char *link_key;
+    size_t link_key_len;
     struct cw_tls_ctx *tls;             /* STARTTLS certificates (SNI picks); required */
     int allow_plain;                    /* offer SASL PLAIN (over TLS only) */
     const char *node;                   /* this node's id in the session directory */
     struct xml_limits limits;           /* zero fields: xml.h's defaults */
-    unsigned max_connections;           /* clients and components (0: 10000) */
+    unsigned max_connections;           /* clients, components, links (0: 10000) */
     unsigned negotiation_timeout_ms;    /* stream set-up deadline (0: 30000) */
     /* Asks the state's owner to apply cmd (state.h). 0 when applied or
      * accepted for the log, -1 when refused (no quorum, say). */
@@ -52,7 +58,7 @@ void xmpp_server_close(struct xmpp_server *srv);
 /* Command cmd was applied to the state (on every node, in log order):
  * roster changes are pushed to the owner's resources on this node;
  * sessions of deleted users and components whose name or secret went away
- * are closed. */
+ * are closed; the federation links hear of changed domains. */
 void xmpp_server_applied(struct xmpp_server *srv, const char *cmd);
 /* A stanza node forwarded: delivered to this node's sessions only (never
  * forwarded again, never bounced). Its sender is remembered as being on
@@ -62,7 +68,8 @@ void xmpp_server_deliver(struct xmpp_server *srv, const char *node, struct xml_n
 /* Around many xmpp_server_deliver() calls (begin 1, then 0): what they
  * write to each connection goes out once, at the end. */
 void xmpp_server_batch(struct xmpp_server *srv, int begin);
-/* Listeners, connections, sessions and components, for `xmpp status`. */
+/* Listeners, connections, sessions, components and federation links, for
+ * `xmpp status`. */
 void xmpp_server_status(const struct xmpp_server *srv, struct cw_sb *out);
 
 #endif

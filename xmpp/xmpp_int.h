@@ -10,6 +10,7 @@
 
 #define NS_CLIENT "jabber:client"
 #define NS_COMPONENT "jabber:component:accept"
+#define NS_SERVER "jabber:server"
 #define NS_STREAMS "urn:ietf:params:xml:ns:xmpp-streams"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
@@ -23,14 +24,18 @@
 #define SESSION_BUCKETS 4096
 #define OUT_MAX (4u << 20)   /* bytes queued to one connection before it is cut */
 
-enum xconn_kind { XC_C2S, XC_COMP };
+enum xconn_kind {
+    XC_C2S,
+    XC_COMP,
+    XC_LINK,        /* the edge's federation link (link.c, xmpp/fedlink.h) */
+};
 
 enum xconn_phase {
     PH_HEADER,      /* waiting for the stream header */
     PH_TLS,         /* c2s: features sent, waiting for <starttls/> */
     PH_AUTH,        /* c2s: over TLS, waiting for <auth/> or <response/> */
     PH_BIND,        /* c2s: authenticated, waiting for the bind request */
-    PH_HANDSHAKE,   /* component: waiting for <handshake/> */
+    PH_HANDSHAKE,   /* component, link: waiting for <handshake/> */
     PH_READY,       /* stanzas flow */
 };
 
@@ -55,7 +60,8 @@ struct xconn {
     struct jid jid;             /* c2s: the bound address */
     char full[JID_MAX + 1], bare[JID_MAX + 1];
     struct xml_node *presence;  /* c2s: last broadcast available presence */
-    struct xconn *hnext;        /* session (by full JID) or component hash chain */
+    struct xconn *hnext;        /* session (by full JID) or component hash chain; the
+                                 * server's list of links that are up */
     struct xconn *bnext;        /* c2s: sessions by bare JID */
     struct xconn *prev, *next;  /* all connections */
     uv_timer_t timer;           /* negotiation deadline */
@@ -63,6 +69,13 @@ struct xconn {
     struct xconn *dnext;        /* in the server's list of connections with outq */
     unsigned dirty : 1;
     unsigned long stanzas_in, stanzas_out;
+    /* link: since when it is up, why it ends (for the log line), and the
+     * stanzas it brought that were dropped (logged once a minute at most) */
+    time_t since;
+    char nonce[33];             /* the edge's, from its stream header */
+    char why[160];
+    unsigned long dropped, drops_quiet;
+    uint64_t drop_logged_ms;
 };
 
 struct xmpp_listener {
@@ -97,7 +110,7 @@ struct xmpp_server {
     struct xmpp_server_opts o;
     char node[64];
     const struct xmpp_state *st;
-    struct xmpp_listener lis[2];
+    struct xmpp_listener lis[3];
     int nlis;
     struct xconn *conns;        /* list of all */
     unsigned nconn, nsessions, ncomponents;
@@ -116,12 +129,26 @@ struct xmpp_server {
     int corked;
     struct xconn *dirty;
     uv_timer_t park_timer;
+    /* Federation (link.c): the link key, the links that are up (oldest
+     * first), the <domains/> they were last sent, and the once-a-minute
+     * line about stanzas bounced for want of a link. */
+    unsigned char *link_key;
+    size_t link_key_len;
+    int link_listening;
+    struct xconn *links;
+    unsigned nlinks;
+    struct cw_sb link_domains;
+    unsigned long federated;
+    uint64_t nolink_logged_ms;
+    unsigned long nolink_quiet;
     int closing;
     unsigned live;              /* listeners and connections not yet freed */
     struct cw_sb scratch;
 };
 
 /* server.c */
+/* "client", "component" or "federation link from": the log's word for c. */
+const char *xmpp__kind_name(const struct xconn *c);
 void xmpp__write(struct xconn *c, const char *p, size_t n);
 void xmpp__cork(struct xmpp_server *srv);
 void xmpp__uncork(struct xmpp_server *srv);
@@ -156,6 +183,23 @@ void xmpp__roster_push(struct xmpp_server *srv, const char *owner, const char *c
 int xmpp__comp_open(struct xconn *c, const struct xml_node *head);
 int xmpp__comp_stanza(struct xconn *c, struct xml_node *n);
 const char *xmpp__comp_secret(const struct xmpp_state *st, const char *domain);
+
+/* link.c */
+int xmpp__link_open(struct xconn *c, const struct xml_node *head);
+int xmpp__link_stanza(struct xconn *c, struct xml_node *n);
+/* c's stream closed (err as on_close's): it leaves the links; logged. */
+void xmpp__link_gone(struct xconn *c, int err);
+/* Sends n (for a foreign domain; not taken) on this node's first link
+ * that is up: 0, or -1 when none is (the caller bounces). */
+int xmpp__link_send(struct xmpp_server *srv, const struct xml_node *n);
+/* The caller bounces a stanza for domain for want of a link: logged once
+ * a minute at most. */
+void xmpp__link_missing(struct xmpp_server *srv, const char *domain);
+/* cmd was applied: when the domains changed, the links hear it. */
+void xmpp__link_applied(struct xmpp_server *srv, const char *cmd);
+void xmpp__link_status(const struct xmpp_server *srv, struct cw_sb *out);
+/* Whether domain is one of this node's: an XMPP domain or a call bridge's. */
+int xmpp__is_served_domain(const struct xmpp_server *srv, const char *domain);
 
 /* router.c */
 /* Routes stanza (ownership taken) from its sender; from is set already. */
