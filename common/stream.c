@@ -103,6 +103,8 @@ struct cw_stream {
     unsigned want_drain : 1;    /* a write queued: call on_drain at 0 */
     unsigned hs_done : 1;       /* TLS handshake complete */
     unsigned ended : 1;         /* the peer ended its side; on_eof was called */
+    unsigned connecting : 1;    /* cw_stream_connect: TCP connect in progress */
+    void (*connected)(struct cw_stream *s);   /* cw_stream_connect's callback */
     size_t queued;              /* bytes in uv_write requests not completed */
     struct cw_tls_ctx *tls;     /* TLS only, a reference */
     SSL *ssl;                   /* TLS only, owns rbio and the output BIO */
@@ -371,8 +373,12 @@ static void timer_cb(uv_timer_t *t)
         stream_close_now(s, 0);
         return;
     }
+    if (s->connecting) {
+        stream_close_now(s, UV_ETIMEDOUT);
+        return;
+    }
     if (!s->hs_done) {
-        CW_INFO("tls", "handshake with %s timed out (client too slow or stalled)",
+        CW_INFO("tls", "handshake with %s timed out (peer too slow or stalled)",
                 s->peer_str);
         stream_close_now(s, UV_ETIMEDOUT);
     }
@@ -1041,10 +1047,11 @@ int cw_tls_ctx_cert_info(const struct cw_tls_ctx *ctx, unsigned i, char *sans, s
     return 0;
 }
 
-/* Starts the server side of TLS on s with s->tls (a reference the stream
- * holds): the handshake begins with the next bytes the socket brings. 0, or
- * UV_ENOMEM (the caller closes the stream). */
-static int tls_begin(struct cw_stream *s)
+/* Starts TLS on s with s->tls (a reference the stream holds). The server
+ * side's handshake begins with the next bytes the socket brings; a client
+ * (sni given, or "" for none) sends its hello at once. 0, or UV_ENOMEM (the
+ * caller closes the stream). */
+static int tls_begin(struct cw_stream *s, const char *sni)
 {
     BIO *rbio, *wbio;
 
@@ -1064,8 +1071,15 @@ static int tls_begin(struct cw_stream *s)
     BIO_set_mem_eof_return(rbio, -1);
     SSL_set_bio(s->ssl, rbio, wbio);
     s->rbio = rbio;   /* transferred to s->ssl, kept for feeding */
-    SSL_set_accept_state(s->ssl);
     uv_timer_start(&s->timer, timer_cb, s->tls->handshake_timeout_ms, 0);
+    if (!sni) {
+        SSL_set_accept_state(s->ssl);
+        return 0;
+    }
+    SSL_set_connect_state(s->ssl);
+    if (sni[0] && SSL_set_tlsext_host_name(s->ssl, sni) != 1)
+        return UV_ENOMEM;
+    (void)tls_handshake(s);   /* the hello; a failure closes s */
     return 0;
 }
 
@@ -1116,7 +1130,7 @@ struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
     r = uv_tcp_nodelay(&s->tcp, 1);
     if (r < 0)
         goto fail;
-    if (tls && (r = tls_begin(s)) < 0)
+    if (tls && (r = tls_begin(s, NULL)) < 0)
         goto fail;
     r = stream_read_start(s);
     if (r < 0)
@@ -1176,7 +1190,7 @@ int cw_stream_start_tls(struct cw_stream *s, struct cw_tls_ctx *tls)
     if (s->closing || s->ops != &plain_ops)
         return -1;
     s->tls = cw_tls_ctx_ref(tls);   /* dropped by tls_destroy */
-    r = tls_begin(s);
+    r = tls_begin(s, NULL);
     if (r < 0) {
         stream_close_now(s, r);
         return -1;
@@ -1217,4 +1231,222 @@ const struct sockaddr *cw_stream_peer(const struct cw_stream *s)
 const struct sockaddr *cw_stream_local(const struct cw_stream *s)
 {
     return (const struct sockaddr *)&s->local;
+}
+
+/* ---- client side and peer certificates (XMPP federation) ---- */
+
+/* Certificates are checked after the handshake (cw_stream_peer_cert_check),
+ * so that a peer without a valid one can still be offered another way in
+ * (server dialback) instead of a failed handshake. */
+static int tls_verify_later(int preverify_ok, X509_STORE_CTX *x)
+{
+    (void)preverify_ok;
+    (void)x;
+    return 1;
+}
+
+/* Loads the CA certificates that validate peers: a PEM bundle, or a
+ * directory of hashed PEM files. 0, or -1 with a message in err. */
+static int tls_load_trust(SSL_CTX *c, const char *trust, char *err, size_t errlen)
+{
+    char what[1100];
+    uv_fs_t req;
+    int dir = 0;
+
+    if (uv_fs_stat(NULL, &req, trust, NULL) == 0)
+        dir = (req.statbuf.st_mode & S_IFMT) == S_IFDIR;
+    uv_fs_req_cleanup(&req);
+    ERR_clear_error();
+    if (SSL_CTX_load_verify_locations(c, dir ? NULL : trust, dir ? trust : NULL) != 1) {
+        snprintf(what, sizeof(what), "cannot load trusted CA certificates from %s", trust);
+        tls_ctx_err(err, errlen, what);
+        return -1;
+    }
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, tls_verify_later);
+    return 0;
+}
+
+struct cw_tls_ctx *cw_tls_ctx_create_client(const char *trust, const char *cert_chain_file,
+                                            const char *key_file, char *err, size_t errlen)
+{
+    struct cw_tls_ctx *ctx;
+    SSL_CTX *c;
+    char what[1100];
+
+    ERR_clear_error();
+    c = SSL_CTX_new(TLS_client_method());
+    if (!c) {
+        tls_ctx_err(err, errlen, "cannot create a TLS context");
+        return NULL;
+    }
+    if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(c, TLS12_CIPHERS) != 1) {
+        tls_ctx_err(err, errlen, "cannot configure the TLS context");
+        goto fail;
+    }
+    SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_default_passwd_cb(c, tls_no_passphrase);
+    if (tls_load_trust(c, trust, err, errlen) < 0)
+        goto fail;
+    if (cert_chain_file && (SSL_CTX_use_certificate_chain_file(c, cert_chain_file) != 1 ||
+                            SSL_CTX_use_PrivateKey_file(c, key_file, SSL_FILETYPE_PEM) != 1 ||
+                            SSL_CTX_check_private_key(c) != 1)) {
+        snprintf(what, sizeof(what), "cannot load the client certificate %s with key %s",
+                 cert_chain_file, key_file);
+        tls_ctx_err(err, errlen, what);
+        goto fail;
+    }
+    ctx = calloc(1, sizeof(*ctx));
+    if (!ctx || !(ctx->ssl_ctx = malloc(sizeof(*ctx->ssl_ctx)))) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        free(ctx);
+        goto fail;
+    }
+    atomic_init(&ctx->refs, 1);
+    ctx->handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
+    ctx->ssl_ctx[0] = c;
+    ctx->n = 1;
+    return ctx;
+fail:
+    SSL_CTX_free(c);
+    return NULL;
+}
+
+int cw_tls_ctx_verify_peers(struct cw_tls_ctx *ctx, const char *trust, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < ctx->n; i++)
+        if (tls_load_trust(ctx->ssl_ctx[i], trust, err, errlen) < 0)
+            return -1;
+    return 0;
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+    struct cw_stream *s = req->data;
+    int len, r = status;
+
+    free(req);
+    if (s->closed || !s->connecting) {
+        stream_unref(s);
+        return;
+    }
+    s->connecting = 0;
+    uv_timer_stop(&s->timer);
+    if (r == 0) {
+        len = sizeof(s->local);
+        r = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&s->local, &len);
+    }
+    if (r == 0)
+        r = uv_tcp_nodelay(&s->tcp, 1);
+    if (r == 0)
+        r = stream_read_start(s);
+    if (r < 0) {
+        stream_close_now(s, r);
+        stream_unref(s);
+        return;
+    }
+    s->connected(s);
+    stream_unref(s);
+}
+
+struct cw_stream *cw_stream_connect(uv_loop_t *loop, const struct sockaddr *addr,
+                                    unsigned timeout_ms, const struct cw_stream_cbs *cbs,
+                                    void (*connected)(struct cw_stream *s), void *data)
+{
+    struct cw_stream *s = calloc(1, sizeof(*s));
+    uv_connect_t *req = malloc(sizeof(*req));
+    int r;
+
+    if (!s || !req || uv_tcp_init(loop, &s->tcp) < 0) {
+        free(s);
+        free(req);
+        return NULL;
+    }
+    s->ops = &plain_ops;
+    s->cbs = *cbs;
+    s->data = data;
+    s->refs = 1;
+    uv_timer_init(loop, &s->timer);
+    uv_timer_init(loop, &s->kick);
+    s->tcp.data = s->timer.data = s->kick.data = s;
+    s->open_handles = 3;
+    memcpy(&s->peer, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                      : sizeof(struct sockaddr_in));
+    cw_addr_fmt(addr, s->peer_str, sizeof(s->peer_str), 1);
+    s->connected = connected;
+    s->connecting = 1;
+    req->data = s;
+    r = uv_tcp_connect(req, &s->tcp, addr, connect_cb);
+    if (r < 0) {
+        free(req);
+        s->failed = 1;
+        stream_close_now(s, r);
+        return NULL;
+    }
+    stream_ref(s);   /* the connect request's */
+    uv_timer_start(&s->timer, timer_cb, timeout_ms ? timeout_ms : 10000, 0);
+    return s;
+}
+
+int cw_stream_start_tls_client(struct cw_stream *s, struct cw_tls_ctx *tls, const char *sni)
+{
+    int r;
+
+    if (s->closing || s->ops != &plain_ops)
+        return -1;
+    s->tls = cw_tls_ctx_ref(tls);
+    r = tls_begin(s, sni ? sni : "");
+    if (r < 0) {
+        stream_close_now(s, r);
+        return -1;
+    }
+    return s->closing ? -1 : 0;
+}
+
+int cw_stream_peer_cert_check(const struct cw_stream *s, const char *domain, char *why,
+                              size_t whylen)
+{
+    X509 *cert;
+    long v;
+    int ok = 0;
+    char sans[512];
+
+    if (!s->ssl || !s->hs_done) {
+        snprintf(why, whylen, "no TLS");
+        return 0;
+    }
+    cert = SSL_get1_peer_certificate(s->ssl);
+    if (!cert) {
+        snprintf(why, whylen, "no certificate presented");
+        return 0;
+    }
+    v = SSL_get_verify_result(s->ssl);
+    if (v != X509_V_OK) {
+        snprintf(why, whylen, "certificate not trusted: %s", X509_verify_cert_error_string(v));
+    } else if (X509_check_host(cert, domain, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1) {
+        GENERAL_NAMES *g = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+        size_t used = 0;
+        sans[0] = 0;
+        for (int i = 0; g && i < sk_GENERAL_NAME_num(g); i++) {
+            const GENERAL_NAME *n = sk_GENERAL_NAME_value(g, i);
+            if (n->type == GEN_DNS)
+                sans_append(sans, sizeof(sans), &used, ", ",
+                            (const char *)ASN1_STRING_get0_data(n->d.dNSName),
+                            (size_t)ASN1_STRING_length(n->d.dNSName));
+        }
+        GENERAL_NAMES_free(g);
+        snprintf(why, whylen, "certificate is not for %s (it names: %s)", domain,
+                 sans[0] ? sans : "no DNS names");
+    } else {
+        ok = 1;
+    }
+    X509_free(cert);
+    return ok;
+}
+
+const char *cw_stream_tls_version(const struct cw_stream *s)
+{
+    return s->ssl && s->hs_done ? SSL_get_version(s->ssl) : NULL;
 }

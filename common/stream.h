@@ -128,4 +128,36 @@ const char *cw_stream_sni(const struct cw_stream *s);
 const struct sockaddr *cw_stream_peer(const struct cw_stream *s);
 const struct sockaddr *cw_stream_local(const struct cw_stream *s);
 
+/* ---- client side and peer certificates (XMPP federation) ---- */
+
+/* A client TLS context: peers' certificates are validated against trust
+ * (a PEM bundle or a directory of hashed PEM files), after the handshake,
+ * by cw_stream_peer_cert_check (a handshake never fails on them); with
+ * cert_chain_file (and key_file) the client presents that certificate.
+ * NULL with a message in err. */
+struct cw_tls_ctx *cw_tls_ctx_create_client(const char *trust, const char *cert_chain_file,
+                                            const char *key_file, char *err, size_t errlen);
+/* Server contexts: ask clients for a certificate and keep what trust says
+ * of it for cw_stream_peer_cert_check (clients without one still connect).
+ * 0, or -1 with a message in err. */
+int cw_tls_ctx_verify_peers(struct cw_tls_ctx *ctx, const char *trust, char *err, size_t errlen);
+/* Connects to addr (timeout_ms 0: 10 s). connected(s) runs once the TCP
+ * connection is up (then on_data flows); a failure (refused, unreachable,
+ * timed out: UV_ETIMEDOUT) calls only on_close with the error. NULL when it
+ * cannot even start (nothing to free). */
+struct cw_stream *cw_stream_connect(uv_loop_t *loop, const struct sockaddr *addr,
+                                    unsigned timeout_ms, const struct cw_stream_cbs *cbs,
+                                    void (*connected)(struct cw_stream *s), void *data);
+/* The client side of TLS on a plain stream (STARTTLS after <proceed/>, or
+ * at once for direct TLS), with sni as the server name. Bytes written
+ * before the handshake ends go out after it. 0, or -1 (closed). */
+int cw_stream_start_tls_client(struct cw_stream *s, struct cw_tls_ctx *tls, const char *sni);
+/* 1 when the peer presented a certificate that trust validates and that
+ * names domain (subjectAltName dNSName, RFC 6125); else 0 with the reason
+ * in why. */
+int cw_stream_peer_cert_check(const struct cw_stream *s, const char *domain, char *why,
+                              size_t whylen);
+/* "TLSv1.3" and the like once the handshake is done; NULL before, or plain. */
+const char *cw_stream_tls_version(const struct cw_stream *s);
+
 #endif
