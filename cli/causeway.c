@@ -49,6 +49,9 @@ static void usage(FILE *f)
             "  webproxy status             listeners, hosts and their backends, connections,\n"
             "                              requests by status class (running edge)\n"
             "  webproxy reload             re-read the certificate files (also on SIGHUP)\n"
+            "XMPP federation ([federation] of edge.conf):\n"
+            "  xmpp federation status      core links, s2s streams (domain, direction, TLS,\n"
+            "                              authentication, since) and domains dialled\n"
             "Core (with -c core.conf):\n"
             "  tunnel status               Target, Domain, Status of every tunnel, and what the\n"
             "                              guest account client URI resolved to (running core)\n"
@@ -411,7 +414,7 @@ static int tunnel_cmd(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    int opt, conf_set = 0, core;
+    int opt, conf_set = 0, core, fed;
 
     while ((opt = getopt(argc, argv, "+c:s:h")) != -1) {
         switch (opt) {
@@ -452,10 +455,18 @@ int main(int argc, char **argv)
     }
     if (!core && argc >= 2 && !strcmp(argv[0], "tunnel") && strcmp(argv[1], "status") != 0)
         return tunnel_cmd(argc - 1, argv + 1);
+    /* Federation runs on the edge: its status is the edge's. */
+    fed = argc >= 2 && !strcmp(argv[0], "xmpp") && !strcmp(argv[1], "federation");
+    if (fed && core) {
+        fprintf(stderr, "causeway: `xmpp federation` is an edge command: run it on the edge (%s "
+                "is a core's configuration)\n", conf_path);
+        return 2;
+    }
     if (!ctl_path) {
         /* The socket path comes from the configuration when it can be read.
-         * XMPP commands are the core's. */
-        if (!core && !conf_set && !strcmp(argv[0], "xmpp") && access(CORE_CONF_DEFAULT, F_OK) == 0) {
+         * Other XMPP commands are the core's. */
+        if (!core && !conf_set && !strcmp(argv[0], "xmpp") && !fed &&
+            access(CORE_CONF_DEFAULT, F_OK) == 0) {
             conf_path = CORE_CONF_DEFAULT;
             core = 1;
         }

@@ -343,14 +343,158 @@ static int webproxy_key(struct wp_options *o, const char *key, const char *v, ch
     return -1;
 }
 
+/* "tls=required auth=dialback" words of a peer line (or of tls / auth). */
+static int policy_word(struct s2s_policy *p, const char *w, char *err, size_t errlen)
+{
+    if (!strcmp(w, "tls=required") || !strcmp(w, "tls=optional"))
+        p->tls_optional = w[4] == 'o';
+    else if (!strcmp(w, "auth=certificate") || !strcmp(w, "auth=dialback"))
+        p->cert_required = w[5] == 'c';
+    else {
+        snprintf(err, errlen, "\"%s\" is not tls=required|optional or auth=certificate|dialback", w);
+        return -1;
+    }
+    return 0;
+}
+
+static int domain_word(const char *v, char *out, size_t cap, char *err, size_t errlen)
+{
+    size_t n = strcspn(v, " \t");
+
+    if (!n || n >= cap || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") < n) {
+        snprintf(err, errlen, "\"%.*s\" is not a domain name", (int)(n < 80 ? n : 80), v);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)v[i]);
+    out[n] = 0;
+    return 0;
+}
+
+static int federation_key(struct edge_federation_config *f, const char *key, const char *v,
+                          char *err, size_t errlen)
+{
+    struct s2s_opts *o = &f->o;
+    unsigned secs;
+
+    if (!strcmp(key, "enabled"))
+        return cw_conf_bool(v, &f->enabled, err, errlen);
+    if (!strcmp(key, "listen") || !strcmp(key, "tls-listen")) {
+        int tls = key[0] == 't', *n = tls ? &o->ntls_listen : &o->nlisten;
+        if (*n == S2S_MAX_LISTEN) {
+            snprintf(err, errlen, "more than %d %s lines", S2S_MAX_LISTEN, key);
+            return -1;
+        }
+        return cw_conf_addr(v, tls ? 5270 : 5269, tls ? &o->tls_listen[(*n)++] : &o->listen[(*n)++],
+                            err, errlen);
+    }
+    if (!strcmp(key, "core")) {
+        if (o->ncore == S2S_MAX_CORES) {
+            snprintf(err, errlen, "more than %d core lines", S2S_MAX_CORES);
+            return -1;
+        }
+        return cw_conf_addr(v, 0, &o->core[o->ncore++], err, errlen);
+    }
+    if (!strcmp(key, "certificate")) {
+        const char *k;
+        if (f->ncert == S2S_MAX_CERTS) {
+            snprintf(err, errlen, "more than %d certificate lines", S2S_MAX_CERTS);
+            return -1;
+        }
+        k = two_words(v, f->cert[f->ncert], sizeof(f->cert[0]));
+        if (!k || strchr(k, ' ')) {
+            snprintf(err, errlen, "certificate wants two files: the chain (PEM) and its key (PEM)");
+            return -1;
+        }
+        snprintf(f->key[f->ncert++], sizeof(f->key[0]), "%s", k);
+        return 0;
+    }
+    if (!strcmp(key, "trust"))
+        return cw_conf_str(f->trust, sizeof(f->trust), v, err, errlen);
+    if (!strcmp(key, "link-key-file"))
+        return cw_conf_str(f->link_key_file, sizeof(f->link_key_file), v, err, errlen);
+    if (!strcmp(key, "dns-server")) {
+        struct sockaddr_storage a;
+        size_t len = strlen(f->dns);
+        if (cw_conf_addr(v, 53, &a, err, errlen) < 0)
+            return -1;
+        if (len + strlen(v) + 2 > sizeof(f->dns)) {
+            snprintf(err, errlen, "too many dns-server lines");
+            return -1;
+        }
+        snprintf(f->dns + len, sizeof(f->dns) - len, "%s%s", len ? "," : "", v);
+        return 0;
+    }
+    if (!strcmp(key, "tls") || !strcmp(key, "auth")) {
+        char w[40];
+        snprintf(w, sizeof(w), "%s=%s", key, v);
+        return policy_word(&o->policy, w, err, errlen);
+    }
+    if (!strcmp(key, "allow") || !strcmp(key, "deny")) {
+        int al = key[0] == 'a', *n = al ? &o->nallow : &o->ndeny;
+        if (*n == S2S_MAX_LIST) {
+            snprintf(err, errlen, "more than %d %s lines", S2S_MAX_LIST, key);
+            return -1;
+        }
+        if (domain_word(v, al ? o->allow[*n] : o->deny[*n], S2S_DOMAIN_MAX + 1, err, errlen) < 0)
+            return -1;
+        (*n)++;
+        return 0;
+    }
+    if (!strcmp(key, "peer")) {
+        struct s2s_peer *p = &o->peer[o->npeer];
+        char w[40];
+        if (o->npeer == S2S_MAX_PEERS) {
+            snprintf(err, errlen, "more than %d peer lines", S2S_MAX_PEERS);
+            return -1;
+        }
+        if (domain_word(v, p->domain, sizeof(p->domain), err, errlen) < 0)
+            return -1;
+        p->policy = o->policy;
+        for (v += strcspn(v, " \t"); *v;) {
+            size_t k;
+            v += strspn(v, " \t");
+            k = strcspn(v, " \t");
+            if (!k)
+                break;
+            snprintf(w, sizeof(w), "%.*s", (int)(k < 39 ? k : 39), v);
+            if (policy_word(&p->policy, w, err, errlen) < 0)
+                return -1;
+            v += k;
+        }
+        o->npeer++;
+        return 0;
+    }
+    if (!strcmp(key, "idle-timeout") || !strcmp(key, "connect-timeout")) {
+        if (cw_conf_seconds(v, 1, 86400, &secs, err, errlen) < 0)
+            return -1;
+        *(key[0] == 'i' ? &o->idle_timeout_ms : &o->connect_timeout_ms) = secs * 1000;
+        return 0;
+    }
+    if (!strcmp(key, "max-stanza")) {
+        unsigned long n;
+        if (cw_conf_uint(v, 10000, 16UL << 20, &n, err, errlen) < 0)
+            return -1;
+        o->limits.max_stanza = n;
+        return 0;
+    }
+    if (!strcmp(key, "max-streams"))
+        return cw_conf_unsigned(v, 1, 100000, &o->max_streams, err, errlen);
+    snprintf(err, errlen, "unknown key \"%s\" in [federation]", key);
+    return -1;
+}
+
 static int conf_cb(void *arg, const char *section, const char *key, const char *v, char *err,
                    size_t errlen)
 {
     struct edge_config *c = arg;
     int known = !strcmp(section, "edge") || !strcmp(section, "turn") ||
-                !strcmp(section, "tunnel") || !strcmp(section, "webproxy");
+                !strcmp(section, "tunnel") || !strcmp(section, "webproxy") ||
+                !strcmp(section, "federation");
 
     if (known && !key) {
+        if (!strcmp(section, "federation"))
+            c->fed.enabled = 1;
         if (!strcmp(section, "tunnel"))
             c->tunnel.enabled = 1;      /* the section turns it on */
         if (!strcmp(section, "webproxy"))
@@ -364,13 +508,16 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
             return cw_conf_bool(v, &c->tunnel_link, err, errlen);
         return webproxy_key(&c->webproxy, key, v, err, errlen);
     }
+    if (!strcmp(section, "federation"))
+        return federation_key(&c->fed, key, v, err, errlen);
     if (!strcmp(section, "edge"))
         return edge_key(c, key, v, err, errlen);
     if (!strcmp(section, "turn"))
         return turn_key(c, key, v, err, errlen);
     if (!strcmp(section, "tunnel"))
         return tunnel_key(&c->tunnel, key, v, err, errlen);
-    snprintf(err, errlen, "unknown section [%s] (known: [edge], [turn], [tunnel], [webproxy])",
+    snprintf(err, errlen, "unknown section [%s] (known: [edge], [turn], [tunnel], [webproxy], "
+             "[federation])",
              section);
     return -1;
 }
@@ -405,6 +552,7 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
     turn_options_init(o);
     wp_options_init(&c->webproxy);
     c->tunnel_link = 1;
+    snprintf(c->fed.trust, sizeof(c->fed.trust), "/etc/ssl/certs/ca-certificates.crt");
     o->policy = turn_policy_create();
     if (!o->policy) {
         snprintf(err, errlen, "out of memory");
@@ -463,6 +611,17 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
         }
         if (c->tunnel_link)
             mark_tunnel_hosts(c);
+    }
+    if (c->fed.enabled) {
+        struct edge_federation_config *f = &c->fed;
+
+        if ((!f->o.nlisten && !f->o.ntls_listen) || !f->ncert || !f->o.ncore ||
+            !f->link_key_file[0]) {
+            snprintf(err, errlen, "%s: [federation] needs listen (the external NIC's address, "
+                     "port 5269), certificate (chain and key files for our XMPP domains), core "
+                     "(a core's tunnel forward, 127.0.0.1:PORT) and link-key-file", path);
+            goto fail;
+        }
     }
     if (!c->tunnel.user[0]) {
         struct passwd *pw = getpwuid(geteuid());

@@ -13,6 +13,7 @@
 #include "turn/auth.h"
 #include "turn/turn.h"
 #include "webproxy/webproxy.h"
+#include "xmpp/s2s.h"
 
 #define EDGE_CONF_DEFAULT "/etc/causeway/edge.conf"
 #define EDGE_CTL_DEFAULT "/run/causeway/edge.sock"
@@ -32,6 +33,19 @@ struct edge_tunnel_config {
     int npermit;
 };
 
+/* [federation]: the XMPP federation gateway. The TLS contexts, the DNS
+ * resolver and the link key of o are made by the daemon from the files
+ * named here. */
+struct edge_federation_config {
+    int enabled;                    /* a [federation] section is present */
+    struct s2s_opts o;
+    char cert[S2S_MAX_CERTS][1024], key[S2S_MAX_CERTS][1024];
+    int ncert;
+    char trust[1024];
+    char link_key_file[1024];
+    char dns[600];                  /* "addr,addr" for cw_dns_create; "": /etc/resolv.conf */
+};
+
 struct edge_config {
     char path[1024];
     struct cw_daemon_conf d;        /* control-socket, log-file, log-level */
@@ -48,6 +62,7 @@ struct edge_config {
     int webproxy_enabled;           /* a [webproxy] section is present */
     struct wp_options webproxy;
     int tunnel_link;                /* [webproxy] tunnel-link: hosts on permit-listen ports use links */
+    struct edge_federation_config fed;
 };
 
 /* Loads path (defaults first, then the file). Returns 0, or -1 with

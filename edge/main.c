@@ -7,6 +7,7 @@
 #include "common/stats.h"
 #include "common/stream.h"
 #include "edge/config.h"
+#include "edge/federation.h"
 #include "edge/tunnel.h"
 #include "turn/turn.h"
 #include "webproxy/webproxy.h"
@@ -31,6 +32,7 @@ struct edge {
     struct tunnel *tunnel;
     struct cw_tls_ctx *tls;
     struct webproxy *webproxy;
+    struct edge_federation *fed;
     struct cw_daemon d;
     int stopping;
 };
@@ -57,6 +59,8 @@ static void edge_stop(void *arg, const char *why)
     if (e->turn)
         turn_relay_close(e->turn, NULL, NULL);
     e->turn = NULL;
+    edge_federation_stop(e->fed);
+    e->fed = NULL;
     /* Requests in progress get a few seconds to finish. */
     if (e->webproxy)
         webproxy_close(e->webproxy, 5000, edge_proxy_drained, e);
@@ -238,6 +242,20 @@ static int ctl_webproxy_reload(void *arg, int argc, char **argv, struct cw_sb *o
     return 0;
 }
 
+static int ctl_federation_status(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct edge *e = arg;
+
+    (void)argc;
+    (void)argv;
+    if (!e->fed) {
+        cw_sb_printf(out, "federation is not configured (no [federation] in %s)\n", e->cfg.path);
+        return 0;
+    }
+    edge_federation_status(e->fed, out);
+    return 0;
+}
+
 static int ctl_metrics(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct edge *e = arg;
@@ -268,6 +286,7 @@ static int edge_start(struct edge *e)
     cw_ctl_register(e->ctl, "tunnel status", ctl_tunnel_status, e);
     cw_ctl_register(e->ctl, "webproxy status", ctl_webproxy_status, e);
     cw_ctl_register(e->ctl, "webproxy reload", ctl_webproxy_reload, e);
+    cw_ctl_register(e->ctl, "xmpp federation status", ctl_federation_status, e);
     cw_ctl_register(e->ctl, "metrics", ctl_metrics, e);
     cw_ctl_register(e->ctl, "version", cw_daemon_ctl_version, &e->d);
     if (c->turn_enabled) {
@@ -315,6 +334,13 @@ static int edge_start(struct edge *e)
         cw_tls_ctx_destroy(t);
         if (!e->webproxy) {
             CW_ERROR("edge", "web proxy not started: %s", err);
+            return -1;
+        }
+    }
+    if (c->fed.enabled) {
+        e->fed = edge_federation_start(e->loop, &c->fed, err, sizeof(err));
+        if (!e->fed) {
+            CW_ERROR("edge", "federation gateway not started: %s", err);
             return -1;
         }
     }

@@ -1,0 +1,21 @@
+/* federation.h - the edge's XMPP federation gateway (xmpp/s2s.h) built from
+ * [federation] in edge.conf: its certificates, the peers' trust store, the
+ * external DNS resolver and the link key. */
+#ifndef EDGE_FEDERATION_H
+#define EDGE_FEDERATION_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "common/strbuf.h"
+#include "edge/config.h"
+
+struct edge_federation;
+
+/* NULL with the reason in err. */
+struct edge_federation *edge_federation_start(uv_loop_t *loop, struct edge_federation_config *f,
+                                              char *err, size_t errlen);
+void edge_federation_stop(struct edge_federation *ef);
+void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out);
+
+#endif
