@@ -6,6 +6,7 @@
 #   make bench-tunnel SSH tunnel benchmark side by side with OpenSSH's ssh -R
 #   make bench-proxy  web proxy benchmark side by side with nginx and HAProxy
 #   make bench-xmpp   XMPP core benchmark side by side with Prosody; cluster failover
+#   make bench-federation XMPP federation (edge + tunnel + core) against Prosody to Prosody
 
 CC      ?= cc
 CLANG   ?= clang
@@ -41,7 +42,7 @@ ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwwebproxy.a $(B)/asan/
 # Objects made through pattern rules stay (make would delete them as intermediate).
 .SECONDARY:
 
-.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel bench-proxy bench-xmpp clean
+.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel bench-proxy bench-xmpp bench-federation clean
 all: build
 build: $(BIN)/causeway-edge $(BIN)/causeway-core $(BIN)/causeway
 
@@ -163,6 +164,10 @@ bench-proxy: deps
 bench-xmpp: deps
 	@$(MAKE) --no-print-directory build
 	@bash bench/xmpp.sh
+
+bench-federation: deps
+	@$(MAKE) --no-print-directory build
+	@bash bench/federation.sh
 
 clean:
 	rm -rf $(B)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""xmpp_load.py - a lean XMPP load generator for bench/xmpp.sh: two accounts
-log in (STARTTLS, SCRAM-SHA-1, bind) over raw TLS sockets, then one sends
-chat messages to the other as fast as the window allows, and the receiver's
+"""xmpp_load.py - a lean XMPP load generator for bench/xmpp.sh and
+bench/federation.sh: two accounts log in (STARTTLS, SCRAM-SHA-1 or, where
+a server offers no SCRAM-SHA-1, PLAIN; bind) over raw TLS sockets, then one
+sends chat messages to the other as fast as the window allows, and the receiver's
 side counts them and takes each one's delay from the send time in its body.
 No XML library on the hot path: stanzas are written from a template and
 the bodies found with one regular expression, so the generator costs a few
@@ -9,7 +10,9 @@ microseconds per message, well under what the servers spend.
 
   xmpp_load.py SENDER RECEIVER DOMAIN N WINDOW
       SENDER and RECEIVER are HOST:PORT:USER:PASSWORD (they may be different
-      nodes). Prints one line: msgs=N secs=S msgs_per_s=R p50_us=A p99_us=B
+      nodes); USER may be USER@DOMAIN, a domain of its own (federation: the
+      sender on one server, the receiver on another domain's). Prints one
+      line: msgs=N secs=S msgs_per_s=R p50_us=A p99_us=B
   WINDOW 1 measures delay (one message in flight); a large one throughput.
 
   xmpp_load.py failover SENDER RECEIVER DOMAIN GOFILE
@@ -35,6 +38,8 @@ NS_STREAM = "http://etherx.jabber.org/streams"
 
 class Conn:
     def __init__(self, host, port, domain, user, password):
+        if "@" in user:
+            user, domain = user.split("@", 1)
         self.domain, self.user = domain, user
         self.s = socket.create_connection((host, int(port)), timeout=30)
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -49,8 +54,13 @@ class Conn:
         self.s = ctx.wrap_socket(self.s, server_hostname=domain)
         self.buf = b""
         self.open()
-        self.expect(b"</stream:features>")
-        self.scram(password)
+        feats = self.expect(rb"(?s)<stream:features.*?</stream:features>").group(0)
+        if b">SCRAM-SHA-1<" in feats:
+            self.scram(password)
+        elif b">PLAIN<" in feats:
+            self.plain(password)
+        else:
+            raise SystemExit("%s: neither SCRAM-SHA-1 nor PLAIN offered: %s" % (user, feats[:300]))
         self.buf = b""
         self.open()
         self.expect(b"</stream:features>")
@@ -83,6 +93,12 @@ class Conn:
             if not d:
                 raise SystemExit("%s: connection closed" % self.user)
             self.buf += d
+
+    def plain(self, password):
+        token = base64.b64encode(("\0%s\0%s" % (self.user, password)).encode()).decode()
+        self.send(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
+                   % token).encode())
+        self.expect(rb"<success")
 
     def scram(self, password):
         # RFC 5802 client side, SCRAM-SHA-1 (both servers offer it).
