@@ -314,7 +314,7 @@ static void in_sasl(struct s2s_conn *c, struct xml_node *n)
                                                        : sasl_b64_decode(authz, strlen(authz), dec);
     if (strcmp(n->name, "auth") != 0 || !mech || strcmp(mech, "EXTERNAL") != 0 || !c->cert_ok ||
         c->sasl_done || len < 0 ||
-        (len > 0 && (dec[len] = 0, strcmp((char *)dec, c->remote) != 0))) {
+        (len > 0 && ((size_t)len != strlen(c->remote) || memcmp(dec, c->remote, (size_t)len)))) {
         CW_INFO("federation", "inbound from %s (%s): SASL %s refused: %s", c->remote[0] ? c->remote : "?",
                 c->peer, mech ? mech : "?", !c->cert_ok ? c->cert_why : "bad request");
         S2S_LIT(c, "<failure xmlns='" NS_S2S_SASL "'><not-authorized/></failure>");
@@ -385,6 +385,13 @@ static void in_db_result(struct s2s_conn *c, struct xml_node *n)
         db_answer(c, "result", y, x, NULL, "invalid", NULL);
         return;
     }
+    /* Each check costs a lookup and maybe a stream: a few at a time. */
+    if (c->ndb_pending >= S2S_AUTHED_MAX) {
+        cw_sb_free(&key);
+        db_answer(c, "result", y, x, NULL, "error", "resource-constraint");
+        return;
+    }
+    c->ndb_pending++;
     CW_INFO("federation", "inbound from %s (%s): dialback: asking %s's authoritative server",
             x, c->peer, x);
     s2s__route_verify(gw, y, x, c->serial, c->id, key.s);
@@ -398,6 +405,8 @@ void s2s__db_verdict(struct s2s_gateway *gw, uint64_t serial, const char *local,
 
     if (!c || c->closing)
         return;
+    if (c->ndb_pending)
+        c->ndb_pending--;
     db_answer(c, "result", local, remote, NULL, valid ? "valid" : "invalid", NULL);
     if (valid)
         add_authed(c, remote, "dialback");
@@ -764,6 +773,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     c->direct_tls = l->direct_tls;
+    (void)cw_random_hex(c->id, 16);     /* for an error before the header; each header gets its own */
     s2s__conn_attach(c, st);
 }
 

@@ -61,6 +61,7 @@ struct s2s_conn {
     char remote[S2S_DOMAIN_MAX + 1];    /* the peer's (its from, or where we dialled) */
     char authed[S2S_AUTHED_MAX][S2S_DOMAIN_MAX + 1];   /* inbound: domains it proved */
     int nauthed;
+    unsigned ndb_pending;           /* inbound: dialback checks asked, not yet answered */
     char auth[16];                  /* "sasl-external", "dialback" */
     char peer[64];                  /* address, for logs */
     char cert_why[300];             /* why the certificate did not validate */
