@@ -84,7 +84,7 @@ $(B)/$(1)/lib/libcw%.a: $$$$(call objs_of,$$$$*,$(B)/$(1)/obj)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@; ar rcs $$@ $$^
 
-$(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwxmpp.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 
