@@ -438,6 +438,10 @@ static int federation_key(struct edge_federation_config *f, const char *key, con
         }
         if (domain_word(v, al ? o->allow[*n] : o->deny[*n], S2S_DOMAIN_MAX + 1, err, errlen) < 0)
             return -1;
+        if (v[strcspn(v, " \t")]) {
+            snprintf(err, errlen, "%s takes one domain per line", key);
+            return -1;
+        }
         (*n)++;
         return 0;
     }

@@ -87,9 +87,8 @@ struct xml_node *s2s__error_reply(const struct xml_node *n, const char *cond, co
     if (!from || !to || (t && (!strcmp(t, "error") || (!strcmp(n->name, "iq") &&
                                                        !strcmp(t, "result")))))
         return NULL;
-    if (!strcmp(n->name, "presence") && t && strcmp(t, "subscribe") != 0 &&
-        strcmp(t, "probe") != 0)
-        return NULL;    /* RFC 6121: only a subscription request or a probe needs an answer */
+    if (!strcmp(n->name, "presence") && (!t || strcmp(t, "subscribe") != 0))
+        return NULL;    /* of presence, only a subscription request waits for an answer */
     r = xml_node_new(n->name, NS_SERVER);
     if (!r)
         return NULL;
@@ -179,15 +178,7 @@ void s2s__stream_error(struct s2s_conn *c, const char *cond, const char *text)
     if (!c->header_sent)
         s2s__header(c);
     cw_sb_clear(sb);
-    CW_SB_LIT(sb, "<stream:error><");
-    cw_sb_str_add(sb, cond);
-    CW_SB_LIT(sb, " xmlns='" NS_S2S_STREAMS "'/>");
-    if (text) {
-        CW_SB_LIT(sb, "<text xmlns='" NS_S2S_STREAMS "'>");
-        xml_escape(sb, text, strlen(text));
-        CW_SB_LIT(sb, "</text>");
-    }
-    CW_SB_LIT(sb, "</stream:error></stream:stream>");
+    xml_stream_error_append(sb, cond, text);
     s2s__write(c, sb->s, sb->len);
     s2s__close(c);
 }
@@ -296,8 +287,9 @@ static void add_authed(struct s2s_conn *c, const char *domain, const char *how)
         snprintf(c->auth, sizeof(c->auth), "%s", how);
     c->phase = SP_READY;
     c->last_used = uv_now(c->gw->loop);
-    CW_NOTICE("federation", "inbound from %s (%s): authenticated (%s), %s", domain, c->peer, how,
-              cw_stream_tls_version(c->st) ? cw_stream_tls_version(c->st) : "no TLS");
+    CW_NOTICE("federation", "inbound from %s (%s): authenticated (%s), %s%s", domain, c->peer,
+              how, cw_stream_tls_version(c->st) ? cw_stream_tls_version(c->st) : "no TLS",
+              c->bidi ? ", bidirectional" : "");
 }
 
 static void in_sasl(struct s2s_conn *c, struct xml_node *n)
@@ -476,6 +468,15 @@ void s2s__stanza_in(struct s2s_conn *c, struct xml_node *n)
 
 static int in_element(struct s2s_conn *c, struct xml_node *n)
 {
+    if (!strcmp(n->ns, XML_NS_STREAM) && !strcmp(n->name, "error")) {
+        CW_INFO("federation", "inbound from %s (%s): it sent the stream error <%s/>",
+                c->remote[0] ? c->remote : "?", c->peer,
+                n->child && n->child->name ? n->child->name : "?");
+        xml_node_free(n);
+        S2S_LIT(c, "</stream:stream>");
+        s2s__close(c);
+        return XML_STOP;
+    }
     if (!strcmp(n->ns, NS_S2S_TLS) && !strcmp(n->name, "starttls")) {
         xml_node_free(n);
         if (cw_stream_is_tls(c->st)) {

@@ -157,6 +157,16 @@ static int x_stanza(void *ctx, struct xml_node *n)
         xml_node_free(n);
         return XML_STOP;
     }
+    if (l->state == LK_HANDSHAKE && !strcmp(n->ns, XML_NS_STREAM) && !strcmp(n->name, "error")) {
+        const char *cond = n->child && n->child->name ? n->child->name : "?";
+        char msg[300];
+        snprintf(msg, sizeof(msg), "the core refused the link with <%s/>%s", cond,
+                 strcmp(cond, "not-authorized") ? "" : " (the link keys differ: link-key-file "
+                 "must hold the same bytes on the edge and the core)");
+        xml_node_free(n);
+        link_down(l, msg);
+        return XML_STOP;
+    }
     if (l->state == LK_HANDSHAKE) {
         pr = xml_node_attr(n, "proof");
         proof(l->gw, FEDLINK_LABEL_CORE, l->nonce, l->core_id, want);

@@ -406,12 +406,13 @@ void s2s__out_gone(struct s2s_conn *c, const char *why)
             route_start(r);
         return;
     }
-    if (why && !r->last_error[0])
+    /* out_fail() recorded and logged its reason already. */
+    if (!why)
+        why = "it closed the connection before the stream was ready";
+    if (strcmp(why, r->last_error) != 0) {
         snprintf(r->last_error, sizeof(r->last_error), "connection to %s failed: %s", c->peer, why);
-    else if (why && strcmp(why, r->last_error) != 0 && !strstr(r->last_error, c->peer))
-        snprintf(r->last_error, sizeof(r->last_error), "connection to %s failed: %s", c->peer, why);
-    if (why)
         CW_INFO("federation", "outbound to %s: %s", r->remote, r->last_error);
+    }
     try_addr(r);
 }
 

@@ -220,15 +220,7 @@ void xmpp__stream_error(struct xconn *c, const char *cond, const char *text)
     if (!c->header_sent)
         xmpp__stream_header(c, kind_ns(c), NULL);
     cw_sb_clear(sb);
-    CW_SB_LIT(sb, "<stream:error><");
-    cw_sb_str_add(sb, cond);
-    CW_SB_LIT(sb, " xmlns='" NS_STREAMS "'/>");
-    if (text) {
-        CW_SB_LIT(sb, "<text xmlns='" NS_STREAMS "'>");
-        xml_escape(sb, text, strlen(text));
-        CW_SB_LIT(sb, "</text>");
-    }
-    CW_SB_LIT(sb, "</stream:error></stream:stream>");
+    xml_stream_error_append(sb, cond, text);
     xmpp__write(c, sb->s, sb->len);
     xmpp__close(c);
 }

@@ -1058,3 +1058,16 @@ const char *xml_stream_error(const struct xml_stream *xs, const char **reason)
         *reason = xs->state == FAILED ? xs->reason : "";
     return xs->state == FAILED ? xs->cond : NULL;
 }
+
+void xml_stream_error_append(struct cw_sb *out, const char *cond, const char *text)
+{
+    CW_SB_LIT(out, "<stream:error><");
+    cw_sb_str_add(out, cond);
+    CW_SB_LIT(out, " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>");
+    if (text) {
+        CW_SB_LIT(out, "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>");
+        xml_escape(out, text, strlen(text));
+        CW_SB_LIT(out, "</text>");
+    }
+    CW_SB_LIT(out, "</stream:error></stream:stream>");
+}

@@ -92,6 +92,9 @@ struct xml_node *xml_node_copy(const struct xml_node *n);
 void xml_serialize(const struct xml_node *n, const char *outer_ns, struct cw_sb *out);
 /* Appends s escaped for text or an attribute value. */
 void xml_escape(struct cw_sb *out, const char *s, size_t n);
+/* Appends a stream error (RFC 6120 4.9) with an optional text, and the
+ * stream's closing tag. */
+void xml_stream_error_append(struct cw_sb *out, const char *cond, const char *text);
 
 /* ---- the stream parser ---------------------------------------------------- */
 
