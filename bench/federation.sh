@@ -13,7 +13,9 @@
 # receiving side (edge + sshd + core against one Prosody). Everything runs
 # in one network namespace made here (loopback addresses, a dnsmasq serving
 # the _xmpp-server._tcp SRV records the servers look up; certificates from a
-# test CA that every server trusts), so it needs root.
+# test CA that every server trusts), so it needs root. The CA, the
+# certificates and the Prosody configurations come from tests/tools/prosody.sh
+# (shared with tests/integration/xmpp_federation.sh).
 #
 # Load (tests/tools/xmpp_load.py, raw sockets: a few microseconds a message):
 # the sender sends chat messages to the receiver as fast as a window of
@@ -32,6 +34,7 @@
 # its /etc/netns directory and the temp dir are removed.
 BENCH=federation
 . "$(dirname "$0")/lib.sh"
+. "$TOP/tests/tools/prosody.sh"
 ROUNDS=${ROUNDS:-3}
 N=${N:-20000}
 WINDOW=${WINDOW:-500}
@@ -73,14 +76,9 @@ printf 'nameserver %s\noptions timeout:1 attempts:2\n' $DNS > "/etc/netns/$NS/re
 printf '127.0.0.1 localhost\n' > "/etc/netns/$NS/hosts"
 
 # ---- certificates: a test CA and one leaf per domain -----------------------------
-ossl() { openssl "$@" >> "$W/openssl.log" 2>&1; }
-ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Bench CA" \
-    -keyout "$W/ca.key" -out "$W/ca.pem" || die "openssl failed"
+cert_ca "$W" "Bench CA" || die "openssl failed: $(tail -n 3 "$W/openssl.log")"
 for d in a.bench b.bench ours.bench; do
-    ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$d" \
-        -keyout "$W/$d.key" -out "$W/$d.csr" &&
-    ossl x509 -req -in "$W/$d.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -days 2 \
-        -extfile <(printf 'subjectAltName=DNS:%s\n' "$d") -out "$W/$d.pem" || die "openssl failed"
+    cert_leaf "$W" $d || die "openssl failed: $(tail -n 3 "$W/openssl.log")"
 done
 head -c 32 /dev/urandom > "$W/link.key"
 chmod 600 "$W"/*.key
@@ -94,41 +92,15 @@ nsbg "$W/dnsmasq.log" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-re
     --host-record=edge.ours.bench,$EDGE --srv-host=_xmpp-server._tcp.ours.bench,edge.ours.bench,5269,0,5
 
 # ---- Prosody: a.bench (the sender's) and b.bench ---------------------------------------
-prosody_conf() { # DOMAIN ADDR
-    local d=$1 dir=$W/$1
-    mkdir -p "$dir/data"
-    cp "$W/$d.pem" "$dir/$d.crt"; cp "$W/$d.key" "$dir/$d.key"
-    cat > "$dir/prosody.cfg.lua" <<CONF
-pidfile = "$dir/prosody.pid"
-data_path = "$dir/data"
-interfaces = { "$2" }
-c2s_ports = { 5222 }
-s2s_ports = { 5269 }
-c2s_direct_tls_ports = { }
-s2s_direct_tls_ports = { }
-modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "posix" }
-modules_disabled = { "offline" }
-authentication = "internal_hashed"
-storage = "internal"
-c2s_require_encryption = true
-s2s_require_encryption = true
-s2s_secure_auth = true
-ssl = { cafile = "$W/ca.pem" }
-log = { warn = "$dir/prosody.log" }
-VirtualHost "$d"
-  ssl = { certificate = "$dir/$d.crt"; key = "$dir/$d.key"; cafile = "$W/ca.pem"; }
-CONF
-    chown -R prosody:prosody "$dir"
-}
-prosody_conf a.bench $A
-prosody_conf b.bench $B
-prosodyctl --config "$W/a.bench/prosody.cfg.lua" register u1 a.bench pw > /dev/null 2>&1 &&
-prosodyctl --config "$W/b.bench/prosody.cfg.lua" register u2 b.bench pw > /dev/null 2>&1 ||
-    die "prosodyctl register failed"
-start_prosody() { nsbg "$W/$1/stdout.log" setpriv --reuid=prosody --regid=prosody --init-groups \
-    prosody -F --config "$W/$1/prosody.cfg.lua"; }
-start_prosody a.bench; PA=$LAST
-start_prosody b.bench; PB=$LAST
+# s2s_secure_auth, the test CA trusted: SASL EXTERNAL both ways; warnings only.
+for d in a.bench:$A b.bench:$B; do
+    prosody_conf "$W/${d%%:*}" "${d%%:*}" "${d#*:}" "$W/${d%%:*}.pem" "$W/${d%%:*}.key" \
+        secure-auth trust="$W/ca.pem" log=warn || die "cannot write the Prosody configuration"
+done
+prosody_register "$W/a.bench" u1 pw && prosody_register "$W/b.bench" u2 pw ||
+    die "prosodyctl register failed: $(cat "$W"/*.bench/register.log)"
+prosody_start "$NS" "$W/a.bench"; PA=$PROSODY_PID
+prosody_start "$NS" "$W/b.bench"; PB=$PROSODY_PID
 
 # ---- causeway-edge and causeway-core, paired -------------------------------------------
 cat > "$W/edge.conf" <<CONF

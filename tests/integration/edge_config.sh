@@ -66,6 +66,59 @@ expect_error "rest-secret-file = $WORK/missing" "cannot open rest-secret-file $W
 
 expect_error "realm = example.org # ours" 'a comment after a value is not supported: put it on its own line'
 
+# [federation]: the values of its keys, then what it cannot do without.
+expect_error "$(printf '[federation]\nlisten-tls = 198.18.0.1:5270')" 'unknown key "listen-tls" in [federation]'
+expect_error "$(printf '[federation]\npeer = webex.example auth=dialback tls=maybe')" \
+    '"tls=maybe" is not tls=required|optional or auth=certificate|dialback'
+expect_error "$(printf '[federation]\npeer = webex.example trusted')" \
+    '"trusted" is not tls=required|optional or auth=certificate|dialback'
+expect_error "$(printf '[federation]\nauth = sasl')" '"auth=sasl" is not tls=required|optional or auth=certificate|dialback'
+expect_error "$(printf '[federation]\npeer = web_ex.example auth=dialback')" '"web_ex.example" is not a domain name'
+expect_error "$(printf '[federation]\nallow = foreign.example/x')" '"foreign.example/x" is not a domain name'
+expect_error "$(printf '[federation]\ndeny = *.blocked.example')" '"*.blocked.example" is not a domain name'
+expect_error "$(printf '[federation]\nmax-stanza = 100')" '"100" is not a number from 10000 to 16777216'
+expect_error "$(printf '[federation]\ndeny = a.example b.example')" 'deny takes one domain per line'
+
+# fed_conf [KEY...]: a valid file with a complete [federation] section, but
+# without the lines of the KEYs given.
+fed_conf() {
+    local k
+    { base; cat <<CONF
+[federation]
+listen = 198.18.0.1:5269
+tls-listen = 198.18.0.1:5270
+certificate = $WORK/ours.pem $WORK/ours.key
+core = 127.0.0.1:18443
+link-key-file = $WORK/link.key
+deny = blocked.example
+CONF
+    } > "$WORK/fed.conf"
+    for k in "$@"; do sed -i "/^\[federation\]\$/,\$ {/^$k = /d}" "$WORK/fed.conf"; done
+}
+fed_conf
+if "$BIN/causeway-edge" -t -c "$WORK/fed.conf" > "$WORK/out" 2>&1 && grep -q 'is valid' "$WORK/out"; then
+    echo "ok - $TNAME: a complete [federation] section is valid"
+else
+    echo "not ok - $TNAME: complete [federation]: $(cat "$WORK/out")"; NFAIL=$((NFAIL + 1))
+fi
+FED_NEEDS="[federation] needs listen (the external NIC's address, port 5269), certificate (chain and key files for our XMPP domains), core (a core's tunnel forward, 127.0.0.1:PORT) and link-key-file"
+for missing in "listen tls-listen" certificate core link-key-file; do
+    # shellcheck disable=SC2086
+    fed_conf $missing
+    out=$("$BIN/causeway-edge" -t -c "$WORK/fed.conf" 2>&1)
+    if [ $? -ne 0 ] && [ "$out" = "causeway-edge: $WORK/fed.conf: $FED_NEEDS" ]; then
+        echo "ok - $TNAME: a [federation] without ${missing// / or } is explained"
+    else
+        echo "not ok - $TNAME: [federation] without ${missing// / or }: got '$out'"; NFAIL=$((NFAIL + 1))
+    fi
+done
+fed_conf listen
+if "$BIN/causeway-edge" -t -c "$WORK/fed.conf" > "$WORK/out" 2>&1; then
+    echo "ok - $TNAME: a [federation] with tls-listen only (XEP-0368) is valid"
+else
+    echo "not ok - $TNAME: [federation] with tls-listen only: $(cat "$WORK/out")"; NFAIL=$((NFAIL + 1))
+fi
+
 # A relay address that is not this host's is refused at start, in words.
 base | sed "s|^relay-address = .*|relay-address = 192.0.2.77|; s|^listen = .*|listen = 127.0.0.1:0|" \
     > "$WORK/farrelay.conf"

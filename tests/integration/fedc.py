@@ -13,17 +13,26 @@ made in), then slixmpp connects and runs STARTTLS on it as usual.
       approves and subscribes back; each must see the other available and
       JID1's roster must say 'both' (or 'to'); then N messages each way must
       arrive in order. Exit 0 on success; prints what it saw.
-  fedc.py bounce SRV JID PASS TIMEOUT TO...
+  fedc.py bounce SRV JID PASS TIMEOUT TO[=COND]...
       JID sends a chat message to each TO and waits up to TIMEOUT s for the
       message error that must come back from each. Prints "TO CONDITION"
       per error (or "TO none"); exit 0 when every TO got one whose condition
-      is remote-server-not-found or remote-server-timeout.
+      is COND when given, else remote-server-not-found or
+      remote-server-timeout.
+  fedc.py component CSRV COMPDOMAIN SECRET TIMEOUT SRV JID PASS [SRV JID PASS...]
+      an echoing component (XEP-0114, like a call bridge) connects to CSRV
+      (the core's component port) as COMPDOMAIN with SECRET; then each JID
+      in turn (on its SRV) sends a chat message to COMPDOMAIN and one to
+      bridge@COMPDOMAIN; both echoes (from the address each went to) must
+      come back within TIMEOUT s. Prints what arrived when.
   fedc.py raw SRV DOMAIN CASE [FROM]
-      hostile bytes (from the address FROM when given) to an s2s port (the edge's 5269): CASE garbage (bytes
-      that are no XML at all), oversize (STARTTLS, a new stream, then a
-      1 MB stanza). Prints the stream error condition the server answered
-      with, or "closed" when it closed the connection without one (or
-      "reset"); exit 1 when the connection stayed open for 15 s.
+      hostile bytes (from the address FROM when given) to an s2s port (the
+      edge's 5269): CASE garbage (bytes that are no XML at all), oversize
+      (STARTTLS, a new stream, then a 1 MB stanza), from=PEER (a stream
+      header from the domain PEER, then nothing). Prints the stream error
+      condition the server answered with, or "closed" when it closed the
+      connection without one (or "reset"); exit 1 when the connection
+      stayed open for 15 s.
 """
 import asyncio
 import ctypes
@@ -99,7 +108,19 @@ class Client(xmppc.Client):
         self.add_event_handler("message_error", self.on_error)
 
     def on_error(self, msg):
-        self.errors.append((msg['from'].bare, msg['error']['condition']))
+        self.errors.append((msg['from'].bare, error_condition(msg)))
+
+
+STANZAS_NS = '{urn:ietf:params:xml:ns:xmpp-stanzas}'
+
+
+def error_condition(msg):
+    """The defined condition of a stanza error, read from the XML:
+    slixmpp's own list lacks RFC 6120's policy-violation."""
+    for child in msg['error'].xml:
+        if child.tag.startswith(STANZAS_NS) and child.tag != STANZAS_NS + 'text':
+            return child.tag[len(STANZAS_NS):]
+    return msg['error']['condition']
 
 
 async def bye(*clients):
@@ -162,17 +183,20 @@ async def chat(s1, j1, p1, s2, j2, p2, n, timeout):
 async def bounce(srv, jid, pw, timeout, tos):
     a = await login(srv, jid, pw, timeout)
     t0 = time.time()
+    want = {}       # bare JID -> the conditions that will do
     for to in tos:
+        to, _, cond = to.partition('=')
         a.send_message(mto=to, mbody="to nowhere", mtype='chat')
-    bares = [slixmpp.JID(t).bare for t in tos]
+        want[slixmpp.JID(to).bare] = ((cond,) if cond else
+                                      ('remote-server-not-found', 'remote-server-timeout'))
     end = time.time() + timeout
-    while time.time() < end and not all(any(f == b for f, _ in a.errors) for b in bares):
+    while time.time() < end and not all(any(f == b for f, _ in a.errors) for b in want):
         await asyncio.sleep(0.05)
     good = True
-    for b in bares:
+    for b in want:
         conds = [c for f, c in a.errors if f == b]
         print("%s %s" % (b, conds[0] if conds else "none"))
-        if not conds or conds[0] not in ('remote-server-not-found', 'remote-server-timeout'):
+        if not conds or conds[0] not in want[b]:
             good = False
     print("# after %.2f s" % (time.time() - t0))
     await bye(a)
@@ -180,8 +204,38 @@ async def bounce(srv, jid, pw, timeout, tos):
         raise SystemExit(1)
 
 
+async def component(csrv, comp, secret, timeout, users):
+    host, port = server(csrv)
+    e = xmppc.Echo(comp, secret, host, port)
+    e.connect()
+    try:
+        ok = await asyncio.wait_for(e.ready, timeout)
+    except asyncio.TimeoutError:
+        ok = False
+    if not ok:
+        raise SystemExit("component %s: not connected to %s:%d within %d s" % (comp, host, port, timeout))
+    for srv, jid, pw in users:
+        c = await login(srv, jid, pw, timeout)
+        froms = []
+        c.add_event_handler("message", lambda m: froms.append((str(m['from']), m['body'])))
+        t1 = time.time()
+        want = []
+        for to in (comp, "bridge@" + comp):
+            c.send_message(mto=to, mbody="hello " + to, mtype='chat')
+            want.append((to, "echo: hello " + to))
+        try:
+            await xmppc.wait_for(lambda: all(w in froms for w in want), "the component's echoes",
+                                 timeout)
+        except SystemExit:
+            raise SystemExit("%s: echoes from %s: wanted %s, got %s; message errors: %s" %
+                             (jid, comp, want, froms, c.errors))
+        print("%s got the echoes of %s and bridge@%s in %.2f s" % (jid, comp, comp, time.time() - t1))
+        await bye(c)
+    e.disconnect()
+
+
 HEAD = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
-        "xmlns:stream='http://etherx.jabber.org/streams' from='foreign.example' to='%s' "
+        "xmlns:stream='http://etherx.jabber.org/streams' from='%s' to='%s' "
         "version='1.0'>")
 
 
@@ -220,9 +274,9 @@ def raw(srv, domain, case, bind=None):
     s.connect((host, port))
     if case == 'garbage':
         # A valid stream header, then bytes no XML parser accepts.
-        s.sendall((HEAD % domain).encode() + b"\x00\x01\x02<<<!!! \xff\xfe garbage >>>\r\n")
+        s.sendall((HEAD % ('foreign.example', domain)).encode() + b"\x00\x01\x02<<<!!! \xff\xfe garbage >>>\r\n")
     elif case == 'oversize':
-        s.sendall((HEAD % domain).encode())
+        s.sendall((HEAD % ('foreign.example', domain)).encode())
         got = b''
         while b"</stream:features>" not in got:
             chunk = s.recv(4096)
@@ -239,7 +293,7 @@ def raw(srv, domain, case, bind=None):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         s = ctx.wrap_socket(s, server_hostname=domain)
-        s.sendall((HEAD % domain).encode())
+        s.sendall((HEAD % ('foreign.example', domain)).encode())
         big = ("<message from='x@foreign.example' to='alice@%s'><body>" % domain +
                "A" * (1 << 20) + "</body></message>")
         s.settimeout(10)
@@ -247,6 +301,8 @@ def raw(srv, domain, case, bind=None):
             s.sendall(big.encode())
         except OSError:
             pass
+    elif case.startswith('from='):
+        s.sendall((HEAD % (case[5:], domain)).encode())
     else:
         raise SystemExit("unknown case " + case)
     got, how = read_until_close(s)
@@ -275,6 +331,9 @@ def main():
                                      float(a[8]) if len(a) > 8 else 30))
     elif a[0] == 'bounce':
         loop.run_until_complete(bounce(a[1], a[2], a[3], float(a[4]), a[5:]))
+    elif a[0] == 'component' and len(a) >= 8 and (len(a) - 5) % 3 == 0:
+        loop.run_until_complete(component(a[1], a[2], a[3], float(a[4]),
+                                          [a[i:i + 3] for i in range(5, len(a), 3)]))
     else:
         raise SystemExit(__doc__)
 

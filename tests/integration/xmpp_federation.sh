@@ -9,21 +9,30 @@
 #                    certificate from the test CA: SASL EXTERNAL both ways,
 #                    s2s_secure_auth), selfsigned.example (.21, self-signed:
 #                    dialback) and wrongcert.example (.22, presents a
-#                    certificate for other.example); nothing listens on .30
+#                    certificate for other.example), bidi.example (.23, a
+#                    certificate from the test CA, XEP-0288 bidirectional
+#                    streams: mod_s2s_bidi); nothing listens on .30
 #                    (nosrv.example's A record) or .31 (refused.example's
-#                    SRV target); raw hostile clients.
+#                    SRV target); blocked.example is denied by the edge's
+#                    policy; raw hostile clients.
 #   dmz ($NS_E)      causeway-edge: external 203.0.113.10 (s2s 5269, direct
 #                    TLS 5270), internal 198.18.0.1 (sshd 2222); no forwarding.
 #   inside ($NS_I)   causeway-core 198.18.0.2: c2s 5222, [xmpp] link-listen
 #                    127.0.0.1:5289, a [tunnel] to the edge holding
-#                    127.0.0.1:18443 there (the edge's [federation] core).
+#                    127.0.0.1:18443 there (the edge's [federation] core);
+#                    component-listen 127.0.0.1:5223, where the call bridge
+#                    cb1.ours.example connects (its domain federates too).
 #
 # Clients: tests/integration/fedc.py (slixmpp; each connection made in its
 # own namespace). Our users alice@ours.example and bob@ours.example
-# (`causeway xmpp user add`); jdoe1-3@foreign.example, sam@selfsigned.example
-# (prosodyctl). The checks of the federation follow /tmp/fed/SPEC.md (log
-# lines, `causeway xmpp federation status`) and xmpp/fedlink.h.
+# (`causeway xmpp user add`); jdoe1-3@foreign.example, sam@selfsigned.example,
+# dana@bidi.example (prosodyctl); the call bridge cb1.ours.example (fedc.py's
+# echoing component). Certificates and Prosody configurations come from
+# tests/tools/prosody.sh (shared with bench/federation.sh). The checks of the
+# federation follow /tmp/fed/SPEC.md (log lines, `causeway xmpp federation
+# status`) and xmpp/fedlink.h.
 . "$(dirname "$0")/lib.sh"
+. "$TOP/tests/tools/prosody.sh"
 need_root
 PY=/usr/bin/python3
 for t in prosody prosodyctl dnsmasq openssl setpriv; do
@@ -35,7 +44,7 @@ $PY -c 'import slixmpp' 2> /dev/null || { notok "python3-slixmpp is not installe
 FEDC=$TOP/tests/integration/fedc.py
 NS_I=cwI$$
 EXT=203.0.113.10 INT=198.18.0.1 CORE=198.18.0.2
-DNS=203.0.113.53 FOREIGN=203.0.113.20 SELF=203.0.113.21 WRONG=203.0.113.22
+DNS=203.0.113.53 FOREIGN=203.0.113.20 SELF=203.0.113.21 WRONG=203.0.113.22 BIDI=203.0.113.23
 NOSRV=203.0.113.30 REFUSED=203.0.113.31 CLIENT=203.0.113.100
 LINKPORT=18443
 T0=$(date +%s)
@@ -60,7 +69,7 @@ for ns in "$NS_E" "$NS_O" "$NS_I"; do ip -n "$ns" link set lo up; done
 ip -n "$NS_E" addr add $EXT/24 dev cwx$$
 ip -n "$NS_E" addr add $INT/24 dev cwi$$
 # $CLIENT first: the source address of what the outside sends without choosing one.
-for a in $CLIENT $DNS $FOREIGN $SELF $WRONG $NOSRV $REFUSED; do ip -n "$NS_O" addr add $a/24 dev cwo$$; done
+for a in $CLIENT $DNS $FOREIGN $SELF $WRONG $BIDI $NOSRV $REFUSED; do ip -n "$NS_O" addr add $a/24 dev cwo$$; done
 ip -n "$NS_I" addr add $CORE/24 dev cwn$$
 ip -n "$NS_E" link set cwx$$ up; ip -n "$NS_E" link set cwi$$ up
 ip -n "$NS_O" link set cwo$$ up; ip -n "$NS_I" link set cwn$$ up
@@ -73,21 +82,13 @@ printf 'nameserver %s\noptions timeout:1 attempts:2\n' $DNS > "/etc/netns/$NS_O/
 printf '127.0.0.1 localhost\n' > "/etc/netns/$NS_O/hosts"
 chmod 755 "$WORK"                 # Prosody runs as the prosody user
 
-# ---- certificates: a test CA; ours.example, foreign.example and other.example
-# from it; selfsigned.example self-signed --------------------------------------------------
-ossl() { openssl "$@" >> "$WORK/openssl.log" 2>&1; }
-ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Causeway Test CA" \
-    -keyout "$WORK/ca.key" -out "$WORK/ca.pem"
-leaf() { # NAME: $WORK/NAME.pem, $WORK/NAME.key from the test CA
-    ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
-        -keyout "$WORK/$1.key" -out "$WORK/$1.csr" &&
-    ossl x509 -req -in "$WORK/$1.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial -days 2 \
-        -extfile <(printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n' "$1") -out "$WORK/$1.pem"
-}
-leaf ours.example && leaf foreign.example && leaf other.example &&
-ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=selfsigned.example" \
-    -addext "subjectAltName=DNS:selfsigned.example" -keyout "$WORK/selfsigned.example.key" \
-    -out "$WORK/selfsigned.example.pem" || { notok "make certificates"; cat "$WORK/openssl.log"; exit 1; }
+# ---- certificates: a test CA; ours.example, cb1.ours.example (the call
+# bridge), foreign.example, bidi.example and other.example from it;
+# selfsigned.example self-signed ---------------------------------------------------------
+{ cert_ca "$WORK" "Causeway Test CA" && cert_leaf "$WORK" ours.example &&
+  cert_leaf "$WORK" cb1.ours.example && cert_leaf "$WORK" foreign.example &&
+  cert_leaf "$WORK" bidi.example && cert_leaf "$WORK" other.example &&
+  cert_self "$WORK" selfsigned.example; } || { notok "make certificates"; cat "$WORK/openssl.log"; exit 1; }
 head -c 32 /dev/urandom > "$WORK/edge-link.key"
 cp "$WORK/edge-link.key" "$WORK/core-link.key"
 chmod 600 "$WORK"/*.key
@@ -99,62 +100,39 @@ bg "$NS_O" "$WORK/dnsmasq.out" dnsmasq --keep-in-foreground --conf-file=/dev/nul
     --host-record=edge.ours.example,$EXT \
     --srv-host=_xmpp-server._tcp.ours.example,edge.ours.example,5269,0,5 \
     --srv-host=_xmpps-server._tcp.ours.example,edge.ours.example,5270,0,5 \
+    --srv-host=_xmpp-server._tcp.cb1.ours.example,edge.ours.example,5269,0,5 \
+    --srv-host=_xmpps-server._tcp.cb1.ours.example,edge.ours.example,5270,0,5 \
     --host-record=xmpp.foreign.example,$FOREIGN \
     --srv-host=_xmpp-server._tcp.foreign.example,xmpp.foreign.example,5269,0,5 \
     --host-record=xmpp.selfsigned.example,$SELF \
     --srv-host=_xmpp-server._tcp.selfsigned.example,xmpp.selfsigned.example,5269,0,5 \
     --host-record=xmpp.wrongcert.example,$WRONG \
     --srv-host=_xmpp-server._tcp.wrongcert.example,xmpp.wrongcert.example,5269,0,5 \
+    --host-record=xmpp.bidi.example,$BIDI \
+    --srv-host=_xmpp-server._tcp.bidi.example,xmpp.bidi.example,5269,0,5 \
     --host-record=nosrv.example,$NOSRV \
     --host-record=xmpp.refused.example,$REFUSED \
     --srv-host=_xmpp-server._tcp.refused.example,xmpp.refused.example,5269,0,5
 
 # ---- foreign servers: one Prosody per domain ----------------------------------------------
-# prosody_conf DOMAIN ADDR CERTNAME SECURE_AUTH [EXTRA]: $WORK/DOMAIN/prosody.cfg.lua
-prosody_conf() {
-    local d=$1 dir=$WORK/$1
-    mkdir -p "$dir/data" "$dir/certs"
-    cp "$WORK/$3.pem" "$dir/certs/$d.crt"; cp "$WORK/$3.key" "$dir/certs/$d.key"
-    cat > "$dir/prosody.cfg.lua" <<CONF
-pidfile = "$dir/prosody.pid"
-data_path = "$dir/data"
-interfaces = { "$2" }
-c2s_ports = { 5222 }
-s2s_ports = { 5269 }
-c2s_direct_tls_ports = { }
-s2s_direct_tls_ports = { }
-modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "posix" }
-modules_disabled = { "offline" }
-authentication = "internal_hashed"
-storage = "internal"
-allow_registration = false
-c2s_require_encryption = true
-s2s_require_encryption = true
-s2s_secure_auth = $4
-${5:-}
-certificates = "$dir/certs"
-log = { info = "$dir/prosody.log"; ${PROSODY_DEBUG:+debug = \"$dir/debug.log\";} }
-VirtualHost "$d"
-  ssl = { certificate = "$dir/certs/$d.crt"; key = "$dir/certs/$d.key"; ${6:-} }
-CONF
-    chown -R prosody:prosody "$dir"
-}
-prosody_conf foreign.example $FOREIGN foreign.example true \
-    "s2s_insecure_domains = { \"selfsigned.example\" }
-ssl = { cafile = \"$WORK/ca.pem\" }" "cafile = \"$WORK/ca.pem\";"
-prosody_conf selfsigned.example $SELF selfsigned.example false
-prosody_conf wrongcert.example $WRONG other.example false
+# foreign.example: SASL EXTERNAL both ways (s2s_secure_auth), dialback only
+# for selfsigned.example; bidi.example: the same, with XEP-0288.
+prosody_conf "$WORK/foreign.example" foreign.example $FOREIGN "$WORK/foreign.example.pem" \
+    "$WORK/foreign.example.key" secure-auth trust="$WORK/ca.pem" insecure=selfsigned.example &&
+prosody_conf "$WORK/selfsigned.example" selfsigned.example $SELF "$WORK/selfsigned.example.pem" \
+    "$WORK/selfsigned.example.key" &&
+prosody_conf "$WORK/wrongcert.example" wrongcert.example $WRONG "$WORK/other.example.pem" \
+    "$WORK/other.example.key" &&
+prosody_conf "$WORK/bidi.example" bidi.example $BIDI "$WORK/bidi.example.pem" "$WORK/bidi.example.key" \
+    secure-auth trust="$WORK/ca.pem" module=s2s_bidi || { notok "Prosody configurations"; exit 1; }
 regs=""
-for u in foreign.example:jdoe1 foreign.example:jdoe2 foreign.example:jdoe3 selfsigned.example:sam; do
-    prosodyctl --config "$WORK/${u%%:*}/prosody.cfg.lua" register "${u#*:}" "${u%%:*}" pw \
-        > "$WORK/register-${u#*:}.log" 2>&1 &
+for u in foreign.example:jdoe1 foreign.example:jdoe2 foreign.example:jdoe3 selfsigned.example:sam bidi.example:dana; do
+    prosody_register "$WORK/${u%%:*}" "${u#*:}" pw &
     regs="$regs $!"
 done
-# shellcheck disable=SC2086
-wait $regs || notok "prosodyctl register"
-for d in foreign.example selfsigned.example wrongcert.example; do
-    bg "$NS_O" "$WORK/$d/stdout.log" setpriv --reuid=prosody --regid=prosody --init-groups \
-        prosody -F --config "$WORK/$d/prosody.cfg.lua"
+for p in $regs; do wait "$p" || { notok "prosodyctl register: $(cat "$WORK"/*/register.log)"; break; }; done
+for d in foreign.example selfsigned.example wrongcert.example bidi.example; do
+    prosody_start "$NS_O" "$WORK/$d"
 done
 
 # ---- the edge ---------------------------------------------------------------------------
@@ -173,6 +151,7 @@ permit-listen = 127.0.0.1:$LINKPORT
 listen = $EXT:5269
 tls-listen = $EXT:5270
 certificate = $WORK/ours.example.pem $WORK/ours.example.key
+certificate = $WORK/cb1.ours.example.pem $WORK/cb1.ours.example.key
 trust = $WORK/ca.pem
 core = 127.0.0.1:$LINKPORT
 link-key-file = $WORK/edge-link.key
@@ -181,6 +160,7 @@ tls = required
 auth = dialback
 peer = foreign.example tls=required auth=certificate
 peer = wrongcert.example tls=required auth=certificate
+deny = blocked.example
 connect-timeout = 3s
 idle-timeout = 10m
 max-stanza = 65536
@@ -255,16 +235,14 @@ check "the outside DNS: _xmpps-server._tcp.ours.example -> the edge's 5270" \
 check "the outside DNS: no SRV record for nosrv.example, but an A record" \
     sh -c "! ip netns exec $NS_O '$TOOLS/dnsq' --servers $DNS --srv _xmpp-server._tcp.nosrv.example 0 > /dev/null 2>&1 &&
            ip netns exec $NS_O '$TOOLS/dnsq' --servers $DNS nosrv.example 5269 | grep -q '^$NOSRV:5269'"
-for d in foreign.example:$FOREIGN selfsigned.example:$SELF wrongcert.example:$WRONG; do
-    check "Prosody for ${d%%:*} listens (c2s 5222, s2s 5269)" \
-        sh -c "for i in \$(seq 1 100); do ip netns exec $NS_O bash -c 'exec 3<>/dev/tcp/${d#*:}/5222' 2>/dev/null &&
-               ip netns exec $NS_O bash -c 'exec 3<>/dev/tcp/${d#*:}/5269' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+for d in foreign.example:$FOREIGN selfsigned.example:$SELF wrongcert.example:$WRONG bidi.example:$BIDI; do
+    check "Prosody for ${d%%:*} listens (c2s 5222, s2s 5269)" prosody_ready "$NS_O" "${d#*:}"
 done
 check "nothing listens where nosrv.example and refused.example point" \
     sh -c "! ip netns exec $NS_O timeout 3 bash -c 'exec 3<>/dev/tcp/$NOSRV/5269' 2>/dev/null &&
            ! ip netns exec $NS_O timeout 3 bash -c 'exec 3<>/dev/tcp/$REFUSED/5269' 2>/dev/null"
 fedc() { timeout 90 $PY "$FEDC" "$@"; }
-OURS=$NS_I:$CORE:5222 FOR=$NS_O:$FOREIGN:5222 SS=$NS_O:$SELF:5222
+OURS=$NS_I:$CORE:5222 FOR=$NS_O:$FOREIGN:5222 SS=$NS_O:$SELF:5222 BD=$NS_O:$BIDI:5222
 check "our users chat on the core (alice and bob, inside)" \
     fedc chat "$OURS" alice@ours.example/t pw "$OURS" bob@ours.example/t pw 5
 check "the foreign servers federate with each other (jdoe2@foreign.example, sam@selfsigned.example: DNS, s2s, dialback)" \
@@ -344,6 +322,23 @@ check "edge log: selfsigned.example authenticated by dialback, both directions" 
     sh -c "grep -Eq 'federation: outbound to selfsigned.example \([^)]*\): authenticated \(dialback\)' '$WORK/edge.log' &&
            grep -Eq 'federation: inbound from selfsigned.example \([^)]*\): authenticated \(dialback\)' '$WORK/edge.log'"
 
+# XEP-0288: bob adds dana@bidi.example. bidi.example's Prosody offers
+# bidirectional streams; the edge's outbound stream asks for one, and dana's
+# answers come back on it: one stream with bidi.example, not two.
+if ! needs_link "bob@ours.example and dana@bidi.example (XEP-0288) subscribe and chat"; then :
+elif fedc chat "$OURS" bob@ours.example/d pw "$BD" dana@bidi.example/d pw 10 30 > "$WORK/chat-bidi.out" 2> "$WORK/chat-bidi.err"; then
+    ok "bob@ours.example and dana@bidi.example (XEP-0288 offered) subscribe and exchange 10 messages each way"
+else
+    notok "bob@ours.example and dana@bidi.example subscribe and chat: $(tail -n 1 "$WORK/chat-bidi.err")"
+fi
+check "edge log: outbound to bidi.example authenticated (sasl-external), TLS, bidirectional" \
+    grep -Eq 'federation: outbound to bidi.example \([^)]*\): authenticated \(sasl-external\), TLSv1\.[23], bidirectional$' "$WORK/edge.log"
+check "edge log: bidi.example opened no stream of its own to the edge" \
+    sh -c "! grep -q 'federation: inbound from bidi.example' '$WORK/edge.log'"
+check "bidi.example's Prosody: the edge's stream complete, and no outgoing one of its own to ours.example" \
+    sh -c "grep -q 'Incoming s2s connection ours.example->bidi.example complete' '$WORK/bidi.example/prosody.log' &&
+           ! grep -q 'Outgoing s2s connection bidi.example->ours.example' '$WORK/bidi.example/prosody.log'"
+
 fed > "$WORK/fedstatus.txt" 2>&1
 # row DOMAIN DIR AUTH: a status line naming all three and a TLS version.
 row() { awk -v d="$1" -v r="$2" -v a="$3" '$1 == d && $2 == r && index($0, a) && /1\.[23]/ {f = 1} END {exit !f}' \
@@ -352,6 +347,10 @@ check "federation status: foreign.example out, TLS, sasl-external" row foreign.e
 check "federation status: foreign.example in, TLS, sasl-external" row foreign.example in sasl-external
 check "federation status: selfsigned.example out, TLS, dialback" row selfsigned.example out dialback
 check "federation status: selfsigned.example in, TLS, dialback" row selfsigned.example in dialback
+# bidi.example: its only stream, out, TLS, sasl-external, marked bidi.
+one_bidi() { awk '$1 == "bidi.example" {n++; if ($2 == "out" && /sasl-external/ && / bidi/ && /1\.[23]/) g++}
+                  END {exit !(n == 1 && g == 1)}' "$WORK/fedstatus.txt"; }
+check "federation status: bidi.example has one stream: out, TLS, sasl-external, bidi" one_bidi
 
 # Failures: a message to each bounces to alice with a stanza error.
 if ! needs_link "bounces to alice"; then :
@@ -370,9 +369,64 @@ check "edge log: the connection to refused.example's SRV target was refused" \
 check "edge log: refused.example unreachable, stanzas bounced" \
     grep -Eq 'federation: refused.example unreachable: .*[0-9]+ stanzas? bounced' "$WORK/edge.log"
 check "edge log: wrongcert.example's certificate is invalid for it" \
-    grep -Eq 'federation: outbound to wrongcert.example: certificate invalid for wrongcert.example' "$WORK/edge.log"
+    grep -Eq 'federation: outbound to wrongcert.example( \([^)]*\))?: certificate invalid for wrongcert.example' "$WORK/edge.log"
 check "edge log: wrongcert.example unreachable, stanzas bounced" \
     grep -Eq 'federation: wrongcert.example unreachable: .*[0-9]+ stanzas? bounced' "$WORK/edge.log"
+
+# Policy: [federation] deny = blocked.example.
+if ! needs_link "a message to blocked.example (deny) bounces with policy-violation"; then :
+elif fedc bounce "$OURS" alice@ours.example/p pw 10 u@blocked.example=policy-violation \
+    > "$WORK/bounce-deny.out" 2> "$WORK/bounce-deny.err"; then
+    ok "a message to blocked.example (deny) bounces to alice with policy-violation"
+else
+    notok "a message to blocked.example (deny) bounces with policy-violation: $(tr '\n' ';' < "$WORK/bounce-deny.out") $(tail -n 1 "$WORK/bounce-deny.err")"
+fi
+check "edge log: a stanza for blocked.example refused by policy" \
+    grep -q 'federation: a stanza for blocked.example refused by policy (allow/deny in \[federation\])' "$WORK/edge.log"
+check "the edge looked nothing up for blocked.example" \
+    sh -c "! grep -q 'blocked.example' '$WORK/dnsmasq.log'"
+got=$(in_o timeout 30 $PY "$FEDC" raw "-:$EXT:5269" ours.example from=blocked.example $CLIENT 2> "$WORK/raw-blocked.err")
+if [ "$got" = policy-violation ]; then
+    ok "a stream from blocked.example (deny): the edge answers 'policy-violation'"
+else
+    notok "a stream from blocked.example: wanted the stream error policy-violation, got: $got $(tail -n 1 "$WORK/raw-blocked.err")"
+fi
+check "edge log: the stream from blocked.example refused by policy" \
+    grep -Eq "federation: inbound from blocked.example \($CLIENT:[0-9]+\): refused by policy" "$WORK/edge.log"
+
+# A call bridge's domain federates: cb1.ours.example, registered now (the
+# core announces it on the link), has its own certificate on the edge and
+# SRV records pointing at the edge. jdoe1@foreign.example, then
+# dana@bidi.example write to it; the component (on the core's component
+# port, inside) echoes. bidi.example's Prosody dials the edge this time
+# (cb1.ours.example is a new pair of domains) and asks for XEP-0288: the
+# echoes to dana go back on that inbound stream.
+cwc xmpp callbridge add-secret cb1.ours.example cbsecret1 > "$WORK/callbridge.out" 2>&1
+check "edge log: the core announces the call bridge's domain on the link (core core1 serves 2 domains)" \
+    wait_line "$WORK/edge.log" 'federation: core core1 serves 2 domains' 10
+if ! needs_link "foreign users and the call bridge cb1.ours.example"; then :
+elif fedc component "$NS_I:127.0.0.1:5223" cb1.ours.example cbsecret1 30 "$FOR" jdoe1@foreign.example/c pw \
+    "$BD" dana@bidi.example/c pw > "$WORK/component.out" 2> "$WORK/component.err"; then
+    ok "jdoe1@foreign.example's and dana@bidi.example's messages to cb1.ours.example and bridge@cb1.ours.example reach the call bridge (inside), its echoes reach them"
+else
+    notok "foreign users and the call bridge cb1.ours.example: $(tail -n 1 "$WORK/component.err")"
+fi
+check "dnsmasq saw foreign.example's SRV query for cb1.ours.example (Prosody asks _xmpps-server first)" \
+    grep -Eq "query\[SRV\] _xmpps?-server._tcp.cb1.ours.example from " "$WORK/dnsmasq.log"
+check "foreign.example's Prosody completed s2s with cb1.ours.example both ways (certificates: SASL EXTERNAL)" \
+    sh -c "grep -q 'Accepting SASL EXTERNAL identity from cb1.ours.example' '$WORK/foreign.example/prosody.log' &&
+           grep -q 'Incoming s2s connection cb1.ours.example->foreign.example complete' '$WORK/foreign.example/prosody.log' &&
+           grep -q 'Outgoing s2s connection foreign.example->cb1.ours.example complete' '$WORK/foreign.example/prosody.log'"
+fed > "$WORK/fedstatus2.txt" 2>&1
+# bidi.example now: the outbound stream from before and bidi.example's own,
+# both bidi; the edge dialled bidi.example only for ours.example.
+two_bidi() { awk '$1 == "bidi.example" {n++; if (/ bidi/ && /1\.[23]/ && /sasl-external/) g[$2]++}
+                  / -> bidi.example: / {d++; if ($1 != "ours.example") d += 10}
+                  END {exit !(n == 2 && g["in"] == 1 && g["out"] == 1 && d == 1)}' "$WORK/fedstatus2.txt"; }
+check "federation status: bidi.example's own stream (in, sasl-external) is bidi too, and the edge dialled bidi.example only for ours.example" two_bidi
+check "bidi.example's Prosody: its stream to cb1.ours.example complete, and nothing came back on another" \
+    sh -c "grep -q 'Outgoing s2s connection bidi.example->cb1.ours.example complete' '$WORK/bidi.example/prosody.log' &&
+           ! grep -q 'Incoming s2s connection cb1.ours.example->bidi.example' '$WORK/bidi.example/prosody.log'"
 
 # Hostile peers on the s2s port while the foreign users keep talking.
 got=$(in_o timeout 30 $PY "$FEDC" raw "-:$EXT:5269" ours.example garbage $CLIENT 2> "$WORK/raw-garbage.err")
