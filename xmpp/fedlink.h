@@ -54,5 +54,15 @@
 #define FEDLINK_KEY_MIN 16
 #define FEDLINK_KEY_MAX 4096
 #define FEDLINK_RETRY_MS 1000
+#define FEDLINK_NONCE_LEN 32            /* hex digits of EDGE-NONCE and CORE-ID */
+#define FEDLINK_PROOF_LEN 64            /* hex digits of a proof */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out = lower-case hex of HMAC-SHA256(key, label a " " b) and a NUL: the
+ * proofs above. 0, or -1 when OpenSSL fails or a or b is too long. */
+int fedlink_proof(const uint8_t *key, size_t key_len, const char *label, const char *a,
+                  const char *b, char out[FEDLINK_PROOF_LEN + 1]);
 
 #endif

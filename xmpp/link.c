@@ -14,8 +14,6 @@
 #include "xmpp/xmpp_int.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +23,8 @@
 #include "common/log.h"
 #include "xmpp/fedlink.h"
 
-#define NONCE_LEN 32                /* hex digits of EDGE-NONCE and CORE-ID */
-#define PROOF_LEN 64                /* hex digits of an HMAC-SHA256 */
+#define NONCE_LEN FEDLINK_NONCE_LEN
+#define PROOF_LEN FEDLINK_PROOF_LEN
 #define LOG_EVERY_MS 60000          /* lines about dropped or bounced stanzas */
 
 int xmpp__is_served_domain(const struct xmpp_server *srv, const char *domain)
@@ -43,27 +41,6 @@ static int is_hex(const char *s, size_t len)
               (s[i] >= 'A' && s[i] <= 'F')))
             return 0;
     return i == len;
-}
-
-/* out = lower-case hex of HMAC-SHA256(key, label a " " b) (fedlink.h), and a
- * NUL. 0, or -1 when OpenSSL fails. */
-static int link_proof(const struct xmpp_server *srv, const char *label, const char *a,
-                      const char *b, char out[PROOF_LEN + 1])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    char msg[64 + 2 * NONCE_LEN];
-    int n = snprintf(msg, sizeof(msg), "%s%s %s", label, a, b);
-
-    out[0] = '\0';
-    if (n < 0 || (size_t)n >= sizeof(msg) ||
-        !HMAC(EVP_sha256(), srv->link_key, (int)srv->link_key_len, (const unsigned char *)msg,
-              (size_t)n, md, &mdlen) || mdlen * 2 != PROOF_LEN)
-        return -1;
-    cw_hex_encode(md, mdlen, out);
-    out[PROOF_LEN] = '\0';
-    OPENSSL_cleanse(md, sizeof(md));
-    return 0;
 }
 
 /* ---- the domains this node serves ------------------------------------------- */
@@ -222,8 +199,10 @@ static int handshake(struct xconn *c, const struct xml_node *n)
     for (char *p = got; *p; p++)
         if (*p >= 'A' && *p <= 'F')
             *p = (char)(*p + 32);
-    if (link_proof(srv, FEDLINK_LABEL_EDGE, c->id, c->nonce, want) < 0 ||
-        link_proof(srv, FEDLINK_LABEL_CORE, c->nonce, c->id, ours) < 0) {
+    if (fedlink_proof(srv->link_key, srv->link_key_len, FEDLINK_LABEL_EDGE, c->id, c->nonce,
+                      want) < 0 ||
+        fedlink_proof(srv->link_key, srv->link_key_len, FEDLINK_LABEL_CORE, c->nonce, c->id,
+                      ours) < 0) {
         CW_ERROR("xmpp", "federation link from %s: HMAC-SHA256 failed (OpenSSL): closing",
                  c->peer);
         xmpp__stream_error(c, "internal-server-error", NULL);

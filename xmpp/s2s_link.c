@@ -12,8 +12,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "common/addr.h"
 #include "common/buf.h"
@@ -22,22 +20,13 @@
 
 static void link_connect(struct s2s_link *l);
 
-/* HMAC-SHA256(key, label a " " b) in lower-case hex. */
+/* The proof with the link key (fedlink.h); all zeros if OpenSSL failed,
+ * which no peer matches. */
 static void proof(const struct s2s_gateway *gw, const char *label, const char *a, const char *b,
-                  char out[65])
+                  char out[FEDLINK_PROOF_LEN + 1])
 {
-    uint8_t mac[32];
-    unsigned len = sizeof(mac);
-    struct cw_sb m;
-
-    cw_sb_init(&m);
-    cw_sb_printf(&m, "%s%s %s", label, a, b);
-    if (m.failed || !HMAC(EVP_sha256(), gw->o.link_key, (int)gw->o.link_key_len,
-                          (const uint8_t *)m.s, m.len, mac, &len))
-        memset(mac, 0, sizeof(mac));
-    cw_sb_free(&m);
-    cw_hex_encode(mac, sizeof(mac), out);
-    out[64] = 0;
+    if (fedlink_proof(gw->o.link_key, gw->o.link_key_len, label, a, b, out) < 0)
+        snprintf(out, FEDLINK_PROOF_LEN + 1, "%0*d", FEDLINK_PROOF_LEN, 0);
 }
 
 static void link_down(struct s2s_link *l, const char *why)
