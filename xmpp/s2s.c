@@ -23,6 +23,12 @@
 
 /* ---- small things ------------------------------------------------------------- */
 
+/* How log lines name a stream's direction. */
+static const char *dir_word(const struct s2s_conn *c)
+{
+    return c->dir == S2S_IN ? "inbound from" : "outbound to";
+}
+
 const char *s2s__domain_of(const char *jid, char *buf, size_t len)
 {
     struct jid j;
@@ -113,7 +119,7 @@ void s2s__write(struct s2s_conn *c, const char *p, size_t n)
         return;
     if (cw_stream_pending(c->st) > S2S_OUT_MAX) {
         CW_NOTICE("federation", "%s %s (%s): closing: it does not read what is sent to it",
-                  c->dir == S2S_IN ? "inbound from" : "outbound to", c->remote, c->peer);
+                  dir_word(c), c->remote, c->peer);
         c->closing = 1;
         cw_stream_close(c->st);
         return;
@@ -452,7 +458,7 @@ void s2s__stanza_in(struct s2s_conn *c, struct xml_node *n)
     }
     if (!td[0] || !s2s__is_ours(gw, td)) {
         CW_NOTICE("federation", "%s %s (%s): stream error <host-unknown/>: a stanza to \"%s\"",
-                  c->dir == S2S_IN ? "inbound from" : "outbound to", c->remote, c->peer,
+                  dir_word(c), c->remote, c->peer,
                   to ? to : "");
         xml_node_free(n);
         s2s__stream_error(c, "host-unknown", NULL);
@@ -586,7 +592,7 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
     if (r < 0) {
         cond = xml_stream_error(c->xs, &why);
         CW_NOTICE("federation", "%s %s (%s): stream error <%s/>: %s",
-                  c->dir == S2S_IN ? "inbound from" : "outbound to",
+                  dir_word(c),
                   c->remote[0] ? c->remote : "?", c->peer, cond, why);
         if (c->dir == S2S_OUT)
             s2s__out_gone(c, why);
@@ -660,7 +666,7 @@ static void on_close(struct cw_stream *s, int err)
         s2s__out_gone(c, err ? cw_stream_strerror(err) : NULL);
     if (c->phase == SP_READY)
         CW_INFO("federation", "%s %s (%s) closed after %lu stanzas in, %lu out%s%s",
-                c->dir == S2S_IN ? "inbound from" : "outbound to", c->remote, c->peer,
+                dir_word(c), c->remote, c->peer,
                 c->stanzas_in, c->stanzas_out, err ? ": " : "", err ? cw_stream_strerror(err) : "");
     conn_unlink(c);
 }
@@ -680,7 +686,7 @@ static void conn_timer_cb(uv_timer_t *t)
         return;
     if (c->phase != SP_READY) {
         CW_INFO("federation", "%s %s (%s): stream set-up took too long: closed",
-                c->dir == S2S_IN ? "inbound from" : "outbound to", c->remote[0] ? c->remote : "?",
+                dir_word(c), c->remote[0] ? c->remote : "?",
                 c->peer);
         if (c->dir == S2S_OUT)
             s2s__out_gone(c, "stream set-up took too long");
@@ -689,7 +695,7 @@ static void conn_timer_cb(uv_timer_t *t)
     }
     if (uv_now(gw->loop) - c->last_used >= idle) {
         CW_INFO("federation", "%s %s (%s): idle for %u s: closed",
-                c->dir == S2S_IN ? "inbound from" : "outbound to", c->remote, c->peer,
+                dir_word(c), c->remote, c->peer,
                 idle / 1000);
         if (c->dir == S2S_OUT)
             s2s__out_gone(c, NULL);
