@@ -291,8 +291,7 @@ static void add_authed(struct s2s_conn *c, const char *domain, const char *how)
         snprintf(c->authed[c->nauthed++], sizeof(c->authed[0]), "%s", domain);
     if (!c->auth[0])
         snprintf(c->auth, sizeof(c->auth), "%s", how);
-    c->phase = SP_READY;
-    c->last_used = uv_now(c->gw->loop);
+    s2s__conn_ready(c);
     CW_NOTICE("federation", "inbound from %s (%s): authenticated (%s), %s%s", domain, c->peer,
               how, cw_stream_tls_version(c->st) ? cw_stream_tls_version(c->st) : "no TLS",
               c->bidi ? ", bidirectional" : "");
@@ -704,6 +703,15 @@ static void conn_timer_cb(uv_timer_t *t)
         return;
     }
     uv_timer_start(&c->timer, conn_timer_cb, idle / 4 + 1, 0);
+}
+
+void s2s__conn_ready(struct s2s_conn *c)
+{
+    unsigned idle = c->gw->o.idle_timeout_ms ? c->gw->o.idle_timeout_ms : 600000;
+
+    c->phase = SP_READY;
+    c->last_used = uv_now(c->gw->loop);
+    uv_timer_start(&c->timer, conn_timer_cb, idle / 4 + 1, 0);   /* from now: idle checks */
 }
 
 struct s2s_conn *s2s__conn_new(struct s2s_gateway *gw, enum s2s_dir dir)

@@ -188,6 +188,8 @@ void s2s__close(struct s2s_conn *c);
 struct s2s_conn *s2s__conn_new(struct s2s_gateway *gw, enum s2s_dir dir);
 void s2s__conn_attach(struct s2s_conn *c, struct cw_stream *st);
 struct s2s_conn *s2s__conn_find(struct s2s_gateway *gw, uint64_t serial);
+/* c is authenticated: stanzas flow, and idle-timeout applies from now. */
+void s2s__conn_ready(struct s2s_conn *c);
 /* Frees a stream object that never got its cw_stream. */
 void s2s__conn_drop(struct s2s_conn *c);
 /* The client TLS context presenting our certificate for local (the first

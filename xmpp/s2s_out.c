@@ -132,8 +132,7 @@ static void route_ready(struct s2s_route *r, struct s2s_conn *c, const char *how
     const char *tls = cw_stream_tls_version(c->st);
 
     snprintf(c->auth, sizeof(c->auth), "%s", how);
-    c->phase = SP_READY;
-    c->last_used = uv_now(r->gw->loop);
+    s2s__conn_ready(c);
     r->state = RT_READY;
     r->since = time(NULL);
     r->last_error[0] = 0;

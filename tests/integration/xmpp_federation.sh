@@ -162,7 +162,7 @@ peer = foreign.example tls=required auth=certificate
 peer = wrongcert.example tls=required auth=certificate
 deny = blocked.example
 connect-timeout = 3s
-idle-timeout = 10m
+idle-timeout = 8s
 max-stanza = 65536
 CONF
 FED=1
@@ -447,5 +447,15 @@ needs_link "after the hostile streams foreign.example users still exchange messa
 check "after the hostile streams foreign.example users still exchange messages with ours" \
     fedc chat "$OURS" alice@ours.example/g pw "$FOR" jdoe3@foreign.example/g pw 5 30
 check "the core is still running" kill -0 "$CORE_PID"
+# idle-timeout 8s: the streams of the last chat close by themselves.
+idle_closed() {
+    for _ in $(seq 1 40); do
+        grep -Eq 'federation: (inbound from|outbound to) foreign.example \([^)]*\): idle for 8 s: closed' \
+            "$WORK/edge.log" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+check "idle s2s streams close after idle-timeout (8 s): edge log" idle_closed
 note "done after $(($(date +%s) - T0)) s"
 exit 0
