@@ -547,40 +547,6 @@ static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
 
 /* ---- start and stop ---------------------------------------------------------- */
 
-/* The federation link key: link-key-file's bytes as they are (fedlink.h),
- * the same file as the edge's. 0, or -1 (logged, the key never). */
-static int link_key_load(struct core_xmpp *x)
-{
-    const char *path = x->cfg->xmpp.link_key_file;
-    unsigned char extra;
-    ssize_t n = 0;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        CW_ERROR("xmpp", "[xmpp] link-key-file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    while (len < sizeof(x->link_key) &&
-           ((n = read(fd, x->link_key + len, sizeof(x->link_key) - len)) > 0 ||
-            (n < 0 && errno == EINTR)))
-        len += n > 0 ? (size_t)n : 0;
-    if (n >= 0 && len == sizeof(x->link_key) && read(fd, &extra, 1) > 0)
-        n = -2;
-    close(fd);
-    if (n < 0 || len < FEDLINK_KEY_MIN) {
-        CW_ERROR("xmpp", "[xmpp] link-key-file %s: %s", path,
-                 n == -2 ? "longer than 4096 bytes"
-                 : n < 0 ? strerror(errno)
-                         : "shorter than 16 bytes (make one with: openssl rand -hex 32 > FILE, "
-                           "and give the edge and every node the same file)");
-        OPENSSL_cleanse(x->link_key, sizeof(x->link_key));
-        return -1;
-    }
-    x->link_key_len = len;
-    return 0;
-}
-
 struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg,
                                   struct cw_ctl *ctl)
 {
@@ -621,8 +587,12 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
             CW_ERROR("xmpp", "[xmpp] certificate: %s", err);
             goto fail;
         }
-    if (cfg->xmpp.link_listen.ss_family && link_key_load(x) < 0)
+    if (cfg->xmpp.link_listen.ss_family &&
+        fedlink_key_read(cfg->xmpp.link_key_file, x->link_key, &x->link_key_len, err,
+                         sizeof(err)) < 0) {
+        CW_ERROR("xmpp", "[xmpp] link-key-file %s: %s", cfg->xmpp.link_key_file, err);
         goto fail;
+    }
     memset(&x->o, 0, sizeof(x->o));
     x->o.c2s = cfg->xmpp.c2s;
     x->o.component = cfg->xmpp.component;

@@ -2,12 +2,9 @@
  * federation.h). */
 #include "edge/federation.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/dns.h"
 #include "common/log.h"
@@ -24,28 +21,6 @@ struct edge_federation {
     uint8_t key[FEDLINK_KEY_MAX];
     size_t key_len;
 };
-
-/* The link key: the file's bytes as they are. */
-static int read_key(struct edge_federation *ef, const char *path, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0) {
-        snprintf(err, errlen, "[federation] link-key-file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    n = read(fd, ef->key, sizeof(ef->key));
-    close(fd);
-    if (n < FEDLINK_KEY_MIN) {
-        snprintf(err, errlen, "[federation] link-key-file %s: %s (at least %d bytes; make one "
-                 "with `head -c 32 /dev/urandom > FILE` and copy it to every core)", path,
-                 n < 0 ? strerror(errno) : "too short", FEDLINK_KEY_MIN);
-        return -1;
-    }
-    ef->key_len = (size_t)n;
-    return 0;
-}
 
 void edge_federation_stop(struct edge_federation *ef)
 {
@@ -72,8 +47,10 @@ struct edge_federation *edge_federation_start(uv_loop_t *loop, struct edge_feder
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (read_key(ef, f->link_key_file, err, errlen) < 0)
+    if (fedlink_key_read(f->link_key_file, ef->key, &ef->key_len, e2, sizeof(e2)) < 0) {
+        snprintf(err, errlen, "[federation] link-key-file %s: %s", f->link_key_file, e2);
         goto fail;
+    }
     ef->tls = cw_tls_ctx_create_server(f->cert[0], f->key[0], e2, sizeof(e2));
     for (int i = 1; ef->tls && i < f->ncert; i++)
         if (cw_tls_ctx_add_cert(ef->tls, f->cert[i], f->key[i], e2, sizeof(e2)) < 0) {

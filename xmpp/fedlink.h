@@ -60,6 +60,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Reads a link-key-file: its bytes as they are, FEDLINK_KEY_MIN to
+ * FEDLINK_KEY_MAX of them, into key and *len. 0, or -1 with the reason in
+ * err (never the key). */
+int fedlink_key_read(const char *path, uint8_t key[FEDLINK_KEY_MAX], size_t *len, char *err,
+                     size_t errlen);
 /* out = lower-case hex of HMAC-SHA256(key, label a " " b) and a NUL: the
  * proofs above. 0, or -1 when OpenSSL fails or a or b is too long. */
 int fedlink_proof(const uint8_t *key, size_t key_len, const char *label, const char *a,

@@ -67,16 +67,14 @@ void s2s__db_key(const struct s2s_gateway *gw, const char *receiving, const char
 {
     /* XEP-0185: HMAC-SHA256 keyed with the hex SHA-256 of the secret, over
      * "receiving originating stream-id". */
-    uint8_t h[32], mac[32];
-    char hk[65];
+    uint8_t mac[32];
     unsigned len = sizeof(mac);
     struct cw_sb m;
 
-    EVP_Digest(gw->db_secret, sizeof(gw->db_secret), h, NULL, EVP_sha256(), NULL);
-    cw_hex_encode(h, sizeof(h), hk);
     cw_sb_init(&m);
     cw_sb_printf(&m, "%s %s %s", receiving, originating, id);
-    if (m.failed || !HMAC(EVP_sha256(), hk, 64, (const uint8_t *)m.s, m.len, mac, &len))
+    if (m.failed || !HMAC(EVP_sha256(), gw->db_hmac_key, 64, (const uint8_t *)m.s, m.len, mac,
+                          &len))
         memset(mac, 0, sizeof(mac));
     cw_sb_free(&m);
     cw_hex_encode(mac, sizeof(mac), key);
@@ -277,7 +275,7 @@ static int in_open(struct s2s_conn *c, const struct xml_node *head)
     return 0;
 }
 
-static int is_authed(const struct s2s_conn *c, const char *domain)
+int s2s__is_authed(const struct s2s_conn *c, const char *domain)
 {
     for (int i = 0; i < c->nauthed; i++)
         if (!strcmp(c->authed[i], domain))
@@ -287,7 +285,7 @@ static int is_authed(const struct s2s_conn *c, const char *domain)
 
 static void add_authed(struct s2s_conn *c, const char *domain, const char *how)
 {
-    if (!is_authed(c, domain) && c->nauthed < S2S_AUTHED_MAX)
+    if (!s2s__is_authed(c, domain) && c->nauthed < S2S_AUTHED_MAX)
         snprintf(c->authed[c->nauthed++], sizeof(c->authed[0]), "%s", domain);
     if (!c->auth[0])
         snprintf(c->auth, sizeof(c->auth), "%s", how);
@@ -447,7 +445,7 @@ void s2s__stanza_in(struct s2s_conn *c, struct xml_node *n)
 
     s2s__domain_of(from, fd, sizeof(fd));
     s2s__domain_of(to, td, sizeof(td));
-    if (!fd[0] || (c->dir == S2S_IN ? !is_authed(c, fd) : strcmp(fd, c->remote) != 0)) {
+    if (!fd[0] || (c->dir == S2S_IN ? !s2s__is_authed(c, fd) : strcmp(fd, c->remote) != 0)) {
         CW_NOTICE("federation", "%s %s (%s): stream error <invalid-from/>: a stanza from \"%s\", "
                   "which this stream did not authenticate", c->dir == S2S_IN ? "inbound from" :
                   "outbound to", c->remote, c->peer, from ? from : "");
@@ -850,12 +848,16 @@ struct s2s_gateway *s2s_create(uv_loop_t *loop, const struct s2s_opts *o, char *
                                size_t errlen)
 {
     struct s2s_gateway *gw = calloc(1, sizeof(*gw));
+    uint8_t secret[32], h[32];
 
-    if (!gw || RAND_bytes(gw->db_secret, sizeof(gw->db_secret)) != 1) {
+    if (!gw || RAND_bytes(secret, sizeof(secret)) != 1 ||
+        !EVP_Digest(secret, sizeof(secret), h, NULL, EVP_sha256(), NULL)) {
         snprintf(err, errlen, "out of memory or no randomness");
         free(gw);
         return NULL;
     }
+    cw_hex_encode(h, sizeof(h), gw->db_hmac_key);
+    OPENSSL_cleanse(secret, sizeof(secret));
     gw->loop = loop;
     gw->o = *o;
     cw_sb_init(&gw->scratch);
@@ -891,7 +893,7 @@ void s2s_close(struct s2s_gateway *gw)
             s2s__stream_error(c, "system-shutdown", NULL);
 }
 
-static void time_fmt(time_t t, char *buf, size_t len)
+void s2s__time_fmt(time_t t, char *buf, size_t len)
 {
     struct tm tm;
 
@@ -913,7 +915,7 @@ void s2s_status(const struct s2s_gateway *gw, struct cw_sb *out)
                  "TLS", "AUTH", "SINCE", "STANZAS IN/OUT");
     for (const struct s2s_conn *c = gw->conns; c; c = c->next) {
         const char *tls = cw_stream_tls_version(c->st);
-        time_fmt(c->since, when, sizeof(when));
+        s2s__time_fmt(c->since, when, sizeof(when));
         cw_sb_printf(out, "%-28s %-4s %-8s %-14s %-20s %lu/%lu%s%s\n",
                      c->remote[0] ? c->remote : "?", c->dir == S2S_IN ? "in" : "out",
                      tls ? tls : "none",

@@ -158,7 +158,8 @@ struct s2s_listener {
 struct s2s_gateway {
     uv_loop_t *loop;
     struct s2s_opts o;
-    uint8_t db_secret[32];          /* dialback keys (XEP-0185), fresh per start */
+    char db_hmac_key[65];           /* dialback keys (XEP-0185): hex SHA-256 of a secret
+                                     * drawn at start */
     struct s2s_listener lis[2 * S2S_MAX_LISTEN];
     int nlis;
     struct s2s_conn *conns;
@@ -197,6 +198,10 @@ void s2s__conn_drop(struct s2s_conn *c);
 struct cw_tls_ctx *s2s__client_ctx(const struct s2s_gateway *gw, const char *local);
 const struct s2s_policy *s2s__policy(const struct s2s_gateway *gw, const char *domain);
 int s2s__allowed(const struct s2s_gateway *gw, const char *domain);
+/* "YYYY-MM-DD HH:MM:SS" (local time) for status. */
+void s2s__time_fmt(time_t t, char *buf, size_t len);
+/* 1 when inbound stream c proved domain. */
+int s2s__is_authed(const struct s2s_conn *c, const char *domain);
 /* The dialback key for a stream id from originating to receiving, in key. */
 void s2s__db_key(const struct s2s_gateway *gw, const char *receiving, const char *originating,
                  const char *id, char key[65]);

@@ -437,7 +437,6 @@ void s2s__links_status(const struct s2s_gateway *gw, struct cw_sb *out)
 {
     static const char *names[] = { "down", "connecting", "handshake", "up" };
     char when[32];
-    struct tm tm;
 
     if (!gw->o.ncore)
         cw_sb_printf(out, "  (none configured: [federation] core)\n");
@@ -445,8 +444,7 @@ void s2s__links_status(const struct s2s_gateway *gw, struct cw_sb *out)
         const struct s2s_link *l = &gw->link[i];
         cw_sb_printf(out, "  %-22s node %-12s %s", l->addr_str, l->node, names[l->state]);
         if (l->state == LK_READY) {
-            localtime_r(&l->since, &tm);
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+            s2s__time_fmt(l->since, when, sizeof(when));
             cw_sb_printf(out, " since %s, stanzas in %lu out %lu; domains:", when, l->stanzas_in,
                          l->stanzas_out);
             for (int k = 0; k < l->ndomains; k++)

@@ -53,14 +53,10 @@ struct s2s_conn *s2s__route_stream(struct s2s_gateway *gw, const char *local, co
     if (r && r->state == RT_READY && r->c && !r->c->closing)
         return r->c;
     /* XEP-0288: an inbound stream that the peer made bidirectional. */
-    for (struct s2s_conn *c = gw->conns; c; c = c->next) {
-        if (c->dir != S2S_IN || !c->bidi || c->phase != SP_READY || c->closing ||
-            strcmp(c->local, local) != 0)
-            continue;
-        for (int i = 0; i < c->nauthed; i++)
-            if (!strcmp(c->authed[i], remote))
-                return c;
-    }
+    for (struct s2s_conn *c = gw->conns; c; c = c->next)
+        if (c->dir == S2S_IN && c->bidi && c->phase == SP_READY && !c->closing &&
+            !strcmp(c->local, local) && s2s__is_authed(c, remote))
+            return c;
     return NULL;
 }
 
@@ -649,12 +645,10 @@ void s2s__routes_status(const struct s2s_gateway *gw, struct cw_sb *out)
 {
     static const char *names[] = { "idle", "resolving", "connecting", "ready", "failed" };
     char when[32];
-    struct tm tm;
     int any = 0;
 
     for (const struct s2s_route *r = gw->routes; r; r = r->next) {
-        localtime_r(&r->since, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        s2s__time_fmt(r->since, when, sizeof(when));
         cw_sb_printf(out, "  %s -> %s: %s since %s", r->local, r->remote, names[r->state], when);
         if (r->nqueued)
             cw_sb_printf(out, ", %u stanzas waiting", r->nqueued);
