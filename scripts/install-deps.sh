@@ -12,7 +12,7 @@ BUILD="build-essential pkg-config clang libclang-rt-14-dev
   libssh2-1-dev libexpat1-dev libraft-dev"
 # Test and benchmark peers: real software that nobody here wrote.
 PEERS="coturn iproute2 procps curl openssl openssh-server openssh-client python3 iperf3
-  dnsmasq-base python3-websockets python3-slixmpp python3-aiodns prosody wrk nginx haproxy chromium"
+  dnsmasq-base nftables python3-websockets python3-slixmpp python3-aiodns prosody wrk nginx haproxy chromium"
 # What `make demo` runs: turnutils (coturn), sshd, curl, openssl, a python3 web server.
 if [ "${1:-}" = demo ]; then
     PEERS="coturn procps curl openssl openssh-server python3"
