@@ -193,11 +193,7 @@ webbridge-port = 8080
 edge-port = $LINKPORT
 CONF
 cwc() { "$BIN/causeway" -c "$WORK/core.conf" "$@"; }
-cwc tunnel pair > "$WORK/pair.txt" 2>&1
-eval "cw tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$WORK/pair.txt")" > "$WORK/trust.txt" 2>&1
-hk=$(sed -n 's/^  host-key = //p' "$WORK/trust.txt")
-user=$(sed -n 's/^  user = //p' "$WORK/trust.txt")
-sed -i "s|^edge = $INT\$|edge = $INT\nhost-key = $hk\nuser = ${user:-root}|" "$WORK/core.conf"
+pair_core "$WORK/core.conf" $INT
 bg "$NS_I" "$WORK/core.out" "$BIN/causeway-core" -c "$WORK/core.conf"
 tunnel_active() { cwc tunnel status 2>/dev/null | grep -q ' Active '; }
 link_up() { cw webproxy status 2>/dev/null | grep -q "127.0.0.1:$LINKPORT: up"; }

@@ -150,6 +150,17 @@ stop_edge() {
 }
 
 edge_alive() { kill -0 "$EDGE_PID" 2>/dev/null; }
+# pair_core CORE_CONF EDGE_ADDR: pairs the core with the edge as an
+# administrator does (tunnel pair on the core, tunnel trust on the edge) and
+# adds host-key and user under the core's `edge = EDGE_ADDR` line.
+pair_core() {
+    local hk user
+    "$BIN/causeway" -c "$1" tunnel pair > "$WORK/pair.txt" 2>&1
+    eval "cw tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$WORK/pair.txt")" > "$WORK/trust.txt" 2>&1
+    hk=$(sed -n 's/^  host-key = //p' "$WORK/trust.txt")
+    user=$(sed -n 's/^  user = //p' "$WORK/trust.txt")
+    sed -i "s|^edge = $2\$|edge = $2\nhost-key = $hk\nuser = ${user:-root}|" "$1"
+}
 cw() { "$BIN/causeway" -c "$WORK/edge.conf" -s "$WORK/edge.sock" "$@"; }
 
 # Waits up to $1 seconds for a UDP port to be bound in a namespace.

@@ -199,12 +199,7 @@ if ! "$BIN/causeway-core" -t -c "$WORK/core.conf" > "$WORK/core-t.out" 2>&1; the
     sed -i '/^link-listen = /d; /^link-key-file = /d' "$WORK/core.conf"
 fi
 cwc() { "$BIN/causeway" -c "$WORK/core.conf" "$@"; }
-# Pairing as an administrator does it: tunnel pair on the core, tunnel trust on the edge.
-cwc tunnel pair > "$WORK/pair.txt" 2>&1
-eval "cw tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$WORK/pair.txt")" > "$WORK/trust.txt" 2>&1
-hk=$(sed -n 's/^  host-key = //p' "$WORK/trust.txt")
-user=$(sed -n 's/^  user = //p' "$WORK/trust.txt")
-sed -i "s|^edge = $INT\$|edge = $INT\nhost-key = $hk\nuser = ${user:-root}|" "$WORK/core.conf"
+pair_core "$WORK/core.conf" $INT
 bg "$NS_I" "$WORK/core.out" "$BIN/causeway-core" -c "$WORK/core.conf"
 CORE_PID=$BGPID
 for _ in $(seq 1 50); do cwc version > /dev/null 2>&1 && break; sleep 0.1; done
