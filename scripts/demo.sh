@@ -2,18 +2,26 @@
 # demo.sh - starts causeway-edge (TURN and the SSH tunnel endpoint) and
 # causeway-core on loopback and unprivileged ports: a UDP echo peer to relay
 # to, proved with one turnutils_uclient run; the core paired with the edge,
-# its tunnel holding 127.0.0.1:$WEB_PORT on the edge for a demo "webbridge"
-# (a static web server), and the web proxy on https://localhost:$PROXY_PORT/
-# in front of it (a self-signed certificate made here), proved with curl;
+# its tunnel holding 127.0.0.1:$WEB_PORT on the edge for the webbridge
+# stand-in tests/tools/webbridge.py (meeting pages, WebSocket signalling and
+# TURN REST credentials from the edge's secret), and the web proxy on
+# https://localhost:$PROXY_PORT/ in front of it (a self-signed certificate
+# made here), proved with curl and, when Chromium and playwright-core are
+# there, with one headless meeting (a guest and the call bridge, relay to
+# relay through the edge);
 # and the XMPP core as a cluster of three causeway-core nodes on loopback
 # (the first is the tunnel's core), domain demo.example with two users,
 # proved with messages from a user on one node to a user on another.
-# Prints what to try next.
-# `make demo-stop` (or scripts/demo.sh stop) ends it.
+# Prints what to open, the status commands and how to stop it.
+# As root (unless DEMO_NETNS=no) it runs scripts/demo-netns.sh instead: the
+# DMZ in network namespaces with the real ports.
+# `make demo-stop` (or scripts/demo.sh stop) ends either.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
 D=$TOP/build/demo
+NETNS=no
+[ "$(id -u)" = 0 ] && [ "${DEMO_NETNS:-yes}" != no ] && NETNS=yes
 BIN=$TOP/build/bin
 PORT=${DEMO_TURN_PORT:-3478}
 PEER_PORT=${DEMO_PEER_PORT:-3480}
@@ -24,17 +32,32 @@ PROXY_PORT=${DEMO_PROXY_PORT:-4443}     # the web proxy, where guests' browsers 
 XMPP_PORT=${DEMO_XMPP_PORT:-15222}      # node N: clients on XMPP_PORT+10(N-1), components +1
 CLUSTER_PORT=${DEMO_CLUSTER_PORT:-14001} # node N: Raft and node links on CLUSTER_PORT+N-1
 
+# alive PID: running (a zombie, waiting for a parent that does not reap it, is not).
+alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
 stop() {
     for f in "$D/core.pid" "$D/core2.pid" "$D/core3.pid" "$D/edge.pid" "$D/peer.pid" \
-             "$D/webbridge.pid"; do
+             "$D/webbridge.pid" "$D/browser.pid"; do
         [ -f "$f" ] || continue
         pid=$(cat "$f")
-        kill "$pid" 2>/dev/null && echo "demo: stopped pid $pid"
+        if kill "$pid" 2>/dev/null; then
+            for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
+            echo "demo: stopped pid $pid"
+        fi
         rm -f "$f"
     done
 }
-if [ "${1:-}" = stop ]; then stop; exit 0; fi
+stop_netns() {
+    [ -d "$TOP/build/demo-netns" ] || return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "demo: build/demo-netns exists; as root: sh scripts/demo-netns.sh stop" >&2
+        return 0
+    fi
+    sh scripts/demo-netns.sh stop
+}
+if [ "${1:-}" = stop ]; then stop; stop_netns; exit 0; fi
 stop
+stop_netns
+if [ $NETNS = yes ]; then exec sh scripts/demo-netns.sh; fi
 mkdir -p "$D"
 chmod 700 "$D"
 
@@ -140,12 +163,15 @@ guest-uri = 127.0.0.1
 webbridge-port = $BRIDGE_PORT
 edge-port = $WEB_PORT
 CONF
-mkdir -p "$D/webbridge"
-echo "Hello from the inside webbridge, through the core's SSH tunnel." > "$D/webbridge/index.html"
-nohup /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$D/webbridge" "$BRIDGE_PORT" \
+# The webbridge: meeting pages, signalling, and TURN REST credentials made
+# with the edge's rest-secret-file; guest and call bridge both use the edge's
+# TURN on loopback (their relays meet on 127.0.0.1).
+nohup /usr/bin/python3 tests/tools/webbridge.py --http "127.0.0.1:$BRIDGE_PORT" \
+    --turn-secret-file "$D/rest.secret" \
+    --guest-turn "turn:127.0.0.1:$PORT?transport=udp" --bridge-turn "turn:127.0.0.1:$PORT?transport=udp" \
     > "$D/webbridge.log" 2>&1 &
 echo $! > "$D/webbridge.pid"
-for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$BRIDGE_PORT/" && break; sleep 0.1; done
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$BRIDGE_PORT/healthz" && break; sleep 0.1; done
 nohup "$BIN/causeway-core" -c "$D/core.conf" > "$D/core.stdout" 2>&1 &
 echo $! > "$D/core.pid"
 i=0
@@ -159,10 +185,43 @@ until "$BIN/causeway" -c "$D/core.conf" tunnel status 2>/dev/null | grep -q ' Ac
     fi
     sleep 0.1
 done
-echo "demo: through the tunnel: curl http://127.0.0.1:$WEB_PORT/"
-curl -s --max-time 5 "http://127.0.0.1:$WEB_PORT/" | sed 's/^/  /'
-echo "demo: as a guest, through the web proxy and the tunnel: curl --cacert $D/web.pem https://localhost:$PROXY_PORT/"
-curl -s --max-time 5 --cacert "$D/web.pem" "https://localhost:$PROXY_PORT/" | sed 's/^/  /'
+title() { grep -o '<title>[^<]*</title>' | sed 's/^/  /'; }
+echo "demo: through the tunnel: curl http://127.0.0.1:$WEB_PORT/guest.html"
+curl -s --max-time 5 "http://127.0.0.1:$WEB_PORT/guest.html" | title
+echo "demo: as a guest, through the web proxy and the tunnel: curl --cacert $D/web.pem https://localhost:$PROXY_PORT/guest.html"
+curl -s --max-time 5 --cacert "$D/web.pem" "https://localhost:$PROXY_PORT/guest.html" | title
+
+# One headless meeting, when Chromium and playwright-core are there: the call
+# bridge's page and a guest's page, both through the web proxy, relay to
+# relay through the edge's TURN. Root runs browsers only inside a network
+# namespace: as root it is skipped unless this runs in a named one (ip netns
+# exec NS); the root variant has its own headless meeting.
+WEBRTC=$TOP/tests/browser/webrtc.js
+if [ ! -x /usr/bin/chromium ] || [ ! -d "$TOP/tests/browser/node_modules/playwright-core" ] ||
+   ! command -v node > /dev/null; then
+    echo "demo: no headless meeting (needs /usr/bin/chromium, node and tests/browser/node_modules: make deps)"
+elif [ "$(id -u)" = 0 ] && [ -z "$(ip netns identify $$ 2>/dev/null)" ]; then
+    echo "demo: no headless meeting: as root, browsers run only in a named network namespace (the root variant has one)"
+else
+    SPKI=$(openssl x509 -in "$D/web.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+        openssl dgst -sha256 -binary | base64)
+    echo "demo: a headless meeting in room demo-check: the call bridge and a guest (Chromium), through the web proxy..."
+    nohup env HOME="$D" node "$WEBRTC" "https://localhost:$PROXY_PORT/bridge.html?room=demo-check&policy=relay" 70000 \
+        "--ignore-certificate-errors-spki-list=$SPKI" > "$D/browser-bridge.log" 2>&1 &
+    echo $! > "$D/browser.pid"
+    env HOME="$D" node "$WEBRTC" "https://localhost:$PROXY_PORT/guest.html?room=demo-check&transport=udp&n=50" 60000 \
+        "--ignore-certificate-errors-spki-list=$SPKI" > "$D/browser-guest.log" 2>&1 || true
+    for _ in $(seq 1 100); do kill -0 "$(cat "$D/browser.pid")" 2>/dev/null || break; sleep 0.1; done
+    kill "$(cat "$D/browser.pid")" 2>/dev/null || true
+    rm -f "$D/browser.pid"
+    grep '^RESULT ' "$D/browser-guest.log" | head -n 1 | cut -c8- | /usr/bin/python3 -c 'import json, sys
+r = json.load(sys.stdin); p = r.get("pair") or {}
+print("  ok: %s; selected pair: %s %s (TURN over %s) -> %s %s" % (r.get("ok"), p.get("local"), p.get("localAddr"),
+      p.get("localRelayProto"), p.get("remote"), p.get("remoteAddr")))
+print("  messages: %s sent and %s echoed by the bridge, %s of %s from the bridge%s" % (r.get("sent"), r.get("echoed"),
+      r.get("fromBridge"), r.get("expectedFromBridge"), "" if r.get("ok") else "; error: %s" % r.get("error")))' ||
+        { echo "  no result; the guest's output:"; tail -n 5 "$D/browser-guest.log" | cut -c1-300 | sed 's/^/    /'; }
+fi
 
 # The other two XMPP core nodes, and the cluster: made once, kept across
 # demo restarts (the state lives in each node's state-dir).
@@ -200,7 +259,8 @@ Causeway demo is running: causeway-edge (pid $(cat "$D/edge.pid")) and
 causeway-core (pid $(cat "$D/core.pid")), with two more core nodes (pids
 $(cat "$D/core2.pid") and $(cat "$D/core3.pid")) making a three-node XMPP cluster.
   The edge's tunnel sshd on 127.0.0.1:$SSH_PORT; the core is paired and its tunnel
-  holds 127.0.0.1:$WEB_PORT on the edge for the demo webbridge (127.0.0.1:$BRIDGE_PORT).
+  holds 127.0.0.1:$WEB_PORT on the edge for the webbridge (127.0.0.1:$BRIDGE_PORT,
+  tests/tools/webbridge.py: meeting pages, signalling, TURN REST credentials).
   TURN on 127.0.0.1:$PORT (UDP and TCP), relays on 127.0.0.1:24000-29999,
   realm demo.example, user "demo" / password "demo-password",
   an echo peer (turnutils_peer) on 127.0.0.1:$PEER_PORT.
@@ -211,8 +271,14 @@ $(cat "$D/core2.pid") and $(cat "$D/core3.pid")) making a three-node XMPP cluste
   (clients; components one port up), users alice / alice-password and
   bob / bob-password, call bridge cb1.demo.example (secret in $D/callbridge.txt).
 
-Open in a browser on this machine: https://localhost:$PROXY_PORT/
-  (it warns about the self-signed certificate; accept it, or import $D/web.pem)
+Open in a browser on this machine, in two tabs (the meeting's two ends):
+  https://localhost:$PROXY_PORT/bridge.html?room=demo    the call bridge
+  https://localhost:$PROXY_PORT/guest.html?room=demo     a guest
+  (it warns about the self-signed certificate; accept it, or import $D/web.pem).
+  Both pages come through the web proxy and the tunnel; their media goes relay
+  to relay through the edge's TURN. The guest's page shows the data channel's
+  messages both ways and its selected pair (relay on 127.0.0.1); the bridge's
+  "1 of 1 guests ok".
 
 Try:
   $UC 127.0.0.1
@@ -221,7 +287,7 @@ Try:
   build/bin/causeway -c $D/edge.conf turn status
   build/bin/causeway -c $D/edge.conf turn list
   build/bin/causeway -c $D/edge.conf turn rest-credential guest 3600
-  curl --cacert $D/web.pem https://localhost:$PROXY_PORT/   # a guest, through proxy and tunnel
+  curl --cacert $D/web.pem https://localhost:$PROXY_PORT/guest.html   # a guest's page, through proxy and tunnel
   build/bin/causeway -c $D/edge.conf webproxy status
   tail $D/access.log
   build/bin/causeway -c $D/core.conf tunnel status   # Target, Domain, Status

@@ -3,7 +3,7 @@
 # only those that are missing, and the browser driver of the tests from npm
 # (playwright-core, in tests/browser, for Debian's Chromium). Called by
 # `make deps` (and so by test and the benchmarks); `make demo` calls it with
-# "demo" and gets only what the demo runs.
+# "demo" and gets only what the demo runs (with the browser driver).
 set -eu
 
 # Build: compiler, libraries of DESIGN.md's dependency list.
@@ -13,9 +13,13 @@ BUILD="build-essential pkg-config clang libclang-rt-14-dev
 # Test and benchmark peers: real software that nobody here wrote.
 PEERS="coturn iproute2 procps curl openssl openssh-server openssh-client python3 iperf3
   dnsmasq-base nftables python3-websockets python3-slixmpp python3-aiodns prosody wrk nginx haproxy chromium"
-# What `make demo` runs: turnutils (coturn), sshd, curl, openssl, a python3 web server.
+# What `make demo` runs: turnutils (coturn), sshd, curl, openssl, the
+# webbridge stand-in (python3-websockets), Chromium for the call bridge's
+# headless media end; as root also the namespaces' DNS and firewall
+# (dnsmasq, nftables, iproute2).
 if [ "${1:-}" = demo ]; then
-    PEERS="coturn procps curl openssl openssh-server python3"
+    PEERS="coturn procps curl openssl openssh-server python3 python3-websockets chromium
+      iproute2 dnsmasq-base nftables"
 fi
 
 missing=""
@@ -25,7 +29,6 @@ for p in $BUILD $PEERS; do
     fi
 done
 npm_tools() {
-    [ "${1:-}" = demo ] && return 0
     [ -d tests/browser/node_modules/playwright-core ] && return 0
     command -v npm > /dev/null || { echo "install-deps: no npm: the browser tests will be skipped" >&2; return 0; }
     echo "install-deps: npm install in tests/browser (playwright-core)"
