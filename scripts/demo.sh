@@ -206,13 +206,15 @@ else
     SPKI=$(openssl x509 -in "$D/web.pem" -pubkey -noout | openssl pkey -pubin -outform der |
         openssl dgst -sha256 -binary | base64)
     echo "demo: a headless meeting in room demo-check: the call bridge and a guest (Chromium), through the web proxy..."
-    nohup env HOME="$D" node "$WEBRTC" "https://localhost:$PROXY_PORT/bridge.html?room=demo-check&policy=relay" 70000 \
+    # HOLD: the bridge's page stays open until the guest is done (closing it
+    # at its own result would drop what it still had to send).
+    nohup env HOME="$D" HOLD=1 node "$WEBRTC" "https://localhost:$PROXY_PORT/bridge.html?room=demo-check&policy=relay" 70000 \
         "--ignore-certificate-errors-spki-list=$SPKI" > "$D/browser-bridge.log" 2>&1 &
     echo $! > "$D/browser.pid"
     env HOME="$D" node "$WEBRTC" "https://localhost:$PROXY_PORT/guest.html?room=demo-check&transport=udp&n=50" 60000 \
         "--ignore-certificate-errors-spki-list=$SPKI" > "$D/browser-guest.log" 2>&1 || true
-    for _ in $(seq 1 100); do kill -0 "$(cat "$D/browser.pid")" 2>/dev/null || break; sleep 0.1; done
     kill "$(cat "$D/browser.pid")" 2>/dev/null || true
+    for _ in $(seq 1 50); do alive "$(cat "$D/browser.pid")" || break; sleep 0.1; done
     rm -f "$D/browser.pid"
     grep '^RESULT ' "$D/browser-guest.log" | head -n 1 | cut -c8- | /usr/bin/python3 -c 'import json, sys
 r = json.load(sys.stdin); p = r.get("pair") or {}
