@@ -36,8 +36,7 @@ J=join.example.test
 LINKPORT=8443
 WEBRTC=$TOP/tests/browser/webrtc.js
 
-# alive PID: running (a zombie, waiting for a parent that does not reap it, is not).
-alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
+. scripts/demo-lib.sh
 # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL.
 stop_pid() {
     kill "$1" 2>/dev/null || return 0
@@ -131,8 +130,7 @@ if [ ! -f "$D/$J.pem" ]; then
     openssl x509 -req -in "$D/$J.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -CAcreateserial \
         -days 30 -extfile "$D/leaf.ext" -out "$D/$J.pem" >> "$D/openssl.log" 2>&1
 fi
-SPKI=$(openssl x509 -in "$D/$J.pem" -pubkey -noout | openssl pkey -pubin -outform der |
-    openssl dgst -sha256 -binary | base64)
+SPKI=$(spki_of "$D/$J.pem")
 [ -f "$D/rest.secret" ] || (umask 077; openssl rand -hex 24 > "$D/rest.secret")
 
 # ---- inside: DNS and the webbridge --------------------------------------------------------
@@ -199,14 +197,13 @@ server = $IDNS
 timeout = 500
 CONF
 CWC="$BIN/causeway -c $D/core.conf"
-$CWC tunnel pair > "$D/pair.txt"
-eval "$CWE tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$D/pair.txt")" > "$D/trust.txt"
+pair "$D/edge.conf" "$D/core.conf"
 cat >> "$D/core.conf" <<CONF
 
 [tunnel]
 edge = $INT:2222
-host-key = $(sed -n 's/^  host-key = //p' "$D/trust.txt")
-user = $(sed -n 's/^  user = //p' "$D/trust.txt")
+host-key = $(trusted_key)
+user = $(trusted_user)
 # The guest account client URI, resolved in the inside DNS: the webbridge.
 guest-uri = $J
 webbridge-port = 8080
@@ -253,13 +250,7 @@ if [ -x /usr/bin/chromium ] && [ -d "$TOP/tests/browser/node_modules/playwright-
                               kill -0 $g 2>/dev/null || break; sleep 0.1; done
     $CWE turn list > "$D/turn-during-call.txt" 2>&1 || true
     stop_pid $g; wait $g 2>/dev/null || true; rm -f "$D/guest.pid"
-    grep '^RESULT ' "$D/guest.log" | head -n 1 | cut -c8- | $PY -c 'import json, sys
-r = json.load(sys.stdin); p = r.get("pair") or {}
-print("  ok: %s; selected pair: %s %s (TURN over %s) -> %s %s" % (r.get("ok"), p.get("local"), p.get("localAddr"),
-      p.get("localRelayProto"), p.get("remote"), p.get("remoteAddr")))
-print("  messages: %s sent and %s echoed by the bridge, %s of %s from the bridge%s" % (r.get("sent"), r.get("echoed"),
-      r.get("fromBridge"), r.get("expectedFromBridge"), "" if r.get("ok") else "; error: %s" % r.get("error")))' ||
-        { echo "  no result; the guest's output:"; tail -n 5 "$D/guest.log" | cut -c1-300 | sed 's/^/    /'; }
+    meeting_result "$D/guest.log"
     echo "demo: causeway turn list during the call:"
     sed 's/^/  /' "$D/turn-during-call.txt"
 fi

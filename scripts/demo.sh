@@ -32,8 +32,7 @@ PROXY_PORT=${DEMO_PROXY_PORT:-4443}     # the web proxy, where guests' browsers 
 XMPP_PORT=${DEMO_XMPP_PORT:-15222}      # node N: clients on XMPP_PORT+10(N-1), components +1
 CLUSTER_PORT=${DEMO_CLUSTER_PORT:-14001} # node N: Raft and node links on CLUSTER_PORT+N-1
 
-# alive PID: running (a zombie, waiting for a parent that does not reap it, is not).
-alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
+. scripts/demo-lib.sh
 stop() {
     for f in "$D/core.pid" "$D/core2.pid" "$D/core3.pid" "$D/edge.pid" "$D/peer.pid" \
              "$D/webbridge.pid" "$D/browser.pid"; do
@@ -122,8 +121,7 @@ control-socket = $D/core.sock
 log-file = $D/core.log
 state-dir = $D/core-state
 CONF
-"$BIN/causeway" -c "$D/core.conf" tunnel pair > "$D/pair.txt"
-eval "'$BIN/causeway' -c '$D/edge.conf' tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$D/pair.txt")" > "$D/trust.txt"
+pair "$D/edge.conf" "$D/core.conf"
 # The XMPP service: a certificate for the domain, a cluster key shared by
 # the three nodes, and each node's [xmpp] and [cluster].
 if [ ! -f "$D/xmpp.pem" ]; then
@@ -156,8 +154,8 @@ cat >> "$D/core.conf" <<CONF
 
 [tunnel]
 edge = 127.0.0.1:$SSH_PORT
-host-key = $(sed -n 's/^  host-key = //p' "$D/trust.txt")
-user = $(sed -n 's/^  user = //p' "$D/trust.txt")
+host-key = $(trusted_key)
+user = $(trusted_user)
 # The guest account client URI; a name here is resolved in the inside DNS.
 guest-uri = 127.0.0.1
 webbridge-port = $BRIDGE_PORT
@@ -203,8 +201,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -d "$TOP/tests/browser/node_modules/playwri
 elif [ "$(id -u)" = 0 ] && [ -z "$(ip netns identify $$ 2>/dev/null)" ]; then
     echo "demo: no headless meeting: as root, browsers run only in a named network namespace (the root variant has one)"
 else
-    SPKI=$(openssl x509 -in "$D/web.pem" -pubkey -noout | openssl pkey -pubin -outform der |
-        openssl dgst -sha256 -binary | base64)
+    SPKI=$(spki_of "$D/web.pem")
     echo "demo: a headless meeting in room demo-check: the call bridge and a guest (Chromium), through the web proxy..."
     # HOLD: the bridge's page stays open until the guest is done (closing it
     # at its own result would drop what it still had to send).
@@ -216,13 +213,7 @@ else
     kill "$(cat "$D/browser.pid")" 2>/dev/null || true
     for _ in $(seq 1 50); do alive "$(cat "$D/browser.pid")" || break; sleep 0.1; done
     rm -f "$D/browser.pid"
-    grep '^RESULT ' "$D/browser-guest.log" | head -n 1 | cut -c8- | /usr/bin/python3 -c 'import json, sys
-r = json.load(sys.stdin); p = r.get("pair") or {}
-print("  ok: %s; selected pair: %s %s (TURN over %s) -> %s %s" % (r.get("ok"), p.get("local"), p.get("localAddr"),
-      p.get("localRelayProto"), p.get("remote"), p.get("remoteAddr")))
-print("  messages: %s sent and %s echoed by the bridge, %s of %s from the bridge%s" % (r.get("sent"), r.get("echoed"),
-      r.get("fromBridge"), r.get("expectedFromBridge"), "" if r.get("ok") else "; error: %s" % r.get("error")))' ||
-        { echo "  no result; the guest's output:"; tail -n 5 "$D/browser-guest.log" | cut -c1-300 | sed 's/^/    /'; }
+    meeting_result "$D/browser-guest.log"
 fi
 
 # The other two XMPP core nodes, and the cluster: made once, kept across

@@ -65,8 +65,6 @@ dmz_cleanup() {
 trap dmz_cleanup EXIT
 in_i() { ip netns exec "$NS_I" "$@"; }
 in_f() { ip netns exec "$NS_F" "$@"; }
-tcp_open() { ip netns exec "$1" timeout 3 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
-eventually() { local n=$1; shift; for _ in $(seq 1 $((n * 5))); do "$@" && return 0; sleep 0.2; done; return 1; }
 
 # ---- network -------------------------------------------------------------------------
 for ns in "$NS_E" "$NS_O" "$NS_I" "$NS_F"; do
@@ -124,8 +122,7 @@ chmod 755 "$WORK"
 # ---- certificates and secrets ----------------------------------------------------------
 { cert_ca "$WORK" "Causeway Test CA" && cert_leaf "$WORK" $J; } ||
     { notok "make certificates"; cat "$WORK/openssl.log"; exit 1; }
-SPKI=$(openssl x509 -in "$WORK/$J.pem" -pubkey -noout | openssl pkey -pubin -outform der |
-    openssl dgst -sha256 -binary | base64)
+SPKI=$(spki_of "$WORK/$J.pem")
 (umask 077; openssl rand -hex 24 > "$WORK/turn.secret")     # the TURN REST secret, shared with the webbridge
 
 # ---- DNS: the outside view and the inside view of join.example.test --------------------

@@ -150,6 +150,17 @@ stop_edge() {
 }
 
 edge_alive() { kill -0 "$EDGE_PID" 2>/dev/null; }
+# tcp_open NS ADDR PORT: a TCP connection from NS to ADDR:PORT succeeds within 3 s.
+tcp_open() { ip netns exec "$1" timeout 3 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
+# eventually SECONDS CMD...: CMD succeeds within SECONDS (tried every 0.2 s).
+eventually() { local n=$1; shift; for _ in $(seq 1 $((n * 5))); do "$@" && return 0; sleep 0.2; done; return 1; }
+# spki_of PEM: the base64 SHA-256 of the certificate's public key, what
+# Chromium's --ignore-certificate-errors-spki-list takes (a browser that
+# trusts exactly this certificate, as if a CA had signed it).
+spki_of() {
+    openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64
+}
+
 # pair_core CORE_CONF EDGE_ADDR: pairs the core with the edge as an
 # administrator does (tunnel pair on the core, tunnel trust on the edge) and
 # adds host-key and user under the core's `edge = EDGE_ADDR` line.

@@ -72,20 +72,16 @@ log-file = $WORK/core.log
 state-dir = $WORK/core-state
 [tunnel]
 edge = $E4
-user = root
 guest-uri = 127.0.0.1
 webbridge-port = 18080
 edge-port = 18443
 [tunnel]
 edge = $E4
-user = root
 guest-uri = 127.0.0.1
 webbridge-port = 18082
 edge-port = 18447
 CONF
-"$BIN/causeway" -c "$WORK/core.conf" tunnel pair > "$WORK/pair.txt" 2>&1
-eval "cw tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$WORK/pair.txt")" > "$WORK/trust.txt" 2>&1
-sed -i "s|^edge = $E4\$|edge = $E4\nhost-key = $(sed -n 's/^  host-key = //p' "$WORK/trust.txt")|" "$WORK/core.conf"
+pair_core "$WORK/core.conf" $E4
 bg "$NS_O" "$WORK/core.out" "$BIN/causeway-core" -c "$WORK/core.conf"
 CORE_PID=$BGPID
 tunnel_up() {
@@ -103,11 +99,10 @@ gcurl() { in_o curl -sS --max-time 30 --cacert "$WORK/ca.pem" --resolve "$J:443:
 expect() { $PY "$BACKEND" expect "$1"; }
 has() { local want=$1; shift; "$@" | grep -q -- "$want"; }
 code() { gcurl -o /dev/null -w '%{http_code}' "$@"; }
-eventually() { for _ in $(seq 1 30); do "$@" && return 0; sleep 0.5; done; return 1; }
 gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat"; }
 
 check "the proxy's link to the core is up (guest connections multiplexed on one tunnel connection)" \
-    eventually has '127.0.0.1:18443: up since' cw webproxy status
+    eventually 15 has '127.0.0.1:18443: up since' cw webproxy status
 
 # ---- requests through proxy and tunnel ------------------------------------------------
 check "GET through proxy and tunnel" has 'hello from the webbridge inside' gcurl "https://$J/hello"
@@ -182,8 +177,7 @@ check "a core that does not speak the link: the proxy says so and uses a connect
 # A guest's browser: Debian's Chromium, headless, in the outside namespace; it
 # trusts exactly this certificate (its key's SPKI hash), as if a CA had signed it.
 if [ -x /usr/bin/chromium ] && [ -d "$TOP/tests/browser/node_modules/playwright-core" ]; then
-    spki=$(openssl x509 -in "$WORK/$J.pem" -pubkey -noout | openssl pkey -pubin -outform der |
-        openssl dgst -sha256 -binary | base64)
+    spki=$(spki_of "$WORK/$J.pem")
     in_o env HOME="$WORK" node "$TOP/tests/browser/load.js" "https://$J/hello" \
         "hello from the webbridge inside" "--host-resolver-rules=MAP $J $E4" \
         "--ignore-certificate-errors-spki-list=$spki" > "$WORK/chromium.txt" 2>&1
@@ -259,7 +253,7 @@ check "CONNECT is refused" test "$(probe "CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost:
 check "meanwhile the large download on another connection finished" wait "$GOOD"
 check "every refusal is in the log with its reason" \
     grep -q 'info webproxy: 400 for .*both Content-Length and Transfer-Encoding' "$WORK/edge.log"
-check "the access log has a line per request (written within a second)" eventually \
+check "the access log has a line per request (written within a second)" eventually 15 \
     grep -Eq "^$C4 - - \[.*\] \"GET /hello HTTP/1.1\" 200 [0-9]+ \"$J\" upstream_ms=[0-9]+ total_ms=[0-9]+\$" "$WORK/access.log"
 
 head -c 2000000 /dev/zero > "$WORK/2mb.bin"
@@ -282,8 +276,8 @@ check "served after the reload" test "$(gcurl "https://$J/hello")" = "hello from
 kill -STOP "$CORE_PID"
 check "a hung core: 504 after response-timeout, not a hang" test "$(code "https://$J/hello")" = 504
 kill -CONT "$CORE_PID"
-check "the core back: served again" eventually has hello gcurl "https://$J/hello"
-check "... and the link is up again" eventually has '127.0.0.1:18443: up since' cw webproxy status
+check "the core back: served again" eventually 15 has hello gcurl "https://$J/hello"
+check "... and the link is up again" eventually 15 has '127.0.0.1:18443: up since' cw webproxy status
 
 # Shutdown drains: a download in progress finishes, the edge then exits.
 gcurl --limit-rate 4M "https://$J/bytes?n=8000000" | sha256sum | cut -d' ' -f1 > "$WORK/drain.sum" & DL=$!
@@ -292,7 +286,7 @@ kill -TERM "$EDGE_PID"
 wait "$DL"
 check "on SIGTERM the download in progress still completes intact" \
     test "$(cat "$WORK/drain.sum")" = "$(expect 8000000)"
-check "then the edge exits" eventually gone "$EDGE_PID"
+check "then the edge exits" eventually 15 gone "$EDGE_PID"
 kill -TERM "$CORE_PID"; wait "$CORE_PID" 2>/dev/null; unlist "$CORE_PID"
 
 exit 0

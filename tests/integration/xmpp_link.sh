@@ -81,14 +81,10 @@ CONF
 sed -i 's/^\[turn\]$/[turn]\nenabled = no/' "$WORK/edge.conf"
 start_edge "$WORK/edge.conf"
 core_conf "$WORK/core.conf" "link-listen = $LINK\nlink-key-file = $KEY"
-printf '[tunnel]\nedge = %s\nuser = root\nguest-uri = 127.0.0.1\nwebbridge-port = 18090\nedge-port = 18443\n' \
+printf '[tunnel]\nedge = %s\nguest-uri = 127.0.0.1\nwebbridge-port = 18090\nedge-port = 18443\n' \
     "$E4" >> "$WORK/core.conf"
 cwc() { "$BIN/causeway" -c "$WORK/core.conf" "$@"; }
-cwc tunnel pair > "$WORK/pair.txt" 2>&1
-cmd=$(sed -n 's/^  causeway tunnel trust //p' "$WORK/pair.txt")
-eval "cw tunnel trust $cmd" > "$WORK/trust.txt" 2>&1
-hk=$(sed -n 's/^  host-key = //p' "$WORK/trust.txt")
-sed -i "s|^user = root$|user = root\nhost-key = $hk|" "$WORK/core.conf"
+pair_core "$WORK/core.conf" "$E4"
 
 start_core() {
     bg "$NS_O" "$WORK/core.out" "$BIN/causeway-core" -c "$WORK/core.conf"
