@@ -19,9 +19,15 @@ struct ctl_cmd {
     void *arg;
 };
 
+/* Who waits for a command's answer: a control connection, or an
+ * in-process caller (cw_ctl_exec). */
+struct ctl_call {
+    void (*reply)(struct ctl_call *call, int rc, const char *text, size_t len);
+};
+
 struct cw_ctl {
     uv_pipe_t pipe;
-    struct ctl_conn *current;   /* the connection whose handler runs */
+    struct ctl_call *current;   /* the caller whose handler runs */
     int deferred;               /* that handler called cw_ctl_defer */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct ctl_cmd *cmds;
@@ -30,6 +36,7 @@ struct cw_ctl {
 };
 
 struct ctl_conn {
+    struct ctl_call call;       /* first: the pending token points here */
     uv_pipe_t pipe;
     struct cw_ctl *ctl;
     char buf[CW_CTL_LINE_MAX];
@@ -103,39 +110,45 @@ static const struct ctl_cmd *ctl_match(const struct cw_ctl *ctl, int argc, char 
     return best;
 }
 
-static void conn_reply(struct ctl_conn *c, int rc, const char *text, size_t len);
-
-static void conn_dispatch(struct ctl_conn *c)
+/* Runs the command in words argv[0..argc) for call: the answer goes to
+ * call->reply, now or (deferred) later. */
+static void ctl_run(struct cw_ctl *ctl, struct ctl_call *call, int argc, char **argv)
 {
-    char *argv[CW_CTL_ARGS_MAX];
     struct cw_sb body;
     const struct ctl_cmd *cmd;
-    int argc, rc;
+    int rc;
 
     cw_sb_init(&body);
-    argc = split_words(c->buf, argv, CW_CTL_ARGS_MAX);
     if (argc <= 0) {
         rc = 1;
         cw_sb_printf(&body, "empty or too long command\n");
-    } else if (!(cmd = ctl_match(c->ctl, argc, argv))) {
+    } else if (!(cmd = ctl_match(ctl, argc, argv))) {
         rc = 1;
         cw_sb_printf(&body, "unknown command \"%s\"; try: causeway help\n", argv[0]);
     } else {
-        c->ctl->current = c;
-        c->ctl->deferred = 0;
+        ctl->current = call;
+        ctl->deferred = 0;
         rc = cmd->fn(cmd->arg, argc - cmd->nwords, argv + cmd->nwords, &body);
-        c->ctl->current = NULL;
-        if (c->ctl->deferred) {
+        ctl->current = NULL;
+        if (ctl->deferred) {
             cw_sb_free(&body);
             return;   /* cw_ctl_finish() answers */
         }
     }
-    conn_reply(c, rc, cw_sb_str(&body), body.len);
+    call->reply(call, rc, body.s ? body.s : "", body.len);
     cw_sb_free(&body);
 }
 
-static void conn_reply(struct ctl_conn *c, int rc, const char *text, size_t len)
+static void conn_dispatch(struct ctl_conn *c)
 {
+    char *argv[CW_CTL_ARGS_MAX];
+
+    ctl_run(c->ctl, &c->call, split_words(c->buf, argv, CW_CTL_ARGS_MAX), argv);
+}
+
+static void conn_reply(struct ctl_call *call, int rc, const char *text, size_t len)
+{
+    struct ctl_conn *c = (struct ctl_conn *)call;
     uv_buf_t b;
 
     cw_sb_printf(&c->reply, "%s\n", rc ? "error" : "ok");
@@ -199,6 +212,7 @@ static void ctl_accept(uv_stream_t *server, int status)
     if (!c)
         return;
     c->ctl = ctl;
+    c->call.reply = conn_reply;
     cw_sb_init(&c->reply);
     uv_pipe_init(server->loop, &c->pipe, 0);
     uv_timer_init(server->loop, &c->timer);
@@ -372,7 +386,34 @@ struct cw_ctl_pending *cw_ctl_defer(struct cw_ctl *ctl)
 
 void cw_ctl_finish(struct cw_ctl_pending *p, int rc, const char *text)
 {
-    struct ctl_conn *c = (struct ctl_conn *)p;
+    struct ctl_call *call = (struct ctl_call *)p;
 
-    conn_reply(c, rc, text, strlen(text));
+    call->reply(call, rc, text, strlen(text));
+}
+
+struct exec_call {
+    struct ctl_call call;       /* first */
+    cw_ctl_done cb;
+    void *arg;
+};
+
+static void exec_reply(struct ctl_call *call, int rc, const char *text, size_t len)
+{
+    struct exec_call *x = (struct exec_call *)call;
+
+    x->cb(x->arg, rc, text, len);
+    free(x);
+}
+
+int cw_ctl_exec(struct cw_ctl *ctl, int argc, char **argv, cw_ctl_done cb, void *arg)
+{
+    struct exec_call *x = calloc(1, sizeof(*x));
+
+    if (!x)
+        return -1;
+    x->call.reply = exec_reply;
+    x->cb = cb;
+    x->arg = arg;
+    ctl_run(ctl, &x->call, argc > CW_CTL_ARGS_MAX ? -1 : argc, argv);
+    return 0;
 }

@@ -36,6 +36,14 @@ struct cw_ctl_pending;
 struct cw_ctl_pending *cw_ctl_defer(struct cw_ctl *ctl);
 void cw_ctl_finish(struct cw_ctl_pending *p, int rc, const char *text);
 
+/* In-process: runs a command as if it came over the socket (the admin API
+ * does). cb gets the answer exactly once, maybe before cw_ctl_exec returns,
+ * maybe later for a deferred command: the caller keeps arg alive until
+ * then. rc as for handlers (0 ok). -1 (and no call) only when out of
+ * memory. argv's strings are not kept after the handler returns. */
+typedef void (*cw_ctl_done)(void *arg, int rc, const char *text, size_t len);
+int cw_ctl_exec(struct cw_ctl *ctl, int argc, char **argv, cw_ctl_done cb, void *arg);
+
 /* Client side, blocking (for the CLI): sends the words, returns the reply
  * body in out and 0 for "ok", 1 for "error", -1 if the daemon could not be
  * reached (err says why). */

@@ -3,6 +3,7 @@
  * control socket, and stops cleanly on SIGTERM/SIGINT; SIGHUP reopens the
  * log and applies a new log level. */
 #include "common/ctl.h"
+#include "core/core.h"
 #include "common/daemon.h"
 #include "common/dns.h"
 #include "common/log.h"
@@ -21,20 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CORE_VERSION "0.1.0"
-
-struct core {
-    uv_loop_t *loop;
-    struct core_config cfg;
-    struct cw_ctl *ctl;
-    struct cw_dns *dns;
-    struct core_tunnel *tunnel[CORE_MAX_TUNNELS];
-    int ntunnel;
-    struct core_xmpp *xmpp;
-    struct cw_daemon d;
-    int stopping;
-};
-
 static void core_stop(void *arg, const char *why)
 {
     struct core *c = arg;
@@ -51,6 +38,7 @@ static void core_stop(void *arg, const char *why)
     if (c->dns)
         cw_dns_close(c->dns);
     c->dns = NULL;
+    core_status_stop(c);
     cw_ctl_close(c->ctl);
     c->ctl = NULL;
     cw_daemon_signals_close(&c->d);
@@ -118,6 +106,10 @@ static int core_start(struct core *c)
     }
     cw_ctl_register(c->ctl, "tunnel status", ctl_tunnel_status, c);
     cw_ctl_register(c->ctl, "version", cw_daemon_ctl_version, &c->d);
+    if (core_status_start(c) < 0) {
+        CW_ERROR("core", "out of memory");
+        return -1;
+    }
     made = core_pairing_key(cfg, err, sizeof(err));
     if (made < 0) {
         CW_ERROR("core", "%s", err);
@@ -189,6 +181,8 @@ int main(int argc, char **argv)
     uv_run(c.loop, UV_RUN_DEFAULT);
     uv_loop_close(c.loop);
     libssh2_exit();
+    cw_faults_destroy(c.faults);
+    cw_stats_destroy(c.stats);
     if (rc == 0)
         CW_NOTICE("core", "stopped");
     return rc < 0 ? 1 : 0;

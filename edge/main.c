@@ -2,6 +2,7 @@
  * relay, serves the control socket, and stops cleanly on SIGTERM/SIGINT;
  * SIGHUP reopens the log and reloads the TURN user database. */
 #include "common/ctl.h"
+#include "edge/edge.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/stats.h"
@@ -20,22 +21,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define EDGE_VERSION "0.1.0"
-
-struct edge {
-    uv_loop_t *loop;
-    struct edge_config cfg;
-    struct cw_stats *stats;
-    struct cw_ctl *ctl;
-    struct turn_relay *turn;
-    struct tunnel *tunnel;
-    struct cw_tls_ctx *tls;
-    struct webproxy *webproxy;
-    struct edge_federation *fed;
-    struct cw_daemon d;
-    int stopping;
-};
 
 /* The tunnels' sshd goes last: the proxy's requests in progress run
  * through it. */
@@ -67,6 +52,7 @@ static void edge_stop(void *arg, const char *why)
     else
         edge_proxy_drained(e);
     e->webproxy = NULL;
+    edge_status_stop(e);
     cw_ctl_close(e->ctl);
     e->ctl = NULL;
     cw_daemon_signals_close(&e->d);
@@ -289,6 +275,10 @@ static int edge_start(struct edge *e)
     cw_ctl_register(e->ctl, "xmpp federation status", ctl_federation_status, e);
     cw_ctl_register(e->ctl, "metrics", ctl_metrics, e);
     cw_ctl_register(e->ctl, "version", cw_daemon_ctl_version, &e->d);
+    if (edge_status_start(e) < 0) {
+        CW_ERROR("edge", "out of memory");
+        return -1;
+    }
     if (c->turn_enabled) {
         if (c->turn.ntls_listen) {
             e->tls = cw_tls_ctx_create_server(c->tls_cert, c->tls_key, err, sizeof(err));
@@ -386,6 +376,7 @@ int main(int argc, char **argv)
     if (e.tls)
         cw_tls_ctx_destroy(e.tls);
     cw_stats_destroy(e.stats);
+    cw_faults_destroy(e.faults);
     edge_config_free(&e.cfg);
     if (rc == 0)
         CW_NOTICE("edge", "stopped");

@@ -1,0 +1,43 @@
+/* core.h - the causeway-core daemon's own state, shared by its files:
+ * main.c (start, stop, reload, control commands) and status.c (the status
+ * document and the fault conditions behind the CLI and admin pages). */
+#ifndef CORE_CORE_H
+#define CORE_CORE_H
+
+#include "common/daemon.h"
+#include "common/fault.h"
+#include "common/report.h"
+#include "common/stats.h"
+#include "core/config.h"
+
+#include <time.h>
+#include <uv.h>
+
+#define CORE_VERSION "0.1.0"
+
+struct core {
+    uv_loop_t *loop;
+    struct core_config cfg;
+    struct cw_ctl *ctl;
+    struct cw_dns *dns;
+    struct core_tunnel *tunnel[CORE_MAX_TUNNELS];
+    int ntunnel;
+    struct core_xmpp *xmpp;
+    struct cw_daemon d;
+    struct cw_stats *stats;     /* for /metrics */
+    struct cw_faults *faults;
+    uv_timer_t status_timer;    /* re-evaluates the fault conditions */
+    time_t started;
+    int stopping;
+};
+
+/* Starts the periodic fault evaluation and registers the `status` and
+ * `faults` control commands; core_status_stop closes the timer. */
+int core_status_start(struct core *c);
+void core_status_stop(struct core *c);
+/* The whole status document: daemon, tunnels, guest URI, XMPP, cluster,
+ * call bridges, faults. */
+void core_status_report(struct core *c, struct cw_report *r);
+
+#endif
+

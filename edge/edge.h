@@ -1,0 +1,43 @@
+/* edge.h - the causeway-edge daemon's own state, shared by its files:
+ * main.c (start, stop, reload, control commands) and status.c (the status
+ * document and the fault conditions behind the CLI and admin pages). */
+#ifndef EDGE_EDGE_H
+#define EDGE_EDGE_H
+
+#include "common/daemon.h"
+#include "common/fault.h"
+#include "common/report.h"
+#include "edge/config.h"
+
+#include <time.h>
+#include <uv.h>
+
+#define EDGE_VERSION "0.1.0"
+
+struct edge {
+    uv_loop_t *loop;
+    struct edge_config cfg;
+    struct cw_stats *stats;
+    struct cw_ctl *ctl;
+    struct turn_relay *turn;
+    struct tunnel *tunnel;
+    struct cw_tls_ctx *tls;
+    struct webproxy *webproxy;
+    struct edge_federation *fed;
+    struct cw_daemon d;
+    struct cw_faults *faults;
+    uv_timer_t status_timer;    /* re-evaluates the fault conditions */
+    time_t started;
+    int stopping;
+};
+
+/* Starts the periodic fault evaluation and registers the `status` and
+ * `faults` control commands; edge_status_stop closes the timer. */
+int edge_status_start(struct edge *e);
+void edge_status_stop(struct edge *e);
+/* The whole status document: daemon, TURN, tunnel, web proxy, federation,
+ * faults. */
+void edge_status_report(struct edge *e, struct cw_report *r);
+
+#endif
+
