@@ -17,6 +17,8 @@
  *   leader. */
 #include "core/cluster_int.h"
 
+#include "common/report.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/report.h"
 
 static const char *state_name(int s)
 {
@@ -1014,6 +1017,52 @@ void core_cluster_status(struct core_cluster *cl, struct cw_sb *out)
         cw_sb_printf(out, "Writes: accepted (through the leader %s)\n", la);
     else
         cw_sb_printf(out, "Writes: refused: %s\n", no_leader_msg(cl));
+}
+
+void core_cluster_report(struct core_cluster *cl, struct cw_report *r)
+{
+    raft_id lid;
+    const char *la = leader_addr(cl, &lid);
+    const char *state = cl->started ? state_name(raft_state(&cl->r))
+                        : cl->removed ? "REMOVED" : "NOT INITIALIZED";
+
+    cw_report_section(r, "cluster", "XMPP cluster", la ? CW_REPORT_OK : CW_REPORT_ERROR);
+    cw_report_str(r, "node", "Node", cl->cfg->name);
+    cw_report_strf(r, "id", "Node id", "%llu", cl->id);
+    cw_report_str(r, "address", "Cluster address", cl->cfg->cluster.address);
+    cw_report_str(r, "state", "State", state);
+    cw_report_time(r, "last_change", "Last state change", cl->changed_at);
+    cw_report_str(r, "leader", "Leader", la ? la : "(none)");
+    cw_report_str(r, "writes", "Writes", la ? "accepted" : no_leader_msg(cl));
+    cw_report_int(r, "handshakes_refused", "Cluster handshakes refused (wrong key)",
+                  (int64_t)cluster_net_refused(&cl->t));
+    cw_report_table(r, "peers", "Peers", "address,name,id,role,leader,this_node",
+                    "Address,Name,Id,Role,Leader,This node");
+    for (unsigned i = 0; cl->started && i < cl->r.configuration.n; i++) {
+        const struct raft_server *sv = &cl->r.configuration.servers[i];
+        struct find_node f = { sv->address, NULL, 0, "?" };
+
+        f.name = NULL;
+        xmpp_state_nodes(cl->st, cluster__find_by, &f);
+        cw_report_row(r);
+        cw_report_cell_str(r, sv->address);
+        cw_report_cell_str(r, f.found_name);
+        cw_report_cell_strf(r, "%llu", sv->id);
+        cw_report_cell_str(r, sv->role == RAFT_VOTER ? "voter"
+                              : sv->role == RAFT_STANDBY ? "standby" : "spare");
+        cw_report_cell_str(r, sv->id == lid ? "yes" : "");
+        cw_report_cell_str(r, sv->id == cl->id ? "yes" : "");
+    }
+}
+
+int core_cluster_leader(struct core_cluster *cl, const char **why)
+{
+    raft_id lid;
+
+    if (leader_addr(cl, &lid))
+        return 1;
+    *why = no_leader_msg(cl);
+    return 0;
 }
 
 static void tick_closed(uv_handle_t *h);

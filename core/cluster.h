@@ -67,5 +67,11 @@ int core_cluster_join(struct core_cluster *cl, const char *address, cluster_done
 int core_cluster_remove(struct core_cluster *cl, const char *node, cluster_done_fn done,
                         void *arg, const char **msg);
 void core_cluster_status(struct core_cluster *cl, struct cw_sb *out);
+/* Section "cluster" of the status document: state, leader, last change,
+ * peers. */
+struct cw_report;
+void core_cluster_report(struct core_cluster *cl, struct cw_report *r);
+/* 1 when a leader is known (writes work); else 0 and why not. */
+int core_cluster_leader(struct core_cluster *cl, const char **why);
 
 #endif

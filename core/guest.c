@@ -11,6 +11,7 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/report.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -224,4 +225,36 @@ void guest__status(struct core_tunnel *t, struct cw_sb *out)
         fmt_time(g->last_connect_err_at, when, sizeof(when));
         cw_sb_printf(out, "  Last target failure (%s): %s\n", when, g->last_connect_err);
     }
+}
+
+void guest__report_row(struct core_tunnel *t, struct cw_report *r)
+{
+    struct guest *g = &t->guest;
+    char a[CW_ADDR_STRLEN];
+    struct cw_sb l;
+
+    cw_sb_init(&l);
+    for (int i = 0; i < g->addrs.n; i++)
+        cw_sb_printf(&l, "%s%s%s", i ? ", " : "",
+                     cw_addr_fmt((const struct sockaddr *)&g->addrs.addr[i], a, sizeof(a), 1),
+                     (unsigned)i == g->next ? " (in use)" : "");
+    cw_report_row(r);
+    cw_report_cell_str(r, t->cfg->guest_uri);
+    cw_report_cell_str(r, l.len ? cw_sb_str(&l) : (g->fault_since ? "(none)" : "(resolving)"));
+    cw_report_cell_time(r, g->resolved_at);
+    cw_report_cell_str(r, g->fault_since ? cw_dns_strerror(g->status) : "");
+    cw_report_cell_str(r, g->last_connect_err);
+    cw_report_cell_time(r, g->last_connect_err_at);
+    if (g->fault_since)
+        cw_report_state(r, CW_REPORT_ERROR);
+    cw_sb_free(&l);
+}
+
+void guest__health(const struct core_tunnel *t, struct core_tunnel_health *h)
+{
+    const struct guest *g = &t->guest;
+
+    h->guest_fault_since = g->fault_since;
+    h->guest_why = g->fault_since ? cw_dns_strerror(g->status) : "";
+    h->guest_naddrs = g->addrs.n;
 }

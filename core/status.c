@@ -4,12 +4,18 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "core/core.h"
+#include "core/tunnel.h"
+#include "core/xmpp.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define STATUS_INTERVAL_MS 5000
+/* A tunnel may be down this long (the edge restarting, the first connect
+ * after start) before it is a fault; likewise a cluster without a leader
+ * (an election). */
+#define GRACE_S 20
 
 static void daemon_report(struct core *c, struct cw_report *r)
 {
@@ -28,16 +34,67 @@ static void daemon_report(struct core *c, struct cw_report *r)
         cw_report_state(r, CW_REPORT_ERROR);
 }
 
+static void tunnels_report(struct core *c, struct cw_report *r)
+{
+    cw_report_section(r, "tunnels", "SSH tunnels", c->ntunnel ? CW_REPORT_OK : CW_REPORT_OFF);
+    cw_report_table(r, "list", "Tunnels to the edges",
+                    "target,domain,status,since,why,connections_open,connections",
+                    "Target,Domain,Status,Since,Why,Connections open,Connections");
+    for (int i = 0; i < c->ntunnel; i++)
+        core_tunnel_report_row(c->tunnel[i], r);
+    cw_report_section(r, "guest_uri", "Guest account client URI", c->ntunnel ? CW_REPORT_OK
+                                                                             : CW_REPORT_OFF);
+    cw_report_table(r, "list", "Resolved in the inside DNS",
+                    "domain,addresses,resolved_at,dns_fault,last_target_failure,failure_at",
+                    "Domain,Resolved to,Answer of,DNS fault,Last target failure,At");
+    for (int i = 0; i < c->ntunnel; i++)
+        core_tunnel_report_guest(c->tunnel[i], r);
+}
+
 void core_status_report(struct core *c, struct cw_report *r)
 {
     daemon_report(c, r);
     cw_faults_report(c->faults, r);
+    tunnels_report(c, r);
+    if (c->xmpp) {
+        core_xmpp_report(c->xmpp, r);
+    } else {
+        cw_report_section(r, "xmpp", "XMPP service", CW_REPORT_OFF);
+        cw_report_str(r, "configured", "Configured", "no [xmpp] section");
+    }
 }
 
 /* The fault conditions, from the modules' state now. */
 static void evaluate(struct core *c)
 {
-    (void)c;
+    time_t now = time(NULL);
+    struct core_tunnel_health h;
+    const char *why = NULL;
+    char id[CORE_NAME_MAX + 64];
+
+    for (int i = 0; i < c->ntunnel; i++) {
+        core_tunnel_health(c->tunnel[i], &h);
+        snprintf(id, sizeof(id), "tunnel.%s/%s", h.target, h.guest_uri);
+        cw_fault_set(c->faults, id, !h.active && now - h.since >= GRACE_S,
+                     "the SSH tunnel to %s is %s (%s): guests of %s get 502 on the edge; see "
+                     "`causeway tunnel status` and docs/troubleshooting.md", h.target, h.state,
+                     h.reason[0] ? h.reason : "no reason recorded", h.guest_uri);
+        snprintf(id, sizeof(id), "guest-uri.%s", h.guest_uri);
+        cw_fault_set(c->faults, id, h.guest_fault_since != 0,
+                     "the guest account client URI %s does not resolve in the inside DNS (%s): "
+                     "add its A/AAAA record pointing at the webbridge", h.guest_uri, h.guest_why);
+    }
+    if (c->xmpp) {
+        int has = core_xmpp_cluster_leader(c->xmpp, &why);
+
+        if (has)
+            c->leaderless_since = 0;
+        else if (!c->leaderless_since)
+            c->leaderless_since = now;
+        cw_fault_set(c->faults, "cluster.leader", !has && now - c->leaderless_since >= GRACE_S,
+                     "the XMPP cluster has no leader (%s): changes (users, call bridges) are "
+                     "refused; see `causeway xmpp cluster status`", why ? why : "");
+    }
 }
 
 static void status_tick(uv_timer_t *t)

@@ -819,3 +819,34 @@ void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out)
                      "link-listen on this node)\n", (unsigned long long)t->xmpp_failures);
     guest__status(t, out);
 }
+
+void core_tunnel_report_row(struct core_tunnel *t, struct cw_report *r)
+{
+    cw_report_row(r);
+    cw_report_cell_str(r, t->target);
+    cw_report_cell_str(r, t->cfg->guest_uri);
+    cw_report_cell_str(r, state_name(t->state));
+    cw_report_cell_time(r, t->since);
+    cw_report_cell_str(r, t->state == TUN_ACTIVE ? "" : t->reason);
+    cw_report_cell_int(r, t->nsplices + t->nstreams);
+    cw_report_cell_int(r, (int64_t)(t->accepted + t->streams_opened));
+    if (t->state != TUN_ACTIVE)
+        cw_report_state(r, CW_REPORT_ERROR);
+}
+
+void core_tunnel_report_guest(struct core_tunnel *t, struct cw_report *r)
+{
+    guest__report_row(t, r);
+}
+
+void core_tunnel_health(const struct core_tunnel *t, struct core_tunnel_health *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->target = t->target;
+    h->guest_uri = t->cfg->guest_uri;
+    h->active = t->state == TUN_ACTIVE;
+    h->since = t->since;
+    h->state = state_name(t->state);
+    h->reason = t->reason;
+    guest__health(t, h);
+}

@@ -32,4 +32,23 @@ void core_tunnel_row(struct core_tunnel *t, struct cw_sb *out);
 /* Forwards and the guest account client URI's resolved targets. */
 void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out);
 
+/* The status document: one row of the "SSH tunnels" table (Target,
+ * Domain, Status, Since, Why, Connections open, Connections) and one of the
+ * "Guest account client URI" table (Domain, Resolved to, Answer of, DNS
+ * fault, Last target failure, at). */
+struct cw_report;
+void core_tunnel_report_row(struct core_tunnel *t, struct cw_report *r);
+void core_tunnel_report_guest(struct core_tunnel *t, struct cw_report *r);
+
+/* What the fault conditions look at. Strings point into the tunnel. */
+struct core_tunnel_health {
+    const char *target, *guest_uri, *state, *reason;
+    int active;
+    time_t since;
+    time_t guest_fault_since;           /* 0: the guest URI resolves */
+    const char *guest_why;
+    int guest_naddrs;
+};
+void core_tunnel_health(const struct core_tunnel *t, struct core_tunnel_health *h);
+
 #endif

@@ -7,6 +7,7 @@
 #include "common/addr.h"
 #include "common/dns.h"
 #include "common/mux.h"
+#include "common/report.h"
 #include "common/strbuf.h"
 #include "core/config.h"
 #include "core/tunnel.h"
@@ -230,5 +231,9 @@ void guest__connect_ok(struct core_tunnel *t, unsigned idx);
 void guest__connect_failed(struct core_tunnel *t, unsigned idx, const struct sockaddr *a,
                            const char *why, int all_failed);
 void guest__status(struct core_tunnel *t, struct cw_sb *out);
+
+/* guest.c: a row of the "Guest account client URI" table; its health. */
+void guest__report_row(struct core_tunnel *t, struct cw_report *r);
+void guest__health(const struct core_tunnel *t, struct core_tunnel_health *h);
 
 #endif

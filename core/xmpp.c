@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/report.h"
 #include "common/stream.h"
 #include "core/cluster.h"
 #include "xmpp/fedlink.h"
@@ -543,6 +544,30 @@ static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
     }
     j->p = cw_ctl_defer(x->ctl);
     return 0;
+}
+
+/* ---- the status document ------------------------------------------------------ */
+
+void core_xmpp_report(struct core_xmpp *x, struct cw_report *r)
+{
+    if (x->srv) {
+        xmpp_server_report(x->srv, r);
+    } else {
+        cw_report_section(r, "xmpp", "XMPP service", CW_REPORT_OFF);
+        cw_report_str(r, "configured", "Configured", "disabled on this node (`causeway xmpp "
+                      "enable` turns it on)");
+    }
+    if (x->cl) {
+        core_cluster_report(x->cl, r);
+    } else {
+        cw_report_section(r, "cluster", "XMPP cluster", CW_REPORT_OFF);
+        cw_report_str(r, "configured", "Configured", "no [cluster] section: a single node");
+    }
+}
+
+int core_xmpp_cluster_leader(struct core_xmpp *x, const char **why)
+{
+    return !x->cl || core_cluster_leader(x->cl, why);
 }
 
 /* ---- start and stop ---------------------------------------------------------- */

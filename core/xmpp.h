@@ -17,4 +17,11 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
                                   struct cw_ctl *ctl);
 void core_xmpp_stop(struct core_xmpp *x);
 
+/* Sections "xmpp", "callbridges" and "cluster" of the status document. */
+struct cw_report;
+void core_xmpp_report(struct core_xmpp *x, struct cw_report *r);
+/* 1 when writes can go through a leader (or there is no cluster); else 0
+ * and why not. */
+int core_xmpp_cluster_leader(struct core_xmpp *x, const char **why);
+
 #endif

@@ -94,3 +94,13 @@ void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out)
 {
     s2s_status(ef->gw, out);
 }
+
+void edge_federation_report(const struct edge_federation *ef, struct cw_report *r)
+{
+    s2s_report(ef->gw, r);
+}
+
+int edge_federation_links_down(const struct edge_federation *ef, char *why, size_t len)
+{
+    return s2s_core_links_down(ef->gw, why, len);
+}

@@ -17,5 +17,8 @@ struct edge_federation *edge_federation_start(uv_loop_t *loop, struct edge_feder
                                               char *err, size_t errlen);
 void edge_federation_stop(struct edge_federation *ef);
 void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out);
+struct cw_report;
+void edge_federation_report(const struct edge_federation *ef, struct cw_report *r);
+int edge_federation_links_down(const struct edge_federation *ef, char *why, size_t len);
 
 #endif

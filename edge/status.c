@@ -3,13 +3,23 @@
 #include "common/ctl.h"
 #include "common/log.h"
 #include "common/stats.h"
+#include "common/stream.h"
 #include "edge/edge.h"
+#include "edge/federation.h"
+#include "edge/tunnel.h"
+#include "turn/turn.h"
+#include "webproxy/webproxy.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define STATUS_INTERVAL_MS 5000
+/* A tunnel link may be down this long (a core restarting, the first
+ * connect after start) before it is a fault. */
+#define LINK_GRACE_S 20
+/* A certificate that expires within this many days is a fault. */
+#define CERT_WARN_DAYS 14
 
 static void daemon_report(struct edge *e, struct cw_report *r)
 {
@@ -28,16 +38,89 @@ static void daemon_report(struct edge *e, struct cw_report *r)
         cw_report_state(r, CW_REPORT_ERROR);
 }
 
+/* A section that says the feature is not configured, so a reader of the
+ * page or the API sees that rather than nothing. */
+static void off_section(struct cw_report *r, const char *key, const char *title, const char *what)
+{
+    cw_report_section(r, key, title, CW_REPORT_OFF);
+    cw_report_str(r, "configured", "Configured", what);
+}
+
 void edge_status_report(struct edge *e, struct cw_report *r)
 {
     daemon_report(e, r);
     cw_faults_report(e->faults, r);
+    if (e->turn)
+        turn_relay_report(e->turn, r);
+    else
+        off_section(r, "turn", "TURN server", "no (enabled = no in [turn])");
+    if (e->tunnel)
+        tunnel_report(e->tunnel, r);
+    else
+        off_section(r, "tunnel", "SSH tunnel endpoint", "no [tunnel] section");
+    if (e->webproxy)
+        webproxy_report(e->webproxy, r);
+    else
+        off_section(r, "webproxy", "Web proxy", "no [webproxy] section");
+    if (e->fed)
+        edge_federation_report(e->fed, r);
+    else
+        off_section(r, "federation", "XMPP federation", "no [federation] section");
+}
+
+/* Tunnel links down past the grace time; certificates that expire soon or
+ * do not cover a host. */
+static void evaluate_webproxy(struct edge *e)
+{
+    const struct wp_options *o = &e->cfg.webproxy;
+    const struct cw_tls_ctx *tls = webproxy_tls_ctx(e->webproxy);
+    time_t now = time(NULL);
+    struct webproxy_link_info li;
+    char id[128], sans[512];
+
+    for (int i = 0; webproxy_link_info(e->webproxy, i, &li) == 0; i++) {
+        snprintf(id, sizeof(id), "tunnel.link.%s", li.name);
+        cw_fault_set(e->faults, id, !li.up && now - li.since >= LINK_GRACE_S,
+                     "no core holds the tunnel forward %s (%s): guests get 502; check `causeway "
+                     "tunnel status` on the core and that it reaches this edge's SSH port",
+                     li.name, li.why[0] ? li.why : li.state);
+    }
+    for (int i = 0; i < o->nhost; i++) {
+        snprintf(id, sizeof(id), "webproxy.certificate.%s", o->host[i].name);
+        cw_fault_set(e->faults, id, !tls || !cw_tls_ctx_covers(tls, o->host[i].name),
+                     "no certificate names %s: browsers show \"Not secure\"; get a certificate "
+                     "with %s among its subjectAltNames, then `causeway webproxy reload`",
+                     o->host[i].name, o->host[i].name);
+    }
+    for (unsigned i = 0; tls && i < cw_tls_ctx_cert_count(tls); i++) {
+        time_t na = 0;
+
+        if (cw_tls_ctx_cert_info(tls, i, sans, sizeof(sans), &na) < 0 || !na)
+            continue;
+        snprintf(id, sizeof(id), "webproxy.expiry.%u", i + 1);
+        cw_fault_set(e->faults, id, na - now < CERT_WARN_DAYS * 86400,
+                     "the certificate for %s %s %lld days: renew it, then `causeway webproxy "
+                     "reload`", sans, na < now ? "expired" : "expires in",
+                     (long long)((na > now ? na - now : now - na) / 86400));
+    }
 }
 
 /* The fault conditions, from the modules' state now. */
 static void evaluate(struct edge *e)
 {
-    (void)e;
+    char why[512];
+
+    if (e->tunnel)
+        cw_fault_set(e->faults, "tunnel.sshd", !tunnel_sshd_running(e->tunnel, why, sizeof(why)),
+                     "the tunnels' sshd is not running (%s): cores cannot connect; see the edge's "
+                     "log for sshd's own lines", why);
+    if (e->webproxy)
+        evaluate_webproxy(e);
+    if (e->fed)
+        cw_fault_set(e->faults, "federation.core-link",
+                     edge_federation_links_down(e->fed, why, sizeof(why)) > 0,
+                     "the federation link to the core is down (%s): stanzas from remote domains "
+                     "are bounced; check the tunnel and [federation] core", why);
 }
 
 static void status_tick(uv_timer_t *t)

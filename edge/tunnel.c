@@ -3,6 +3,7 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/report.h"
 #include "common/sshkey.h"
 #include "edge/tunnel_keys.h"
 
@@ -436,4 +437,58 @@ void tunnel_status(struct tunnel *tn, struct cw_sb *out)
     else if (n == 0)
         cw_sb_printf(out, "    (none: run `causeway tunnel trust NAME KEY` with the key a core "
                      "printed)\n");
+}
+
+static void report_core(const char *name, const char *fp, void *arg)
+{
+    struct cw_report *r = arg;
+
+    cw_report_row(r);
+    cw_report_cell_str(r, name);
+    cw_report_cell_str(r, fp);
+}
+
+void tunnel_report(struct tunnel *tn, struct cw_report *r)
+{
+    const struct edge_tunnel_config *t = &tn->t;
+    char buf[CW_ADDR_STRLEN], err[512];
+    struct cw_sb l;
+    int n;
+
+    cw_report_section(r, "tunnel", "SSH tunnel endpoint", tn->running ? CW_REPORT_OK : CW_REPORT_ERROR);
+    cw_report_str(r, "sshd", "sshd", tn->running ? "running" : "NOT running");
+    if (tn->running) {
+        cw_report_int(r, "pid", "sshd process", tn->pid);
+        cw_report_time(r, "since", "Since", tn->since);
+    } else {
+        cw_report_str(r, "why", "Why", tn->last_exit[0] ? tn->last_exit : "did not start");
+    }
+    cw_report_int(r, "restarts", "Restarts", tn->restarts);
+    cw_sb_init(&l);
+    for (int i = 0; i < t->nlisten; i++)
+        cw_sb_printf(&l, "%s%s", i ? ", " : "",
+                     cw_addr_fmt((const struct sockaddr *)&t->listen[i], buf, sizeof(buf), 1));
+    cw_report_str(r, "listening", "Listening", cw_sb_str(&l));
+    cw_sb_clear(&l);
+    cw_report_str(r, "host_key", "Host key", tn->fp);
+    cw_report_str(r, "user", "Login user", t->user);
+    for (int p = 0; p < t->npermit; p++)
+        cw_sb_printf(&l, "%s127.0.0.1:%u", p ? ", " : "", t->permit[p]);
+    cw_report_str(r, "permit_listen", "Cores may listen on", l.len ? cw_sb_str(&l) : "(none)");
+    cw_sb_free(&l);
+    cw_report_table(r, "trusted_cores", "Trusted cores", "name,key", "Core,Key fingerprint");
+    n = tunnel_keys_foreach(t, report_core, r, err, sizeof(err));
+    if (n < 0) {
+        cw_report_str(r, "keys_error", "Trusted keys file", err);
+        cw_report_state(r, CW_REPORT_ERROR);
+    } else if (n == 0) {
+        cw_report_state(r, CW_REPORT_WARN);
+    }
+}
+
+int tunnel_sshd_running(const struct tunnel *tn, char *why, size_t len)
+{
+    if (!tn->running)
+        snprintf(why, len, "%s", tn->last_exit[0] ? tn->last_exit : "did not start");
+    return tn->running;
 }

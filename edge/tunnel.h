@@ -23,4 +23,10 @@ void tunnel_stop(struct tunnel *tn);
 /* The `causeway tunnel status` text. */
 void tunnel_status(struct tunnel *tn, struct cw_sb *out);
 
+/* Section "tunnel" of the status document. */
+struct cw_report;
+void tunnel_report(struct tunnel *tn, struct cw_report *r);
+/* 1 when sshd runs; else 0 and why it does not. */
+int tunnel_sshd_running(const struct tunnel *tn, char *why, size_t len);
+
 #endif

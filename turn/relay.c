@@ -267,6 +267,25 @@ void turn_relay_list(struct turn_relay *r, struct cw_sb *out)
         worker_call(&r->w[i], list_one, out);
 }
 
+static void report_one(struct turn_server *s, void *arg)
+{
+    turn__report_allocs(s, arg);
+}
+
+void turn_relay_report(struct turn_relay *r, struct cw_report *rep)
+{
+    unsigned per[WORKERS_MAX];
+
+    relay_sum_stats(r, per);
+    turn__report(&r->o, &r->sh, &r->sum, rep);
+    cw_report_table(rep, "allocations", "Allocations",
+                    "user,proto,client,relay,left_s,perms,chans,pkts_out,pkts_in",
+                    "User,Transport,Client,Relay,Lifetime left (s),Permissions,Channels,"
+                    "Packets out,Packets in");
+    for (unsigned i = 0; i < r->nworkers; i++)
+        worker_call(&r->w[i], report_one, rep);
+}
+
 struct turn_server *turn__relay_worker(struct turn_relay *r, unsigned i)
 {
     return i < r->nworkers ? r->w[i].srv : NULL;

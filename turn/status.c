@@ -87,3 +87,95 @@ void turn__list(struct turn_server *s, struct cw_sb *out)
                      a->expires > now ? (a->expires - now) / 1000 : 0, a->nperms, a->nchans,
                      a->pkts_to_peer, a->pkts_to_client);
 }
+
+/* ---- the status document (admin pages and API, `causeway status`) ---------- */
+
+static const char *proto_name(int proto)
+{
+    return proto == TURN_TLS ? "tls" : proto == TURN_TCP ? "tcp" : "udp";
+}
+
+void turn__report(const struct turn_options *o, struct turn_shared *sh, const struct turn_stats *st,
+                  struct cw_report *r)
+{
+    char buf[CW_ADDR_STRLEN];
+    struct cw_sb l;
+
+    cw_sb_init(&l);
+    cw_report_section(r, "turn", "TURN server", CW_REPORT_OK);
+    for (int i = 0; i < o->nlisten; i++)
+        cw_sb_printf(&l, "%s%s (udp, tcp)", l.len ? ", " : "",
+                     cw_addr_fmt((struct sockaddr *)&o->listen[i], buf, sizeof(buf), 1));
+    for (int i = 0; i < o->ntls_listen; i++)
+        cw_sb_printf(&l, "%s%s (tls)", l.len ? ", " : "",
+                     cw_addr_fmt((struct sockaddr *)&o->tls_listen[i], buf, sizeof(buf), 1));
+    cw_report_str(r, "listening", "Listening", cw_sb_str(&l));
+    cw_sb_clear(&l);
+    if (o->has_relay4)
+        cw_sb_str_add(&l, cw_addr_fmt((struct sockaddr *)&o->relay4, buf, sizeof(buf), 0));
+    if (o->has_relay6)
+        cw_sb_printf(&l, "%s%s", l.len ? ", " : "",
+                     cw_addr_fmt((struct sockaddr *)&o->relay6, buf, sizeof(buf), 0));
+    cw_report_str(r, "relay_addresses", "Relay addresses", cw_sb_str(&l));
+    cw_report_strf(r, "relay_ports", "Relay ports", "%u-%u", o->port_min, o->port_max);
+    cw_sb_clear(&l);
+    if (o->has_public4)
+        cw_sb_str_add(&l, cw_addr_fmt((struct sockaddr *)&o->public4, buf, sizeof(buf), 0));
+    if (o->has_public6)
+        cw_sb_printf(&l, "%s%s", l.len ? ", " : "",
+                     cw_addr_fmt((struct sockaddr *)&o->public6, buf, sizeof(buf), 0));
+    cw_report_str(r, "advertised", "Advertised (static NAT)", l.len ? cw_sb_str(&l) : "-");
+    cw_report_str(r, "realm", "Realm", o->realm);
+    turn__lock(sh);
+    cw_report_int(r, "ports_in_use", "Relay ports in use", sh->ports4.used + sh->ports6.used);
+    cw_report_bool(r, "local_users", "Local users", o->userdb_path != NULL);
+    cw_report_bool(r, "rest_secret", "REST secret", sh->rest_secret_len > 0);
+    turn__unlock(sh);
+    cw_report_int(r, "clients", "Active clients",
+                  (int64_t)(st->allocs_by_proto[TURN_UDP] + st->clients_tcp + st->clients_tls));
+    cw_report_int(r, "relays", "Active relays", (int64_t)st->allocs_active);
+    cw_report_int(r, "relays_udp", "Relays for UDP clients", (int64_t)st->allocs_by_proto[TURN_UDP]);
+    cw_report_int(r, "relays_tcp", "Relays for TCP clients", (int64_t)st->allocs_by_proto[TURN_TCP]);
+    cw_report_int(r, "relays_tls", "Relays for TLS clients", (int64_t)st->allocs_by_proto[TURN_TLS]);
+    cw_report_int(r, "max_allocations", "Most relays", o->max_allocations);
+    cw_report_int(r, "permissions", "Permissions", (int64_t)st->perms_active);
+    cw_report_int(r, "channels", "Channels", (int64_t)st->chans_active);
+    cw_report_int(r, "pkts_to_peer", "Packets relayed to peers", (int64_t)st->pkts_to_peer);
+    cw_report_int(r, "pkts_to_client", "Packets relayed to clients", (int64_t)st->pkts_to_client);
+    cw_report_int(r, "auth_failures", "Failed authentications", (int64_t)st->auth_failures);
+    cw_report_int(r, "peers_refused", "Peers refused by policy", (int64_t)st->peer_denied);
+    cw_report_int(r, "quota_rejects", "Quota refusals (486)", (int64_t)st->quota_rejects);
+    cw_report_int(r, "capacity_rejects", "Capacity refusals (508)", (int64_t)st->capacity_rejects);
+    cw_report_int(r, "dropped", "Datagrams dropped", (int64_t)st->dropped);
+    if (o->max_allocations && st->allocs_active >= o->max_allocations)
+        cw_report_state(r, CW_REPORT_WARN);
+    cw_report_table(r, "users", "Allocations per user", "user,allocations", "User,Allocations");
+    turn__lock(sh);
+    for (unsigned i = 0; i < 256; i++)
+        for (struct turn_ucount *u = sh->ucounts[i]; u; u = u->next) {
+            cw_report_row(r);
+            cw_report_cell_str(r, u->name);
+            cw_report_cell_int(r, u->n);
+        }
+    turn__unlock(sh);
+    cw_sb_free(&l);
+}
+
+void turn__report_allocs(struct turn_server *s, struct cw_report *r)
+{
+    char cb[CW_ADDR_STRLEN], rb[CW_ADDR_STRLEN];
+    uint64_t now = turn__now(s);
+
+    for (struct turn_alloc *a = s->allocs; a; a = a->next) {
+        cw_report_row(r);
+        cw_report_cell_str(r, a->user->name);
+        cw_report_cell_str(r, proto_name(a->client.proto));
+        cw_report_cell_str(r, cw_addr_fmt(&a->client.addr.sa, cb, sizeof(cb), 1));
+        cw_report_cell_str(r, cw_addr_fmt(&a->relay.sa, rb, sizeof(rb), 1));
+        cw_report_cell_int(r, (int64_t)(a->expires > now ? (a->expires - now) / 1000 : 0));
+        cw_report_cell_int(r, a->nperms);
+        cw_report_cell_int(r, a->nchans);
+        cw_report_cell_int(r, (int64_t)a->pkts_to_peer);
+        cw_report_cell_int(r, (int64_t)a->pkts_to_client);
+    }
+}

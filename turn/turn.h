@@ -82,5 +82,9 @@ void turn_relay_set_rest_secret(struct turn_relay *r, const uint8_t *secret, siz
 void turn_relay_status(struct turn_relay *r, struct cw_sb *out);
 /* One line per allocation (user, client, relay, lifetime left, counters). */
 void turn_relay_list(struct turn_relay *r, struct cw_sb *out);
+/* Section "turn" of the status document: the status above, allocations per
+ * user and the allocations table. */
+struct cw_report;
+void turn_relay_report(struct turn_relay *r, struct cw_report *rep);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "common/report.h"
 #include "turn/auth.h"
 #include "turn/stun.h"
 #include "turn/turn.h"
@@ -308,6 +309,11 @@ void turn__status(const struct turn_options *o, struct turn_shared *sh,
                   const struct turn_stats *st, const unsigned *allocs_per_worker,
                   unsigned nworkers, struct cw_sb *out);
 void turn__list(struct turn_server *s, struct cw_sb *out);
+/* The same for the status document: section "turn", and one allocation row
+ * per call of turn__report_allocs (on each worker's thread). */
+void turn__report(const struct turn_options *o, struct turn_shared *sh, const struct turn_stats *st,
+                  struct cw_report *r);
+void turn__report_allocs(struct turn_server *s, struct cw_report *r);
 /* Worker i's server (tests and fuzzing drive it directly). */
 struct turn_server *turn__relay_worker(struct turn_relay *r, unsigned i);
 

@@ -384,10 +384,23 @@ struct cw_mux_stream *wp__link_open(struct wp_link *l, struct wp_upstream *u)
     return ms;
 }
 
+static const char *const link_names[] = { "down", "connecting", "handshake", "up",
+                                          "not spoken by the core", "closed" };
+
+void wp__link_info(const struct wp_link *l, struct webproxy_link_info *info)
+{
+    snprintf(info->name, sizeof(info->name), "%s", l->name);
+    info->state = link_names[l->state];
+    info->up = l->state == LS_UP;
+    info->since = l->since;
+    snprintf(info->why, sizeof(info->why), "%s", l->state == LS_UP ? "" : l->why);
+    info->streams_open = l->state == LS_UP ? cw_mux_streams(l->mux) : 0;
+    info->streams = l->streams;
+}
+
 void wp__link_status(const struct wp_link *l, struct cw_sb *out)
 {
-    static const char *const names[] = { "down", "connecting", "handshake", "up",
-                                         "not spoken by the core", "closed" };
+    const char *const *names = link_names;
     char since[32];
     struct tm tm;
 

@@ -425,15 +425,22 @@ void wp__access(struct webproxy *wp, struct wp_conn *c)
     fwrite(l->s, 1, l->len, wp->access);
 }
 
+void wp__listeners_text(const struct webproxy *wp, struct cw_sb *out, const char *sep)
+{
+    char a[80];
+
+    for (int i = 0; i < wp->nlst; i++)
+        cw_sb_printf(out, "%s%s (%s)", i ? sep : "",
+                     cw_addr_fmt((const struct sockaddr *)&wp->lst[i]->addr, a, sizeof(a), 1),
+                     wp->lst[i]->tls ? "https" : "http, redirects to https");
+}
+
 void webproxy_status(struct webproxy *wp, struct cw_sb *out)
 {
     char a[80];
 
-    cw_sb_printf(out, "Web proxy:\n  Listening:");
-    for (int i = 0; i < wp->nlst; i++)
-        cw_sb_printf(out, " %s (%s)",
-                     cw_addr_fmt((const struct sockaddr *)&wp->lst[i]->addr, a, sizeof(a), 1),
-                     wp->lst[i]->tls ? "https" : "http, redirects to https");
+    cw_sb_printf(out, "Web proxy:\n  Listening: ");
+    wp__listeners_text(wp, out, " ");
     cw_sb_printf(out, "\n  Hosts:\n");
     for (int i = 0; i < wp->o.nhost; i++)
         cw_sb_printf(out, "    %s -> %s\n", wp->o.host[i].name,

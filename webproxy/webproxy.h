@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <uv.h>
 
 #include "common/strbuf.h"
@@ -60,5 +61,27 @@ void webproxy_reopen_log(struct webproxy *wp);
 void webproxy_close(struct webproxy *wp, unsigned grace_ms, void (*done)(void *), void *arg);
 /* `causeway webproxy status`. */
 void webproxy_status(struct webproxy *wp, struct cw_sb *out);
+
+/* Section "webproxy" of the status document: listeners, hosts, the
+ * certificates with their names and expiry, connections, requests and
+ * errors, the tunnel links. */
+struct cw_report;
+void webproxy_report(struct webproxy *wp, struct cw_report *r);
+
+/* The certificates in use now (borrowed: valid until the next reload). */
+const struct cw_tls_ctx *webproxy_tls_ctx(const struct webproxy *wp);
+
+/* A tunnel link to a core (one per backend address that speaks the mux). */
+struct webproxy_link_info {
+    char name[64];              /* the backend address */
+    const char *state;          /* "up", "down", "connecting", ... */
+    int up;
+    time_t since;               /* state changed */
+    char why[200];              /* why not up */
+    unsigned streams_open;
+    uint64_t streams;
+};
+/* The i-th link, 0.. ; -1 past the last. */
+int webproxy_link_info(const struct webproxy *wp, int i, struct webproxy_link_info *info);
 
 #endif

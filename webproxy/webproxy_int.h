@@ -170,7 +170,10 @@ void wp__link_close(struct wp_link *l);
 int wp__link_up(const struct wp_link *l);
 /* A new stream on an up link, for u. NULL when none can be opened. */
 struct cw_mux_stream *wp__link_open(struct wp_link *l, struct wp_upstream *u);
+void wp__link_info(const struct wp_link *l, struct webproxy_link_info *info);
 void wp__link_status(const struct wp_link *l, struct cw_sb *out);
+/* proxy.c: the listeners, "ADDR (https)SEPADDR (http, redirects to https)". */
+void wp__listeners_text(const struct webproxy *wp, struct cw_sb *out, const char *sep);
 /* proxy.c: the route's link, or NULL. */
 struct wp_link *wp__route_link(struct webproxy *wp, const struct wp_host *route);
 

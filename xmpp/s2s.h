@@ -83,5 +83,10 @@ struct s2s_gateway *s2s_create(uv_loop_t *loop, const struct s2s_opts *o, char *
 void s2s_close(struct s2s_gateway *gw);
 /* `causeway xmpp federation status`. */
 void s2s_status(const struct s2s_gateway *gw, struct cw_sb *out);
+/* Section "federation" of the status document. */
+struct cw_report;
+void s2s_report(const struct s2s_gateway *gw, struct cw_report *r);
+/* How many links to the core nodes are not up; why names the first. */
+int s2s_core_links_down(const struct s2s_gateway *gw, char *why, size_t len);
 
 #endif

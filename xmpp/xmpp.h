@@ -71,5 +71,10 @@ void xmpp_server_batch(struct xmpp_server *srv, int begin);
 /* Listeners, connections, sessions, components and federation links, for
  * `xmpp status`. */
 void xmpp_server_status(const struct xmpp_server *srv, struct cw_sb *out);
+/* Sections "xmpp" (listeners, counters, domains) and "callbridges" (each
+ * configured component and the node it is connected to) of the status
+ * document. */
+struct cw_report;
+void xmpp_server_report(const struct xmpp_server *srv, struct cw_report *r);
 
 #endif

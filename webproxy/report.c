@@ -1,0 +1,103 @@
+/* report.c - the web proxy's section of the status document: what it
+ * listens on, the hosts it serves and where they go, the certificates with
+ * their names and expiry, and the tunnel links to the cores. */
+#include "webproxy/webproxy_int.h"
+
+#include "common/addr.h"
+#include "common/report.h"
+#include "common/stream.h"
+
+#include <stdio.h>
+
+/* Certificates that expire within this many days show as a warning. */
+#define CERT_WARN_DAYS 14
+
+int webproxy_link_info(const struct webproxy *wp, int i, struct webproxy_link_info *info)
+{
+    if (i < 0 || i >= wp->nlinks)
+        return -1;
+    wp__link_info(wp->link_list[i], info);
+    return 0;
+}
+
+const struct cw_tls_ctx *webproxy_tls_ctx(const struct webproxy *wp)
+{
+    return wp->tls;
+}
+
+static void report_certs(struct webproxy *wp, struct cw_report *r)
+{
+    time_t now = time(NULL);
+
+    cw_report_table(r, "certificates", "Certificates", "names,not_after,days_left",
+                    "Names (subjectAltName),Valid until,Days left");
+    for (unsigned i = 0; wp->tls && i < cw_tls_ctx_cert_count(wp->tls); i++) {
+        char sans[512];
+        time_t na = 0;
+        long days;
+
+        if (cw_tls_ctx_cert_info(wp->tls, i, sans, sizeof(sans), &na) < 0)
+            continue;
+        days = na ? (long)((na - now) / 86400) : 0;
+        cw_report_row(r);
+        cw_report_cell_str(r, sans[0] ? sans : "(none)");
+        cw_report_cell_time(r, na);
+        cw_report_cell_int(r, days);
+        if (na && na < now)
+            cw_report_state(r, CW_REPORT_ERROR);
+        else if (na && days < CERT_WARN_DAYS)
+            cw_report_state(r, CW_REPORT_WARN);
+    }
+}
+
+void webproxy_report(struct webproxy *wp, struct cw_report *r)
+{
+    char a[CW_ADDR_STRLEN];
+    struct cw_sb l;
+
+    cw_sb_init(&l);
+    cw_report_section(r, "webproxy", "Web proxy", CW_REPORT_OK);
+    wp__listeners_text(wp, &l, ", ");
+    cw_report_str(r, "listening", "Listening", cw_sb_str(&l));
+    cw_sb_free(&l);
+    cw_report_int(r, "connections", "Connections open", wp->nconns);
+    cw_report_int(r, "max_connections", "Most connections", wp->o.max_connections);
+    cw_report_int(r, "accepted", "Connections accepted", (int64_t)wp->accepted);
+    cw_report_int(r, "refused", "Connections refused (limits)", (int64_t)wp->refused);
+    cw_report_int(r, "requests", "Requests", (int64_t)wp->requests);
+    cw_report_int(r, "responses_2xx", "Answers 2xx", (int64_t)wp->by_class[2]);
+    cw_report_int(r, "responses_3xx", "Answers 3xx", (int64_t)wp->by_class[3]);
+    cw_report_int(r, "responses_4xx", "Answers 4xx", (int64_t)wp->by_class[4]);
+    cw_report_int(r, "responses_5xx", "Answers 5xx", (int64_t)wp->by_class[5]);
+    cw_report_int(r, "backend_failures", "Backend failures", (int64_t)wp->upstream_errors);
+    cw_report_table(r, "hosts", "Hosts (guest account client URIs)", "host,backend,covered",
+                    "Host,Backend,Certificate covers it");
+    for (int i = 0; i < wp->o.nhost; i++) {
+        int covered = wp->tls && cw_tls_ctx_covers(wp->tls, wp->o.host[i].name);
+
+        cw_report_row(r);
+        cw_report_cell_str(r, wp->o.host[i].name);
+        cw_report_cell_str(r, cw_addr_fmt((const struct sockaddr *)&wp->o.host[i].backend, a,
+                                          sizeof(a), 1));
+        cw_report_cell_str(r, covered ? "yes" : "NO (browsers say \"Not secure\")");
+        if (!covered)
+            cw_report_state(r, CW_REPORT_WARN);
+    }
+    report_certs(wp, r);
+    cw_report_table(r, "links", "Tunnel links to the cores", "backend,state,since,why,streams_open,streams",
+                    "Backend,State,Since,Why not up,Streams open,Streams opened");
+    for (int i = 0; i < wp->nlinks; i++) {
+        struct webproxy_link_info li;
+
+        wp__link_info(wp->link_list[i], &li);
+        cw_report_row(r);
+        cw_report_cell_str(r, li.name);
+        cw_report_cell_str(r, li.state);
+        cw_report_cell_time(r, li.since);
+        cw_report_cell_str(r, li.why);
+        cw_report_cell_int(r, li.streams_open);
+        cw_report_cell_int(r, (int64_t)li.streams);
+        if (!li.up)
+            cw_report_state(r, CW_REPORT_ERROR);
+    }
+}
