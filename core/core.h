@@ -28,7 +28,8 @@ struct core {
     struct cw_faults *faults;
     uv_timer_t status_timer;    /* re-evaluates the fault conditions */
     time_t started;
-    time_t leaderless_since;    /* the cluster lost its leader; 0: it has one */
+    time_t leaderless_since;
+    uint64_t m_tunnels, m_tunnels_active;   /* gauges for the metrics */    /* the cluster lost its leader; 0: it has one */
     int stopping;
 };
 

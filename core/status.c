@@ -138,6 +138,28 @@ static int ctl_faults(void *arg, int argc, char **argv, struct cw_sb *out)
     return ctl_status(arg, words[1] ? 2 : 1, words, out);
 }
 
+static void refresh_stats(void *arg)
+{
+    struct core *c = arg;
+    struct core_tunnel_health h;
+
+    c->m_tunnels = (uint64_t)c->ntunnel;
+    c->m_tunnels_active = 0;
+    for (int i = 0; i < c->ntunnel; i++) {
+        core_tunnel_health(c->tunnel[i], &h);
+        c->m_tunnels_active += h.active;
+    }
+}
+
+/* `metrics [prometheus]`, as on the edge. */
+static int ctl_metrics(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    struct core *c = arg;
+
+    cw_stats_dump(c->stats, out, argc > 0 && !strcmp(argv[0], "prometheus"));
+    return 0;
+}
+
 int core_status_start(struct core *c)
 {
     c->started = time(NULL);
@@ -148,6 +170,11 @@ int core_status_start(struct core *c)
     if (c->stats)
         cw_stats_add(c->stats, "faults_active", "Fault conditions raised now",
                      CW_STAT_GAUGE, cw_faults_active(c->faults));
+    cw_stats_add_refresh(c->stats, refresh_stats, c);
+    cw_stats_add(c->stats, "tunnels", "SSH tunnels configured", CW_STAT_GAUGE, &c->m_tunnels);
+    cw_stats_add(c->stats, "tunnels_active", "SSH tunnels up now", CW_STAT_GAUGE,
+                 &c->m_tunnels_active);
+    cw_ctl_register(c->ctl, "metrics", ctl_metrics, c);
     cw_ctl_register(c->ctl, "status", ctl_status, c);
     cw_ctl_register(c->ctl, "faults", ctl_faults, c);
     uv_timer_init(c->loop, &c->status_timer);

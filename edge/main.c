@@ -326,6 +326,7 @@ static int edge_start(struct edge *e)
             CW_ERROR("edge", "web proxy not started: %s", err);
             return -1;
         }
+        webproxy_register_stats(e->webproxy, e->stats);
     }
     if (c->fed.enabled) {
         e->fed = edge_federation_start(e->loop, &c->fed, err, sizeof(err));

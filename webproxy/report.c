@@ -7,6 +7,8 @@
 #include "common/report.h"
 #include "common/stream.h"
 
+#include "common/stats.h"
+
 #include <stdio.h>
 
 /* Certificates that expire within this many days show as a warning. */
@@ -100,4 +102,41 @@ void webproxy_report(struct webproxy *wp, struct cw_report *r)
         if (!li.up)
             cw_report_state(r, CW_REPORT_ERROR);
     }
+}
+
+static void refresh_stats(void *arg)
+{
+    struct webproxy *wp = arg;
+    int up = 0;
+
+    for (int i = 0; i < wp->nlinks; i++)
+        up += wp__link_up(wp->link_list[i]);
+    wp->m_conns = wp->nconns;
+    wp->m_links_up = (uint64_t)up;
+    wp->m_links = (uint64_t)wp->nlinks;
+}
+
+void webproxy_register_stats(struct webproxy *wp, struct cw_stats *st)
+{
+    static const char *const cls[6] = { NULL, "1xx", "2xx", "3xx", "4xx", "5xx" };
+    static const char *const names[6] = { NULL, "webproxy_responses_1xx_total",
+                                          "webproxy_responses_2xx_total",
+                                          "webproxy_responses_3xx_total",
+                                          "webproxy_responses_4xx_total",
+                                          "webproxy_responses_5xx_total" };
+
+    cw_stats_add_refresh(st, refresh_stats, wp);
+    cw_stats_add(st, "webproxy_connections", "client connections open now", CW_STAT_GAUGE, &wp->m_conns);
+    cw_stats_add(st, "webproxy_accepted_total", "client connections accepted", CW_STAT_COUNTER,
+                 &wp->accepted);
+    cw_stats_add(st, "webproxy_refused_total", "client connections refused by the limits",
+                 CW_STAT_COUNTER, &wp->refused);
+    cw_stats_add(st, "webproxy_requests_total", "requests", CW_STAT_COUNTER, &wp->requests);
+    for (int i = 1; i < 6; i++)
+        cw_stats_add(st, names[i], cls[i], CW_STAT_COUNTER, &wp->by_class[i]);
+    cw_stats_add(st, "webproxy_backend_failures_total", "backend connections that failed",
+                 CW_STAT_COUNTER, &wp->upstream_errors);
+    cw_stats_add(st, "webproxy_links_up", "tunnel links to the cores up now", CW_STAT_GAUGE,
+                 &wp->m_links_up);
+    cw_stats_add(st, "webproxy_links", "tunnel links to the cores", CW_STAT_GAUGE, &wp->m_links);
 }

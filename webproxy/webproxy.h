@@ -68,6 +68,11 @@ void webproxy_status(struct webproxy *wp, struct cw_sb *out);
 struct cw_report;
 void webproxy_report(struct webproxy *wp, struct cw_report *r);
 
+/* Registers the proxy's counters and gauges (webproxy_*) for the metrics;
+ * st must not be dumped after the proxy is closed. */
+struct cw_stats;
+void webproxy_register_stats(struct webproxy *wp, struct cw_stats *st);
+
 /* The certificates in use now (borrowed: valid until the next reload). */
 const struct cw_tls_ctx *webproxy_tls_ctx(const struct webproxy *wp);
 

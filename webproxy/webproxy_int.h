@@ -133,6 +133,7 @@ struct webproxy {
     int at_limit_logged;
     /* Counters for status. */
     uint64_t accepted, refused, requests, by_class[6], upstream_errors;
+    uint64_t m_conns, m_links_up, m_links;  /* gauges for the metrics, set when they are read */
 };
 
 /* backend.c */

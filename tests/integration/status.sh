@@ -131,6 +131,12 @@ check "a guest URI the inside DNS cannot answer raises guest-uri.webbridge.insid
 check "... its text says what record to add" grep -q 'add its A/AAAA record pointing at the webbridge' "$WORK/cf.json"
 cwc status guest_uri > "$WORK/g.txt" 2>&1
 check "... and the guest URI table shows the DNS fault" grep -Eq 'webbridge.inside.test +\(none\)' "$WORK/g.txt"
+cwc metrics prometheus > "$WORK/core-metrics.txt" 2>&1
+check "the core's metrics: tunnels up (causeway_tunnels_active) and faults" \
+    sh -c "grep -q '^causeway_tunnels_active 2' '$WORK/core-metrics.txt' && grep -q '^# TYPE causeway_faults_active gauge' '$WORK/core-metrics.txt'"
+cw metrics prometheus > "$WORK/metrics.txt" 2>&1
+check "the edge's metrics: the web proxy's tunnel links up and requests" \
+    sh -c "grep -q '^causeway_webproxy_links_up 1' '$WORK/metrics.txt' && grep -q '^causeway_webproxy_requests_total 0' '$WORK/metrics.txt'"
 check "an unknown section is an error naming it" \
     sh -c "! '$BIN/causeway' -c '$WORK/core.conf' status nosuch > '$WORK/ns.txt' 2>&1 && grep -q 'no status section \"nosuch\"' '$WORK/ns.txt'"
 
