@@ -28,6 +28,7 @@ struct edge {
     struct cw_faults *faults;
     uv_timer_t status_timer;    /* re-evaluates the fault conditions */
     time_t started;
+    time_t fed_down_since;      /* the federation link to the core went down; 0: up */
     int stopping;
 };
 

@@ -116,11 +116,18 @@ static void evaluate(struct edge *e)
                      "log for sshd's own lines", why);
     if (e->webproxy)
         evaluate_webproxy(e);
-    if (e->fed)
+    if (e->fed) {
+        int down = edge_federation_links_down(e->fed, why, sizeof(why)) > 0;
+
+        if (!down)
+            e->fed_down_since = 0;
+        else if (!e->fed_down_since)
+            e->fed_down_since = time(NULL);
         cw_fault_set(e->faults, "federation.core-link",
-                     edge_federation_links_down(e->fed, why, sizeof(why)) > 0,
+                     down && time(NULL) - e->fed_down_since >= LINK_GRACE_S,
                      "the federation link to the core is down (%s): stanzas from remote domains "
                      "are bounced; check the tunnel and [federation] core", why);
+    }
 }
 
 static void status_tick(uv_timer_t *t)
