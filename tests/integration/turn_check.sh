@@ -288,6 +288,13 @@ printf '[core]\n[turn]\nserver = %s\nusername = a\npassword = hunter2-secret\nti
 "$BIN/causeway-core" -t -c "$WORK/bad3.conf" > "$WORK/bad3.txt" 2>&1
 check "config: an error in [turn] does not print the password" sh -c "grep -q 'bad3.conf:6:' '$WORK/bad3.txt' && ! grep -q hunter2 '$WORK/bad3.txt'"
 
+# --- the CLI's routing -------------------------------------------------------------
+"$BIN/causeway" -c "$WORK/edge.conf" turn check > "$WORK/cli1.txt" 2>&1; r1=$?
+check "cli: turn check with an edge.conf is refused (a core command)" sh -c "[ $r1 = 2 ] && grep -q 'runs on the core' '$WORK/cli1.txt'"
+"$BIN/causeway" -c "$WORK/core.conf" turn user list > "$WORK/cli2.txt" 2>&1; r2=$?
+check "cli: turn user with a core.conf is refused (an edge command)" sh -c "[ $r2 = 2 ] && grep -q \"edits the edge's TURN users\" '$WORK/cli2.txt'"
+check "cli: turn status with the edge.conf still reaches the edge" sh -c "\"$BIN/causeway\" -c '$WORK/edge.conf' turn status | grep -q 'Active relays'"
+
 # --- the core's logs ------------------------------------------------------------
 check "no password or secret in the core's logs" sh -c "! grep -qF -e '$PASS' -e '$BADPASS' -e '$SECRET' '$WORK'/core*.log"
 check "edge still running" edge_alive
