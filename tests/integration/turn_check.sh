@@ -163,6 +163,20 @@ expect_ok rest udp
 check "rest: status names the REST user, not the secret" sh -c "grep -q 'core-check' '$WORK/st.json' && ! grep -qF '$SECRET' '$WORK/st.json'"
 stop_core
 
+# --- periodic: the first check comes by itself a few seconds after the start -----
+core_conf <<CONF
+server = $E4:3478
+username = alice
+password = $PASS
+interval = 10
+CONF
+start_core
+periodic_ran() { cc status turn_check json > "$WORK/st.json" 2>&1 && [ "$(field st verdict)" = ok ]; }
+check "periodic: a check ran without being asked, verdict ok" eventually 10 periodic_ran
+check "periodic: interval shown" test "$(field st interval_s)" = 10
+check "periodic: the core logged reachable once" test "$(grep -c 'turn-check: .* reachable: relay' "$WORK/core.log")" = 1
+stop_core
+
 # --- 4. wrong password, then the edge's user changed to match -------------------
 core_conf <<CONF
 server = $E4:3478
