@@ -153,6 +153,15 @@ void cw_report_int(struct cw_report *r, const char *key, const char *label, int6
     field(r, key, label, V_NUM, buf, 0);
 }
 
+void cw_report_real(struct cw_report *r, const char *key, const char *label, double v,
+                    int decimals)
+{
+    char buf[48];
+
+    snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+    field(r, key, label, V_NUM, buf, 0);
+}
+
 void cw_report_bool(struct cw_report *r, const char *key, const char *label, int v)
 {
     field(r, key, label, V_BOOL, v ? "true" : "false", 0);

@@ -45,6 +45,9 @@ void cw_report_str(struct cw_report *r, const char *key, const char *label, cons
 void cw_report_strf(struct cw_report *r, const char *key, const char *label, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void cw_report_int(struct cw_report *r, const char *key, const char *label, int64_t v);
+/* A number with a fraction: decimals places after the point. */
+void cw_report_real(struct cw_report *r, const char *key, const char *label, double v,
+                    int decimals);
 void cw_report_bool(struct cw_report *r, const char *key, const char *label, int v);
 /* A time: ISO 8601 UTC in JSON and on the page; 0 is null ("never"). */
 void cw_report_time(struct cw_report *r, const char *key, const char *label, time_t t);

@@ -5,6 +5,7 @@
 #include "common/stats.h"
 #include "core/core.h"
 #include "core/tunnel.h"
+#include "core/turncheck.h"
 #include "core/xmpp.h"
 
 #include <stdio.h>
@@ -56,6 +57,7 @@ void core_status_report(struct core *c, struct cw_report *r)
     daemon_report(c, r);
     cw_faults_report(c->faults, r);
     tunnels_report(c, r);
+    core_turncheck_report(c->turncheck, r);     /* "not configured" without [turn] */
     if (c->xmpp) {
         core_xmpp_report(c->xmpp, r);
     } else {
