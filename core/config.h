@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "admin/admin.h"
 #include "common/daemon.h"
 #include <sys/socket.h>
 
@@ -70,6 +71,7 @@ struct core_config {
     int ntunnel;
     struct core_xmpp_config xmpp;
     struct core_cluster_config cluster;
+    struct cw_admin_conf admin;             /* [admin]: status pages and API (port 8445) */
 };
 
 /* Loads path over the defaults. Returns 0, or -1 with "file:line: what" (or

@@ -23,6 +23,7 @@ struct core {
     struct core_tunnel *tunnel[CORE_MAX_TUNNELS];
     int ntunnel;
     struct core_xmpp *xmpp;
+    struct cw_admin *admin;     /* NULL without [admin] */
     struct cw_daemon d;
     struct cw_stats *stats;     /* for /metrics */
     struct cw_faults *faults;
