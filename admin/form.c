@@ -73,6 +73,10 @@ int admin__form_get(const char *body, size_t n, const char *name, char *out, siz
             flen = form_decode(body + i, eq - i, fname, sizeof(fname));
             if (flen < 0)
                 return ADMIN_BAD;
+            /* Every value must be well-formed, not only the one asked
+             * for: a body is accepted or refused as a whole. */
+            if (eq < end && form_decode(body + eq + 1, end - eq - 1, NULL, (size_t)-1) < 0)
+                return ADMIN_BAD;
             if ((size_t)flen == want && !memcmp(fname, name, want)) {
                 long v;
                 if (found != ADMIN_ABSENT)
