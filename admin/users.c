@@ -144,6 +144,15 @@ int cw_admin_users_put(const char *path, const char *name, const char *hash, cha
             close(fd);
         return -1;
     }
+    {
+        struct stat st;
+        /* An existing file keeps its owner: root editing the daemon's
+         * accounts must not make them unreadable to the daemon. */
+        if (stat(path, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM) {
+            snprintf(err, errlen, "cannot give %s the owner of %s: %s", tmp, path, strerror(errno));
+            goto out;
+        }
+    }
     if (access(path, F_OK) == 0 && admin__users_read(path, 0, put_line, &p, err, errlen) < 0)
         goto out;
     if (!p.found && hash)
