@@ -12,7 +12,7 @@ CC      ?= cc
 CLANG   ?= clang
 PKGS    := libuv libssl libcrypto libcares expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt   # libcrypt: admin password hashes (yescrypt)
 NICE_CFLAGS := $(shell pkg-config --cflags nice 2>/dev/null)
 NICE_LIBS   := $(shell pkg-config --libs nice 2>/dev/null)
 CORE_LIBS   := $(shell pkg-config --libs libssh2 raft nice 2>/dev/null)   # causeway-core: tunnels, cluster, TURN check
@@ -23,7 +23,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -I. $(PKG_CFLAGS
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 
-LIBDIRS := common turn webproxy xmpp
+LIBDIRS := common turn webproxy xmpp admin
 B       := build
 BIN     := $(B)/bin
 
@@ -34,8 +34,10 @@ LIB_common := $(B)/lib/libcwcommon.a
 LIB_turn   := $(B)/lib/libcwturn.a
 LIB_webproxy := $(B)/lib/libcwwebproxy.a
 LIB_xmpp   := $(B)/lib/libcwxmpp.a
-LIBS_ALL   := $(LIB_turn) $(LIB_webproxy) $(LIB_xmpp) $(LIB_common)
-ASAN_LIBS  := $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwwebproxy.a $(B)/asan/lib/libcwxmpp.a $(B)/asan/lib/libcwcommon.a
+LIB_admin  := $(B)/lib/libcwadmin.a
+# admin uses webproxy's HTTP parser: it comes first.
+LIBS_ALL   := $(LIB_admin) $(LIB_turn) $(LIB_webproxy) $(LIB_xmpp) $(LIB_common)
+ASAN_LIBS  := $(B)/asan/lib/libcwadmin.a $(B)/asan/lib/libcwturn.a $(B)/asan/lib/libcwwebproxy.a $(B)/asan/lib/libcwxmpp.a $(B)/asan/lib/libcwcommon.a
 
 # Library archives list their objects by folder: needs secondary expansion.
 .SECONDEXPANSION:
@@ -89,15 +91,15 @@ $(B)/$(1)/lib/libcw%.a: $$$$(call objs_of,$$$$*,$(B)/$(1)/obj)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@; ar rcs $$@ $$^
 
-$(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwxmpp.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway-edge: $$(call objs_of,edge,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwadmin.a $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwxmpp.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 
-$(B)/$(1)/bin/causeway-core: $$(call objs_of,core,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwxmpp.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway-core: $$(call objs_of,core,$(B)/$(1)/obj) $(B)/$(1)/lib/libcwadmin.a $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwxmpp.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) $$(CORE_LIBS) -lm
 
-$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $$(addprefix $(B)/$(1)/obj/,$$(CLI_SHARED)) $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwxmpp.a $(B)/$(1)/lib/libcwcommon.a
+$(B)/$(1)/bin/causeway: $$(call objs_of,cli,$(B)/$(1)/obj) $$(addprefix $(B)/$(1)/obj/,$$(CLI_SHARED)) $(B)/$(1)/lib/libcwadmin.a $(B)/$(1)/lib/libcwturn.a $(B)/$(1)/lib/libcwwebproxy.a $(B)/$(1)/lib/libcwxmpp.a $(B)/$(1)/lib/libcwcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) $(2) -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
@@ -128,7 +130,7 @@ $(B)/obj/tests/tools/%.o: tests/tools/%.c
 # libFuzzer harnesses: clang, the parsers' sources compiled in directly.
 FUZZ_SRC := $(call src_of,tests/fuzz)
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-FUZZ_LIB_SRC := $(call src_of,common) $(call src_of,turn) $(call src_of,xmpp) webproxy/http.c edge/tunnel_keys.c
+FUZZ_LIB_SRC := $(call src_of,common) $(call src_of,turn) $(call src_of,xmpp) webproxy/http.c edge/tunnel_keys.c admin/form.c
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -I. $(PKG_CFLAGS) \

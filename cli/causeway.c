@@ -1,6 +1,7 @@
 /* causeway.c - the `causeway` command line: talks to a running daemon over
  * its control socket, and manages the TURN user database file directly
  * (then asks the daemon, if it runs, to reload it). */
+#include "admin/admin.h"
 #include "common/conf.h"
 #include "common/ctl.h"
 #include "common/strbuf.h"
@@ -77,7 +78,14 @@ static void usage(FILE *f)
             "                              core.conf) now and say whether it works, or why not\n"
             "                              (exit status 1 when not)\n"
             "  turn status                 the last TURN check's result\n"
-            "  version\n");
+            "  version\n"
+            "Admin accounts (edge or core; the [admin] users file, daemon running or not):\n"
+            "  admin user add NAME [--password-stdin]     add an account (asks twice for the\n"
+            "                              password; at least 10 characters)\n"
+            "  admin user passwd NAME [--password-stdin]  change its password\n"
+            "  admin user del NAME;        admin user list\n"
+            "  admin status                accounts, locks and sessions (running daemon)\n"
+            "  admin unlock NAME           end an account's lockout now (running daemon)\n");
 }
 
 static int load_config(struct edge_config *cfg)
@@ -340,6 +348,128 @@ static int core_pair(void)
 }
 
 /* A configuration with a [core] section belongs to causeway-core. */
+/* ---- admin accounts ---------------------------------------------------------- */
+
+#define ADMIN_PASSWORD_MIN 10
+
+/* The [admin] section of the configuration (edge or core), and the
+ * control socket of its daemon. */
+static int admin_conf(int core, struct cw_admin_conf *ac, char *sock, size_t socklen)
+{
+    static struct edge_config e;
+    static struct core_config c;
+    char err[1024];
+
+    if (core ? core_config_load(&c, conf_path, err, sizeof(err))
+             : edge_config_load(&e, conf_path, err, sizeof(err))) {
+        fprintf(stderr, "causeway: %s\n", err);
+        return -1;
+    }
+    *ac = core ? c.admin : e.admin;
+    snprintf(sock, socklen, "%s", core ? c.d.control_socket : e.d.control_socket);
+    return 0;
+}
+
+static int admin_password(char *buf, size_t len, int from_stdin)
+{
+    char again[256];
+    int rc = -1;
+
+    if (!from_stdin && !isatty(0)) {
+        fprintf(stderr, "causeway: no terminal to ask for the password on: give it on standard "
+                "input with --password-stdin\n");
+        return -1;
+    }
+    if (read_password(buf, len, from_stdin) < 0)
+        goto out;
+    if (strlen(buf) < ADMIN_PASSWORD_MIN) {
+        fprintf(stderr, "causeway: the password must have at least %d characters\n",
+                ADMIN_PASSWORD_MIN);
+        goto out;
+    }
+    if (!from_stdin) {
+        fprintf(stderr, "again, ");
+        if (read_password(again, sizeof(again), 0) < 0)
+            goto out;
+        if (strcmp(buf, again)) {
+            fprintf(stderr, "causeway: the two passwords differ\n");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    explicit_bzero(again, sizeof(again));
+    if (rc < 0)
+        explicit_bzero(buf, len);
+    return rc;
+}
+
+static void print_name(const char *name, void *arg)
+{
+    (void)arg;
+    printf("%s\n", name);
+}
+
+/* `admin user add|passwd|del|list`: edits the accounts file, then asks a
+ * running daemon to read it again. */
+static int admin_user(int core, int argc, char **argv)
+{
+    struct cw_admin_conf ac;
+    char sock[108], err[1024], pw[256], hash[256];
+    int stdin_pw = argc == 3 && !strcmp(argv[2], "--password-stdin");
+    int rc;
+
+    if (argc < 1 || (strcmp(argv[0], "list") && argc < 2) || argc > 3 || (argc == 3 && !stdin_pw) ||
+        (!strcmp(argv[0], "list") && argc != 1) || (!strcmp(argv[0], "del") && argc != 2)) {
+        usage(stderr);
+        return 2;
+    }
+    if (admin_conf(core, &ac, sock, sizeof(sock)) < 0)
+        return 1;
+    if (!strcmp(argv[0], "list")) {
+        rc = cw_admin_users_list(ac.users, print_name, NULL, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "causeway: %s\n", err);
+        return rc < 0;
+    }
+    if (!cw_admin_name_valid(argv[1])) {
+        fprintf(stderr, "causeway: \"%s\" is not an account name (1 to 64 letters, digits, "
+                "'.', '_', '-')\n", argv[1]);
+        return 2;
+    }
+    if (!strcmp(argv[0], "add") || !strcmp(argv[0], "passwd")) {
+        if (admin_password(pw, sizeof(pw), stdin_pw) < 0)
+            return 1;
+        rc = cw_admin_hash_password(pw, hash, sizeof(hash));
+        explicit_bzero(pw, sizeof(pw));
+        if (rc < 0) {
+            fprintf(stderr, "causeway: cannot hash the password (libcrypt without yescrypt?)\n");
+            return 1;
+        }
+        rc = cw_admin_users_put(ac.users, argv[1], hash, err, sizeof(err));
+    } else if (!strcmp(argv[0], "del")) {
+        rc = cw_admin_users_put(ac.users, argv[1], NULL, err, sizeof(err));
+        if (rc == 1)
+            fprintf(stderr, "causeway: no admin account \"%s\" in %s\n", argv[1], ac.users);
+    } else {
+        usage(stderr);
+        return 2;
+    }
+    if (rc < 0)
+        fprintf(stderr, "causeway: %s\n", err);
+    if (rc)
+        return 1;
+    printf("admin account %s %s in %s\n", argv[1],
+           argv[0][0] == 'a' ? "added" : argv[0][0] == 'p' ? "changed" : "deleted", ac.users);
+    if (ac.enabled) {
+        char *words[] = { "admin", "reload-users" };
+        if (!ctl_path)
+            ctl_path = sock;
+        return call_daemon(2, words, 1) ? 1 : 0;
+    }
+    return 0;
+}
+
 static int note_core(void *arg, const char *section, const char *key, const char *value,
                      char *err, size_t errlen)
 {
@@ -462,6 +592,8 @@ int main(int argc, char **argv)
         return turn_user(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[0], "turn") && !strcmp(argv[1], "rest-credential"))
         return turn_rest_credential(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[0], "admin") && !strcmp(argv[1], "user"))
+        return admin_user(core, argc - 2, argv + 2);
     if (turn_check && !core) {
         fprintf(stderr, "causeway: `turn check` runs on the core: give its configuration with -c "
                 "core.conf (%s is an edge's)\n", conf_path);

@@ -257,6 +257,20 @@ const char *cw_report_state_name(enum cw_report_state s)
     return (unsigned)s < 4 ? names[s] : "?";
 }
 
+int cw_report_section_info(const struct cw_report *r, int i, const char **key,
+                           const char **title, enum cw_report_state *state)
+{
+    for (size_t k = 0; k < r->len; k++) {
+        if (r->n[k].kind != N_SECTION || i-- > 0)
+            continue;
+        *key = r->n[k].key ? r->n[k].key : "";
+        *title = r->n[k].label ? r->n[k].label : "";
+        *state = (enum cw_report_state)r->n[k].state;
+        return 0;
+    }
+    return -1;
+}
+
 /* ---- rendering ------------------------------------------------------------ */
 
 static const char *time_text(time_t t, char *buf, size_t len)

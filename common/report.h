@@ -72,6 +72,11 @@ int cw_report_json(const struct cw_report *r, const char *section, struct cw_sb 
  * every label and value is escaped. */
 int cw_report_html(const struct cw_report *r, const char *section, struct cw_sb *out);
 
+/* The i-th section (from 0): key, title and state, for a table of
+ * contents. 0, or -1 past the last one. */
+int cw_report_section_info(const struct cw_report *r, int i, const char **key,
+                           const char **title, enum cw_report_state *state);
+
 /* Escapers, for callers that write their own JSON or HTML around a report. */
 void cw_json_str(struct cw_sb *out, const char *s);    /* "..." with escapes */
 void cw_html_str(struct cw_sb *out, const char *s);    /* & < > " ' escaped */

@@ -332,8 +332,12 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
             c->turn_check.enabled = 1;
             return 0;
         }
+        if (!strcmp(section, "admin")) {
+            c->admin.enabled = 1;
+            return 0;
+        }
         snprintf(err, errlen, "unknown section [%s] (known: [core], [dns], [tunnel], [xmpp], "
-                 "[cluster], [turn])", section);
+                 "[cluster], [turn], [admin])", section);
         return -1;
     }
     if (!strcmp(section, "core"))
@@ -346,6 +350,8 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
         return cluster_key(&c->cluster, key, v, err, errlen);
     if (!strcmp(section, "turn"))
         return turn_key(&c->turn_check, key, v, err, errlen);
+    if (!strcmp(section, "admin"))
+        return cw_admin_conf_key(&c->admin, key, v, err, errlen);
     return tunnel_key(&c->tunnel[c->ntunnel - 1], key, v, err, errlen);
 }
 
@@ -393,7 +399,13 @@ int core_config_load(struct core_config *c, const char *path, char *err, size_t 
     if (gethostname(c->name, sizeof(c->name)) < 0 || !c->name[0])
         snprintf(c->name, sizeof(c->name), "core");
     c->name[strcspn(c->name, ". ")] = '\0';
+    cw_admin_conf_init(&c->admin, 8445, NULL);
     if (cw_conf_parse_file(path, conf_cb, c, err, errlen) < 0)
+        return -1;
+    /* The accounts live with the core's other state unless told. */
+    if (!c->admin.users[0])
+        snprintf(c->admin.users, sizeof(c->admin.users), "%.1000s/admins", c->state_dir);
+    if (cw_admin_conf_check(&c->admin, path, err, errlen) < 0)
         return -1;
     for (int i = 0; i < c->ntunnel; i++)
         if (tunnel_check(c, i, err, errlen) < 0)

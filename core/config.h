@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "admin/admin.h"
 #include "common/daemon.h"
 #include "core/turncheck.h"
 #include <sys/socket.h>
@@ -72,6 +73,7 @@ struct core_config {
     struct core_xmpp_config xmpp;
     struct core_cluster_config cluster;
     struct core_turncheck_config turn_check;    /* [turn]: the TURN reachability check */
+    struct cw_admin_conf admin;             /* [admin]: status pages and API (port 8445) */
 };
 
 /* Loads path over the defaults. Returns 0, or -1 with "file:line: what" (or

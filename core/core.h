@@ -27,6 +27,7 @@ struct core {
     struct core_xmpp *xmpp;
     struct core_turncheck *turncheck;           /* [turn]; NULL without it */
     struct core_turncheck_ask *turn_asks;       /* `turn check` replies still owed */
+    struct cw_admin *admin;     /* NULL without [admin] */
     struct cw_daemon d;
     struct cw_stats *stats;     /* for /metrics */
     struct cw_faults *faults;

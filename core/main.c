@@ -2,6 +2,7 @@
  * tunnel key on first start, opens the SSH tunnels to the edges, serves the
  * control socket, and stops cleanly on SIGTERM/SIGINT; SIGHUP reopens the
  * log and applies a new log level. */
+#include "admin/admin.h"
 #include "common/ctl.h"
 #include "core/core.h"
 #include "common/daemon.h"
@@ -39,6 +40,8 @@ static void core_stop(void *arg, const char *why)
     if (c->dns)
         cw_dns_close(c->dns);
     c->dns = NULL;
+    cw_admin_close(c->admin);
+    c->admin = NULL;
     core_status_stop(c);
     cw_ctl_close(c->ctl);
     c->ctl = NULL;
@@ -57,8 +60,10 @@ static void core_reload(void *arg)
         CW_ERROR("core", "SIGHUP: %s; keeping the running configuration", err);
     } else {
         cw_log_set_level((enum cw_log_level)n->d.log_level);
-        CW_NOTICE("core", "SIGHUP: reloaded the log level from %s (other changes need a "
-                  "restart)", c->cfg.path);
+        if (c->admin && cw_admin_reload(c->admin, err, sizeof(err)) < 0)
+            CW_ERROR("core", "SIGHUP: admin accounts or certificate not reloaded: %s", err);
+        CW_NOTICE("core", "SIGHUP: reloaded the log level%s from %s (other changes need a "
+                  "restart)", c->admin ? ", admin accounts and certificate" : "", c->cfg.path);
     }
     free(n);
 }
@@ -91,6 +96,35 @@ static int ctl_tunnel_status(void *arg, int argc, char **argv, struct cw_sb *out
 
 /* ---- start-up --------------------------------------------------------------- */
 
+/* What the admin pages and API may run on the core. */
+static const char *const core_admin_actions[] = { "turn check", "admin unlock NAME", NULL };
+
+static void core_admin_report(void *arg, struct cw_report *r)
+{
+    core_status_report(arg, r);
+}
+
+static int core_admin_start(struct core *c)
+{
+    struct cw_admin_opts o = {
+        .conf = &c->cfg.admin, .product = "causeway-core", .report = core_admin_report,
+        .report_arg = c, .stats = c->stats, .ctl = c->ctl, .actions = core_admin_actions,
+    };
+    char err[1024];
+
+    if (!c->cfg.admin.enabled) {
+        CW_NOTICE("core", "no [admin] section in %s: no admin interface (status pages, API, "
+                  "metrics over HTTPS)", c->cfg.path);
+        return 0;
+    }
+    c->admin = cw_admin_create(c->loop, &o, err, sizeof(err));
+    if (!c->admin) {
+        CW_ERROR("core", "admin interface not started: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int core_start(struct core *c)
 {
     struct core_config *cfg = &c->cfg;
@@ -111,7 +145,7 @@ static int core_start(struct core *c)
         CW_ERROR("core", "out of memory");
         return -1;
     }
-    if (core_turncheck_ctl_start(c) < 0)
+    if (core_turncheck_ctl_start(c) < 0 || core_admin_start(c) < 0)
         return -1;
     made = core_pairing_key(cfg, err, sizeof(err));
     if (made < 0) {

@@ -494,7 +494,7 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
     struct edge_config *c = arg;
     int known = !strcmp(section, "edge") || !strcmp(section, "turn") ||
                 !strcmp(section, "tunnel") || !strcmp(section, "webproxy") ||
-                !strcmp(section, "federation");
+                !strcmp(section, "federation") || !strcmp(section, "admin");
 
     if (known && !key) {
         if (!strcmp(section, "federation"))
@@ -503,6 +503,8 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
             c->tunnel.enabled = 1;      /* the section turns it on */
         if (!strcmp(section, "webproxy"))
             c->webproxy_enabled = 1;
+        if (!strcmp(section, "admin"))
+            c->admin.enabled = 1;
         return 0;
     }
     if (!strcmp(section, "webproxy")) {
@@ -514,6 +516,8 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
     }
     if (!strcmp(section, "federation"))
         return federation_key(&c->fed, key, v, err, errlen);
+    if (!strcmp(section, "admin"))
+        return cw_admin_conf_key(&c->admin, key, v, err, errlen);
     if (!strcmp(section, "edge"))
         return edge_key(c, key, v, err, errlen);
     if (!strcmp(section, "turn"))
@@ -521,7 +525,7 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
     if (!strcmp(section, "tunnel"))
         return tunnel_key(&c->tunnel, key, v, err, errlen);
     snprintf(err, errlen, "unknown section [%s] (known: [edge], [turn], [tunnel], [webproxy], "
-             "[federation])",
+             "[federation], [admin])",
              section);
     return -1;
 }
@@ -557,6 +561,7 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
     wp_options_init(&c->webproxy);
     c->tunnel_link = 1;
     snprintf(c->fed.trust, sizeof(c->fed.trust), "/etc/ssl/certs/ca-certificates.crt");
+    cw_admin_conf_init(&c->admin, 445, EDGE_ADMIN_USERS_DEFAULT);
     o->policy = turn_policy_create();
     if (!o->policy) {
         snprintf(err, errlen, "out of memory");
@@ -627,6 +632,8 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
             goto fail;
         }
     }
+    if (cw_admin_conf_check(&c->admin, path, err, errlen) < 0)
+        goto fail;
     if (!c->tunnel.user[0]) {
         struct passwd *pw = getpwuid(geteuid());
         snprintf(c->tunnel.user, sizeof(c->tunnel.user), "%s", pw ? pw->pw_name : "root");

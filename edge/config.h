@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admin/admin.h"
 #include "common/daemon.h"
 #include <sys/socket.h>
 
@@ -17,6 +18,7 @@
 
 #define EDGE_CONF_DEFAULT "/etc/causeway/edge.conf"
 #define EDGE_CTL_DEFAULT "/run/causeway/edge.sock"
+#define EDGE_ADMIN_USERS_DEFAULT "/var/lib/causeway/edge/admins"
 
 #define EDGE_TUNNEL_MAX_LISTEN 8
 #define EDGE_TUNNEL_MAX_PERMIT 32
@@ -63,6 +65,7 @@ struct edge_config {
     struct wp_options webproxy;
     int tunnel_link;                /* [webproxy] tunnel-link: hosts on permit-listen ports use links */
     struct edge_federation_config fed;
+    struct cw_admin_conf admin;     /* [admin]: status pages and API (port 445) */
 };
 
 /* Loads path (defaults first, then the file). Returns 0, or -1 with

@@ -24,6 +24,7 @@ struct edge {
     struct cw_tls_ctx *tls;
     struct webproxy *webproxy;
     struct edge_federation *fed;
+    struct cw_admin *admin;     /* NULL without [admin] */
     struct cw_daemon d;
     struct cw_faults *faults;
     uv_timer_t status_timer;    /* re-evaluates the fault conditions */

@@ -1,6 +1,7 @@
 /* main.c - causeway-edge: the DMZ daemon. Reads edge.conf, starts the TURN
  * relay, serves the control socket, and stops cleanly on SIGTERM/SIGINT;
  * SIGHUP reopens the log and reloads the TURN user database. */
+#include "admin/admin.h"
 #include "common/ctl.h"
 #include "edge/edge.h"
 #include "common/daemon.h"
@@ -52,6 +53,8 @@ static void edge_stop(void *arg, const char *why)
     else
         edge_proxy_drained(e);
     e->webproxy = NULL;
+    cw_admin_close(e->admin);
+    e->admin = NULL;
     edge_status_stop(e);
     cw_ctl_close(e->ctl);
     e->ctl = NULL;
@@ -125,6 +128,8 @@ static void edge_reload(void *arg)
             CW_ERROR("edge", "SIGHUP: web proxy certificates not reloaded: %s", err);
         webproxy_reopen_log(e->webproxy);
     }
+    if (e->admin && cw_admin_reload(e->admin, err, sizeof(err)) < 0)
+        CW_ERROR("edge", "SIGHUP: admin accounts or certificate not reloaded: %s", err);
     CW_NOTICE("edge", "SIGHUP: reloaded log level, REST secret, TURN users and web proxy "
               "certificates from %s (other changes need a restart)", e->cfg.path);
     edge_config_free(c);
@@ -252,6 +257,37 @@ static int ctl_metrics(void *arg, int argc, char **argv, struct cw_sb *out)
 
 /* ---- start-up --------------------------------------------------------------- */
 
+/* What the admin pages and API may run on the edge. */
+static const char *const edge_admin_actions[] = {
+    "turn reload-users", "webproxy reload", "admin unlock NAME", NULL,
+};
+
+static void edge_admin_report(void *arg, struct cw_report *r)
+{
+    edge_status_report(arg, r);
+}
+
+static int edge_admin_start(struct edge *e)
+{
+    struct cw_admin_opts o = {
+        .conf = &e->cfg.admin, .product = "causeway-edge", .report = edge_admin_report,
+        .report_arg = e, .stats = e->stats, .ctl = e->ctl, .actions = edge_admin_actions,
+    };
+    char err[1024];
+
+    if (!e->cfg.admin.enabled) {
+        CW_NOTICE("edge", "no [admin] section in %s: no admin interface (status pages, API, "
+                  "metrics over HTTPS)", e->cfg.path);
+        return 0;
+    }
+    e->admin = cw_admin_create(e->loop, &o, err, sizeof(err));
+    if (!e->admin) {
+        CW_ERROR("edge", "admin interface not started: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int edge_start(struct edge *e)
 {
     char err[1024];
@@ -279,6 +315,8 @@ static int edge_start(struct edge *e)
         CW_ERROR("edge", "out of memory");
         return -1;
     }
+    if (edge_admin_start(e) < 0)
+        return -1;
     if (c->turn_enabled) {
         if (c->turn.ntls_listen) {
             e->tls = cw_tls_ctx_create_server(c->tls_cert, c->tls_key, err, sizeof(err));

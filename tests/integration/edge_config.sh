@@ -51,7 +51,7 @@ expect_error "default-lifetime = 5" '"5" is not a duration from 60s to 86400s (e
 expect_error "software = maybe" '"maybe" is not yes or no'
 expect_error "inside-network = 198.18.0.0/33" '"198.18.0.0/33" is not a network (like 198.51.100.0/24 or 2001:db8::/32)'
 expect_error "peer-allow = nowhere" '"nowhere" is not a network (like 192.0.2.10/32)'
-expect_error "[tunr]" 'unknown section [tunr] (known: [edge], [turn], [tunnel], [webproxy], [federation])'
+expect_error "[tunr]" 'unknown section [tunr] (known: [edge], [turn], [tunnel], [webproxy], [federation], [admin])'
 expect_error "$(printf '[webproxy]\ncertificate = only-one-file.pem')" \
     'certificate wants two files: the chain (PEM) and its key (PEM)'
 expect_error "$(printf '[webproxy]\nhost = join.example.com')" \
