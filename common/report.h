@@ -16,7 +16,8 @@
  * JSON: {"turn":{"state":"ok","title":"TURN server","realm":"example.com",
  *        "clients":20,"allocations":[{"user":"alice","count":17}]}, ...}
  * Keys are [a-z0-9_]; labels and values are any UTF-8 text (escaped on
- * output). */
+ * output). A section's own "title" and "state" are keys of its JSON object:
+ * fields must not use them. */
 #ifndef CW_REPORT_H
 #define CW_REPORT_H
 

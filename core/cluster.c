@@ -1030,7 +1030,7 @@ void core_cluster_report(struct core_cluster *cl, struct cw_report *r)
     cw_report_str(r, "node", "Node", cl->cfg->name);
     cw_report_strf(r, "id", "Node id", "%llu", cl->id);
     cw_report_str(r, "address", "Cluster address", cl->cfg->cluster.address);
-    cw_report_str(r, "state", "State", state);
+    cw_report_str(r, "raft_state", "State", state);
     cw_report_time(r, "last_change", "Last state change", cl->changed_at);
     cw_report_str(r, "leader", "Leader", la ? la : "(none)");
     cw_report_str(r, "writes", "Writes", la ? "accepted" : no_leader_msg(cl));

@@ -31,6 +31,9 @@ BRIDGE_PORT=${DEMO_BRIDGE_PORT:-8080}   # inside: the demo webbridge
 PROXY_PORT=${DEMO_PROXY_PORT:-4443}     # the web proxy, where guests' browsers go
 XMPP_PORT=${DEMO_XMPP_PORT:-15222}      # node N: clients on XMPP_PORT+10(N-1), components +1
 CLUSTER_PORT=${DEMO_CLUSTER_PORT:-14001} # node N: Raft and node links on CLUSTER_PORT+N-1
+EDGE_ADMIN_PORT=${DEMO_EDGE_ADMIN_PORT:-4445}   # the edge's admin pages (445 on a real edge)
+CORE_ADMIN_PORT=${DEMO_CORE_ADMIN_PORT:-8445}   # the core's admin pages
+ADMIN_PW=causeway-demo                          # account "admin" on both
 
 . scripts/demo-lib.sh
 stop() {
@@ -88,6 +91,12 @@ certificate = $D/web.pem $D/web.key
 # Guests' requests for https://localhost:$PROXY_PORT/ go through the core's tunnel.
 host = localhost 127.0.0.1:$WEB_PORT
 access-log = $D/access.log
+
+[admin]
+listen = 127.0.0.1:$EDGE_ADMIN_PORT
+certificate = $D/web.pem
+key = $D/web.key
+users = $D/edge-admins
 CONF
 # A self-signed certificate for the demo (a real edge has one from a CA).
 [ -f "$D/web.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -95,6 +104,7 @@ CONF
     -keyout "$D/web.key" -out "$D/web.pem" > "$D/openssl.log" 2>&1
 [ -f "$D/rest.secret" ] || { umask 077; openssl rand -hex 24 > "$D/rest.secret"; }
 printf 'demo-password\n' | "$BIN/causeway" -c "$D/edge.conf" turn user add demo --password-stdin > /dev/null
+printf '%s\n' "$ADMIN_PW" | "$BIN/causeway" -c "$D/edge.conf" admin user add admin --password-stdin > /dev/null
 
 "$BIN/causeway-edge" -t -c "$D/edge.conf" > /dev/null
 nohup "$BIN/causeway-edge" -c "$D/edge.conf" > "$D/edge.stdout" 2>&1 &
@@ -160,7 +170,20 @@ user = $(trusted_user)
 guest-uri = 127.0.0.1
 webbridge-port = $BRIDGE_PORT
 edge-port = $WEB_PORT
+
+# The TURN reachability check: a relay allocated on the edge now and then.
+[turn]
+server = 127.0.0.1:$PORT
+username = demo
+password = demo-password
+
+[admin]
+listen = 127.0.0.1:$CORE_ADMIN_PORT
+certificate = $D/web.pem
+key = $D/web.key
+users = $D/core-admins
 CONF
+printf '%s\n' "$ADMIN_PW" | "$BIN/causeway" -c "$D/core.conf" admin user add admin --password-stdin > /dev/null
 # The webbridge: meeting pages, signalling, and TURN REST credentials made
 # with the edge's rest-secret-file; guest and call bridge both use the edge's
 # TURN on loopback (their relays meet on 127.0.0.1).
@@ -246,6 +269,13 @@ UC="turnutils_uclient -u demo -w demo-password -e 127.0.0.1 -r $PEER_PORT -p $PO
 echo "demo: a short relay run through the edge: $UC -n 50 127.0.0.1"
 $UC -n 50 127.0.0.1 2>&1 | grep -E 'Total lost packets|round trip' | sed 's/^[0-9]*: : /  /'
 
+echo "demo: the core's TURN reachability check: $("$CW" -c "$D/core.conf" turn check 2>&1 | head -1)"
+printf 'demo: the edge'"'"'s faults: '; "$CW" -c "$D/edge.conf" faults json | /usr/bin/python3 -c \
+    'import json,sys; l=[f["id"] for f in json.load(sys.stdin)["faults"]["list"] if f["cleared"] is None]; print(", ".join(l) or "none")'
+printf 'demo: the admin API, /api/v1/status/tunnels on the core: '
+curl -s --cacert "$D/web.pem" -u "admin:$ADMIN_PW" "https://localhost:$CORE_ADMIN_PORT/api/v1/status/tunnels" |
+    /usr/bin/python3 -c 'import json,sys; t=json.load(sys.stdin)["tunnels"]["list"][0]; print(t["target"], t["domain"], t["status"], "since", t["since"])'
+
 cat <<TXT
 
 Causeway demo is running: causeway-edge (pid $(cat "$D/edge.pid")) and
@@ -264,6 +294,12 @@ $(cat "$D/core2.pid") and $(cat "$D/core3.pid")) making a three-node XMPP cluste
   (clients; components one port up), users alice / alice-password and
   bob / bob-password, call bridge cb1.demo.example (secret in $D/callbridge.txt).
 
+The admin pages (sign in as admin / $ADMIN_PW; the same self-signed certificate):
+  https://localhost:$EDGE_ADMIN_PORT/    the edge: TURN, tunnel endpoint, web proxy, faults
+  https://localhost:$CORE_ADMIN_PORT/    the core: tunnels, guest URI, TURN check, XMPP, cluster
+  curl --cacert $D/web.pem -u admin:$ADMIN_PW https://localhost:$CORE_ADMIN_PORT/api/v1/status
+  curl --cacert $D/web.pem -u admin:$ADMIN_PW https://localhost:$EDGE_ADMIN_PORT/metrics
+
 Open in a browser on this machine, in two tabs (the meeting's two ends):
   https://localhost:$PROXY_PORT/bridge.html?room=demo    the call bridge
   https://localhost:$PROXY_PORT/guest.html?room=demo     a guest
@@ -277,6 +313,8 @@ Try:
   $UC 127.0.0.1
   $UC -t 127.0.0.1     # TURN over TCP
   $UC -s 127.0.0.1     # Send/Data indications instead of channels
+  build/bin/causeway -c $D/edge.conf status          # everything at a glance (also: faults)
+  build/bin/causeway -c $D/core.conf turn check      # allocate a relay on the edge from inside
   build/bin/causeway -c $D/edge.conf turn status
   build/bin/causeway -c $D/edge.conf turn list
   build/bin/causeway -c $D/edge.conf turn rest-credential guest 3600
