@@ -130,6 +130,15 @@ if [ ! -f "$D/$J.pem" ]; then
     openssl x509 -req -in "$D/$J.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -CAcreateserial \
         -days 30 -extfile "$D/leaf.ext" -out "$D/$J.pem" >> "$D/openssl.log" 2>&1
 fi
+# The admin pages' certificate: the edge's internal address and the core's.
+if [ ! -f "$D/admin.pem" ]; then
+    printf 'subjectAltName=IP:%s,IP:%s\nbasicConstraints=CA:FALSE\n' $INT $CORE > "$D/admin.ext"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=causeway admin" \
+        -keyout "$D/admin.key" -out "$D/admin.csr" >> "$D/openssl.log" 2>&1
+    openssl x509 -req -in "$D/admin.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -CAcreateserial \
+        -days 30 -extfile "$D/admin.ext" -out "$D/admin.pem" >> "$D/openssl.log" 2>&1
+fi
+ADMIN_PW=causeway-demo
 SPKI=$(spki_of "$D/$J.pem")
 [ -f "$D/rest.secret" ] || (umask 077; openssl rand -hex 24 > "$D/rest.secret")
 
@@ -170,7 +179,15 @@ http-listen = $EXT:80
 certificate = $D/$J.pem $D/$J.key
 host = $J 127.0.0.1:$LINKPORT
 access-log = $D/access.log
+
+# Administrators are inside: the admin pages listen on the internal NIC only.
+[admin]
+listen = $INT:445
+certificate = $D/admin.pem
+key = $D/admin.key
+users = $D/edge-admins
 CONF
+printf '%s\n' "$ADMIN_PW" | "$BIN/causeway" -c "$D/edge.conf" admin user add admin --password-stdin > /dev/null
 "$BIN/causeway-edge" -t -c "$D/edge.conf" > /dev/null
 bg edge $NS_E "$BIN/causeway-edge" -c "$D/edge.conf"
 CWE="$BIN/causeway -c $D/edge.conf"
@@ -208,7 +225,21 @@ user = $(trusted_user)
 guest-uri = $J
 webbridge-port = 8080
 edge-port = $LINKPORT
+
+# The TURN reachability check: the edge's internal TURN address, with
+# time-limited credentials from the same secret the webbridge uses.
+[turn]
+server = $INT:3478
+rest-secret = $(cat "$D/rest.secret")
+
+[admin]
+listen = $CORE:8445
+certificate = $D/admin.pem
+key = $D/admin.key
+users = $D/core-admins
 CONF
+chmod 600 "$D/core.conf"
+printf '%s\n' "$ADMIN_PW" | $CWC admin user add admin --password-stdin > /dev/null
 bg core $NS_I "$BIN/causeway-core" -c "$D/core.conf"
 i=0
 until $CWC tunnel status 2>/dev/null | grep -q ' Active '; do
@@ -256,6 +287,11 @@ if [ -x /usr/bin/chromium ] && [ -d "$TOP/tests/browser/node_modules/playwright-
 fi
 echo "demo: $CWE turn status"
 $CWE turn status | sed 's/^/  /'
+echo "demo: the core's TURN reachability check: $($CWC turn check 2>&1 | head -1)"
+ADMIN_CURL="curl -s --cacert $D/ca.pem -u admin:$ADMIN_PW"
+printf 'demo: the admin API from inside, https://%s:445/api/v1/status (the edge): ' $INT
+in_i $ADMIN_CURL "https://$INT:445/api/v1/status" | $PY -c \
+    'import json,sys; d=json.load(sys.stdin); print(", ".join("%s %s" % (k, v["state"]) for k, v in d.items()))'
 
 SH="build/bin/causeway -c $D"
 cat <<TXT
@@ -273,6 +309,11 @@ if [ $BROWSER = yes ]; then
     echo "  The call bridge's media end: headless Chromium in $NS_I (pid $(cat "$D/bridge.pid")), room demo."
 fi
 cat <<TXT
+
+The admin pages listen inside only (edge $INT:445, core $CORE:8445; account admin,
+password $ADMIN_PW; certificate from the demo CA $D/ca.pem):
+  ip netns exec $NS_I $ADMIN_CURL https://$INT:445/api/v1/status
+  ip netns exec $NS_I $ADMIN_CURL https://$CORE:8445/metrics
 
 Open as a guest, in a browser on this machine (the name is mapped to the edge's address):
   chromium --host-resolver-rules="MAP $J $EXT" --ignore-certificate-errors-spki-list=$SPKI \\
@@ -298,6 +339,9 @@ Try:
   $SH/edge.conf webproxy status
   $SH/edge.conf tunnel status   # sshd, host key, trusted cores
   $SH/core.conf tunnel status   # Target, Domain, Status
+  $SH/edge.conf status          # everything at a glance
+  $SH/core.conf faults          # fault conditions, raised and cleared
+  $SH/core.conf turn check      # a relay on the edge's TURN, from inside
   tail $D/access.log $D/webbridge.log
   ip netns exec $NS_E ss -lntu   # what the edge listens on
 
