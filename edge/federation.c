@@ -94,3 +94,9 @@ void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out)
 {
     s2s_status(ef->gw, out);
 }
+
+int edge_federation_domains(const struct edge_federation *ef,
+                            int (*fn)(void *arg, const char *domain), void *arg)
+{
+    return ef && ef->gw ? s2s_domains(ef->gw, fn, arg) : 0;
+}

@@ -17,5 +17,8 @@ struct edge_federation *edge_federation_start(uv_loop_t *loop, struct edge_feder
                                               char *err, size_t errlen);
 void edge_federation_stop(struct edge_federation *ef);
 void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out);
+/* The domains the linked cores serve (s2s_domains); 0 when none is linked. */
+int edge_federation_domains(const struct edge_federation *ef,
+                            int (*fn)(void *arg, const char *domain), void *arg);
 
 #endif
