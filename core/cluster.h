@@ -67,5 +67,14 @@ int core_cluster_join(struct core_cluster *cl, const char *address, cluster_done
 int core_cluster_remove(struct core_cluster *cl, const char *node, cluster_done_fn done,
                         void *arg, const char **msg);
 void core_cluster_status(struct core_cluster *cl, struct cw_sb *out);
+/* The members in Raft's configuration (id, address, voter or not, the
+ * leader as this node knows it, this node itself); fn's non-zero return
+ * stops and is returned. 0 and no call while Raft is not started here. */
+int core_cluster_members(struct core_cluster *cl,
+                         int (*fn)(void *arg, unsigned long long id, const char *address,
+                                   int voter, int leader, int self),
+                         void *arg);
+/* 1 once this node runs Raft (initialized or joined). */
+int core_cluster_started(const struct core_cluster *cl);
 
 #endif

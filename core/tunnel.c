@@ -819,3 +819,12 @@ void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out)
                      "link-listen on this node)\n", (unsigned long long)t->xmpp_failures);
     guest__status(t, out);
 }
+
+int core_tunnel_up(const struct core_tunnel *t, const char **target, char *why, size_t whylen)
+{
+    *target = t->target;
+    if (t->state == TUN_ACTIVE)
+        return 1;
+    snprintf(why, whylen, "%s: %s", state_name(t->state), t->reason[0] ? t->reason : "(no reason)");
+    return 0;
+}

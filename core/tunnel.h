@@ -29,6 +29,10 @@ void core_tunnel_close(struct core_tunnel *t, void (*cb)(void *), void *arg);
 /* One table row: Target, Domain, Status, since (header: core_tunnel_header). */
 void core_tunnel_header(struct cw_sb *out);
 void core_tunnel_row(struct core_tunnel *t, struct cw_sb *out);
+/* 1 when the tunnel is up (Active); else 0 with the state and its reason
+ * ("Failed: ...", "Connecting: ...") in why. target: the edge as shown in
+ * status. For checks (the doctor). */
+int core_tunnel_up(const struct core_tunnel *t, const char **target, char *why, size_t whylen);
 /* Forwards and the guest account client URI's resolved targets. */
 void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out);
 

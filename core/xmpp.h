@@ -17,4 +17,11 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
                                   struct cw_ctl *ctl);
 void core_xmpp_stop(struct core_xmpp *x);
 
+struct xmpp_state;
+struct core_cluster;
+/* For read-only checks (the doctor): the node's copy of the shared state,
+ * and its cluster (NULL on a standalone node). */
+const struct xmpp_state *core_xmpp_state(const struct core_xmpp *x);
+struct core_cluster *core_xmpp_cluster(const struct core_xmpp *x);
+
 #endif
