@@ -15,7 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 NICE_CFLAGS := $(shell pkg-config --cflags nice 2>/dev/null)
 NICE_LIBS   := $(shell pkg-config --libs nice 2>/dev/null)
-CORE_LIBS   := $(shell pkg-config --libs libssh2 raft 2>/dev/null)   # causeway-core: tunnels, cluster
+CORE_LIBS   := $(shell pkg-config --libs libssh2 raft nice 2>/dev/null)   # causeway-core: tunnels, cluster, TURN check
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
@@ -62,6 +62,11 @@ $(BIN)/causeway-edge: $(call objs_of,edge,$(B)/obj) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# The core's TURN check runs a libnice agent (GLib headers for core/).
+$(B)/obj/core/%.o: ALL_CFLAGS += $(NICE_CFLAGS)
+$(B)/asan/obj/core/%.o: ALL_CFLAGS += $(NICE_CFLAGS)
+$(B)/tsan/obj/core/%.o: ALL_CFLAGS += $(NICE_CFLAGS)
+
 $(BIN)/causeway-core: $(call objs_of,core,$(B)/obj) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) $(CORE_LIBS) -lm
@@ -100,7 +105,7 @@ $(eval $(call sanitized,asan,$(SAN)))
 $(eval $(call sanitized,tsan,$(TSAN)))
 
 # --- tests ----------------------------------------------------------------
-UNIT_SRC := $(call src_of,tests/unit) core/sshctr.c
+UNIT_SRC := $(call src_of,tests/unit) core/sshctr.c core/turncheck_text.c
 $(B)/tests/unit: $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRC)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm

@@ -73,6 +73,10 @@ static void usage(FILE *f)
             "  xmpp cluster initialize     make this node a cluster of one (first node)\n"
             "  xmpp cluster join ADDR:PORT join the cluster that node belongs to\n"
             "  xmpp cluster remove NODE    remove a member (name or address) from every view\n"
+            "  turn check                  allocate a relay on the edge's TURN server ([turn] of\n"
+            "                              core.conf) now and say whether it works, or why not\n"
+            "                              (exit status 1 when not)\n"
+            "  turn status                 the last TURN check's result\n"
             "  version\n");
 }
 
@@ -447,7 +451,7 @@ static int tunnel_cmd(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    int opt, conf_set = 0, core, fed;
+    int opt, conf_set = 0, core, fed, turn_check;
 
     while ((opt = getopt(argc, argv, "+c:s:h")) != -1) {
         switch (opt) {
@@ -472,13 +476,27 @@ int main(int argc, char **argv)
         usage(argc < 1 ? stderr : stdout);
         return argc < 1 ? 2 : 0;
     }
+    turn_check = argc >= 2 && !strcmp(argv[0], "turn") && !strcmp(argv[1], "check");
+    /* `turn check` exists on the core only: without -c, its configuration. */
+    if (!conf_set && (turn_check || access(EDGE_CONF_DEFAULT, F_OK) < 0) &&
+        access(CORE_CONF_DEFAULT, F_OK) == 0)
+        conf_path = CORE_CONF_DEFAULT;
+    core = conf_is_core(conf_path);
+    if (argc >= 2 && !strcmp(argv[0], "turn") &&
+        (!strcmp(argv[1], "user") || !strcmp(argv[1], "rest-credential")) && core) {
+        fprintf(stderr, "causeway: `turn %s` edits the edge's TURN users: run it with the edge's "
+                "configuration (%s is a core's)\n", argv[1], conf_path);
+        return 2;
+    }
     if (argc >= 2 && !strcmp(argv[0], "turn") && !strcmp(argv[1], "user"))
         return turn_user(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[0], "turn") && !strcmp(argv[1], "rest-credential"))
         return turn_rest_credential(argc - 2, argv + 2);
-    if (!conf_set && access(EDGE_CONF_DEFAULT, F_OK) < 0 && access(CORE_CONF_DEFAULT, F_OK) == 0)
-        conf_path = CORE_CONF_DEFAULT;
-    core = conf_is_core(conf_path);
+    if (turn_check && !core) {
+        fprintf(stderr, "causeway: `turn check` runs on the core: give its configuration with -c "
+                "core.conf (%s is an edge's)\n", conf_path);
+        return 2;
+    }
     if (core && argc == 2 && !strcmp(argv[0], "tunnel") && !strcmp(argv[1], "pair"))
         return core_pair();
     if (core && argc >= 2 && !strcmp(argv[0], "tunnel") && strcmp(argv[1], "status") != 0) {

@@ -211,6 +211,88 @@ static int cluster_key(struct core_cluster_config *k, const char *key, const cha
     return -1;
 }
 
+/* [turn]: the edge's TURN server as the inside sees it, for the check. */
+static int turn_key(struct core_turncheck_config *t, const char *key, const char *v, char *err,
+                    size_t errlen)
+{
+    if (!strcmp(key, "server"))
+        return cw_conf_addr(v, 3478, &t->server, err, errlen);
+    if (!strcmp(key, "transport")) {
+        if (strcmp(v, "udp") != 0 && strcmp(v, "tcp") != 0) {
+            snprintf(err, errlen, "transport \"%s\": use udp or tcp", v);
+            return -1;
+        }
+        t->tcp = !strcmp(v, "tcp");
+        return 0;
+    }
+    if (!strcmp(key, "username")) {
+        for (const char *p = v; *p; p++)
+            if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+                snprintf(err, errlen, "username \"%s\": no spaces or control characters", v);
+                return -1;
+            }
+        return cw_conf_str(t->username, sizeof(t->username), v, err, errlen);
+    }
+    /* Never echo these two in an error: the line number says where. */
+    if (!strcmp(key, "password")) {
+        if (!*v || strlen(v) >= sizeof(t->password)) {
+            snprintf(err, errlen, "password must be 1 to %zu bytes", sizeof(t->password) - 1);
+            return -1;
+        }
+        snprintf(t->password, sizeof(t->password), "%s", v);
+        return 0;
+    }
+    if (!strcmp(key, "rest-secret")) {
+        if (!*v || strlen(v) >= sizeof(t->rest_secret)) {
+            snprintf(err, errlen, "rest-secret must be 1 to %zu bytes",
+                     sizeof(t->rest_secret) - 1);
+            return -1;
+        }
+        snprintf(t->rest_secret, sizeof(t->rest_secret), "%s", v);
+        return 0;
+    }
+    if (!strcmp(key, "interval")) {
+        if (cw_conf_seconds(v, 0, 86400, &t->interval_s, err, errlen) < 0)
+            return -1;
+        /* A check costs the edge an allocation: not more often than this. */
+        if (t->interval_s && t->interval_s < 10) {
+            snprintf(err, errlen, "interval \"%s\": 0 (only on demand) or 10s to 24h", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (!strcmp(key, "timeout"))
+        return cw_conf_unsigned(v, 100, 60000, &t->timeout_ms, err, errlen);
+    snprintf(err, errlen, "unknown key \"%s\" in [turn]", key);
+    return -1;
+}
+
+static int turn_check(const struct core_config *c, char *err, size_t errlen)
+{
+    const struct core_turncheck_config *t = &c->turn_check;
+    const char *what = NULL;
+
+    if (!t->enabled)
+        return 0;
+    if (!t->server.ss_family)
+        what = "needs server = the edge's TURN address as the inside reaches it (its "
+               "internal address, port 3478 by default)";
+    else if (t->password[0] && t->rest_secret[0])
+        what = "has both password and rest-secret: give one";
+    else if (!t->password[0] && !t->rest_secret[0])
+        what = "needs a credential: username and password (a user of the edge), or "
+               "rest-secret (the edge's REST secret)";
+    else if (t->password[0] && !t->username[0])
+        what = "needs username with password";
+    else if (t->rest_secret[0] && t->username[0])
+        what = "has username with rest-secret: the check makes its own REST user name "
+               "(EXPIRY:core-check); remove username";
+    if (!what)
+        return 0;
+    snprintf(err, errlen, "%s: [turn] %s", c->path, what);
+    return -1;
+}
+
 static void tunnel_defaults(struct core_tunnel_config *t)
 {
     memset(t, 0, sizeof(*t));
@@ -246,8 +328,12 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
             c->cluster.enabled = 1;
             return 0;
         }
+        if (!strcmp(section, "turn")) {
+            c->turn_check.enabled = 1;
+            return 0;
+        }
         snprintf(err, errlen, "unknown section [%s] (known: [core], [dns], [tunnel], [xmpp], "
-                 "[cluster])", section);
+                 "[cluster], [turn])", section);
         return -1;
     }
     if (!strcmp(section, "core"))
@@ -258,6 +344,8 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
         return xmpp_key(&c->xmpp, key, v, err, errlen);
     if (!strcmp(section, "cluster"))
         return cluster_key(&c->cluster, key, v, err, errlen);
+    if (!strcmp(section, "turn"))
+        return turn_key(&c->turn_check, key, v, err, errlen);
     return tunnel_key(&c->tunnel[c->ntunnel - 1], key, v, err, errlen);
 }
 
@@ -300,6 +388,8 @@ int core_config_load(struct core_config *c, const char *path, char *err, size_t 
     c->cluster.heartbeat_ms = 50;
     cw_addr_parse("0.0.0.0", 5222, &c->xmpp.c2s);
     cw_addr_parse("0.0.0.0", 5223, &c->xmpp.component);
+    c->turn_check.interval_s = 300;
+    c->turn_check.timeout_ms = 5000;
     if (gethostname(c->name, sizeof(c->name)) < 0 || !c->name[0])
         snprintf(c->name, sizeof(c->name), "core");
     c->name[strcspn(c->name, ". ")] = '\0';
@@ -308,6 +398,8 @@ int core_config_load(struct core_config *c, const char *path, char *err, size_t 
     for (int i = 0; i < c->ntunnel; i++)
         if (tunnel_check(c, i, err, errlen) < 0)
             return -1;
+    if (turn_check(c, err, errlen) < 0)
+        return -1;
     if (c->cluster.enabled && (!c->cluster.address[0] || !c->cluster.key_file[0])) {
         snprintf(err, errlen, "%s: [cluster] needs address = HOST:PORT and key-file = PATH", path);
         return -1;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/daemon.h"
+#include "core/turncheck.h"
 #include <sys/socket.h>
 
 #define CORE_CONF_DEFAULT "/etc/causeway/core.conf"
@@ -70,6 +71,7 @@ struct core_config {
     int ntunnel;
     struct core_xmpp_config xmpp;
     struct core_cluster_config cluster;
+    struct core_turncheck_config turn_check;    /* [turn]: the TURN reachability check */
 };
 
 /* Loads path over the defaults. Returns 0, or -1 with "file:line: what" (or

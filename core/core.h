@@ -13,6 +13,8 @@
 #include <time.h>
 #include <uv.h>
 
+struct core_turncheck_ask;
+
 #define CORE_VERSION "0.1.0"
 
 struct core {
@@ -23,6 +25,8 @@ struct core {
     struct core_tunnel *tunnel[CORE_MAX_TUNNELS];
     int ntunnel;
     struct core_xmpp *xmpp;
+    struct core_turncheck *turncheck;           /* [turn]; NULL without it */
+    struct core_turncheck_ask *turn_asks;       /* `turn check` replies still owed */
     struct cw_daemon d;
     struct cw_stats *stats;     /* for /metrics */
     struct cw_faults *faults;
@@ -35,6 +39,11 @@ struct core {
  * `faults` control commands; core_status_stop closes the timer. */
 int core_status_start(struct core *c);
 void core_status_stop(struct core *c);
+/* The TURN check of [turn] (core/turncheck_ctl.c): creates it, registers
+ * `turn check` and `turn status`, raises and clears turn.unreachable.
+ * core_turncheck_ctl_stop closes it and answers the pending `turn check`s. */
+int core_turncheck_ctl_start(struct core *c);
+void core_turncheck_ctl_stop(struct core *c);
 /* The whole status document: daemon, tunnels, guest URI, XMPP, cluster,
  * call bridges, faults. */
 void core_status_report(struct core *c, struct cw_report *r);

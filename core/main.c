@@ -35,6 +35,7 @@ static void core_stop(void *arg, const char *why)
     c->ntunnel = 0;
     core_xmpp_stop(c->xmpp);
     c->xmpp = NULL;
+    core_turncheck_ctl_stop(c);
     if (c->dns)
         cw_dns_close(c->dns);
     c->dns = NULL;
@@ -111,6 +112,8 @@ static int core_start(struct core *c)
         CW_ERROR("core", "out of memory");
         return -1;
     }
+    if (core_turncheck_ctl_start(c) < 0)
+        return -1;
     made = core_pairing_key(cfg, err, sizeof(err));
     if (made < 0) {
         CW_ERROR("core", "%s", err);

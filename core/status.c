@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "core/core.h"
+#include "core/turncheck.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,7 @@ static void daemon_report(struct core *c, struct cw_report *r)
 void core_status_report(struct core *c, struct cw_report *r)
 {
     daemon_report(c, r);
+    core_turncheck_report(c->turncheck, r);     /* "not configured" without [turn] */
     cw_faults_report(c->faults, r);
 }
 
