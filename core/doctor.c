@@ -20,16 +20,6 @@
 #include "core/xmpp.h"
 #include "xmpp/state.h"
 
-/* The TURN reachability check is built on the branch that adds it: until
- * then the symbols may be missing and the [turn] section of core.conf does
- * not exist. CORE_DOCTOR_TURN(c) names that section's parsed config. */
-#pragma weak core_turncheck_create
-#pragma weak core_turncheck_run
-#pragma weak core_turncheck_close
-#ifndef CORE_DOCTOR_TURN
-#define CORE_DOCTOR_TURN(c) ((const struct core_turncheck_config *)NULL)
-#endif
-
 #define MAX_ITEMS 64
 #define NAME_LEN 256
 
@@ -56,7 +46,6 @@ struct cdoc {
         int voter, leader, self;
     } members[MAX_ITEMS];
     int nmembers;
-    struct core_turncheck *tc;
 };
 
 static void addrs_text(const struct cw_dns_result *r, char *buf, size_t len)
@@ -288,30 +277,21 @@ static void turn_result(void *arg, const struct core_turncheck_result *res)
 static void check_turn(struct cdoc *d)
 {
     struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "turn.credentials");
-    const struct core_turncheck_config *tcfg = CORE_DOCTOR_TURN(d->c);
-    char err[300];
 
     if (!ck)
         return;
-    if (!core_turncheck_create) {
-        cw_doctor_add(ck, CW_DOCTOR_SKIP, "this build has no TURN reachability check "
-                      "(core/turncheck.h is not implemented in it)", NULL);
+    if (!d->c->cfg.turn_check.enabled || !d->c->turncheck) {
+        cw_doctor_add(ck, CW_DOCTOR_SKIP, "no [turn] in core.conf: the TURN credentials the "
+                      "call bridges use are not known here", NULL);
         goto out;
     }
-    if (!tcfg || !tcfg->enabled) {
-        cw_doctor_add(ck, CW_DOCTOR_SKIP, "no [turn] in core.conf", NULL);
-        goto out;
-    }
-    /* A check of its own, so the periodic one of the daemon is not
-     * disturbed; it is closed when the run ends. */
-    d->tc = core_turncheck_create(d->c->loop, tcfg, NULL, NULL, err, sizeof(err));
-    if (!d->tc) {
-        cw_doctor_addf(ck, CW_DOCTOR_FAIL, "fix [turn] in core.conf", "the TURN check cannot "
-                       "start: %s", err);
-        goto out;
-    }
-    if (core_turncheck_run(d->tc, turn_result, cw_doctor_check_hold(ck)) < 0)
+    /* The daemon's own check, run now (one already running is joined): a
+     * check that ends after the deadline is reported as not finished. */
+    if (core_turncheck_run(d->c->turncheck, turn_result, cw_doctor_check_hold(ck)) < 0) {
+        cw_doctor_add(ck, CW_DOCTOR_FAIL, "the TURN check cannot run now (the daemon is "
+                      "stopping?)", "run `causeway turn check` when the core runs");
         cw_doctor_check_put(ck);
+    }
 out:
     cw_doctor_check_put(ck);
 }
@@ -609,13 +589,13 @@ static void fw_probe(struct cw_doctor_check *ck, const struct sockaddr_storage *
 static void check_firewall(struct cdoc *d)
 {
     struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "firewall.inside-to-dmz");
-    const struct core_turncheck_config *tcfg = CORE_DOCTOR_TURN(d->c);
+    const struct core_turncheck_config *tcfg = &d->c->cfg.turn_check;
 
     if (!ck)
         return;
     for (int i = 0; i < d->c->cfg.ntunnel; i++)
         fw_probe(ck, &d->c->cfg.tunnel[i].edge, 0, "the edge's SSH tunnel port");
-    if (tcfg && tcfg->enabled) {
+    if (tcfg->enabled) {
         fw_probe(ck, &tcfg->server, 1, "the edge's TURN port (STUN Binding)");
         fw_probe(ck, &tcfg->server, 0, "the edge's TURN port");
     } else {
@@ -720,8 +700,6 @@ static void run_done(void *arg, struct cw_doctor *dr)
     cw_ctl_finish(d->p, cw_doctor_count(dr, CW_DOCTOR_FAIL) > 0,
                   out.s ? out.s : "out of memory\n");
     cw_sb_free(&out);
-    if (d->tc)
-        core_turncheck_close(d->tc);
     cw_dns_close(d->dns);
     cw_doctor_release(dr);
     for (int i = 0; i < d->ncomps; i++)

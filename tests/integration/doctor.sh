@@ -126,6 +126,7 @@ link-key-file = $WORK/link.key
 dns-server = $ODNS
 CONF
 touch "$WORK/users"
+echo turn-pw-0123 | cw turn user add bridge --password-stdin > "$WORK/turnuser.out" 2>&1
 start_edge "$WORK/edge.conf"
 
 # ---- the core, paired ---------------------------------------------------------------------------
@@ -152,6 +153,12 @@ webbridge-port = 8080
 edge-port = $LINKPORT
 keepalive-interval = 2
 keepalive-count = 2
+[turn]
+server = $INT:3478
+username = bridge
+password = turn-pw-0123
+interval = 0
+timeout = 3000
 CONF
 cwc() { "$BIN/causeway" -c "$WORK/core.conf" "$@"; }
 pair_core "$WORK/core.conf" $INT
@@ -194,10 +201,12 @@ done
 cdoc
 check "healthy: core doctor exits 0" test "$CDOC_RC" = 0
 check "healthy: core findings are all ok or skip" no_fail c
-for c in dns.srv guest-uri.inside components.secrets tunnels firewall.inside-to-dmz; do
+for c in dns.srv guest-uri.inside turn.credentials components.secrets tunnels firewall.inside-to-dmz; do
     check "healthy: core $c ok" finding c ok $c .
 done
-check "healthy: core turn.credentials skips with a reason" finding c skip turn.credentials 'TURN|turn'
+check "healthy: core turn.credentials: a relay with its rtt" finding c ok turn.credentials "relay allocated: $EXT:[0-9]+ .*rtt"
+check "healthy: core firewall: UDP and TCP 3478 to the edge open" \
+    sh -c "grep -q 'UDP $INT:3478 .*open' '$WORK/cdoc.out' && grep -q 'TCP $INT:3478 .*open' '$WORK/cdoc.out'"
 check "healthy: core cluster.members skips (no [cluster])" finding c skip cluster.members 'no \[cluster\]'
 [ "$EDOC_RC$CDOC_RC" = 00 ] || { show e; show c; }
 note "healthy runs took $(( $(date +%s) - T0 )) s"
@@ -256,9 +265,30 @@ check "a warning alone: edge doctor exits 0" test "$EDOC_RC" = 0
 cp "$WORK/web-good.pem" "$WORK/web.pem"; cp "$WORK/web-good.key" "$WORK/web.key"
 
 # ---- TURN credentials, component secrets, cluster members ---------------------------------------
-if finding c skip turn.credentials 'no TURN reachability check'; then
-    skip "wrong TURN password in core.conf: this build has no TURN reachability check (branch turncheck not merged)"
-fi
+# The password changes on the edge: the core's [turn] password is wrong now.
+echo another-pw-0123 | cw turn user add bridge --password-stdin > "$WORK/turnuser.out" 2>&1
+cdoc
+expect c fail turn.credentials "relay candidate creation timeout" "wrong TURN password: turn.credentials fails, the fix names the symptom"
+expect c fail turn.credentials "turn.credentials +auth: " "wrong TURN password: the why says authentication"
+check "the TURN password appears in no finding" sh -c "! grep -q turn-pw-0123 '$WORK/cdoc.out'"
+echo turn-pw-0123 | cw turn user add bridge --password-stdin > "$WORK/turnuser.out" 2>&1
+# UDP and TCP 3478 dropped between the inside and the DMZ.
+in_e nft -f - <<NFT || notok "nft rule for 3478"
+table inet cwdoc3478 {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        ip saddr $CORE udp dport 3478 drop
+        ip saddr $CORE tcp dport 3478 drop
+    }
+}
+NFT
+cdoc
+expect c fail firewall.inside-to-dmz "UDP $INT:3478 .*inside -> DMZ.*no answer" "3478 dropped: the firewall finding names UDP 3478 inside -> DMZ"
+expect c fail firewall.inside-to-dmz "TCP $INT:3478 .*inside -> DMZ" "3478 dropped: and TCP 3478"
+expect c fail turn.credentials "turn.credentials +no response: " "3478 dropped: turn.credentials fails"
+in_e nft delete table inet cwdoc3478
+cdoc
+check "3478 open again: core doctor exits 0" test "$CDOC_RC" = 0
 skip "a call bridge secret differing on one cluster node: needs a two-node cluster (see docs/doctor.md); the single node's handshake is checked above"
 skip "duplicate / stale cluster members: needs a cluster (see docs/doctor.md)"
 
