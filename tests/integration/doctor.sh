@@ -289,8 +289,6 @@ expect c fail turn.credentials "turn.credentials +no response: " "3478 dropped: 
 in_e nft delete table inet cwdoc3478
 cdoc
 check "3478 open again: core doctor exits 0" test "$CDOC_RC" = 0
-skip "a call bridge secret differing on one cluster node: needs a two-node cluster (see docs/doctor.md); the single node's handshake is checked above"
-skip "duplicate / stale cluster members: needs a cluster (see docs/doctor.md)"
 
 # ---- listeners: the web proxy's port dropped on the edge -----------------------------------------
 in_e nft -f - <<NFT || notok "nft rule for 443"
@@ -329,5 +327,52 @@ edoc; cdoc
 check "all mended: edge doctor exits 0" test "$EDOC_RC" = 0
 check "all mended: core doctor exits 0" test "$CDOC_RC" = 0
 [ "$EDOC_RC$CDOC_RC" = 00 ] || { show e; show c; }
+
+# ---- a two-node cluster inside: call bridge secrets on every node, a stale member ---------------
+openssl rand -hex 32 > "$WORK/cluster.key"; chmod 600 "$WORK/cluster.key"
+for n in 1 2; do
+    in_i ip addr add 198.18.0.1$n/32 dev lo
+    cat > "$WORK/node$n.conf" <<CONF
+[core]
+name = node$n
+control-socket = $WORK/node$n.sock
+log-file = $WORK/core-node$n.log
+state-dir = $WORK/node$n-state
+[xmpp]
+client-listen = 198.18.0.1$n:5222
+component-listen = 198.18.0.1$n:5223
+certificate = $WORK/fed.pem $WORK/fed.key
+[cluster]
+address = 198.18.0.1$n:4000
+key-file = $WORK/cluster.key
+election-timeout = 1000
+heartbeat = 100
+CONF
+    bg "$NS_I" "$WORK/node$n.out" "$BIN/causeway-core" -c "$WORK/node$n.conf"
+    eval "NODE${n}_PID=$BGPID"
+    for _ in $(seq 1 50); do "$BIN/causeway" -c "$WORK/node$n.conf" version > /dev/null 2>&1 && break; sleep 0.1; done
+done
+cwn() { local n=$1; shift; "$BIN/causeway" -c "$WORK/node$n.conf" "$@"; }
+leader1() { cwn 1 xmpp cluster status 2>/dev/null | grep -q '^State: LEADER'; }
+two_voters() { [ "$(cwn 1 xmpp cluster status 2>/dev/null | grep -c ' voter')" = 2 ]; }
+{ cwn 1 xmpp cluster initialize && eventually 10 leader1 && cwn 2 xmpp cluster join 198.18.0.11:4000 &&
+  eventually 10 two_voters && cwn 1 xmpp callbridge add-secret cb9 cb9-secret-0123; } > "$WORK/cluster.out" 2>&1
+check "a two-node cluster with call bridge cb9" two_voters
+cb9_on2() { cwn 2 xmpp callbridge list 2>/dev/null | grep -qx cb9; }
+check "cb9 is applied on node2 too" eventually 10 cb9_on2
+ndoc() { cwn 1 doctor > "$WORK/ndoc.out" 2> /dev/null; NDOC_RC=$?; }
+ndoc
+check "cluster: the doctor on node1 exits 0" test "$NDOC_RC" = 0
+expect n ok components.secrets "cb9: the handshake .* on node node1" "cluster: cb9's handshake on node1"
+expect n ok components.secrets "cb9: the handshake .* on node node2 \\(198.18.0.12:5223\\)" "cluster: cb9's handshake on node2"
+expect n ok cluster.members "member node2 \\(id [0-9]+, 198.18.0.12:4000.*answers" "cluster: node2 answers"
+# node2 stops: a stale member, and no handshake there.
+kill "$NODE2_PID"; wait "$NODE2_PID" 2>/dev/null; unlist "$NODE2_PID"
+ndoc
+check "cluster, node2 stopped: the doctor on node1 exits 1" test "$NDOC_RC" = 1
+expect n fail cluster.members "member node2 .* does not answer" "node2 stopped: stale member found"
+expect n fail cluster.members "causeway xmpp cluster remove node2" "node2 stopped: the fix names the remove command"
+expect n fail components.secrets "cb9: no handshake on node node2" "node2 stopped: no handshake there"
+check "the secret of cb9 appears in no finding" sh -c "! grep -q cb9-secret-0123 '$WORK/ndoc.out'"
 note "whole test: $(( $(date +%s) - T0 )) s after the rig was up"
 exit 0
