@@ -537,9 +537,12 @@ static void check_tunnels(struct cdoc *d)
         snprintf(fix, sizeof(fix), "%s", strstr(why, "host key") ?
                  "the edge's host key differs from host-key in core.conf: compare with "
                  "`causeway tunnel status` on the edge and correct it" :
-                 strstr(why, "auth") || strstr(why, "denied") ?
+                 strstr(why, "refused this core's key") ?
                  "the edge does not trust this core's key: run the command `causeway tunnel "
                  "pair` prints on the edge (`causeway tunnel trust ...`)" :
+                 strstr(why, "refused to listen") ?
+                 "the edge does not permit this edge-port: add it to the edge's [tunnel] "
+                 "permit-listen (and trust the core again), or use one that is listed" :
                  "check that the edge runs, that its [tunnel] listens on this address, and that "
                  "the firewall lets the inside open TCP to the edge's port 2222 (inside -> DMZ; "
                  "see firewall.inside-to-dmz)");
