@@ -36,6 +36,9 @@ static void usage(FILE *f)
             "  status [SECTION] [json]     every module at a glance (edge or core), one\n"
             "                              section of it, or the same as JSON\n"
             "  faults [json]               fault conditions raised and cleared, with times\n"
+            "  doctor [json]               check the deployment (edge or core, from -c) against\n"
+            "                              the usual faults; each finding with its fix; exit 1\n"
+            "                              when a check failed\n"
             "  version\n"
             "TURN users (edits the user-db file of edge.conf):\n"
             "  turn user add NAME [--password-stdin]   add or change (asks for the password)\n"
@@ -116,6 +119,36 @@ static int call_daemon(int argc, char **argv, int quiet_if_down)
     fputs(cw_sb_str(&out), rc == 0 ? stdout : stderr);
     cw_sb_free(&out);
     return rc;
+}
+
+/* `doctor [json]`: a progress line first (the checks take up to 15 s),
+ * then the findings on stdout whatever they are; exit 1 if one failed. */
+static int doctor(int argc, char **argv, int core)
+{
+    char *count[] = { "doctor", "count" };
+    struct cw_sb out;
+    char err[512];
+    int rc;
+
+    cw_sb_init(&out);
+    rc = cw_ctl_call(ctl_path, 2, count, &out, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "causeway: %s\n", err);
+        cw_sb_free(&out);
+        return 3;
+    }
+    fprintf(stderr, "doctor: asking the %s on %s to check %d things (up to 15 s)...\n",
+            core ? "core" : "edge", ctl_path, rc == 0 ? atoi(cw_sb_str(&out)) : 0);
+    cw_sb_clear(&out);
+    rc = cw_ctl_call(ctl_path, argc, argv, &out, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "causeway: %s\n", err);
+        cw_sb_free(&out);
+        return 3;
+    }
+    fputs(cw_sb_str(&out), stdout);
+    cw_sb_free(&out);
+    return rc ? 1 : 0;
 }
 
 /* Reads a password without echo from the terminal, or one line of stdin. */
@@ -635,6 +668,8 @@ int main(int argc, char **argv)
         else
             ctl_path = EDGE_CTL_DEFAULT;
     }
+    if (!strcmp(argv[0], "doctor") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "json"))))
+        return doctor(argc, argv, core);
     if (argc >= 3 && !strcmp(argv[0], "xmpp") && !strcmp(argv[1], "user") &&
         !strcmp(argv[2], "add"))
         return xmpp_user_add(argc, argv);

@@ -1111,3 +1111,27 @@ static void tick_closed(uv_handle_t *h)
 
     uv_close((uv_handle_t *)&cl->flush, flush_closed);
 }
+
+int core_cluster_members(struct core_cluster *cl,
+                         int (*fn)(void *arg, unsigned long long id, const char *address,
+                                   int voter, int leader, int self),
+                         void *arg)
+{
+    raft_id lid;
+    int rc;
+
+    if (!cl->started)
+        return 0;
+    leader_addr(cl, &lid);
+    for (unsigned i = 0; i < cl->r.configuration.n; i++) {
+        const struct raft_server *s = &cl->r.configuration.servers[i];
+        if ((rc = fn(arg, s->id, s->address, s->role == RAFT_VOTER, s->id == lid, s->id == cl->id)))
+            return rc;
+    }
+    return 0;
+}
+
+int core_cluster_started(const struct core_cluster *cl)
+{
+    return cl->started;
+}

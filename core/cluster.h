@@ -73,5 +73,14 @@ struct cw_report;
 void core_cluster_report(struct core_cluster *cl, struct cw_report *r);
 /* 1 when a leader is known (writes work); else 0 and why not. */
 int core_cluster_leader(struct core_cluster *cl, const char **why);
+/* The members in Raft's configuration (id, address, voter or not, the
+ * leader as this node knows it, this node itself); fn's non-zero return
+ * stops and is returned. 0 and no call while Raft is not started here. */
+int core_cluster_members(struct core_cluster *cl,
+                         int (*fn)(void *arg, unsigned long long id, const char *address,
+                                   int voter, int leader, int self),
+                         void *arg);
+/* 1 once this node runs Raft (initialized or joined). */
+int core_cluster_started(const struct core_cluster *cl);
 
 #endif

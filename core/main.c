@@ -141,6 +141,7 @@ static int core_start(struct core *c)
     }
     cw_ctl_register(c->ctl, "tunnel status", ctl_tunnel_status, c);
     cw_ctl_register(c->ctl, "version", cw_daemon_ctl_version, &c->d);
+    core_doctor_start(c);
     if (core_status_start(c) < 0) {
         CW_ERROR("core", "out of memory");
         return -1;

@@ -695,3 +695,13 @@ void core_xmpp_stop(struct core_xmpp *x)
         state_save(x);
     uv_close((uv_handle_t *)&x->retry, retry_closed);
 }
+
+const struct xmpp_state *core_xmpp_state(const struct core_xmpp *x)
+{
+    return x->st;
+}
+
+struct core_cluster *core_xmpp_cluster(const struct core_xmpp *x)
+{
+    return x->cl;
+}

@@ -23,5 +23,11 @@ void core_xmpp_report(struct core_xmpp *x, struct cw_report *r);
 /* 1 when writes can go through a leader (or there is no cluster); else 0
  * and why not. */
 int core_xmpp_cluster_leader(struct core_xmpp *x, const char **why);
+struct xmpp_state;
+struct core_cluster;
+/* For read-only checks (the doctor): the node's copy of the shared state,
+ * and its cluster (NULL on a standalone node). */
+const struct xmpp_state *core_xmpp_state(const struct core_xmpp *x);
+struct core_cluster *core_xmpp_cluster(const struct core_xmpp *x);
 
 #endif

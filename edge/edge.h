@@ -40,6 +40,8 @@ void edge_status_stop(struct edge *e);
 /* The whole status document: daemon, TURN, tunnel, web proxy, federation,
  * faults. */
 void edge_status_report(struct edge *e, struct cw_report *r);
+/* Registers `doctor [json]` (doctor.c): the deployment checks. */
+void edge_doctor_start(struct edge *e);
 
 #endif
 

@@ -104,3 +104,9 @@ int edge_federation_links_down(const struct edge_federation *ef, char *why, size
 {
     return s2s_core_links_down(ef->gw, why, len);
 }
+
+int edge_federation_domains(const struct edge_federation *ef,
+                            int (*fn)(void *arg, const char *domain), void *arg)
+{
+    return ef && ef->gw ? s2s_domains(ef->gw, fn, arg) : 0;
+}

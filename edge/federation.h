@@ -20,5 +20,8 @@ void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out)
 struct cw_report;
 void edge_federation_report(const struct edge_federation *ef, struct cw_report *r);
 int edge_federation_links_down(const struct edge_federation *ef, char *why, size_t len);
+/* The domains the linked cores serve (s2s_domains); 0 when none is linked. */
+int edge_federation_domains(const struct edge_federation *ef,
+                            int (*fn)(void *arg, const char *domain), void *arg);
 
 #endif

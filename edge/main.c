@@ -311,6 +311,7 @@ static int edge_start(struct edge *e)
     cw_ctl_register(e->ctl, "xmpp federation status", ctl_federation_status, e);
     cw_ctl_register(e->ctl, "metrics", ctl_metrics, e);
     cw_ctl_register(e->ctl, "version", cw_daemon_ctl_version, &e->d);
+    edge_doctor_start(e);
     if (edge_status_start(e) < 0) {
         CW_ERROR("edge", "out of memory");
         return -1;

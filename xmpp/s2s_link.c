@@ -455,3 +455,21 @@ void s2s__links_status(const struct s2s_gateway *gw, struct cw_sb *out)
         cw_sb_printf(out, "\n");
     }
 }
+
+int s2s_domains(const struct s2s_gateway *gw, int (*fn)(void *arg, const char *domain), void *arg)
+{
+    for (int i = 0; i < gw->o.ncore; i++) {
+        const struct s2s_link *l = &gw->link[i];
+        if (l->state != LK_READY)
+            continue;
+        for (int k = 0; k < l->ndomains; k++) {
+            int seen = 0, rc;
+            /* Cores of one cluster serve the same domains: each once. */
+            for (int j = 0; j < i && !seen; j++)
+                seen = gw->link[j].state == LK_READY && link_has(&gw->link[j], l->domains[k]);
+            if (!seen && (rc = fn(arg, l->domains[k])) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
