@@ -5,8 +5,8 @@
 #define CORE_CORE_H
 
 #include "common/daemon.h"
-#include "common/fault.h"
 #include "common/report.h"
+#include "common/status.h"
 #include "common/stats.h"
 #include "core/config.h"
 
@@ -30,18 +30,15 @@ struct core {
     struct cw_admin *admin;     /* NULL without [admin] */
     struct cw_daemon d;
     struct cw_stats *stats;     /* for /metrics */
-    struct cw_faults *faults;
-    uv_timer_t status_timer;    /* re-evaluates the fault conditions */
-    time_t started;
+    struct cw_status status;    /* `status`, `faults`, `metrics`; the fault conditions */
     time_t leaderless_since;
     uint64_t m_tunnels, m_tunnels_active;   /* gauges for the metrics */    /* the cluster lost its leader; 0: it has one */
     int stopping;
 };
 
-/* Starts the periodic fault evaluation and registers the `status` and
- * `faults` control commands; core_status_stop closes the timer. */
+/* Sets up the status commands and the fault conditions (common/status.h);
+ * cw_status_stop(&x->status) ends them. */
 int core_status_start(struct core *c);
-void core_status_stop(struct core *c);
 /* The TURN check of [turn] (core/turncheck_ctl.c): creates it, registers
  * `turn check` and `turn status`, raises and clears turn.unreachable.
  * core_turncheck_ctl_stop closes it and answers the pending `turn check`s. */

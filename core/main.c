@@ -42,7 +42,7 @@ static void core_stop(void *arg, const char *why)
     c->dns = NULL;
     cw_admin_close(c->admin);
     c->admin = NULL;
-    core_status_stop(c);
+    cw_status_stop(&c->status);
     cw_ctl_close(c->ctl);
     c->ctl = NULL;
     cw_daemon_signals_close(&c->d);
@@ -219,7 +219,7 @@ int main(int argc, char **argv)
     uv_run(c.loop, UV_RUN_DEFAULT);
     uv_loop_close(c.loop);
     libssh2_exit();
-    cw_faults_destroy(c.faults);
+    cw_status_free(&c.status);
     cw_stats_destroy(c.stats);
     if (rc == 0)
         CW_NOTICE("core", "stopped");

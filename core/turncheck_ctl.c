@@ -41,7 +41,7 @@ static void on_result(void *arg, const struct core_turncheck_result *res)
 {
     struct core *c = arg;
 
-    cw_fault_set(c->faults, TURN_FAULT, res->verdict != CORE_TURNCHECK_OK,
+    cw_fault_set(c->status.faults, TURN_FAULT, res->verdict != CORE_TURNCHECK_OK,
                  "the edge's TURN server is not usable from this core (%s): %s",
                  core_turncheck_verdict_name(res->verdict), res->why);
 }

@@ -5,8 +5,8 @@
 #define EDGE_EDGE_H
 
 #include "common/daemon.h"
-#include "common/fault.h"
 #include "common/report.h"
+#include "common/status.h"
 #include "edge/config.h"
 
 #include <time.h>
@@ -26,17 +26,14 @@ struct edge {
     struct edge_federation *fed;
     struct cw_admin *admin;     /* NULL without [admin] */
     struct cw_daemon d;
-    struct cw_faults *faults;
-    uv_timer_t status_timer;    /* re-evaluates the fault conditions */
-    time_t started;
+    struct cw_status status;    /* `status`, `faults`, `metrics`; the fault conditions */
     time_t fed_down_since;      /* the federation link to the core went down; 0: up */
     int stopping;
 };
 
-/* Starts the periodic fault evaluation and registers the `status` and
- * `faults` control commands; edge_status_stop closes the timer. */
+/* Sets up the status commands and the fault conditions (common/status.h);
+ * cw_status_stop(&x->status) ends them. */
 int edge_status_start(struct edge *e);
-void edge_status_stop(struct edge *e);
 /* The whole status document: daemon, TURN, tunnel, web proxy, federation,
  * faults. */
 void edge_status_report(struct edge *e, struct cw_report *r);

@@ -55,7 +55,7 @@ static void edge_stop(void *arg, const char *why)
     e->webproxy = NULL;
     cw_admin_close(e->admin);
     e->admin = NULL;
-    edge_status_stop(e);
+    cw_status_stop(&e->status);
     cw_ctl_close(e->ctl);
     e->ctl = NULL;
     cw_daemon_signals_close(&e->d);
@@ -247,14 +247,6 @@ static int ctl_federation_status(void *arg, int argc, char **argv, struct cw_sb 
     return 0;
 }
 
-static int ctl_metrics(void *arg, int argc, char **argv, struct cw_sb *out)
-{
-    struct edge *e = arg;
-
-    cw_stats_dump(e->stats, out, argc > 0 && !strcmp(argv[0], "prometheus"));
-    return 0;
-}
-
 /* ---- start-up --------------------------------------------------------------- */
 
 /* What the admin pages and API may run on the edge. */
@@ -309,7 +301,6 @@ static int edge_start(struct edge *e)
     cw_ctl_register(e->ctl, "webproxy status", ctl_webproxy_status, e);
     cw_ctl_register(e->ctl, "webproxy reload", ctl_webproxy_reload, e);
     cw_ctl_register(e->ctl, "xmpp federation status", ctl_federation_status, e);
-    cw_ctl_register(e->ctl, "metrics", ctl_metrics, e);
     cw_ctl_register(e->ctl, "version", cw_daemon_ctl_version, &e->d);
     edge_doctor_start(e);
     if (edge_status_start(e) < 0) {
@@ -416,7 +407,7 @@ int main(int argc, char **argv)
     if (e.tls)
         cw_tls_ctx_destroy(e.tls);
     cw_stats_destroy(e.stats);
-    cw_faults_destroy(e.faults);
+    cw_status_free(&e.status);
     edge_config_free(&e.cfg);
     if (rc == 0)
         CW_NOTICE("edge", "stopped");
