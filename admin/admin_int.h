@@ -52,7 +52,6 @@ int admin__basic_decode(const char *hdr, size_t n, char *user, size_t ucap, char
                         size_t pcap);
 /* Strict base64 (RFC 4648 4, padding required, no spaces): the byte count,
  * or -1. out has room for n / 4 * 3 bytes. */
-long admin__b64_decode(const char *in, size_t n, unsigned char *out, size_t cap);
 
 /* ---- users.c ---- */
 

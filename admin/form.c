@@ -6,6 +6,8 @@
  * past a check that read the first). Fuzzed by tests/fuzz/fuzz_admin.c. */
 #include "admin/admin_int.h"
 
+#include "common/base64.h"
+
 #include <string.h>
 #include <strings.h>
 
@@ -147,60 +149,6 @@ int admin__cookie_get(const char *hdr, size_t n, const char *name, char *out, si
     return found;
 }
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-long admin__b64_decode(const char *in, size_t n, unsigned char *out, size_t cap)
-{
-    size_t o = 0;
-
-    if (n % 4)
-        return -1;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4], pad = 0;
-        uint32_t w;
-
-        for (int k = 0; k < 4; k++) {
-            unsigned char c = (unsigned char)in[i + k];
-            if (c == '=' && i + 4 == n && k >= 2) {
-                pad++;
-                v[k] = 0;
-                continue;
-            }
-            if (pad)        /* "a=b=": data after padding */
-                return -1;
-            v[k] = b64val(c);
-            if (v[k] < 0)
-                return -1;
-        }
-        w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        /* RFC 4648 3.5: the bits padding leaves over must be zero, so one
-         * text has exactly one spelling. */
-        if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
-            return -1;
-        if (o + 3 - (size_t)pad > cap)
-            return -1;
-        out[o++] = (unsigned char)(w >> 16);
-        if (pad < 2)
-            out[o++] = (unsigned char)(w >> 8);
-        if (pad < 1)
-            out[o++] = (unsigned char)w;
-    }
-    return (long)o;
-}
-
 int admin__basic_decode(const char *hdr, size_t n, char *user, size_t ucap, char *pass,
                         size_t pcap)
 {
@@ -222,7 +170,7 @@ int admin__basic_decode(const char *hdr, size_t n, char *user, size_t ucap, char
         end--;
     if (end == start || (end - start) / 4 * 3 > sizeof(dec))
         goto out;
-    len = admin__b64_decode(hdr + start, end - start, dec, sizeof(dec));
+    len = cw_b64_decode(hdr + start, end - start, dec, sizeof(dec));
     if (len < 0)
         goto out;
     colon = memchr(dec, ':', (size_t)len);

@@ -2,6 +2,9 @@
  * the findings and how they render (see doctor.h). */
 #include "common/doctor.h"
 
+#include "common/ctl.h"
+#include "common/log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,4 +329,27 @@ void cw_doctor_text(const struct cw_doctor *dr, const char *who, struct cw_sb *o
         cw_sb_printf(out, "(out of memory: some findings are missing)\n");
     cw_sb_printf(out, "\n%s: %u checks, %u failed, %u warnings, %u skipped\n", who, dr->nchecks,
                  nfail, nwarn, cw_doctor_count(dr, CW_DOCTOR_SKIP));
+}
+
+void cw_doctor_answer(const struct cw_doctor *dr, struct cw_ctl_pending *p, int json,
+                      const char *who)
+{
+    struct cw_sb out;
+
+    cw_sb_init(&out);
+    if (json) {
+        struct cw_report *r = cw_report_create();
+        if (r) {
+            cw_doctor_report(dr, r);
+            cw_report_json(r, "doctor", &out);
+            CW_SB_LIT(&out, "\n");
+            cw_report_destroy(r);
+        }
+    } else {
+        cw_doctor_text(dr, who, &out);
+    }
+    CW_NOTICE("doctor", "%u checks: %u failed, %u warnings", cw_doctor_checks(dr),
+              cw_doctor_count(dr, CW_DOCTOR_FAIL), cw_doctor_count(dr, CW_DOCTOR_WARN));
+    cw_ctl_finish(p, cw_doctor_count(dr, CW_DOCTOR_FAIL) > 0, out.s ? out.s : "out of memory\n");
+    cw_sb_free(&out);
 }

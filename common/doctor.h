@@ -72,6 +72,12 @@ const char *cw_doctor_result_name(enum cw_doctor_result res);   /* "ok", "warn",
 void cw_doctor_report(const struct cw_doctor *dr, struct cw_report *r);
 /* The CLI's text: one block per finding, the failed and warned first. */
 void cw_doctor_text(const struct cw_doctor *dr, const char *who, struct cw_sb *out);
+/* Answers the deferred `doctor [json]` command p with the findings (JSON
+ * of the report section, or the text headed by who) and logs the counts;
+ * the answer is an error when a check failed. */
+struct cw_ctl_pending;
+void cw_doctor_answer(const struct cw_doctor *dr, struct cw_ctl_pending *p, int json,
+                      const char *who);
 
 /* ---- probes: cb runs once, later, from the loop (also after the run is
  * over: the probe holds ck). ---- */

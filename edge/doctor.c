@@ -645,25 +645,8 @@ static int add_domain(void *arg, const char *domain)
 static void run_done(void *arg, struct cw_doctor *dr)
 {
     struct edoc *d = arg;
-    struct cw_sb out;
-    int failed = cw_doctor_count(dr, CW_DOCTOR_FAIL) > 0;
 
-    cw_sb_init(&out);
-    if (d->json) {
-        struct cw_report *r = cw_report_create();
-        if (r) {
-            cw_doctor_report(dr, r);
-            cw_report_json(r, "doctor", &out);
-            CW_SB_LIT(&out, "\n");
-            cw_report_destroy(r);
-        }
-    } else {
-        cw_doctor_text(dr, "causeway-edge doctor", &out);
-    }
-    CW_NOTICE("doctor", "%u checks: %u failed, %u warnings", cw_doctor_checks(dr),
-              cw_doctor_count(dr, CW_DOCTOR_FAIL), cw_doctor_count(dr, CW_DOCTOR_WARN));
-    cw_ctl_finish(d->p, failed, out.s ? out.s : "out of memory\n");
-    cw_sb_free(&out);
+    cw_doctor_answer(dr, d->p, d->json, "causeway-edge doctor");
     cw_dns_close(d->dns);
     cw_doctor_release(dr);
     free(d);

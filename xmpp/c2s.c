@@ -2,6 +2,7 @@
  * STARTTLS required, SASL, resource binding; then the client's stanzas: the
  * server's own iq (roster, ping, disco, session), presence broadcast, and
  * everything else handed to the router. */
+#include "common/base64.h"
 #include "xmpp/xmpp_int.h"
 
 #include <stdio.h>
@@ -99,7 +100,7 @@ static void sasl_reply(struct xconn *c, const char *el, const struct cw_sb *raw)
     cw_sb_printf(&sb, "<%s xmlns='" NS_SASL "'>", el);
     /* RFC 6120 6.4.6: no additional data makes an empty element. */
     if (raw && raw->len)
-        sasl_b64_encode((const uint8_t *)raw->s, raw->len, &sb);
+        cw_b64_encode((const uint8_t *)raw->s, raw->len, &sb);
     cw_sb_printf(&sb, "</%s>", el);
     xmpp__write(c, sb.s, sb.len);
     cw_sb_free(&sb);

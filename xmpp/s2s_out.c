@@ -3,6 +3,7 @@
  * SASL EXTERNAL, else dialback as the originating server), the queue of
  * stanzas waiting for the stream, and bounces when the domain cannot be
  * reached. Dialback checks for the inbound side ride on the same streams. */
+#include "common/base64.h"
 #include "xmpp/s2s_int.h"
 
 #include <stdio.h>
@@ -496,7 +497,7 @@ static int out_features(struct s2s_conn *c, const struct xml_node *f)
             struct cw_sb a;
             cw_sb_init(&a);
             CW_SB_LIT(&a, "<auth xmlns='" NS_S2S_SASL "' mechanism='EXTERNAL'>");
-            sasl_b64_encode((const uint8_t *)c->local, strlen(c->local), &a);
+            cw_b64_encode((const uint8_t *)c->local, strlen(c->local), &a);
             CW_SB_LIT(&a, "</auth>");
             s2s__write(c, a.s, a.len);
             cw_sb_free(&a);

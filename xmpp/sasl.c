@@ -17,6 +17,8 @@
  * carry a password, proof or key. */
 #include "xmpp/sasl.h"
 
+#include "common/base64.h"
+
 #include "common/buf.h"
 
 #include <limits.h>
@@ -140,64 +142,13 @@ static int fake_cred(enum sasl_hash h, const char *user, struct sasl_cred *c)
     return 0;
 }
 
-/* ---- base64 (RFC 4648 4) -------------------------------------------------- */
+/* ---- base64 ---------------------------------------------------------------- */
 
-static const char b64_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-void sasl_b64_encode(const uint8_t *p, size_t n, struct cw_sb *out)
-{
-    char *o = cw_sb_reserve(out, (n + 2) / 3 * 4);
-    size_t i, k = 0;
-    uint32_t w;
-
-    for (i = 0; o && i < n; i += 3) {
-        w = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-            (i + 2 < n ? p[i + 2] : 0);
-        o[k++] = b64_chars[w >> 18];
-        o[k++] = b64_chars[(w >> 12) & 63];
-        o[k++] = i + 1 < n ? b64_chars[(w >> 6) & 63] : '=';
-        o[k++] = i + 2 < n ? b64_chars[w & 63] : '=';
-    }
-}
-
-/* Strict: padding required, no whitespace, and the unused bits of the last
- * group must be zero (RFC 4648 3.5 allows refusing them), so every accepted
- * text is the one encoding of its bytes and decoded values compare as text. */
 long sasl_b64_decode(const char *s, size_t n, uint8_t *out)
 {
-    size_t i, o = 0, pad = 0;
-    unsigned acc = 0, bits = 0;
-    int v;
-
     if (n == 1 && s[0] == '=')
         return 0;               /* RFC 6120 6.4.2: an empty response */
-    if (n % 4 || n > (size_t)LONG_MAX)
-        return -1;
-    if (n && s[n - 1] == '=')
-        pad = s[n - 2] == '=' ? 2 : 1;
-    for (i = 0; i < n - pad; i++) {
-        if ((v = b64_val((unsigned char)s[i])) < 0)
-            return -1;          /* '=' inside, whitespace, anything else */
-        acc = (acc << 6 | (unsigned)v) & 0xffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return acc & ((1u << bits) - 1) ? -1 : (long)o;
+    return cw_b64_decode(s, n, out, n / 4 * 3);
 }
 
 /* ---- fields ------------------------------------------------------------- */
@@ -275,11 +226,11 @@ void sasl_cred_format(const struct sasl_cred *c, struct cw_sb *out)
     CW_SB_LIT(out, ":");
     cw_sb_uint(out, c->iter);
     CW_SB_LIT(out, ":");
-    sasl_b64_encode(c->salt, c->salt_len, out);
+    cw_b64_encode(c->salt, c->salt_len, out);
     CW_SB_LIT(out, ":");
-    sasl_b64_encode(c->stored_key, klen, out);
+    cw_b64_encode(c->stored_key, klen, out);
     CW_SB_LIT(out, ":");
-    sasl_b64_encode(c->server_key, klen, out);
+    cw_b64_encode(c->server_key, klen, out);
 }
 
 /* Base64 field f of n chars into out (cap bytes), exactly want bytes if
@@ -578,10 +529,10 @@ static enum sasl_result scram_first(struct sasl_server *s, const uint8_t *in, si
     if (s->snonce[0])
         cw_sb_str_add(&s->am, s->snonce);       /* the test's */
     else
-        sasl_b64_encode(raw, sizeof(raw), &s->am);
+        cw_b64_encode(raw, sizeof(raw), &s->am);
     s->nonce_len = s->am.len - s->nonce_off;
     CW_SB_LIT(&s->am, ",s=");
-    sasl_b64_encode(s->cred.salt, s->cred.salt_len, &s->am);
+    cw_b64_encode(s->cred.salt, s->cred.salt_len, &s->am);
     CW_SB_LIT(&s->am, ",i=");
     cw_sb_uint(&s->am, s->cred.iter);
     if (s->am.failed)
@@ -662,7 +613,7 @@ static enum sasl_result scram_final(struct sasl_server *s, const uint8_t *in, si
     if (hmac(s->hash, s->cred.server_key, hl, s->am.s, s->am.len, ssig) < 0)
         return fail(s, TEMPFAIL, "crypto failure");
     CW_SB_LIT(out, "v=");
-    sasl_b64_encode(ssig, hl, out);
+    cw_b64_encode(ssig, hl, out);
     OPENSSL_cleanse(&s->cred, sizeof(s->cred));
     s->st = ST_DONE;
     return SASL_OK;

@@ -91,7 +91,6 @@ const char *sasl_server_error(const struct sasl_server *s, const char **reason);
 /* Base64 (RFC 4648 4, with padding), as SASL in XMPP uses it (RFC 6120
  * 6.4.2: "=" alone is an empty response). Decode returns the length, or -1
  * for invalid input (including whitespace); out must hold n * 3 / 4 + 3. */
-void sasl_b64_encode(const uint8_t *p, size_t n, struct cw_sb *out);
 long sasl_b64_decode(const char *s, size_t n, uint8_t *out);
 
 #endif

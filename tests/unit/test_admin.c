@@ -1,6 +1,7 @@
 /* test_admin.c - admin/: the parsers of untrusted input (forms, cookies,
  * Basic), lockout arithmetic, the accounts file, and the status document's
  * renderers (common/report.c) that the admin pages and API serve. */
+#include "common/base64.h"
 #include "test.h"
 
 #include "admin/admin_int.h"
@@ -103,14 +104,14 @@ TEST(admin_b64_strict)
 {
     unsigned char o[16];
 
-    CHECK_EQ(admin__b64_decode("Zm9vYmFy", 8, o, sizeof(o)), 6);
+    CHECK_EQ(cw_b64_decode("Zm9vYmFy", 8, o, sizeof(o)), 6);
     CHECK_MEM(o, "foobar", 6);
-    CHECK_EQ(admin__b64_decode("Zm9vYg==", 8, o, sizeof(o)), 4);
-    CHECK_EQ(admin__b64_decode("Zm9vYmE=", 8, o, sizeof(o)), 5);
-    CHECK_EQ(admin__b64_decode("", 0, o, sizeof(o)), 0);
-    CHECK_EQ(admin__b64_decode("Zm9", 3, o, sizeof(o)), -1);
-    CHECK_EQ(admin__b64_decode("Z===", 4, o, sizeof(o)), -1);
-    CHECK_EQ(admin__b64_decode("Zm9v", 4, o, 2), -1);   /* no room */
+    CHECK_EQ(cw_b64_decode("Zm9vYg==", 8, o, sizeof(o)), 4);
+    CHECK_EQ(cw_b64_decode("Zm9vYmE=", 8, o, sizeof(o)), 5);
+    CHECK_EQ(cw_b64_decode("", 0, o, sizeof(o)), 0);
+    CHECK_EQ(cw_b64_decode("Zm9", 3, o, sizeof(o)), -1);
+    CHECK_EQ(cw_b64_decode("Z===", 4, o, sizeof(o)), -1);
+    CHECK_EQ(cw_b64_decode("Zm9v", 4, o, 2), -1);   /* no room */
 }
 
 TEST(admin_lockout_arithmetic)

@@ -1,5 +1,6 @@
 /* test_sasl.c - xmpp/sasl.c: SCRAM-SHA-1/-256 against the RFC examples and a
  * small client of our own, PLAIN, every refusal, credentials and base64. */
+#include "common/base64.h"
 #include "test.h"
 
 #include "xmpp/sasl.h"
@@ -83,7 +84,7 @@ static char *b64(const void *p, size_t n)
     struct cw_sb sb;
 
     cw_sb_init(&sb);
-    sasl_b64_encode(p, n, &sb);
+    cw_b64_encode(p, n, &sb);
     CHECK(!sb.failed && sb.s);
     return sb.s;
 }
