@@ -57,6 +57,8 @@ stop() {
         ip netns del "$ns" 2>/dev/null && echo "demo: deleted network namespace $ns"
     done
     ip link del "$HOSTIF" 2>/dev/null || true   # normally gone with its peer
+    # The DMZ's resolv.conf (ip netns exec mounts it over /etc/resolv.conf).
+    if [ -f "$D/etc-netns" ]; then rm -rf "/etc/netns/$NS_E"; rm -f "$D/etc-netns"; fi
     rm -f "$D/netns"
 }
 if [ "${1:-}" = stop ]; then stop; exit 0; fi
@@ -88,6 +90,9 @@ bg() {
 }
 
 # ---- network ----------------------------------------------------------------------
+if [ -e "/etc/netns/$NS_E" ]; then
+    echo "demo: /etc/netns/$NS_E exists and is not the demo's" >&2; exit 1
+fi
 for ns in $NS_O $NS_E $NS_I; do
     ip netns add "$ns"
     echo "$ns" >> "$D/netns"
@@ -151,6 +156,16 @@ bg webbridge $NS_I $PY "$TOP/tests/tools/webbridge.py" \
     --turn-secret-file "$D/rest.secret" \
     --guest-turn "turn:$EXT:3478?transport=udp" --bridge-turn "turn:$INT:3478?transport=udp"
 for _ in $(seq 1 50); do in_i curl -s -o /dev/null http://$WB:8080/healthz && break; sleep 0.1; done
+
+# ---- the DMZ's resolver: the internet's view, on the edge's own loopback ----------------
+# (a real DMZ host asks the external DNS; here dnsmasq answers the guest
+# account client URI with the edge's external address). Programs run with
+# ip netns exec in the DMZ read it as /etc/resolv.conf.
+mkdir -p "/etc/netns/$NS_E" && touch "$D/etc-netns"
+echo "nameserver 127.0.0.53" > "/etc/netns/$NS_E/resolv.conf"
+bg dnsmasq-dmz $NS_E dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+    --listen-address=127.0.0.53 --bind-interfaces --pid-file= --user=root --local=/example.test/ \
+    --host-record=$J,$EXT
 
 # ---- the edge ----------------------------------------------------------------------------
 cat > "$D/edge.conf" <<CONF
@@ -289,6 +304,16 @@ echo "demo: $CWE turn status"
 $CWE turn status | sed 's/^/  /'
 echo "demo: the core's TURN reachability check: $($CWC turn check 2>&1 | head -1)"
 ADMIN_CURL="curl -s --cacert $D/ca.pem -u admin:$ADMIN_PW"
+for side in edge core; do
+    printf 'demo: causeway doctor on the %s: ' $side
+    $BIN/causeway -c "$D/$side.conf" doctor json 2> /dev/null | $PY -c '
+import json, sys
+f = json.load(sys.stdin)["doctor"]["findings"]
+bad = [x for x in f if x["result"] in ("fail", "warn")]
+print("%d findings, %d ok, %d skipped%s" % (len(f), sum(x["result"] == "ok" for x in f),
+      sum(x["result"] == "skip" for x in f),
+      "".join("\n  %s %s: %s" % (x["result"], x["check"], x["seen"]) for x in bad)))'
+done
 printf 'demo: the admin API from inside, https://%s:445/api/v1/status (the edge): ' $INT
 in_i $ADMIN_CURL "https://$INT:445/api/v1/status" | $PY -c \
     'import json,sys; d=json.load(sys.stdin); print(", ".join("%s %s" % (k, v["state"]) for k, v in d.items()))'
@@ -342,6 +367,7 @@ Try:
   $SH/edge.conf status          # everything at a glance
   $SH/core.conf faults          # fault conditions, raised and cleared
   $SH/core.conf turn check      # a relay on the edge's TURN, from inside
+  $SH/core.conf doctor          # the deployment checked from inside; $SH/edge.conf doctor from the DMZ
   tail $D/access.log $D/webbridge.log
   ip netns exec $NS_E ss -lntu   # what the edge listens on
 
