@@ -58,7 +58,9 @@ stop() {
     done
     ip link del "$HOSTIF" 2>/dev/null || true   # normally gone with its peer
     # The DMZ's resolv.conf (ip netns exec mounts it over /etc/resolv.conf).
-    if [ -f "$D/etc-netns" ]; then rm -rf "/etc/netns/$NS_E"; rm -f "$D/etc-netns"; fi
+    if [ -f "$D/etc-netns" ]; then
+        rm -rf "/etc/netns/$NS_E"; rmdir /etc/netns 2>/dev/null || true; rm -f "$D/etc-netns"
+    fi
     rm -f "$D/netns"
 }
 if [ "${1:-}" = stop ]; then stop; exit 0; fi
