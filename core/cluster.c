@@ -723,6 +723,7 @@ static void tick_cb(uv_timer_t *t)
     }
     if (!cl->started)
         return;
+    cluster__note_heard(cl);
     if (cluster__config_has(cl, cl->id, NULL)) {
         cl->was_member = 1;
     } else if (cl->was_member && cl->r.configuration.n) {
@@ -939,7 +940,12 @@ int core_cluster_join(struct core_cluster *cl, const char *address, cluster_done
     char payload[300];
 
     if (cl->started) {
-        *msg = "this node is already in a cluster";
+        /* A refused join leaves Raft started here without a configuration
+         * that names this node: only a restart starts afresh. */
+        *msg = cluster__config_has(cl, cl->id, NULL)
+                   ? "this node is already in a cluster"
+                   : "an earlier join of this node is still going or was refused: restart "
+                     "causeway-core on this node, then join again";
         return -1;
     }
     if (cl->removed) {

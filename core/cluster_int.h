@@ -14,6 +14,7 @@
 #include "core/cluster_net.h"
 
 #define TICK_MS 100
+#define CLUSTER_HEARD_MAX 64        /* members whose last answer the leader remembers */
 #define REQUEST_MS 5000
 #define FRAME_MAX (1u << 20)
 #define LINK_OUT_MAX (8u << 20)
@@ -64,6 +65,7 @@ struct job {                    /* the leader's membership change in progress */
     uint32_t reply_id;
     raft_id id, old;
     char addr[CLUSTER_ADDR_MAX], name[64], old_name[64];
+    char old_addr[CLUSTER_ADDR_MAX];    /* where the old id was */
     struct raft_change change;
 };
 
@@ -94,6 +96,12 @@ struct core_cluster {
     void (*closed)(void *arg);
     void *closed_arg;
     uv_prepare_t flush;         /* stanza frames go out once per loop turn */
+    /* As leader: since when, and when each member last answered (sampled
+     * from Raft's progress every tick), to tell a member that is gone from
+     * one that is up when a join claims its name. */
+    uint64_t leader_since;
+    struct { raft_id id; uint64_t at; } heard[CLUSTER_HEARD_MAX];
+    unsigned nheard;
 };
 
 /* A member looked up in the state's node table by address or name. */
@@ -103,6 +111,9 @@ struct find_node {
     raft_id id;
     char found_name[64];
 };
+
+/* cluster_members.c: the leader notes who answered lately (each tick). */
+void cluster__note_heard(struct core_cluster *cl);
 
 /* cluster.c */
 void cluster__reply(struct link *l, uint32_t id, int status, const char *msg);

@@ -120,11 +120,59 @@ static void old_removed(struct raft_change *req, int status)
         job_end(cl, R_FAILED, raft_strerror(status));
         return;
     }
-    CW_NOTICE("cluster", "removed the old id %llu of %s (the node was reset)", cl->job.old,
-              cl->job.addr);
+    if (strcmp(cl->job.old_addr, cl->job.addr))
+        CW_NOTICE("cluster", "removed the old id %llu of %s at %s: it joins again from %s",
+                  cl->job.old, cl->job.name, cl->job.old_addr, cl->job.addr);
+    else
+        CW_NOTICE("cluster", "removed the old id %llu of %s (the node was reset)", cl->job.old,
+                  cl->job.addr);
     join_add(cl);
 }
 
+
+void cluster__note_heard(struct core_cluster *cl)
+{
+    uint64_t now = uv_now(cl->loop);
+
+    if (raft_state(&cl->r) != RAFT_LEADER || !cl->r.leader_state.progress) {
+        cl->leader_since = 0;
+        cl->nheard = 0;
+        return;
+    }
+    if (!cl->leader_since)
+        cl->leader_since = now;
+    for (unsigned i = 0; i < cl->r.configuration.n; i++) {
+        raft_id id = cl->r.configuration.servers[i].id;
+        unsigned k;
+
+        if (!cl->r.leader_state.progress[i].recent_recv)
+            continue;
+        for (k = 0; k < cl->nheard && cl->heard[k].id != id; k++)
+            ;
+        if (k == cl->nheard) {
+            if (k == CLUSTER_HEARD_MAX)
+                continue;
+            cl->heard[cl->nheard++].id = id;
+        }
+        cl->heard[k].at = now;
+    }
+}
+
+/* 1 unless member id is known to be gone: this node has led for two
+ * election timeouts and has not heard from it in that time. Raft clears
+ * its "heard lately" flags every election timeout, so one look could miss
+ * a member that is up; the ticks' samples do not. */
+static int member_may_be_up(const struct core_cluster *cl, raft_id id)
+{
+    uint64_t now = uv_now(cl->loop), window = 2 * (uint64_t)cl->cfg->cluster.election_ms;
+
+    if (!cl->leader_since || now - cl->leader_since < window)
+        return 1;
+    for (unsigned k = 0; k < cl->nheard; k++)
+        if (cl->heard[k].id == id)
+            return now - cl->heard[k].at < window;
+    return 0;
+}
 
 int cluster__find_by(void *arg, const char *name, const char *id, const char *addr)
 {
@@ -161,13 +209,32 @@ void cluster__start_join(struct core_cluster *cl, struct link *l, uint32_t rid, 
         if (!strcmp(cl->r.configuration.servers[i].address, j->addr) &&
             cl->r.configuration.servers[i].id != j->id)
             j->old = cl->r.configuration.servers[i].id;
+    snprintf(j->old_addr, sizeof(j->old_addr), "%s", j->addr);
     f = (struct find_node){ j->addr, NULL, 0, "" };
     if (xmpp_state_nodes(cl->st, cluster__find_by, &f))
         snprintf(j->old_name, sizeof(j->old_name), "%s", f.found_name);
     f = (struct find_node){ NULL, j->name, 0, "" };
     if (!j->old && xmpp_state_nodes(cl->st, cluster__find_by, &f) && f.id != j->id &&
-        cluster__config_has(cl, f.id, NULL))
+        cluster__config_has(cl, f.id, NULL)) {
+        /* The name from another address: the node moved, or a second node
+         * was given a member's name. A member that may still be up is not
+         * replaced: evicting it would leave it campaigning outside the
+         * cluster. */
+        for (unsigned i = 0; i < cl->r.configuration.n; i++)
+            if (cl->r.configuration.servers[i].id == f.id)
+                snprintf(j->old_addr, sizeof(j->old_addr), "%s",
+                         cl->r.configuration.servers[i].address);
+        if (member_may_be_up(cl, f.id)) {
+            char why[640];
+
+            snprintf(why, sizeof(why), "the member %s at %s (id %llu) may still be up: give the "
+                     "node at %s another [core] name, or remove that member first (causeway xmpp "
+                     "cluster remove %s)", j->name, j->old_addr, f.id, j->addr, j->old_addr);
+            job_end(cl, R_FAILED, why);
+            return;
+        }
         j->old = f.id;
+    }
     if (j->old == cl->id) {
         job_end(cl, R_FAILED, "that address or name is the leader's own");
         return;

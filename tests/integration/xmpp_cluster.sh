@@ -4,7 +4,8 @@
 # clients on different nodes subscribing and chatting, a component using a
 # secret generated on another node, kill -9 of the leader (a new one is
 # elected, logins and messages go on), a node reset and joined again
-# (listed once everywhere), a machine without the cluster key refused, and
+# (listed once everywhere), a machine without the cluster key refused, a
+# machine given a live member's name refused (the member stays), and
 # writes refused with the reason once the majority is gone.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -115,6 +116,21 @@ check "a node with another cluster key cannot join" sh -c "! grep -q joined '$WO
 check "node 1 logs the failed handshake" wait_line "$WORK/core1.log" 'connection from 198.18.0.19.*wrong cluster key' 5
 check "the cluster still has three members" sh -c "[ \$('$BIN/causeway' -c '$WORK/core1.conf' xmpp cluster status | grep -c ' voter') = 3 ]"
 kill -TERM "$PID9"; wait "$PID9" 2>/dev/null; unlist "$PID9"
+
+# A second machine given a member's name (core2) while core2 is up: refused,
+# and core2 stays (replacing it would leave it campaigning outside).
+node_conf 8 198.18.0.18 "$WORK/cluster.key"
+sed -i 's/^name = core8$/name = core2/' "$WORK/core8.conf"
+in_e ip addr add 198.18.0.18/32 dev lo
+start_node 8
+cwn 8 xmpp cluster join $A1:4000 > "$WORK/join8.out" 2>&1
+check "a node that takes a live member's name is refused, with what to do" \
+    grep -q "the member core2 at $A2:4000 (id [0-9]*) may still be up: give the node at 198.18.0.18:4000 another \[core\] name" "$WORK/join8.out"
+check "... core2 is still a member at its address, and no member is at the newcomer's" \
+    sh -c "s=\$('$BIN/causeway' -c '$WORK/core1.conf' xmpp cluster status); echo \"\$s\" | grep -q '$A2:4000 *core2 *voter' && ! echo \"\$s\" | grep -q 198.18.0.18"
+cwn 8 xmpp cluster join $A1:4000 > "$WORK/join8b.out" 2>&1
+check "... and a second join from it says to restart it first" grep -q 'was refused: restart causeway-core on this node' "$WORK/join8b.out"
+kill -TERM "$PID8"; wait "$PID8" 2>/dev/null; unlist "$PID8"
 
 # Per node: the XMPP service off and on again; the node stays a member.
 check "xmpp disable on node 2" cwn 2 xmpp disable
