@@ -670,6 +670,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[0], "doctor") && (argc == 1 || (argc == 2 && !strcmp(argv[1], "json"))))
         return doctor(argc, argv, core);
+    /* A check takes up to its timeout: say so to someone waiting at a terminal. */
+    if (turn_check && isatty(2))
+        fprintf(stderr, "turn check: the core on %s allocates a relay on the edge's TURN server "
+                "(up to its [turn] timeout)...\n", ctl_path);
     if (argc >= 3 && !strcmp(argv[0], "xmpp") && !strcmp(argv[1], "user") &&
         !strcmp(argv[2], "add"))
         return xmpp_user_add(argc, argv);
