@@ -366,7 +366,13 @@ static void check_components(struct cdoc *d)
     for (int i = 0; i < d->ncomps; i++) {
         const struct comp *cp = &d->comps[i];
         const char *on = xmpp_state_comp_node(st, cp->name);
-        comp_probe(d, ck, cp, &x->component, d->c->cfg.name);
+        /* A connected call bridge would be told "conflict" by a second
+         * handshake: its being connected proves the secret. */
+        if (core_xmpp_component_here(d->c->xmpp, cp->name))
+            cw_doctor_addf(ck, CW_DOCTOR_OK, NULL, "call bridge %s is connected on this node "
+                           "(its secret works; not probed, to keep it connected)", cp->name);
+        else
+            comp_probe(d, ck, cp, &x->component, d->c->cfg.name);
         /* The other members, at their cluster host and this node's component
          * port (nodes of one cluster are set up alike). */
         for (int n = 0; n < d->nnodes; n++) {
@@ -375,8 +381,6 @@ static void check_components(struct cdoc *d)
             size_t hl;
             if (!strcmp(d->nodes[n].name, d->c->cfg.name))
                 continue;
-            /* A connected call bridge would be told "conflict" by a second
-             * handshake: its being connected there proves the secret. */
             if (on && !strcmp(on, d->nodes[n].name)) {
                 cw_doctor_addf(ck, CW_DOCTOR_OK, NULL, "call bridge %s is connected on node %s "
                                "(its secret works there; not probed, to keep it connected)",

@@ -696,6 +696,11 @@ void core_xmpp_stop(struct core_xmpp *x)
     uv_close((uv_handle_t *)&x->retry, retry_closed);
 }
 
+int core_xmpp_component_here(const struct core_xmpp *x, const char *name)
+{
+    return x->srv && xmpp_server_has_component(x->srv, name);
+}
+
 const struct xmpp_state *core_xmpp_state(const struct core_xmpp *x)
 {
     return x->st;

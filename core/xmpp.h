@@ -28,6 +28,8 @@ struct core_cluster;
 /* For read-only checks (the doctor): the node's copy of the shared state,
  * and its cluster (NULL on a standalone node). */
 const struct xmpp_state *core_xmpp_state(const struct core_xmpp *x);
+/* 1 when the call bridge name is connected to this node now. */
+int core_xmpp_component_here(const struct core_xmpp *x, const char *name);
 struct core_cluster *core_xmpp_cluster(const struct core_xmpp *x);
 
 #endif

@@ -76,3 +76,8 @@ void xmpp_server_report(const struct xmpp_server *srv, struct cw_report *r)
     if (k.connected < k.configured)
         cw_report_state(r, CW_REPORT_WARN);
 }
+
+int xmpp_server_has_component(const struct xmpp_server *srv, const char *domain)
+{
+    return xmpp__component_find(srv, domain) != NULL;
+}

@@ -76,5 +76,7 @@ void xmpp_server_status(const struct xmpp_server *srv, struct cw_sb *out);
  * document. */
 struct cw_report;
 void xmpp_server_report(const struct xmpp_server *srv, struct cw_report *r);
+/* 1 when the component domain is connected to this server. */
+int xmpp_server_has_component(const struct xmpp_server *srv, const char *domain);
 
 #endif

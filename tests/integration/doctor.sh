@@ -264,6 +264,38 @@ expect e warn certificates "expires on .* in [0-9] days" "certificate expiring i
 check "a warning alone: edge doctor exits 0" test "$EDOC_RC" = 0
 cp "$WORK/web-good.pem" "$WORK/web.pem"; cp "$WORK/web-good.key" "$WORK/web.key"
 
+# ---- a call bridge connected while the doctor runs: not probed, not dropped ------------------------
+# It holds a XEP-0114 connection and reports whether the server ended it.
+in_i /usr/bin/python3 - "$CORE" cb1 cb1-secret-0123 "$WORK/cb1.ready" > "$WORK/cb1.out" 2>&1 <<'PY' &
+import hashlib, re, socket, sys, time
+host, comp, secret, ready = sys.argv[1:5]
+s = socket.create_connection((host, 5223), 5)
+s.sendall(("<stream:stream xmlns='jabber:component:accept' xmlns:stream="
+           "'http://etherx.jabber.org/streams' to='%s'>" % comp).encode())
+buf = b""
+while b"id=" not in buf or b">" not in buf.split(b"id=", 1)[1]:
+    buf += s.recv(4096)
+sid = re.search(rb"id=['\"]([^'\"]+)", buf).group(1).decode()
+s.sendall(("<handshake>%s</handshake>" % hashlib.sha1((sid + secret).encode()).hexdigest()).encode())
+buf = b""
+while b"<handshake/>" not in buf:
+    buf += s.recv(4096)
+open(ready, "w").write("up")
+s.settimeout(20)
+try:
+    got = s.recv(4096)
+    print("ended by the server:", got.decode(errors="replace") if got else "(closed)")
+except socket.timeout:
+    print("held")
+PY
+CB1_PID=$!
+check "a call bridge cb1 connects and holds its connection" eventually 10 test -s "$WORK/cb1.ready"
+cdoc
+expect c ok components.secrets "call bridge cb1 is connected on this node .*not probed" \
+    "cb1 connected: the doctor does not probe it, and says why"
+wait "$CB1_PID"
+check "... and cb1 kept its connection through the run (no conflict)" grep -qx held "$WORK/cb1.out"
+
 # ---- TURN credentials, component secrets, cluster members ---------------------------------------
 # The password changes on the edge: the core's [turn] password is wrong now.
 echo another-pw-0123 | cw turn user add bridge --password-stdin > "$WORK/turnuser.out" 2>&1
