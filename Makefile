@@ -9,6 +9,8 @@
 #   make bench-federation XMPP federation (edge + tunnel + core) against Prosody to Prosody
 
 CC      ?= cc
+# Parallel jobs for the builds that make test and make demo start.
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CLANG   ?= clang
 PKGS    := libuv libssl libcrypto libcares expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -143,14 +145,14 @@ unit-asan: $(B)/tests/unit-asan
 fuzz: $(FUZZERS)
 
 test: deps
-	@$(MAKE) --no-print-directory build $(B)/tests/unit $(B)/tests/unit-asan $(TOOLS) $(FUZZERS) \
+	@$(MAKE) --no-print-directory -j$(JOBS) build $(B)/tests/unit $(B)/tests/unit-asan $(TOOLS) $(FUZZERS) \
 	    $(B)/asan/bin/causeway-edge $(B)/asan/bin/causeway-core $(B)/asan/bin/causeway \
 	    $(B)/tsan/bin/causeway-edge $(B)/tsan/bin/causeway
 	@sh tests/run.sh
 
 demo:
 	@sh scripts/install-deps.sh demo
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(JOBS) build
 	@sh scripts/demo.sh
 
 demo-stop:
