@@ -700,6 +700,12 @@ static void run_done(void *arg, struct cw_doctor *dr)
     free(d);
 }
 
+/* Every check of a run, in the order the findings are shown. */
+static void (*const checks[])(struct cdoc *) = {
+    check_srv, check_guest_inside, check_turn, check_components, check_cluster, check_tunnels,
+    check_firewall,
+};
+
 static int ctl_doctor(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct core *c = arg;
@@ -723,13 +729,8 @@ static int ctl_doctor(void *arg, int argc, char **argv, struct cw_sb *out)
         return 1;
     }
     snapshot(d);
-    check_srv(d);
-    check_guest_inside(d);
-    check_turn(d);
-    check_components(d);
-    check_cluster(d);
-    check_tunnels(d);
-    check_firewall(d);
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+        checks[i](d);
     d->p = cw_ctl_defer(c->ctl);
     cw_doctor_start(d->dr);
     return 0;
@@ -740,7 +741,7 @@ static int ctl_doctor_count(void *arg, int argc, char **argv, struct cw_sb *out)
     (void)arg;
     (void)argc;
     (void)argv;
-    cw_sb_printf(out, "7\n");
+    cw_sb_printf(out, "%zu\n", sizeof(checks) / sizeof(checks[0]));
     return 0;
 }
 

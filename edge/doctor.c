@@ -652,6 +652,11 @@ static void run_done(void *arg, struct cw_doctor *dr)
     free(d);
 }
 
+/* Every check of a run, in the order the findings are shown. */
+static void (*const checks[])(struct edoc *) = {
+    check_certificates, check_guest_outside, check_srv, check_tunnels, check_listeners,
+};
+
 /* `doctor [json]`: every check at once, the answer when they are done. */
 static int ctl_doctor(void *arg, int argc, char **argv, struct cw_sb *out)
 {
@@ -684,11 +689,8 @@ static int ctl_doctor(void *arg, int argc, char **argv, struct cw_sb *out)
     own_addrs(d);
     if (e->fed)
         edge_federation_domains(e->fed, add_domain, d);
-    check_certificates(d);
-    check_guest_outside(d);
-    check_srv(d);
-    check_tunnels(d);
-    check_listeners(d);
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+        checks[i](d);
     d->p = cw_ctl_defer(e->ctl);
     cw_doctor_start(d->dr);
     return 0;
@@ -700,7 +702,7 @@ static int ctl_doctor_count(void *arg, int argc, char **argv, struct cw_sb *out)
     (void)arg;
     (void)argc;
     (void)argv;
-    cw_sb_printf(out, "5\n");
+    cw_sb_printf(out, "%zu\n", sizeof(checks) / sizeof(checks[0]));
     return 0;
 }
 
