@@ -495,7 +495,8 @@ static void cert_lines(const struct core_xmpp *x, struct cw_sb *out)
             continue;
         gmtime_r(&end, &tm);
         strftime(when, sizeof(when), "%Y-%m-%d", &tm);
-        cw_sb_printf(out, "Certificate: %s (%s; expires %s)\n", x->cfg->xmpp.cert[i][0], sans, when);
+        cw_sb_printf(out, "Certificate: %s (%s; expires %s)\n", x->cfg->xmpp.cert[i][0],
+                     sans[0] ? sans : "no subjectAltName", when);
     }
     cw_sb_printf(out, "Trust: the cluster key file (no certificates between nodes)\n");
 }
