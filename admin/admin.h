@@ -63,6 +63,12 @@ struct cw_admin;
  * read or write it). stats and ctl must outlive the server. */
 struct cw_admin *cw_admin_create(uv_loop_t *loop, const struct cw_admin_opts *o, char *err,
                                  size_t errlen);
+/* A daemon's start-up: creates the server into *out when conf has an
+ * [admin] section, else says once (at notice) that there is none. Failures
+ * are logged under the daemon's component comp. 0, or -1 when [admin] is
+ * there and the server could not start. */
+int cw_admin_start(uv_loop_t *loop, const struct cw_admin_opts *o, const char *comp,
+                   const char *conf_path, struct cw_admin **out);
 /* SIGHUP: reads the accounts file and the certificate again; on an error
  * the old ones stay (0, or -1 with err). Locks and sessions of accounts
  * that remain are kept; sessions of removed accounts end. */

@@ -7,20 +7,10 @@
 #include "admin/admin_int.h"
 
 #include "common/base64.h"
+#include "common/buf.h"
 
 #include <string.h>
 #include <strings.h>
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes p[0..n) (the form encoding) into out; -1 when malformed or too
  * long. Control bytes are refused: no field of ours holds one, and a NUL
@@ -36,7 +26,7 @@ static long form_decode(const char *p, size_t n, char *out, size_t cap)
             c = ' ';
         } else if (c == '%') {
             int hi, lo;
-            if (n - i < 3 || (hi = hexval(p[i + 1])) < 0 || (lo = hexval(p[i + 2])) < 0)
+            if (n - i < 3 || (hi = cw_hex_value((unsigned char)p[i + 1])) < 0 || (lo = cw_hex_value((unsigned char)p[i + 2])) < 0)
                 return -1;
             c = hi << 4 | lo;
             i += 2;

@@ -566,3 +566,22 @@ void cw_admin_close(struct cw_admin *a)
     for (struct admin_conn *c = a->conns; c; c = c->next)
         conn_close(c);
 }
+
+int cw_admin_start(uv_loop_t *loop, const struct cw_admin_opts *o, const char *comp,
+                   const char *conf_path, struct cw_admin **out)
+{
+    char err[1024];
+
+    *out = NULL;
+    if (!o->conf->enabled) {
+        cw_log(CW_LOG_NOTICE, comp, "no [admin] section in %s: no admin interface (status "
+               "pages, API, metrics over HTTPS)", conf_path);
+        return 0;
+    }
+    *out = cw_admin_create(loop, o, err, sizeof(err));
+    if (!*out) {
+        cw_log(CW_LOG_ERROR, comp, "admin interface not started: %s", err);
+        return -1;
+    }
+    return 0;
+}

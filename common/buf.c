@@ -139,6 +139,17 @@ void cw_hex_encode(const uint8_t *in, size_t n, char *out)
     }
 }
 
+int cw_hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int cw_random_hex(char *out, size_t n)
 {
     uint8_t rnd[64];

@@ -102,6 +102,8 @@ void cw_wbuf_put_u32_at(struct cw_wbuf *b, size_t at, uint32_t v);
 
 /* Lower-case hex of in[0..n-1] into out[0..2n-1] (no NUL added). */
 void cw_hex_encode(const uint8_t *in, size_t n, char *out);
+/* The value of one hex digit (either case), or -1. */
+int cw_hex_value(int c);
 /* n random bytes (OpenSSL's RNG) as 2n lower-case hex digits and a NUL in
  * out (2n + 1 bytes). 0, or -1 when the RNG failed (out is then "").
  * Stream ids, generated secrets and resources. */

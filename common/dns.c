@@ -709,3 +709,15 @@ const char *cw_dns_strerror(int status)
     default: return "unknown DNS error";
     }
 }
+
+void cw_dns_result_text(const struct cw_dns_result *r, int with_port, char *buf, size_t len)
+{
+    char a[CW_ADDR_STRLEN];
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; r && i < r->n && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+                                cw_addr_fmt((const struct sockaddr *)&r->addr[i], a, sizeof(a),
+                                            with_port));
+}

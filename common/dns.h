@@ -78,6 +78,9 @@ struct cw_dns *cw_dns_create(uv_loop_t *loop, const char *servers, unsigned time
  * memory is freed once they closed (the loop must run on). Safe from inside
  * a cw_dns_cb. d must not be used afterwards. */
 void cw_dns_close(struct cw_dns *d);
+/* "a, b, c": the addresses of r (NULL: none), with their port when
+ * with_port is set; cut short to fit len. For log lines and findings. */
+void cw_dns_result_text(const struct cw_dns_result *r, int with_port, char *buf, size_t len);
 
 /* status is CW_DNS_OK with r (valid only during the call), or a negative
  * CW_DNS_E* with r NULL. */

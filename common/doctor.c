@@ -3,6 +3,7 @@
 #include "common/doctor.h"
 
 #include "common/ctl.h"
+#include "common/dns.h"
 #include "common/log.h"
 
 #include <stdarg.h>
@@ -331,13 +332,46 @@ void cw_doctor_text(const struct cw_doctor *dr, const char *who, struct cw_sb *o
                  nfail, nwarn, cw_doctor_count(dr, CW_DOCTOR_SKIP));
 }
 
-void cw_doctor_answer(const struct cw_doctor *dr, struct cw_ctl_pending *p, int json,
-                      const char *who)
+int cw_doctor_cmd_begin(struct cw_doctor_cmd *c, uv_loop_t *loop, const char *servers,
+                        const char *who, size_t nchecks, int argc, char **argv,
+                        cw_doctor_done_cb done, void *arg, struct cw_sb *out)
 {
+    char err[512];
+
+    if (argc == 1 && !strcmp(argv[0], "count")) {
+        cw_sb_printf(out, "%zu\n", nchecks);
+        return 1;
+    }
+    memset(c, 0, sizeof(*c));
+    c->json = argc == 1 && !strcmp(argv[0], "json");
+    c->who = who;
+    c->dns = cw_dns_create(loop, servers, CW_DOCTOR_DNS_MS, 2, err, sizeof(err));
+    if (!c->dns) {
+        cw_sb_printf(out, "the doctor's DNS resolver cannot start: %s\n", err);
+        return -1;
+    }
+    c->dr = cw_doctor_create(loop, 0, done, arg);
+    if (!c->dr) {
+        cw_dns_close(c->dns);
+        cw_sb_printf(out, "out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
+void cw_doctor_cmd_go(struct cw_doctor_cmd *c, struct cw_ctl *ctl)
+{
+    c->p = cw_ctl_defer(ctl);
+    cw_doctor_start(c->dr);
+}
+
+void cw_doctor_cmd_end(struct cw_doctor_cmd *c)
+{
+    const struct cw_doctor *dr = c->dr;
     struct cw_sb out;
 
     cw_sb_init(&out);
-    if (json) {
+    if (c->json) {
         struct cw_report *r = cw_report_create();
         if (r) {
             cw_doctor_report(dr, r);
@@ -346,10 +380,12 @@ void cw_doctor_answer(const struct cw_doctor *dr, struct cw_ctl_pending *p, int 
             cw_report_destroy(r);
         }
     } else {
-        cw_doctor_text(dr, who, &out);
+        cw_doctor_text(dr, c->who, &out);
     }
     CW_NOTICE("doctor", "%u checks: %u failed, %u warnings", cw_doctor_checks(dr),
               cw_doctor_count(dr, CW_DOCTOR_FAIL), cw_doctor_count(dr, CW_DOCTOR_WARN));
-    cw_ctl_finish(p, cw_doctor_count(dr, CW_DOCTOR_FAIL) > 0, out.s ? out.s : "out of memory\n");
+    cw_ctl_finish(c->p, cw_doctor_count(dr, CW_DOCTOR_FAIL) > 0, out.s ? out.s : "out of memory\n");
     cw_sb_free(&out);
+    cw_dns_close(c->dns);
+    cw_doctor_release(c->dr);
 }

@@ -72,12 +72,38 @@ const char *cw_doctor_result_name(enum cw_doctor_result res);   /* "ok", "warn",
 void cw_doctor_report(const struct cw_doctor *dr, struct cw_report *r);
 /* The CLI's text: one block per finding, the failed and warned first. */
 void cw_doctor_text(const struct cw_doctor *dr, const char *who, struct cw_sb *out);
-/* Answers the deferred `doctor [json]` command p with the findings (JSON
- * of the report section, or the text headed by who) and logs the counts;
- * the answer is an error when a check failed. */
+/* ---- the `doctor [json]` control command, as both daemons serve it ---- */
+
+struct cw_ctl;
 struct cw_ctl_pending;
-void cw_doctor_answer(const struct cw_doctor *dr, struct cw_ctl_pending *p, int json,
-                      const char *who);
+struct cw_dns;
+
+#define CW_DOCTOR_DNS_MS 1000   /* per DNS server try: the whole run has 15 s */
+
+/* One command: its run, a resolver of its own with short timeouts, and
+ * the answer owed. A daemon keeps it in its run's state. */
+struct cw_doctor_cmd {
+    struct cw_doctor *dr;
+    struct cw_dns *dns;
+    struct cw_ctl_pending *p;
+    int json;
+    const char *who;            /* heads the text: "causeway-edge doctor" */
+};
+
+/* From the command's handler. `doctor count` is answered at once with
+ * nchecks (the CLI's progress line): 1. Else [json] is read from argv and
+ * the resolver (servers "a:53,b:53", or NULL for resolv.conf) and the run
+ * (done(arg) when over) are made: 0, and the daemon begins its checks and
+ * calls cw_doctor_cmd_go. -1 with why in out when they cannot be made. */
+int cw_doctor_cmd_begin(struct cw_doctor_cmd *c, uv_loop_t *loop, const char *servers,
+                        const char *who, size_t nchecks, int argc, char **argv,
+                        cw_doctor_done_cb done, void *arg, struct cw_sb *out);
+/* Once every check is begun: the command is answered when the run is over. */
+void cw_doctor_cmd_go(struct cw_doctor_cmd *c, struct cw_ctl *ctl);
+/* From done: answers with the findings (JSON of the report section, or the
+ * text; an error when a check failed), logs the counts, closes the resolver
+ * and drops the run. */
+void cw_doctor_cmd_end(struct cw_doctor_cmd *c);
 
 /* ---- probes: cb runs once, later, from the loop (also after the run is
  * over: the probe holds ck). ---- */

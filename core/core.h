@@ -44,9 +44,6 @@ int core_status_start(struct core *c);
  * core_turncheck_ctl_stop closes it and answers the pending `turn check`s. */
 int core_turncheck_ctl_start(struct core *c);
 void core_turncheck_ctl_stop(struct core *c);
-/* The whole status document: daemon, tunnels, guest URI, XMPP, cluster,
- * call bridges, faults. */
-void core_status_report(struct core *c, struct cw_report *r);
 /* Registers `doctor [json]` (doctor.c): the deployment checks. */
 void core_doctor_start(struct core *c);
 

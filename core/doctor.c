@@ -25,10 +25,7 @@
 
 struct cdoc {
     struct core *c;
-    struct cw_doctor *dr;
-    struct cw_ctl_pending *p;
-    struct cw_dns *dns;
-    int json;
+    struct cw_doctor_cmd cmd;           /* the run, its resolver, the answer owed */
     char domains[MAX_ITEMS][NAME_LEN];
     int ndomains;
     struct comp {
@@ -47,17 +44,6 @@ struct cdoc {
     } members[MAX_ITEMS];
     int nmembers;
 };
-
-static void addrs_text(const struct cw_dns_result *r, char *buf, size_t len)
-{
-    char a[CW_ADDR_STRLEN];
-    size_t off = 0;
-
-    buf[0] = 0;
-    for (int i = 0; r && i < r->n && off < len; i++)
-        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
-                                cw_addr_fmt((const struct sockaddr *)&r->addr[i], a, sizeof(a), 0));
-}
 
 static const char *dns_text(const struct core *c)
 {
@@ -122,7 +108,7 @@ static void rc_resolved(void *arg, int status, const struct cw_dns_result *r)
         return;
     }
     q->addrs = *r;
-    addrs_text(r, list, sizeof(list));
+    cw_dns_result_text(r, 0, list, sizeof(list));
     snprintf(q->seen + strlen(q->seen), sizeof(q->seen) - strlen(q->seen), " -> %s:%u (%s)",
              q->name, q->port, list);
     rc_try(q);
@@ -149,7 +135,7 @@ static void resolve_connect(struct cdoc *d, struct cw_doctor_check *ck, const ch
         rc_try(q);
         return;
     }
-    if (!cw_dns_resolve(d->dns, name, port, rc_resolved, q)) {
+    if (!cw_dns_resolve(d->cmd.dns, name, port, rc_resolved, q)) {
         cw_doctor_addf(ck, CW_DOCTOR_FAIL, fix_dns, "%s: \"%s\" is not a host name", seen, name);
         cw_doctor_check_put(q->ck);
         free(q);
@@ -203,7 +189,7 @@ static void srv_ask(struct cdoc *d, struct cw_doctor_check *ck, const char *serv
     snprintf(l->name, sizeof(l->name), "%s.%s", service, domain);
     snprintf(l->example, sizeof(l->example), "%s. SRV 0 0 %u %s.%s.", l->name, port,
              d->c->cfg.name, domain);
-    if (!cw_dns_srv(d->dns, l->name, srv_answered, l)) {
+    if (!cw_dns_srv(d->cmd.dns, l->name, srv_answered, l)) {
         cw_doctor_check_put(l->ck);
         free(l);
     }
@@ -211,7 +197,7 @@ static void srv_ask(struct cdoc *d, struct cw_doctor_check *ck, const char *serv
 
 static void check_srv(struct cdoc *d)
 {
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "dns.srv");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "dns.srv");
     const struct core_xmpp_config *x = &d->c->cfg.xmpp;
 
     if (!ck)
@@ -232,7 +218,7 @@ static void check_srv(struct cdoc *d)
 
 static void check_guest_inside(struct cdoc *d)
 {
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "guest-uri.inside");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "guest-uri.inside");
     char seen[300], fix[700], dead[700];
 
     if (!ck)
@@ -276,7 +262,7 @@ static void turn_result(void *arg, const struct core_turncheck_result *res)
 
 static void check_turn(struct cdoc *d)
 {
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "turn.credentials");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "turn.credentials");
 
     if (!ck)
         return;
@@ -349,7 +335,7 @@ static void comp_probe(struct cdoc *d, struct cw_doctor_check *ck, const struct 
 
 static void check_components(struct cdoc *d)
 {
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "components.secrets");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "components.secrets");
     const struct core_xmpp_config *x = &d->c->cfg.xmpp;
     const struct xmpp_state *st = d->c->xmpp ? core_xmpp_state(d->c->xmpp) : NULL;
     uint16_t port = cw_addr_port((const struct sockaddr *)&x->component);
@@ -443,7 +429,7 @@ static const char *node_of(const struct cdoc *d, const char *addr, unsigned long
 
 static void check_cluster(struct cdoc *d)
 {
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "cluster.members");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "cluster.members");
     struct core_cluster *cl = d->c->xmpp ? core_xmpp_cluster(d->c->xmpp) : NULL;
     int leader = 0;
     char fix[400];
@@ -523,7 +509,7 @@ out:
 
 static void check_tunnels(struct cdoc *d)
 {
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "tunnels");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "tunnels");
     char why[400], fix[700];
     struct core_tunnel_health h;
 
@@ -598,7 +584,7 @@ static void fw_probe(struct cw_doctor_check *ck, const struct sockaddr_storage *
 
 static void check_firewall(struct cdoc *d)
 {
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "firewall.inside-to-dmz");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "firewall.inside-to-dmz");
     const struct core_turncheck_config *tcfg = &d->c->cfg.turn_check;
 
     if (!ck)
@@ -692,9 +678,8 @@ static void run_done(void *arg, struct cw_doctor *dr)
 {
     struct cdoc *d = arg;
 
-    cw_doctor_answer(dr, d->p, d->json, "causeway-core doctor");
-    cw_dns_close(d->dns);
-    cw_doctor_release(dr);
+    (void)dr;
+    cw_doctor_cmd_end(&d->cmd);
     for (int i = 0; i < d->ncomps; i++)
         OPENSSL_cleanse(d->comps[i].secret, sizeof(d->comps[i].secret));
     free(d);
@@ -706,47 +691,33 @@ static void (*const checks[])(struct cdoc *) = {
     check_firewall,
 };
 
+/* `doctor [json]`: every check at once, the answer when they are done;
+ * `doctor count`: how many checks a run makes. */
 static int ctl_doctor(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct core *c = arg;
     struct cdoc *d = calloc(1, sizeof(*d));
-    char err[512];
+    int rc;
 
     if (!d) {
         cw_sb_printf(out, "out of memory\n");
         return 1;
     }
-    d->c = c;
-    d->json = argc == 1 && !strcmp(argv[0], "json");
-    /* A resolver of its own, with short timeouts: the run has 15 s. */
-    d->dns = cw_dns_create(c->loop, c->cfg.dns_servers[0] ? c->cfg.dns_servers : NULL, 1000, 2,
-                           err, sizeof(err));
-    if (!d->dns || !(d->dr = cw_doctor_create(c->loop, 0, run_done, d))) {
-        cw_sb_printf(out, "cannot start: %s\n", d->dns ? "out of memory" : err);
-        if (d->dns)
-            cw_dns_close(d->dns);
+    rc = cw_doctor_cmd_begin(&d->cmd, c->loop, c->cfg.dns_servers[0] ? c->cfg.dns_servers : NULL,
+                             "causeway-core doctor", sizeof(checks) / sizeof(checks[0]), argc,
+                             argv, run_done, d, out);
+    if (rc) {
         free(d);
-        return 1;
+        return rc < 0;
     }
+    d->c = c;
     snapshot(d);
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
         checks[i](d);
-    d->p = cw_ctl_defer(c->ctl);
-    cw_doctor_start(d->dr);
+    cw_doctor_cmd_go(&d->cmd, c->ctl);
     return 0;
 }
-
-static int ctl_doctor_count(void *arg, int argc, char **argv, struct cw_sb *out)
-{
-    (void)arg;
-    (void)argc;
-    (void)argv;
-    cw_sb_printf(out, "%zu\n", sizeof(checks) / sizeof(checks[0]));
-    return 0;
-}
-
 void core_doctor_start(struct core *c)
 {
     cw_ctl_register(c->ctl, "doctor", ctl_doctor, c);
-    cw_ctl_register(c->ctl, "doctor count", ctl_doctor_count, c);
 }

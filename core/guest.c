@@ -28,18 +28,6 @@ static void on_timer(uv_timer_t *h)
     resolve(h->data);
 }
 
-static void addrs_text(const struct cw_dns_result *r, char *buf, size_t len)
-{
-    char a[CW_ADDR_STRLEN];
-    size_t off = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < r->n && off < len; i++) {
-        cw_addr_fmt((const struct sockaddr *)&r->addr[i], a, sizeof(a), 1);
-        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", a);
-    }
-}
-
 static int same_addrs(const struct cw_dns_result *a, const struct cw_dns_result *b)
 {
     if (a->n != b->n)
@@ -66,7 +54,7 @@ static void on_resolved(void *arg, int status, const struct cw_dns_result *r)
             CW_NOTICE("tunnel", "guest account client URI %s resolves again in the inside DNS",
                       uri);
         if (!same_addrs(&g->addrs, r)) {
-            addrs_text(r, list, sizeof(list));
+            cw_dns_result_text(r, 1, list, sizeof(list));
             CW_NOTICE("tunnel", "guest account client URI %s resolved to the following "
                       "targets: %s", uri, list);
             g->next = 0;

@@ -99,30 +99,15 @@ static int ctl_tunnel_status(void *arg, int argc, char **argv, struct cw_sb *out
 /* What the admin pages and API may run on the core. */
 static const char *const core_admin_actions[] = { "turn check", "admin unlock NAME", NULL };
 
-static void core_admin_report(void *arg, struct cw_report *r)
-{
-    core_status_report(arg, r);
-}
-
 static int core_admin_start(struct core *c)
 {
     struct cw_admin_opts o = {
-        .conf = &c->cfg.admin, .product = "causeway-core", .report = core_admin_report,
-        .report_arg = c, .stats = c->stats, .ctl = c->ctl, .actions = core_admin_actions,
+        .conf = &c->cfg.admin, .product = "causeway-core", .report = c->status.report,
+        .report_arg = c->status.arg, .stats = c->stats, .ctl = c->ctl,
+        .actions = core_admin_actions,
     };
-    char err[1024];
 
-    if (!c->cfg.admin.enabled) {
-        CW_NOTICE("core", "no [admin] section in %s: no admin interface (status pages, API, "
-                  "metrics over HTTPS)", c->cfg.path);
-        return 0;
-    }
-    c->admin = cw_admin_create(c->loop, &o, err, sizeof(err));
-    if (!c->admin) {
-        CW_ERROR("core", "admin interface not started: %s", err);
-        return -1;
-    }
-    return 0;
+    return cw_admin_start(c->loop, &o, "core", c->cfg.path, &c->admin);
 }
 
 static int core_start(struct core *c)

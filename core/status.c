@@ -29,8 +29,11 @@ static void tunnels_report(struct core *c, struct cw_report *r)
         core_tunnel_report_guest(c->tunnel[i], r);
 }
 
-void core_status_report(struct core *c, struct cw_report *r)
+/* The whole status document (the `status` command, admin pages and API). */
+static void report(void *arg, struct cw_report *r)
 {
+    struct core *c = arg;
+
     cw_status_system(&c->status, r);
     cw_faults_report(c->status.faults, r);
     tunnels_report(c, r);
@@ -77,11 +80,6 @@ static void evaluate(void *arg)
     }
 }
 
-static void report_cb(void *arg, struct cw_report *r)
-{
-    core_status_report(arg, r);
-}
-
 static void refresh_stats(void *arg)
 {
     struct core *c = arg;
@@ -101,7 +99,7 @@ int core_status_start(struct core *c)
     if (!c->stats)
         return -1;
     c->status.evaluate = evaluate;
-    c->status.report = report_cb;
+    c->status.report = report;
     c->status.arg = c;
     c->status.product = "causeway-core";
     c->status.version = CORE_VERSION;

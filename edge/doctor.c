@@ -20,16 +20,12 @@
 #include "edge/federation.h"
 
 #define CERT_WARN_DAYS 14
-#define DNS_TIMEOUT_MS 1000
 #define MAX_DOMAINS 32
 
 struct edoc {
     struct edge *e;
-    struct cw_doctor *dr;
-    struct cw_ctl_pending *p;
-    struct cw_dns *dns;
+    struct cw_doctor_cmd cmd;           /* the run, its resolver, the answer owed */
     char dns_text[600];                 /* which servers, for the findings */
-    int json;
     /* The edge's own addresses: its interfaces and the public address. */
     struct sockaddr_storage own[64];
     int nown;
@@ -80,17 +76,6 @@ static int is_public(const struct edoc *d, const struct sockaddr *a)
 
     return (t->has_public4 && cw_addr_equal((const struct sockaddr *)&t->public4, a, 0)) ||
            (t->has_public6 && cw_addr_equal((const struct sockaddr *)&t->public6, a, 0));
-}
-
-static void addrs_text(const struct cw_dns_result *r, char *buf, size_t len)
-{
-    char a[CW_ADDR_STRLEN];
-    size_t off = 0;
-
-    buf[0] = 0;
-    for (int i = 0; r && i < r->n && off < len; i++)
-        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
-                                cw_addr_fmt((const struct sockaddr *)&r->addr[i], a, sizeof(a), 0));
 }
 
 /* The external addresses to name in a fix: the public address, else the
@@ -146,7 +131,7 @@ static void cert_expiry(struct cw_doctor_check *ck, const char *what, const char
 static void check_certificates(struct edoc *d)
 {
     const struct edge_config *c = &d->e->cfg;
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "certificates");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "certificates");
     struct cw_tls_ctx *t = NULL;
     char err[1024];
 
@@ -242,7 +227,7 @@ static void host_resolved(void *arg, int status, const struct cw_dns_result *r)
                        "external DNS (%s): %s", q->host, d->dns_text, cw_dns_strerror(status));
         goto out;
     }
-    addrs_text(r, list, sizeof(list));
+    cw_dns_result_text(r, 0, list, sizeof(list));
     for (int i = 0; i < r->n; i++)
         own |= is_own(d, (const struct sockaddr *)&r->addr[i]);
     if (own) {
@@ -263,7 +248,7 @@ out:
 static void check_guest_outside(struct edoc *d)
 {
     const struct edge_config *c = &d->e->cfg;
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "guest-uri.outside");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "guest-uri.outside");
 
     if (!ck)
         return;
@@ -285,7 +270,7 @@ static void check_guest_outside(struct edoc *d)
         q->d = d;
         q->ck = cw_doctor_check_hold(ck);
         snprintf(q->host, sizeof(q->host), "%s", h);
-        if (!cw_dns_resolve(d->dns, h, 443, host_resolved, q)) {
+        if (!cw_dns_resolve(d->cmd.dns, h, 443, host_resolved, q)) {
             cw_doctor_addf(ck, CW_DOCTOR_FAIL, "fix the host line in [webproxy]",
                            "guest host %s cannot be looked up (not a valid name)", h);
             cw_doctor_check_put(q->ck);
@@ -352,7 +337,7 @@ static void srv_target_resolved(void *arg, int status, const struct cw_dns_resul
                        q->name, q->target, q->port, cw_dns_strerror(status));
         goto out;
     }
-    addrs_text(r, list, sizeof(list));
+    cw_dns_result_text(r, 0, list, sizeof(list));
     for (int i = 0; i < r->n && !hit; i++)
         if (is_own(d, (const struct sockaddr *)&r->addr[i]))
             hit = (const struct sockaddr *)&r->addr[i];
@@ -425,7 +410,7 @@ static void srv_answered(void *arg, int status, const struct cw_dns_srv_result *
         snprintf(q->target, sizeof(q->target), "%s", r->srv[i].target);
         q->port = r->srv[i].port;
         q->direct_tls = l->direct_tls;
-        if (!cw_dns_resolve(d->dns, q->target, q->port, srv_target_resolved, q)) {
+        if (!cw_dns_resolve(d->cmd.dns, q->target, q->port, srv_target_resolved, q)) {
             cw_doctor_addf(l->ck, CW_DOCTOR_FAIL, "fix the SRV record's target",
                            "%s points at \"%s\", not a host name", l->name, q->target);
             cw_doctor_check_put(q->ck);
@@ -449,7 +434,7 @@ static void srv_ask(struct edoc *d, struct cw_doctor_check *ck, const char *serv
     l->direct_tls = direct_tls;
     snprintf(l->domain, sizeof(l->domain), "%s", domain);
     snprintf(l->name, sizeof(l->name), "%s.%s", service, domain);
-    if (!cw_dns_srv(d->dns, l->name, srv_answered, l)) {
+    if (!cw_dns_srv(d->cmd.dns, l->name, srv_answered, l)) {
         cw_doctor_addf(ck, CW_DOCTOR_FAIL, "fix the domain name", "%s cannot be looked up",
                        l->name);
         cw_doctor_check_put(l->ck);
@@ -460,7 +445,7 @@ static void srv_ask(struct edoc *d, struct cw_doctor_check *ck, const char *serv
 static void check_srv(struct edoc *d)
 {
     const struct edge_config *c = &d->e->cfg;
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "dns.srv");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "dns.srv");
 
     if (!ck)
         return;
@@ -519,7 +504,7 @@ static void check_tunnels(struct edoc *d)
 {
     const struct edge_config *c = &d->e->cfg;
     const struct edge_tunnel_config *t = &c->tunnel;
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "tunnels");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "tunnels");
     char a[CW_ADDR_STRLEN], fix[800];
     unsigned conns = 0, held = 0;
 
@@ -605,7 +590,7 @@ static void probe_listener(struct cw_doctor_check *ck, const char *what,
 static void check_listeners(struct edoc *d)
 {
     const struct edge_config *c = &d->e->cfg;
-    struct cw_doctor_check *ck = cw_doctor_check_begin(d->dr, "listeners");
+    struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "listeners");
 
     if (!ck)
         return;
@@ -646,9 +631,8 @@ static void run_done(void *arg, struct cw_doctor *dr)
 {
     struct edoc *d = arg;
 
-    cw_doctor_answer(dr, d->p, d->json, "causeway-edge doctor");
-    cw_dns_close(d->dns);
-    cw_doctor_release(dr);
+    (void)dr;
+    cw_doctor_cmd_end(&d->cmd);
     free(d);
 }
 
@@ -657,57 +641,37 @@ static void (*const checks[])(struct edoc *) = {
     check_certificates, check_guest_outside, check_srv, check_tunnels, check_listeners,
 };
 
-/* `doctor [json]`: every check at once, the answer when they are done. */
+/* `doctor [json]`: every check at once, the answer when they are done;
+ * `doctor count`: how many checks a run makes. */
 static int ctl_doctor(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct edge *e = arg;
     struct edoc *d = calloc(1, sizeof(*d));
-    char err[512];
+    int rc;
 
     if (!d) {
         cw_sb_printf(out, "out of memory\n");
         return 1;
     }
+    rc = cw_doctor_cmd_begin(&d->cmd, e->loop, e->cfg.fed.dns[0] ? e->cfg.fed.dns : NULL,
+                             "causeway-edge doctor", sizeof(checks) / sizeof(checks[0]), argc,
+                             argv, run_done, d, out);
+    if (rc) {
+        free(d);
+        return rc < 0;
+    }
     d->e = e;
-    d->json = argc == 1 && !strcmp(argv[0], "json");
     snprintf(d->dns_text, sizeof(d->dns_text), "%s",
              e->cfg.fed.dns[0] ? e->cfg.fed.dns : "the servers of /etc/resolv.conf");
-    d->dns = cw_dns_create(e->loop, e->cfg.fed.dns[0] ? e->cfg.fed.dns : NULL, DNS_TIMEOUT_MS, 2,
-                           err, sizeof(err));
-    if (!d->dns) {
-        cw_sb_printf(out, "the external DNS resolver cannot start: %s\n", err);
-        free(d);
-        return 1;
-    }
-    d->dr = cw_doctor_create(e->loop, 0, run_done, d);
-    if (!d->dr) {
-        cw_dns_close(d->dns);
-        free(d);
-        cw_sb_printf(out, "out of memory\n");
-        return 1;
-    }
     own_addrs(d);
     if (e->fed)
         edge_federation_domains(e->fed, add_domain, d);
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
         checks[i](d);
-    d->p = cw_ctl_defer(e->ctl);
-    cw_doctor_start(d->dr);
+    cw_doctor_cmd_go(&d->cmd, e->ctl);
     return 0;
 }
-
-/* `doctor count`: how many checks a run makes (the CLI's progress line). */
-static int ctl_doctor_count(void *arg, int argc, char **argv, struct cw_sb *out)
-{
-    (void)arg;
-    (void)argc;
-    (void)argv;
-    cw_sb_printf(out, "%zu\n", sizeof(checks) / sizeof(checks[0]));
-    return 0;
-}
-
 void edge_doctor_start(struct edge *e)
 {
     cw_ctl_register(e->ctl, "doctor", ctl_doctor, e);
-    cw_ctl_register(e->ctl, "doctor count", ctl_doctor_count, e);
 }

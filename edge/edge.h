@@ -34,9 +34,6 @@ struct edge {
 /* Sets up the status commands and the fault conditions (common/status.h);
  * cw_status_stop(&x->status) ends them. */
 int edge_status_start(struct edge *e);
-/* The whole status document: daemon, TURN, tunnel, web proxy, federation,
- * faults. */
-void edge_status_report(struct edge *e, struct cw_report *r);
 /* Registers `doctor [json]` (doctor.c): the deployment checks. */
 void edge_doctor_start(struct edge *e);
 

@@ -254,30 +254,15 @@ static const char *const edge_admin_actions[] = {
     "turn reload-users", "webproxy reload", "admin unlock NAME", NULL,
 };
 
-static void edge_admin_report(void *arg, struct cw_report *r)
-{
-    edge_status_report(arg, r);
-}
-
 static int edge_admin_start(struct edge *e)
 {
     struct cw_admin_opts o = {
-        .conf = &e->cfg.admin, .product = "causeway-edge", .report = edge_admin_report,
-        .report_arg = e, .stats = e->stats, .ctl = e->ctl, .actions = edge_admin_actions,
+        .conf = &e->cfg.admin, .product = "causeway-edge", .report = e->status.report,
+        .report_arg = e->status.arg, .stats = e->stats, .ctl = e->ctl,
+        .actions = edge_admin_actions,
     };
-    char err[1024];
 
-    if (!e->cfg.admin.enabled) {
-        CW_NOTICE("edge", "no [admin] section in %s: no admin interface (status pages, API, "
-                  "metrics over HTTPS)", e->cfg.path);
-        return 0;
-    }
-    e->admin = cw_admin_create(e->loop, &o, err, sizeof(err));
-    if (!e->admin) {
-        CW_ERROR("edge", "admin interface not started: %s", err);
-        return -1;
-    }
-    return 0;
+    return cw_admin_start(e->loop, &o, "edge", e->cfg.path, &e->admin);
 }
 
 static int edge_start(struct edge *e)

@@ -23,8 +23,11 @@ static void off_section(struct cw_report *r, const char *key, const char *title,
     cw_report_str(r, "configured", "Configured", what);
 }
 
-void edge_status_report(struct edge *e, struct cw_report *r)
+/* The whole status document (the `status` command, admin pages and API). */
+static void report(void *arg, struct cw_report *r)
 {
+    struct edge *e = arg;
+
     cw_status_system(&e->status, r);
     cw_faults_report(e->status.faults, r);
     if (e->turn)
@@ -108,15 +111,10 @@ static void evaluate(void *arg)
     }
 }
 
-static void report_cb(void *arg, struct cw_report *r)
-{
-    edge_status_report(arg, r);
-}
-
 int edge_status_start(struct edge *e)
 {
     e->status.evaluate = evaluate;
-    e->status.report = report_cb;
+    e->status.report = report;
     e->status.arg = e;
     e->status.product = "causeway-edge";
     e->status.version = EDGE_VERSION;

@@ -54,17 +54,6 @@ static int is_alpha(int c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int hex_value(int c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
  *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
  * A table: every byte of every field name is checked against it. */
@@ -284,7 +273,7 @@ static int authority_ok(const char *p, size_t n, int need_port)
                 if (v6len < 2 || !colon)
                     return 0;
                 st = A_V6_END;
-            } else if (hex_value(c) >= 0 || c == ':' || c == '.') {
+            } else if (cw_hex_value(c) >= 0 || c == ':' || c == '.') {
                 colon |= c == ':';
                 if (++v6len > 45)
                     return 0;
@@ -1010,7 +999,7 @@ long wp_chunked_feed(struct wp_chunked *ck, const uint8_t *p, size_t n, int *don
             /* RFC 9112 7.1.1: a limit on chunk-ext is the recipient's to set. */
             if (c != '\r' && ++ck->line > CHUNK_LINE_MAX)
                 return ck_fail(ck, why, "chunk size line too long");
-            d = hex_value(c);
+            d = cw_hex_value(c);
             if (ck->state == CK_SIZE0 || (ck->state == CK_SIZE && d >= 0)) {
                 if (d < 0)
                     return ck_fail(ck, why, "invalid chunk size");

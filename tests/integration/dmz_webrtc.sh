@@ -174,12 +174,7 @@ start_edge "$WORK/edge.conf"
 
 # ---- the core, paired as an administrator does it ---------------------------------------------
 cat > "$WORK/core.conf" <<CONF
-[core]
-name = core1
-control-socket = $WORK/core.sock
-log-file = $WORK/core.log
-log-level = info
-state-dir = $WORK/core-state
+$(core_section core1)
 [dns]
 server = $IDNS
 timeout = 500

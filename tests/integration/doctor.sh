@@ -131,12 +131,7 @@ start_edge "$WORK/edge.conf"
 
 # ---- the core, paired ---------------------------------------------------------------------------
 cat > "$WORK/core.conf" <<CONF
-[core]
-name = core1
-control-socket = $WORK/core.sock
-log-file = $WORK/core.log
-log-level = info
-state-dir = $WORK/core-state
+$(core_section core1)
 [dns]
 server = $IDNS
 timeout = 500

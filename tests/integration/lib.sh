@@ -161,6 +161,15 @@ spki_of() {
     openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64
 }
 
+# core_section NAME [BASE]: a core.conf's [core] section, for inside a
+# heredoc as $(core_section NAME): its socket, log and state directory are
+# $WORK/BASE.sock, BASE.log and BASE-state (BASE defaults to core).
+core_section() {
+    local b=${2:-core}
+    printf '[core]\nname = %s\ncontrol-socket = %s\nlog-file = %s\nlog-level = info\nstate-dir = %s\n' \
+        "$1" "$WORK/$b.sock" "$WORK/$b.log" "$WORK/$b-state"
+}
+
 # pair_core CORE_CONF EDGE_ADDR: pairs the core with the edge as an
 # administrator does (tunnel pair on the core, tunnel trust on the edge) and
 # adds host-key and user under the core's `edge = EDGE_ADDR` line.

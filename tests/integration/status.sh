@@ -37,11 +37,7 @@ CONF
 start_edge "$WORK/edge.conf"
 
 cat > "$WORK/core.conf" <<CONF
-[core]
-name = core1
-control-socket = $WORK/core.sock
-log-file = $WORK/core.log
-state-dir = $WORK/core-state
+$(core_section core1)
 [dns]
 server = 127.0.0.1:5399
 [tunnel]

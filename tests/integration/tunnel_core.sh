@@ -39,12 +39,7 @@ start_edge "$WORK/edge.conf"
 # core_conf NAME: $WORK/NAME.conf, [core] and [dns] of core NAME, then stdin.
 core_conf() {
     { cat <<CONF
-[core]
-name = $1
-control-socket = $WORK/$1.sock
-log-file = $WORK/$1.log
-log-level = info
-state-dir = $WORK/$1-state
+$(core_section $1 $1)
 [dns]
 server = 127.0.0.1:5353
 timeout = 300

@@ -65,11 +65,7 @@ check "the proxy warns that no certificate covers down.example.test" \
 bg "$NS_O" "$WORK/inside.log" $PY "$BACKEND" http 18080
 bg "$NS_O" "$WORK/ws.log" $PY "$BACKEND" ws 18082
 cat > "$WORK/core.conf" <<CONF
-[core]
-name = core1
-control-socket = $WORK/core.sock
-log-file = $WORK/core.log
-state-dir = $WORK/core-state
+$(core_section core1)
 [tunnel]
 edge = $E4
 guest-uri = 127.0.0.1

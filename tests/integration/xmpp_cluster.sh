@@ -24,12 +24,7 @@ chmod 600 "$WORK/cluster.key" "$WORK/other.key"
 
 node_conf() { # node_conf N ADDR KEYFILE
     cat > "$WORK/core$1.conf" <<CONF
-[core]
-name = core$1
-control-socket = $WORK/core$1.sock
-log-file = $WORK/core$1.log
-log-level = info
-state-dir = $WORK/core$1-state
+$(core_section core$1 core$1)
 [xmpp]
 client-listen = $2:5222
 component-listen = $2:5223

@@ -20,12 +20,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj "/CN=third.test" -addext "subjectAltName=DNS:third.test" \
     -keyout "$WORK/third.key" -out "$WORK/third.pem" >> "$WORK/openssl.log" 2>&1 || notok "openssl"
 cat > "$WORK/core.conf" <<CONF
-[core]
-name = node1
-control-socket = $WORK/core.sock
-log-file = $WORK/core.log
-log-level = info
-state-dir = $WORK/core-state
+$(core_section node1)
 [xmpp]
 client-listen = $H:25222
 component-listen = $H:25223

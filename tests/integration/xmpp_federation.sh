@@ -170,12 +170,7 @@ start_edge "$WORK/edge.conf"
 
 # ---- the core -------------------------------------------------------------------------
 cat > "$WORK/core.conf" <<CONF
-[core]
-name = core1
-control-socket = $WORK/core.sock
-log-file = $WORK/core.log
-log-level = info
-state-dir = $WORK/core-state
+$(core_section core1)
 [xmpp]
 client-listen = $CORE:5222
 component-listen = 127.0.0.1:5223

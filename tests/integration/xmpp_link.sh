@@ -34,12 +34,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 # core_conf FILE LINK-LINES: the node's core.conf, [xmpp] with LINK-LINES.
 core_conf() {
     cat > "$1" <<CONF
-[core]
-name = node1
-control-socket = $WORK/core.sock
-log-file = $WORK/core.log
-log-level = info
-state-dir = $WORK/core-state
+$(core_section node1)
 [xmpp]
 client-listen = 127.0.0.1:25222
 component-listen = 127.0.0.1:25223
