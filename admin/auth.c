@@ -117,15 +117,28 @@ int admin__accounts_load(struct cw_admin *a, char *err, size_t errlen)
         free(l.acc);
         return -1;
     }
+    /* Sessions of removed accounts, and of accounts whose password changed
+     * (someone may have learnt the old one), end now. */
+    for (int i = 0; i < ADMIN_MAX_SESSIONS; i++) {
+        struct admin_session *se = &a->sessions[i];
+        const struct admin_account *was, *now = NULL;
+
+        if (!se->id[0])
+            continue;
+        for (size_t k = 0; k < l.n && !now; k++)
+            if (!strcmp(l.acc[k].name, se->user))
+                now = &l.acc[k];
+        was = admin__account_find(a, se->user);
+        if (!now)
+            admin__session_end(a, se, "account removed");
+        else if (was && strcmp(was->hash, now->hash))
+            admin__session_end(a, se, "password changed");
+    }
     if (a->acc)
         explicit_bzero(a->acc, a->nacc * sizeof(*a->acc));
     free(a->acc);
     a->acc = l.acc;
     a->nacc = l.n;
-    /* Sessions of removed accounts end now. */
-    for (int i = 0; i < ADMIN_MAX_SESSIONS; i++)
-        if (a->sessions[i].id[0] && !admin__account_find(a, a->sessions[i].user))
-            admin__session_end(a, &a->sessions[i], "account removed");
     if (!a->nacc)
         CW_WARN("admin", "the accounts file %s has no accounts: nobody can sign in (make one: "
                 "causeway admin user add NAME)", a->conf.users);

@@ -223,6 +223,23 @@ check "SIGHUP re-reads the accounts file" bash -c "
     echo 'a third password' | '$BIN/causeway' -c '$WORK/edge.conf' admin user add dave --password-stdin > /dev/null &&
     kill -HUP $EDGE_PID && sleep 1 &&
     test \"\$(ip netns exec $NS_O curl -sk -u 'dave:a third password' -o /dev/null -w '%{http_code}' '$AE/api/v1/status')\" = 200"
+# A password change or a deleted account ends the account's open sessions.
+for who in dave:'a third password' bob:'another password'; do
+    oc -c "$WORK/jar-${who%%:*}" -o /dev/null --data-urlencode "user=${who%%:*}" --data-urlencode "password=${who#*:}" "$AE/login"
+done
+check "sessions of dave and bob are open" bash -c "
+    test \"\$(ip netns exec $NS_O curl -sk -b '$WORK/jar-dave' -o /dev/null -w '%{http_code}' '$AE/')\" = 200 &&
+    test \"\$(ip netns exec $NS_O curl -sk -b '$WORK/jar-bob' -o /dev/null -w '%{http_code}' '$AE/')\" = 200"
+echo 'a fourth password' | "$BIN/causeway" -c "$WORK/edge.conf" admin user passwd dave --password-stdin > /dev/null
+"$BIN/causeway" -c "$WORK/edge.conf" admin user del bob > /dev/null
+check "admin user passwd ends the account's session" bash -c "
+    test \"\$(ip netns exec $NS_O curl -sk -b '$WORK/jar-dave' -o /dev/null -w '%{http_code}' '$AE/')\" = 303 &&
+    grep -q 'admin: session of user \"dave\" ended: password changed' '$WORK/edge.log'"
+check "admin user del ends the account's session" bash -c "
+    test \"\$(ip netns exec $NS_O curl -sk -b '$WORK/jar-bob' -o /dev/null -w '%{http_code}' '$AE/')\" = 303 &&
+    grep -q 'admin: session of user \"bob\" ended: account removed' '$WORK/edge.log'"
+check "the new password signs in" \
+    test "$(code -u 'dave:a fourth password' "$AE/api/v1/status")" = 200
 
 # The core's own interface and accounts.
 oc -u "carol:$CPW" -o "$WORK/core.json" "$AC/api/v1/status"
