@@ -625,13 +625,13 @@ static void handle_frame(struct link *l, char type, uint32_t id, const char *p, 
         int r = apply_for(cl, text, NULL, NULL, l, id);
         if (r)
             cluster__reply(l, id, R_FAILED, raft_strerror(r));
-    } else if (type == 'J' || type == 'D') {
+    } else if (type == 'J' || type == 'Q' || type == 'D') {
         if (cl->job.busy) {
             cluster__reply(l, id, R_FAILED, "another membership change is running: try again");
             return;
         }
-        if (type == 'J')
-            cluster__start_join(cl, l, id, text);
+        if (type != 'D')
+            cluster__start_join(cl, l, id, text, type == 'Q');
         else
             cluster__start_remove(cl, l, id, text);
     } else {
@@ -934,14 +934,54 @@ int core_cluster_initialize(struct core_cluster *cl, struct cw_sb *out)
     return 0;
 }
 
+/* A join in two steps: the leader is asked whether it would add this node
+ * ('Q'), and only then does Raft start here and the real request go ('J').
+ * A refused or unreachable join so leaves nothing started, and the next
+ * join may follow at once (a node that started Raft and was not added could
+ * only restart). */
+struct join_try {
+    struct core_cluster *cl;
+    cluster_done_fn done;
+    void *arg;
+    char address[128];
+    char payload[300];
+};
+
+static void join_vetted(void *arg, int rc, const char *msg)
+{
+    struct join_try *t = arg;
+    struct core_cluster *cl = t->cl;
+    const char *why = NULL;
+
+    cl->joining = 0;
+    /* A leader of an older version does not know 'Q': it adds or refuses at 'J'. */
+    if (rc && !cl->stopping && msg && !strcmp(msg, "unknown request"))
+        rc = 0;
+    if (rc || cl->stopping)
+        why = msg ? msg : "failed";
+    else if (cl->started)
+        why = "this node is already in a cluster";
+    else if (raft_begin(cl) < 0)
+        why = "cannot start Raft";
+    else if (request(cl, t->address, 'J', t->payload, t->done, t->arg, 0) < 0)
+        why = "cannot connect to that node";
+    else
+        CW_NOTICE("cluster", "asking %s to add this node (%s)", t->address, cl->cfg->name);
+    if (why)
+        t->done(t->arg, rc ? rc : -1, why);
+    free(t);
+}
+
 int core_cluster_join(struct core_cluster *cl, const char *address, cluster_done_fn done,
                       void *arg, const char **msg)
 {
-    char payload[300];
+    struct join_try *t;
 
     if (cl->started) {
-        /* A refused join leaves Raft started here without a configuration
-         * that names this node: only a restart starts afresh. */
+        /* A join refused after the leader's first answer (a race with
+         * another change) leaves Raft started here without a
+         * configuration that names this node: only a restart starts
+         * afresh. */
         *msg = cluster__config_has(cl, cl->id, NULL)
                    ? "this node is already in a cluster"
                    : "an earlier join of this node is still going or was refused: restart "
@@ -953,18 +993,25 @@ int core_cluster_join(struct core_cluster *cl, const char *address, cluster_done
                "joins again";
         return -1;
     }
-    /* It starts empty and learns everything from the leader. */
-    if (raft_begin(cl) < 0) {
-        *msg = "cannot start Raft";
+    if (cl->joining) {
+        *msg = "a join of this node is already going: wait for its answer";
         return -1;
     }
-    snprintf(payload, sizeof(payload), "%llu" " %s %s", cl->id, cl->cfg->cluster.address,
+    if (!(t = calloc(1, sizeof(*t)))) {
+        *msg = "out of memory";
+        return -1;
+    }
+    *t = (struct join_try){ .cl = cl, .done = done, .arg = arg };
+    snprintf(t->address, sizeof(t->address), "%s", address);
+    /* It starts empty and learns everything from the leader. */
+    snprintf(t->payload, sizeof(t->payload), "%llu" " %s %s", cl->id, cl->cfg->cluster.address,
              cl->cfg->name);
-    if (request(cl, address, 'J', payload, done, arg, 0) < 0) {
+    if (request(cl, address, 'Q', t->payload, join_vetted, t, 0) < 0) {
+        free(t);
         *msg = "cannot connect to that node";
         return -1;
     }
-    CW_NOTICE("cluster", "asking %s to add this node (%s)", address, cl->cfg->name);
+    cl->joining = 1;
     return 0;
 }
 

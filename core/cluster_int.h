@@ -82,6 +82,7 @@ struct core_cluster {
     struct raft_uv_transport t;
     struct raft_fsm fsm;
     int inited, started, removed, stopping, was_member;
+    int joining;                    /* a join asked the leader first (core_cluster_join) */
     struct link *links;
     struct pend *pend;
     uint32_t next_id;
@@ -124,7 +125,10 @@ int cluster__leader_apply(struct core_cluster *cl, const char *cmd, struct apply
 /* cluster_members.c */
 int cluster__config_has(struct core_cluster *cl, raft_id id, int *role);
 int cluster__find_by(void *arg, const char *name, const char *id, const char *addr);
-void cluster__start_join(struct core_cluster *cl, struct link *l, uint32_t rid, const char *p);
+/* A join request: the node is added (vet 0), or only told whether it would be
+ * (vet 1: a 'Q' request, before the joining node starts Raft). */
+void cluster__start_join(struct core_cluster *cl, struct link *l, uint32_t rid, const char *p,
+                         int vet);
 void cluster__start_remove(struct core_cluster *cl, struct link *l, uint32_t rid,
                            const char *who);
 

@@ -186,7 +186,8 @@ int cluster__find_by(void *arg, const char *name, const char *id, const char *ad
     return 0;
 }
 
-void cluster__start_join(struct core_cluster *cl, struct link *l, uint32_t rid, const char *p)
+void cluster__start_join(struct core_cluster *cl, struct link *l, uint32_t rid, const char *p,
+                         int vet)
 {
     struct job *j = &cl->job;
     struct find_node f;
@@ -237,6 +238,11 @@ void cluster__start_join(struct core_cluster *cl, struct link *l, uint32_t rid, 
     }
     if (j->old == cl->id) {
         job_end(cl, R_FAILED, "that address or name is the leader's own");
+        return;
+    }
+    if (vet) {
+        cluster__reply(l, rid, R_DONE, NULL);
+        j->busy = 0;
         return;
     }
     if (j->old) {
