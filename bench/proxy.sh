@@ -249,7 +249,7 @@ to_us() { awk -v t="$1" 'BEGIN { v = t + 0; u = t; sub(/^[0-9.]+/, "", u);
     f = (u == "us") ? 1 : (u == "ms") ? 1e3 : (u == "s") ? 1e6 : (u == "m") ? 6e7 : (u == "h") ? 3.6e9 : -1;
     if (f < 0) print "na"; else printf "%.0f", v * f }'; }
 # run WHO MODE URL PIDS...: one wrk run; appends
-# "req_per_s p50_us p99_us req_per_cpu_s cpu_s requests errors" to $W/res-WHO-MODE.
+# "req_per_s p50_us p99_us req_per_cpu_s cpu_s requests errors round" to $W/res-WHO-MODE.
 run() {
     local who=$1 mode=$2 url=$3 out c0 c1 procs hdr=() reqs rps p50 p99 errs
     shift 3
@@ -266,8 +266,8 @@ run() {
     errs=$(awk '/Socket errors:/ {gsub(/,/, ""); s += $4 + $6 + $8 + $10} /Non-2xx or 3xx/ {s += $NF} END {print s + 0}' "$out")
     [ -n "$reqs" ] || { note "$who $mode: wrk failed: $(tr '\n' ' ' < "$out")"; return; }
     [ "$errs" = 0 ] || note "$who $mode run $REP: $(grep -E 'Socket errors|Non-2xx' "$out" | sed 's/^ *//' | tr '\n' ' ')"
-    awk -v r="$reqs" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v t=$((c1 - c0)) -v hz="$HZ" -v e="$errs" \
-        'BEGIN {c = t / hz; printf "%s %s %s %s %.2f %s %s\n", rps, p50, p99, (c > 0 ? sprintf("%.0f", r / c) : "na"), c, r, e}' \
+    awk -v r="$reqs" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v t=$((c1 - c0)) -v hz="$HZ" -v e="$errs" -v rep="$REP" \
+        'BEGIN {c = t / hz; printf "%s %s %s %s %.2f %s %s %s\n", rps, p50, p99, (c > 0 ? sprintf("%.0f", r / c) : "na"), c, r, e, rep}' \
         >> "$W/res-$who-$mode"
 }
 url() { echo "https://$1:$2/index.html"; }
@@ -299,6 +299,16 @@ col() { # WHO MODE COLUMN: the median over the runs; requests per CPU-second (4)
     fi
     awk -v c="$3" '{print $c}' "$W/res-$1-$2" | median
 }
+# paired A B MODE COLUMN: A/B within each round (the two ran back to back, so the
+# host's drift between rounds cancels), "median (lowest-highest)" over the rounds.
+paired() {
+    [ -s "$W/res-$1-$3" ] && [ -s "$W/res-$2-$3" ] || { echo na; return; }
+    awk -v c="$4" 'NR == FNR {b[$8] = $c; next} ($8 in b) && b[$8] > 0 {printf "%.3f\n", $c / b[$8]}' \
+        "$W/res-$2-$3" "$W/res-$1-$3" | sort -g |
+        awk '{v[NR] = $1} END {if (!NR) {print "na"; exit}
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%.2f (%.2f-%.2f)\n", m, v[1], v[NR]}'
+}
 sum() { [ -s "$W/res-$1-$2" ] && awk -v c="$3" '{s += $c} END {print s + 0}' "$W/res-$1-$2" || echo na; }
 row() { # LABEL MODE COLUMN
     local a b h
@@ -318,6 +328,7 @@ done
 a=$(col tunnel keepalive 1) b=$(col causeway keepalive 1)
 printf '\n%-34s %10s %10s %9s\n' "Causeway, keep-alive" tunnel direct ratio
 printf '%-34s %10s %10s %9s\n' "requests/s" "$a" "$b" "$(ratio "$a" "$b")"
+printf '%-34s %10s %10s %9s\n' "requests/s, each round's ratio" "" "" "$(paired tunnel causeway keepalive 1)"
 for c in 2:"p50 us" 3:"p99 us"; do
     a=$(col tunnel keepalive "${c%%:*}") b=$(col causeway keepalive "${c%%:*}")
     printf '%-34s %10s %10s %9s\n' "${c#*:}" "$a" "$b" "$(ratio "$a" "$b")"
@@ -346,6 +357,7 @@ echo
 verdict "requests per CPU-second >= 1.2x nginx, keep-alive" "$(ratio "$(col causeway keepalive 4)" "$(col nginx keepalive 4)")" 1.2 ">="
 verdict "p99 no worse than nginx, keep-alive" "$(ratio "$(col causeway keepalive 3)" "$(col nginx keepalive 3)")" 1.0 "<="
 verdict "through the SSH tunnel >= 0.8x direct requests/s" "$(ratio "$(col tunnel keepalive 1)" "$(col causeway keepalive 1)")" 0.8 ">="
+echo "    (the ratio within each round, median and range: $(paired tunnel causeway keepalive 1))"
 echo
 
 line() { # METRIC MODE COLUMN ANCHOR
