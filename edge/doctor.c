@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/stream.h"
 #include "edge/federation.h"
+#include "edge/tunnel.h"
 
 #define CERT_WARN_DAYS 14
 #define MAX_DOMAINS 32
@@ -505,7 +506,7 @@ static void check_tunnels(struct edoc *d)
     const struct edge_config *c = &d->e->cfg;
     const struct edge_tunnel_config *t = &c->tunnel;
     struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "tunnels");
-    char a[CW_ADDR_STRLEN], fix[800];
+    char a[CW_ADDR_STRLEN], what[512], fix[800];
     unsigned conns = 0, held = 0;
 
     if (!ck)
@@ -515,6 +516,8 @@ static void check_tunnels(struct edoc *d)
                       NULL);
         goto out;
     }
+    if (!tunnel_account_usable(t, what, sizeof(what), fix, sizeof(fix)))
+        cw_doctor_add(ck, CW_DOCTOR_FAIL, what, fix);
     for (int i = 0; i < t->nlisten; i++)
         conns += proc_tcp_count((const struct sockaddr *)&t->listen[i], 1);
     for (int p = 0; p < t->npermit; p++) {

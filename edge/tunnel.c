@@ -11,6 +11,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <shadow.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,7 +409,7 @@ static void status_core(const char *name, const char *fp, void *arg)
 void tunnel_status(struct tunnel *tn, struct cw_sb *out)
 {
     const struct edge_tunnel_config *t = &tn->t;
-    char buf[CW_ADDR_STRLEN], err[512], when[32];
+    char buf[CW_ADDR_STRLEN], err[512], fix[512], when[32];
     struct tm tm;
     int n;
 
@@ -425,8 +428,10 @@ void tunnel_status(struct tunnel *tn, struct cw_sb *out)
     for (int i = 0; i < t->nlisten; i++)
         cw_sb_printf(out, " %s",
                      cw_addr_fmt((const struct sockaddr *)&t->listen[i], buf, sizeof(buf), 1));
-    cw_sb_printf(out, "\n  Host key: %s\n  Login user: %s\n  Cores may listen on:", tn->fp,
-                 t->user);
+    cw_sb_printf(out, "\n  Host key: %s\n  Login user: %s\n", tn->fp, t->user);
+    if (!tunnel_account_usable(t, err, sizeof(err), fix, sizeof(fix)))
+        cw_sb_printf(out, "  REFUSED: %s; %s\n", err, fix);
+    cw_sb_printf(out, "  Cores may listen on:");
     for (int p = 0; p < t->npermit; p++)
         cw_sb_printf(out, " 127.0.0.1:%u", t->permit[p]);
     cw_sb_printf(out, "%s\n", t->npermit ? "" : " (none: add permit-listen lines)");
@@ -451,7 +456,7 @@ static void report_core(const char *name, const char *fp, void *arg)
 void tunnel_report(struct tunnel *tn, struct cw_report *r)
 {
     const struct edge_tunnel_config *t = &tn->t;
-    char buf[CW_ADDR_STRLEN], err[512];
+    char buf[CW_ADDR_STRLEN], err[512], fix[512];
     struct cw_sb l;
     int n;
 
@@ -472,6 +477,11 @@ void tunnel_report(struct tunnel *tn, struct cw_report *r)
     cw_sb_clear(&l);
     cw_report_str(r, "host_key", "Host key", tn->fp);
     cw_report_str(r, "user", "Login user", t->user);
+    if (!tunnel_account_usable(t, err, sizeof(err), fix, sizeof(fix))) {
+        cw_report_str(r, "user_refused", "Login user refused by sshd", err);
+        cw_report_str(r, "user_fix", "Fix", fix);
+        cw_report_state(r, CW_REPORT_ERROR);
+    }
     for (int p = 0; p < t->npermit; p++)
         cw_sb_printf(&l, "%s127.0.0.1:%u", p ? ", " : "", t->permit[p]);
     cw_report_str(r, "permit_listen", "Cores may listen on", l.len ? cw_sb_str(&l) : "(none)");
@@ -484,6 +494,84 @@ void tunnel_report(struct tunnel *tn, struct cw_report *r)
     } else if (n == 0) {
         cw_report_state(r, CW_REPORT_WARN);
     }
+}
+
+/* Whether the mode bits let the account (uid, groups) do bit (4 read, 1
+ * search) on st. ACLs aside. */
+static int mode_allows(const struct stat *st, const struct passwd *pw, const gid_t *g, int ng,
+                       unsigned bit)
+{
+    if (st->st_uid == pw->pw_uid)
+        return (st->st_mode & (bit << 6)) != 0;
+    for (int i = 0; i < ng; i++)
+        if (st->st_gid == g[i])
+            return (st->st_mode & (bit << 3)) != 0;
+    return (st->st_mode & bit) != 0;
+}
+
+/* Whether the account may read path: search on every directory above it
+ * and read on the file. */
+static int account_can_read(const struct passwd *pw, const char *path)
+{
+    gid_t groups[64];
+    int ng = 64;
+    char p[1100];
+    struct stat st;
+
+    if (pw->pw_uid == 0)
+        return 1;
+    if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ng) < 0) {
+        groups[0] = pw->pw_gid;
+        ng = 1;
+    }
+    snprintf(p, sizeof(p), "%s", path);
+    for (char *s = p; (s = strchr(s + 1, '/'));) {
+        *s = '\0';
+        if (stat(p, &st) == 0 && !mode_allows(&st, pw, groups, ng, 1))
+            return 0;
+        *s = '/';
+    }
+    return stat(p, &st) != 0 || mode_allows(&st, pw, groups, ng, 4);
+}
+
+int tunnel_account_usable(const struct edge_tunnel_config *t, char *what, size_t wl, char *fix,
+                          size_t fl)
+{
+    struct passwd pw, *pwp = NULL;
+    struct spwd sp, *spp = NULL;
+    char pbuf[4096], sbuf[4096], ak[1100];
+    const char *user = t->user;
+
+    if (getpwnam_r(user, &pw, pbuf, sizeof(pbuf), &pwp) != 0 || !pwp) {
+        snprintf(what, wl, "the login user \"%s\" is not an account on this machine: sshd "
+                 "refuses every core", user);
+        snprintf(fix, fl, "create it (useradd --system --no-create-home --shell "
+                 "/usr/sbin/nologin %s; usermod -p NP %s), or set [tunnel] user to an account "
+                 "that exists", user, user);
+        return 0;
+    }
+    /* sshd without PAM refuses an account whose password field starts
+     * with '!' ("account is locked"), whatever the key. A field this
+     * process cannot read is one sshd cannot read either. */
+    if (getspnam_r(user, &sp, sbuf, sizeof(sbuf), &spp) == 0 && spp && spp->sp_pwdp &&
+        spp->sp_pwdp[0] == '!') {
+        snprintf(what, wl, "the login user \"%s\" has a locked password field in /etc/shadow "
+                 "(\"!\", as useradd leaves it): sshd refuses every core (\"account is "
+                 "locked\"), even with a trusted key", user);
+        snprintf(fix, fl, "give it a field that is not locked and matches no password: "
+                 "usermod -p NP %s (the cores retry by themselves)", user);
+        return 0;
+    }
+    /* sshd reads authorized_keys as the login user. */
+    tunnel_path(t, "authorized_keys", ak, sizeof(ak));
+    if (!account_can_read(&pw, ak)) {
+        snprintf(what, wl, "the login user \"%s\" cannot read %s (sshd reads it as that user): "
+                 "sshd refuses every core", user, ak);
+        snprintf(fix, fl, "run causeway-edge as %s (docs/deployment.md), or set [tunnel] user "
+                 "to the account that runs it", user);
+        return 0;
+    }
+    return 1;
 }
 
 int tunnel_sshd_running(const struct tunnel *tn, char *why, size_t len)

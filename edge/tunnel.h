@@ -26,6 +26,11 @@ void tunnel_status(struct tunnel *tn, struct cw_sb *out);
 /* Section "tunnel" of the status document. */
 struct cw_report;
 void tunnel_report(struct tunnel *tn, struct cw_report *r);
+/* Whether sshd will let cores log in as t's user: the account exists, can
+ * read the authorized_keys file, and its password field is not locked. 1,
+ * or 0 with what is wrong and the fix. */
+int tunnel_account_usable(const struct edge_tunnel_config *t, char *what, size_t wl, char *fix,
+                          size_t fl);
 /* 1 when sshd runs; else 0 and why it does not. */
 int tunnel_sshd_running(const struct tunnel *tn, char *why, size_t len);
 

@@ -114,3 +114,64 @@ check "[tunnel] without listen is an error naming what to add" \
 printf '[turn]\nenabled = no\n[tunnel]\nlisten = %s\npermit-listen = 0.0.0.0:80\n' "$E4" > "$WORK/bad2.conf"
 check "permit-listen off loopback is an error" \
     sh -c "'$BIN/causeway-edge' -t -c '$WORK/bad2.conf' 2>&1 | grep -q 'bad2.conf:5: permit-listen \"0.0.0.0:80\" is not 127.0.0.1:PORT'"
+
+# The login user as sshd judges it: an account whose password field is
+# locked ("!", as useradd leaves it), or that cannot read authorized_keys, is
+# refused even with a trusted key; the edge says so before any core tries,
+# and each fix clears it.
+LOCKED=cwlk$$
+useradd -M -s /bin/sh "$LOCKED" || notok "useradd $LOCKED"
+trap 'userdel "$LOCKED" 2>/dev/null; cleanup' EXIT
+edge_conf edge <<CONF
+[tunnel]
+listen = $E4:2222
+state-dir = $ST
+permit-listen = 127.0.0.1:18443
+user = $LOCKED
+CONF
+start_edge "$WORK/edge.conf"
+wait_listen "$E4:2222" || notok "sshd listens for the locked account's test"
+check "tunnel status: the login user is refused, with the fix" \
+    sh -c "'$BIN/causeway' -s '$WORK/edge.sock' tunnel status | grep -q \"REFUSED: the login user \\\"$LOCKED\\\" has a locked password field .*usermod -p NP $LOCKED\""
+check "fault tunnel.account raised and logged" \
+    wait_line "$WORK/edge.log" "warn fault: raised tunnel.account: the login user \"$LOCKED\" has a locked password field" 8
+check "causeway doctor: a failed finding under tunnels" \
+    sh -c "'$BIN/causeway' -s '$WORK/edge.sock' doctor | grep -q 'locked password field'"
+# ssh_as USER: the core's key logs in as USER and holds the forward.
+ssh_as() {
+    in_o timeout 8 ssh -F /dev/null -i "$WORK/core1" -o IdentitiesOnly=yes -o BatchMode=yes \
+        -o UserKnownHostsFile="$WORK/known_hosts" -o StrictHostKeyChecking=yes \
+        -o ExitOnForwardFailure=yes -p 2222 -N -R 127.0.0.1:18443:127.0.0.1:18080 "$1@$E4"
+}
+ssh_as "$LOCKED" > "$WORK/locked.out" 2>&1
+check "sshd does refuse it, as the edge foresaw (account is locked)" \
+    sh -c "grep -q 'Permission denied' '$WORK/locked.out' && grep -q 'not allowed because account is locked' '$WORK/edge.log'"
+# Unlocked, the account still cannot read authorized_keys in the root-only
+# state directory (sshd opens it as the login user): the next refusal, seen
+# by the edge and by sshd alike.
+usermod -p NP "$LOCKED"
+check "after usermod -p NP the fault names the next obstacle: authorized_keys unreadable" \
+    wait_line "$WORK/edge.log" "warn fault: tunnel.account: the login user \"$LOCKED\" cannot read $ST/authorized_keys" 8
+ssh_as "$LOCKED" > "$WORK/unreadable.out" 2>&1
+check "sshd does refuse it so (cannot open the user's authorized keys)" \
+    grep -q "Could not open user '$LOCKED' authorized keys '$ST/authorized_keys': Permission denied" "$WORK/edge.log"
+chmod 711 "$WORK" "$ST" && chmod 644 "$ST/authorized_keys"
+check "with the file readable the fault clears" \
+    wait_line "$WORK/edge.log" "notice fault: cleared tunnel.account" 8
+ssh_as "$LOCKED" > /dev/null 2>&1 &
+RPID=$!
+check "... and the same key logs in and holds the forward" wait_listen 127.0.0.1:18443
+kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null
+stop_edge
+
+edge_conf edge <<CONF
+[tunnel]
+listen = $E4:2222
+state-dir = $ST
+user = cw-no-such-account
+CONF
+start_edge "$WORK/edge.conf"
+check "a login user that is no account here: tunnel status says so" \
+    sh -c "'$BIN/causeway' -s '$WORK/edge.sock' tunnel status | grep -q 'REFUSED: the login user \"cw-no-such-account\" is not an account on this machine'"
+stop_edge
+exit 0
