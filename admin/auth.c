@@ -62,12 +62,18 @@ int admin__token_eq(const char *a, const char *b)
     return n == strlen(b) && n && CRYPTO_memcmp(a, b, n) == 0;
 }
 
+/* The account of that name among n, or NULL. */
+static struct admin_account *account_in(struct admin_account *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i].name, name))
+            return &v[i];
+    return NULL;
+}
+
 struct admin_account *admin__account_find(struct cw_admin *a, const char *name)
 {
-    for (size_t i = 0; i < a->nacc; i++)
-        if (!strcmp(a->acc[i].name, name))
-            return &a->acc[i];
-    return NULL;
+    return account_in(a->acc, a->nacc, name);
 }
 
 /* ---- the accounts file ---- */
@@ -83,9 +89,8 @@ static int load_line(const char *name, const char *hash, void *arg)
     struct load_ctx *l = arg;
     struct admin_account *old, *x;
 
-    for (size_t i = 0; i < l->n; i++)
-        if (!strcmp(l->acc[i].name, name))
-            return 0;       /* the first line of a name wins, as in /etc/shadow */
+    if (account_in(l->acc, l->n, name))
+        return 0;           /* the first line of a name wins, as in /etc/shadow */
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
         struct admin_account *p = realloc(l->acc, cap * sizeof(*p));
@@ -121,13 +126,11 @@ int admin__accounts_load(struct cw_admin *a, char *err, size_t errlen)
      * (someone may have learnt the old one), end now. */
     for (int i = 0; i < ADMIN_MAX_SESSIONS; i++) {
         struct admin_session *se = &a->sessions[i];
-        const struct admin_account *was, *now = NULL;
+        const struct admin_account *was, *now;
 
         if (!se->id[0])
             continue;
-        for (size_t k = 0; k < l.n && !now; k++)
-            if (!strcmp(l.acc[k].name, se->user))
-                now = &l.acc[k];
+        now = account_in(l.acc, l.n, se->user);
         was = admin__account_find(a, se->user);
         if (!now)
             admin__session_end(a, se, "account removed");

@@ -150,11 +150,6 @@ uv_loop_t *cw_doctor_loop(const struct cw_doctor *dr)
     return dr->loop;
 }
 
-int cw_doctor_over(const struct cw_doctor *dr)
-{
-    return dr->over;
-}
-
 struct cw_doctor_check *cw_doctor_check_begin(struct cw_doctor *dr, const char *id)
 {
     struct cw_doctor_check *ck, **n;

@@ -43,8 +43,6 @@ void cw_doctor_release(struct cw_doctor *dr);
  * a zero timer, never from inside this call). */
 void cw_doctor_start(struct cw_doctor *dr);
 uv_loop_t *cw_doctor_loop(const struct cw_doctor *dr);
-/* 1 once done was called: late results are dropped. */
-int cw_doctor_over(const struct cw_doctor *dr);
 
 /* A check id ("dns.srv") in flight; each part of it that waits for the
  * network holds it (cw_doctor_check_hold / _put) and the check ends when

@@ -91,15 +91,16 @@ static void evaluate(void *arg)
     struct edge *e = arg;
     char why[512];
 
-    if (e->tunnel)
-        cw_fault_set(e->status.faults, "tunnel.sshd",
-                     !tunnel_sshd_running(e->tunnel, why, sizeof(why)), "the tunnels' sshd is not running (%s): cores cannot connect; see the edge's "
-                     "log for sshd's own lines", why);
     if (e->tunnel) {
         char fix[512];
-        int bad = !tunnel_account_usable(&e->cfg.tunnel, why, sizeof(why), fix, sizeof(fix));
 
-        cw_fault_set(e->status.faults, "tunnel.account", bad, "%s; %s", why, fix);
+        cw_fault_set(e->status.faults, "tunnel.sshd",
+                     !tunnel_sshd_running(e->tunnel, why, sizeof(why)),
+                     "the tunnels' sshd is not running (%s): cores cannot connect; see the "
+                     "edge's log for sshd's own lines", why);
+        cw_fault_set(e->status.faults, "tunnel.account",
+                     !tunnel_account_usable(&e->cfg.tunnel, why, sizeof(why), fix, sizeof(fix)),
+                     "%s; %s", why, fix);
     }
     if (e->webproxy)
         evaluate_webproxy(e);

@@ -95,6 +95,21 @@ static const char *proto_name(int proto)
     return proto == TURN_TLS ? "tls" : proto == TURN_TCP ? "tcp" : "udp";
 }
 
+/* "A4, A6" of the addresses set: l emptied first. */
+static const char *addr_pair(struct cw_sb *l, int has4, const struct sockaddr_storage *a4,
+                             int has6, const struct sockaddr_storage *a6)
+{
+    char buf[CW_ADDR_STRLEN];
+
+    cw_sb_clear(l);
+    if (has4)
+        cw_sb_str_add(l, cw_addr_fmt((const struct sockaddr *)a4, buf, sizeof(buf), 0));
+    if (has6)
+        cw_sb_printf(l, "%s%s", l->len ? ", " : "",
+                     cw_addr_fmt((const struct sockaddr *)a6, buf, sizeof(buf), 0));
+    return cw_sb_str(l);
+}
+
 void turn__report(const struct turn_options *o, struct turn_shared *sh, const struct turn_stats *st,
                   struct cw_report *r)
 {
@@ -110,20 +125,10 @@ void turn__report(const struct turn_options *o, struct turn_shared *sh, const st
         cw_sb_printf(&l, "%s%s (tls)", l.len ? ", " : "",
                      cw_addr_fmt((struct sockaddr *)&o->tls_listen[i], buf, sizeof(buf), 1));
     cw_report_str(r, "listening", "Listening", cw_sb_str(&l));
-    cw_sb_clear(&l);
-    if (o->has_relay4)
-        cw_sb_str_add(&l, cw_addr_fmt((struct sockaddr *)&o->relay4, buf, sizeof(buf), 0));
-    if (o->has_relay6)
-        cw_sb_printf(&l, "%s%s", l.len ? ", " : "",
-                     cw_addr_fmt((struct sockaddr *)&o->relay6, buf, sizeof(buf), 0));
-    cw_report_str(r, "relay_addresses", "Relay addresses", cw_sb_str(&l));
+    cw_report_str(r, "relay_addresses", "Relay addresses",
+                  addr_pair(&l, o->has_relay4, &o->relay4, o->has_relay6, &o->relay6));
     cw_report_strf(r, "relay_ports", "Relay ports", "%u-%u", o->port_min, o->port_max);
-    cw_sb_clear(&l);
-    if (o->has_public4)
-        cw_sb_str_add(&l, cw_addr_fmt((struct sockaddr *)&o->public4, buf, sizeof(buf), 0));
-    if (o->has_public6)
-        cw_sb_printf(&l, "%s%s", l.len ? ", " : "",
-                     cw_addr_fmt((struct sockaddr *)&o->public6, buf, sizeof(buf), 0));
+    addr_pair(&l, o->has_public4, &o->public4, o->has_public6, &o->public6);
     cw_report_str(r, "advertised", "Advertised (static NAT)", l.len ? cw_sb_str(&l) : "-");
     cw_report_str(r, "realm", "Realm", o->realm);
     turn__lock(sh);
