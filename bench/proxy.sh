@@ -206,7 +206,7 @@ EDGE=$LAST
 wait_port "127.0.0.1:$CW_PORT" || die "causeway-edge did not start: $(cat "$W/edge.out" "$W/edge.log" 2>/dev/null)"
 wait_port "127.0.0.1:$SSHD_PORT" || die "the edge's sshd did not start (see $W/edge.log)"
 pair_core "$W/edge.conf" "$W/core.conf"
-printf '[tunnel]\nedge = 127.0.0.1:%s\nhost-key = %s\nuser = %s\nguest-uri = 127.0.0.1\nedge-port = %s\nwebbridge-port = %s\n' \
+printf '[tunnel]\nedge = 127.0.0.1:%s\nhost-key = %s\nuser = %s\nguest-uri = 127.0.0.1\nedge-port = %s\nwebbridge-port = %s\nwebbridge-tls = no\n' \
     "$SSHD_PORT" "$HOST_KEY" "$TUNNEL_USER" "$TUNNEL_PORT" "$BACKEND_PORT" >> "$W/core.conf"
 bg "$W/core.out" "$BIN/causeway-core" -c "$W/core.conf"
 CORE=$LAST

@@ -60,7 +60,7 @@ pair_core "$W/edge.conf" "$W/core.conf"
 hk=$HOST_KEY user=$TUNNEL_USER
 for fw in "$CB $IPERF" "$CE $ECHO"; do
     set -- $fw
-    printf '[tunnel]\nedge = 127.0.0.1:%s\nhost-key = %s\nuser = %s\nguest-uri = 127.0.0.1\nedge-port = %s\nwebbridge-port = %s\n' \
+    printf '[tunnel]\nedge = 127.0.0.1:%s\nhost-key = %s\nuser = %s\nguest-uri = 127.0.0.1\nedge-port = %s\nwebbridge-port = %s\nwebbridge-tls = no\n' \
         "$SSHD" "$hk" "$user" "$1" "$2" >> "$W/core.conf"
 done
 bg "$W/iperf.log" iperf3 -s -B 127.0.0.1 -p "$IPERF"

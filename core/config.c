@@ -107,6 +107,10 @@ static int tunnel_key(struct core_tunnel_config *t, const char *key, const char 
     }
     if (!strcmp(key, "webbridge-port"))
         return port_key(v, &t->webbridge_port, err, errlen);
+    if (!strcmp(key, "webbridge-tls"))
+        return cw_conf_bool(v, &t->webbridge_tls, err, errlen);
+    if (!strcmp(key, "webbridge-ca"))
+        return cw_conf_str(t->webbridge_ca, sizeof(t->webbridge_ca), v, err, errlen);
     if (!strcmp(key, "edge-port"))
         return port_key(v, &t->edge_port, err, errlen);
     /* libssh2 counts whole seconds and sends nothing more often than 2 s. */
@@ -298,6 +302,7 @@ static void tunnel_defaults(struct core_tunnel_config *t)
     memset(t, 0, sizeof(*t));
     snprintf(t->user, sizeof(t->user), "causeway");
     t->webbridge_port = 443;
+    t->webbridge_tls = 1;       /* a meeting server's web bridge answers HTTPS only */
     t->keepalive_interval = 2;
     t->keepalive_count = 2;
     t->max_connections = 4096;

@@ -25,6 +25,8 @@ struct core_tunnel_config {
     char user[64];                          /* the edge's tunnel account */
     char guest_uri[CORE_NAME_MAX + 1];      /* Domain: resolved in the inside DNS */
     uint16_t webbridge_port;                /* the webbridge's port inside */
+    int webbridge_tls;                      /* HTTPS to the webbridge (core/webtls.c) */
+    char webbridge_ca[1024];                /* CAs for its certificate; "" = the system's */
     uint16_t edge_port;                     /* 127.0.0.1:edge_port on the edge */
     unsigned keepalive_interval;            /* seconds between SSH keepalives */
     unsigned keepalive_count;               /* unanswered intervals before "dead" */

@@ -62,18 +62,28 @@ struct rc_q {
     char fix_dead[700];                 /* when nothing answers */
     struct cw_dns_result addrs;
     int next;
+    struct core_tunnel *tls;            /* a webbridge that speaks TLS: its tunnel checks it */
 };
 
 static void rc_try(struct rc_q *q);
 
-static void rc_probed(struct cw_doctor_check *ck, void *arg, int status)
+/* The probe of q's address q->next ended: status 0, a uv error (no
+ * connection), or CW_DOCTOR_EPROTO with why (the TLS handshake failed). */
+static void rc_result(struct rc_q *q, int status, const char *why)
 {
-    struct rc_q *q = arg;
+    struct cw_doctor_check *ck = q->ck;
     char a[CW_ADDR_STRLEN];
 
     cw_addr_fmt((const struct sockaddr *)&q->addrs.addr[q->next], a, sizeof(a), 1);
-    if (status == 0) {
+    if (status == 0 && q->tls) {
+        cw_doctor_addf(ck, CW_DOCTOR_OK, NULL, "%s: %s answers HTTPS with a certificate the "
+                       "core accepts", q->seen, a);
+    } else if (status == 0) {
         cw_doctor_addf(ck, CW_DOCTOR_OK, NULL, "%s: %s answers", q->seen, a);
+    } else if (status == CW_DOCTOR_EPROTO && why) {
+        cw_doctor_addf(ck, CW_DOCTOR_FAIL, "until the core accepts the webbridge's TLS, every "
+                       "guest gets 502 (webbridge-ca and guest-uri in core.conf, or the "
+                       "webbridge's certificate)", "%s: %s: %s", q->seen, a, why);
     } else if (q->next + 1 < q->addrs.n) {
         q->next++;
         rc_try(q);
@@ -86,10 +96,24 @@ static void rc_probed(struct cw_doctor_check *ck, void *arg, int status)
     free(q);
 }
 
+static void rc_probed(struct cw_doctor_check *ck, void *arg, int status)
+{
+    (void)ck;
+    rc_result(arg, status, NULL);
+}
+
+static void rc_tls_done(void *arg, int status, const char *why)
+{
+    rc_result(arg, status, why);
+}
+
 static void rc_try(struct rc_q *q)
 {
-    if (cw_doctor_probe_tcp(q->ck, (const struct sockaddr *)&q->addrs.addr[q->next], 0, rc_probed,
-                            q) < 0) {
+    const struct sockaddr *a = (const struct sockaddr *)&q->addrs.addr[q->next];
+
+    if (q->tls && core_tunnel_probe_tls(q->tls, a, rc_tls_done, q) == 0)
+        return;
+    if (cw_doctor_probe_tcp(q->ck, a, 0, rc_probed, q) < 0) {
         cw_doctor_check_put(q->ck);
         free(q);
     }
@@ -114,16 +138,18 @@ static void rc_resolved(void *arg, int status, const struct cw_dns_result *r)
     rc_try(q);
 }
 
-/* Resolves name (or takes it as an address literal) and connects to port. */
+/* Resolves name (or takes it as an address literal) and connects to port;
+ * with tls, makes the handshake a guest connection of that tunnel makes. */
 static void resolve_connect(struct cdoc *d, struct cw_doctor_check *ck, const char *name,
                             uint16_t port, const char *seen, const char *fix_dns,
-                            const char *fix_dead)
+                            const char *fix_dead, struct core_tunnel *tls)
 {
     struct rc_q *q = calloc(1, sizeof(*q));
 
     if (!q)
         return;
     q->d = d;
+    q->tls = tls;
     q->ck = cw_doctor_check_hold(ck);
     snprintf(q->name, sizeof(q->name), "%s", name);
     q->port = port;
@@ -169,7 +195,7 @@ static void srv_answered(void *arg, int status, const struct cw_dns_srv_result *
                  "address)", r->srv[i].target);
         snprintf(dead, sizeof(dead), "point the record at a core node's port that listens (see "
                  "[xmpp] client-listen / component-listen), or start that node");
-        resolve_connect(l->d, l->ck, r->srv[i].target, r->srv[i].port, seen, fix, dead);
+        resolve_connect(l->d, l->ck, r->srv[i].target, r->srv[i].port, seen, fix, dead, NULL);
     }
 out:
     cw_doctor_check_put(l->ck);
@@ -235,7 +261,8 @@ static void check_guest_inside(struct cdoc *d)
         snprintf(dead, sizeof(dead), "make %s resolve to the webbridge inside, and check that "
                  "the webbridge listens on port %u there (webbridge-port in core.conf); until it "
                  "answers guests get 502 or \"Bad Request\"", t->guest_uri, t->webbridge_port);
-        resolve_connect(d, ck, t->guest_uri, t->webbridge_port, seen, fix, dead);
+        resolve_connect(d, ck, t->guest_uri, t->webbridge_port, seen, fix, dead,
+                        t->webbridge_tls && i < d->c->ntunnel ? d->c->tunnel[i] : NULL);
     }
     cw_doctor_check_put(ck);
 }

@@ -53,6 +53,7 @@ static void core_reload(void *arg)
     struct core *c = arg;
     struct core_config *n = malloc(sizeof(*n));
     char err[1024];
+    int cas = 0, r;
 
     if (!n)
         return;
@@ -62,8 +63,16 @@ static void core_reload(void *arg)
         cw_log_set_level((enum cw_log_level)n->d.log_level);
         if (c->admin && cw_admin_reload(c->admin, err, sizeof(err)) < 0)
             CW_ERROR("core", "SIGHUP: admin accounts or certificate not reloaded: %s", err);
-        CW_NOTICE("core", "SIGHUP: reloaded the log level%s from %s (other changes need a "
-                  "restart)", c->admin ? ", admin accounts and certificate" : "", c->cfg.path);
+        /* A renewed inside CA takes effect without dropping the tunnels. */
+        for (int i = 0; i < c->ntunnel; i++) {
+            if ((r = core_tunnel_reload_tls(c->tunnel[i], err, sizeof(err))) < 0)
+                CW_ERROR("core", "SIGHUP: [tunnel] number %d (%s): %s; the CAs read before stay "
+                         "in use", i + 1, c->cfg.tunnel[i].guest_uri, err);
+            cas += r > 0;
+        }
+        CW_NOTICE("core", "SIGHUP: reloaded the log level%s%s from %s (other changes need a "
+                  "restart)", c->admin ? ", admin accounts and certificate" : "",
+                  cas ? ", the webbridge CAs (webbridge-ca)" : "", c->cfg.path);
     }
     free(n);
 }
@@ -160,9 +169,10 @@ static int core_start(struct core *c)
     }
     for (int i = 0; i < cfg->ntunnel; i++) {
         c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, c->dns,
-                                          &cfg->xmpp.link_listen);
+                                          &cfg->xmpp.link_listen, err, sizeof(err));
         if (!c->tunnel[i]) {
-            CW_ERROR("core", "out of memory starting tunnel %d", i + 1);
+            CW_ERROR("core", "%s: [tunnel] number %d (%s): %s", cfg->path, i + 1,
+                     cfg->tunnel[i].guest_uri, err);
             return -1;
         }
         c->ntunnel++;

@@ -40,12 +40,16 @@ struct wreq {
     uv_write_t w;
     struct splice *s;
     size_t len;
+    size_t credit;          /* the edge's bytes these stand for (TLS: fewer than len) */
     uint8_t data[];
 };
 
 static void try_connect(struct splice *s);
 static void stream_service(struct splice *s);
 static int write_channel(struct splice *s, int resume);
+static void connect_failed(struct splice *s, const char *why);
+static void connected(struct splice *s);
+static void on_shutdown(uv_shutdown_t *req, int status);
 
 /* Something happened to s: a channel waits for the pump, a stream moves now. */
 static void splice_kick(struct splice *s)
@@ -86,6 +90,7 @@ static void maybe_free(struct splice *s)
         t->nsplices--;
     }
     cw_sb_free(&s->early);
+    webtls__free(s->tls);
     free(s->up);
     free(s);
     tunnel__maybe_free(t);
@@ -189,26 +194,31 @@ static void on_write(uv_write_t *w, int status)
     s->down_queued -= r->len;
     queued_change(s, was);
     if (status == 0)
-        stream_taken(s, r->len);
+        stream_taken(s, r->credit);
     free(r);
     if (status < 0 && status != UV_ECANCELED)
         s->failed = 1;
     splice_kick(s);
 }
 
-static void write_local(struct splice *s, const uint8_t *p, size_t n)
+/* n bytes to the target's socket, standing for credit bytes of the edge's
+ * (the same bytes, or what TLS made of them): those are credited to the
+ * stream once the socket took all n. */
+static void write_socket(struct splice *s, const uint8_t *p, size_t n, size_t credit)
 {
     uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    size_t was = s->down_queued + s->early.len;
+    size_t was = s->down_queued + s->early.len, now;
     struct wreq *r;
     int rc;
 
     if (!s->down_queued) {
         rc = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
         if (rc >= 0) {
+            now = (size_t)rc == n ? credit : credit == n ? (size_t)rc : 0;
             p += rc;
             n -= (size_t)rc;
-            stream_taken(s, (size_t)rc);
+            credit -= now;
+            stream_taken(s, now);
         } else if (rc != UV_EAGAIN) {
             s->failed = 1;
             return;
@@ -224,6 +234,7 @@ static void write_local(struct splice *s, const uint8_t *p, size_t n)
     memcpy(r->data, p, n);
     r->s = s;
     r->len = n;
+    r->credit = credit;
     b = uv_buf_init((char *)r->data, (unsigned)n);
     if (uv_write(&r->w, (uv_stream_t *)&s->tcp, &b, 1, on_write) < 0) {
         free(r);
@@ -234,14 +245,56 @@ static void write_local(struct splice *s, const uint8_t *p, size_t n)
     queued_change(s, was);
 }
 
+/* What TLS has to send, standing for credit bytes of the edge's. */
+static void tls_flush(struct splice *s, size_t credit)
+{
+    size_t n;
+    const uint8_t *p = webtls__out(s->tls, &n);
+
+    if (n && s->tcp_open)
+        write_socket(s, p, n, credit);
+    else
+        stream_taken(s, credit);
+    webtls__out_clear(s->tls);
+}
+
+/* The edge's bytes for the target: in TLS when it speaks TLS. */
+static void write_local(struct splice *s, const uint8_t *p, size_t n)
+{
+    if (!s->tls) {
+        write_socket(s, p, n, n);
+        return;
+    }
+    if (webtls__write(s->tls, p, n) < 0) {
+        s->failed = 1;
+        return;
+    }
+    tls_flush(s, n);
+}
+
+/* Ends the sending side towards the target (TLS: close_notify first). */
+static void shutdown_local(struct splice *s)
+{
+    s->shut_started = 1;
+    if (s->tls) {
+        webtls__close_notify(s->tls);
+        tls_flush(s, 0);
+    }
+    if (uv_shutdown(&s->shutreq, (uv_stream_t *)&s->tcp, on_shutdown) < 0)
+        s->shut_done = 1;
+}
+
+/* A plain target is read straight into s->up; a TLS one into the tunnel's
+ * buffer, which on_read empties into OpenSSL at once. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct splice *s = h->data;
+    uint8_t **b = s->tls ? &s->t->tls_in : &s->up;
 
     (void)suggested;
-    if (!s->up)
-        s->up = malloc(SPLICE_UP_BUF);
-    *buf = uv_buf_init((char *)s->up, s->up ? SPLICE_UP_BUF : 0);
+    if (!*b)
+        *b = malloc(SPLICE_UP_BUF);
+    *buf = uv_buf_init((char *)*b, *b ? SPLICE_UP_BUF : 0);
 }
 
 /* The local bytes in s->up go to the stream, as far as its window takes
@@ -254,32 +307,17 @@ static void stream_write_remote(struct splice *s)
         s->up_len = s->up_off = 0;
 }
 
-/* Bytes from the inside target go on at once when they can: a stream's
- * into the link, a channel's into the channel when nothing else holds the
- * session (no half-sent packet, no pump running). Either way the socket
- * stays watched (stopping and restarting it costs two epoll_ctl calls per
- * answer) and no pump round over every connection is needed. Whatever is
- * not taken waits in s->up with reading stopped. */
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+/* Bytes from the inside target (s->up) go on at once when they can: a
+ * stream's into the link, a channel's into the channel when nothing else
+ * holds the session (no half-sent packet, no pump running). Either way the
+ * socket stays watched (stopping and restarting it costs two epoll_ctl
+ * calls per answer) and no pump round over every connection is needed.
+ * Whatever is not taken waits in s->up with reading stopped. */
+static void up_ready(struct splice *s)
 {
-    struct splice *s = st->data;
     struct core_tunnel *t = s->t;
     uint64_t rx = t->rx_reads;
 
-    (void)buf;
-    if (n == 0)
-        return;
-    if (n < 0) {
-        uv_read_stop(st);
-        s->reading = 0;
-        s->local_eof = 1;
-        if (n != UV_EOF)
-            s->failed = 1;
-        splice_kick(s);
-        return;
-    }
-    s->up_len = (size_t)n;
-    s->up_off = 0;
     if (s->stream) {
         stream_write_remote(s);
     } else if (!t->pumping && t->pend == PEND_NONE && t->phase == PH_READY && s->ch &&
@@ -293,17 +331,106 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             tunnel__kick(t);
     }
     if (s->up_len) {
-        uv_read_stop(st);
+        if (s->reading)
+            uv_read_stop((uv_stream_t *)&s->tcp);
         s->reading = 0;
         if (!s->stream)
             tunnel__kick(t);
     }
 }
 
+/* The target ended its side (EOF, TLS close_notify) or failed. */
+static void local_end(struct splice *s, int failed)
+{
+    if (s->reading)
+        uv_read_stop((uv_stream_t *)&s->tcp);
+    s->reading = 0;
+    s->local_eof = 1;
+    if (failed)
+        s->failed = 1;
+    splice_kick(s);
+}
+
+/* Hands on what TLS has decrypted, as far as s->up empties; what does not
+ * fit stays in OpenSSL (reading stopped) until it does. */
+static void tls_deliver(struct splice *s)
+{
+    ssize_t k;
+    int eof;
+
+    if (s->delivering)
+        return;     /* an outer call goes on with it */
+    s->delivering = 1;
+    while (!s->up_len && !s->local_eof && !s->failed && s->tcp_open) {
+        if (!s->up && !(s->up = malloc(SPLICE_UP_BUF))) {
+            local_end(s, 1);
+            break;
+        }
+        k = webtls__read(s->tls, s->up, SPLICE_UP_BUF, &eof);
+        tls_flush(s, 0);    /* a key update may want an answer */
+        if (k > 0) {
+            s->up_len = (size_t)k;
+            s->up_off = 0;
+            up_ready(s);
+        }
+        if (k < 0 || eof) {
+            local_end(s, k < 0);
+            break;
+        }
+        if (k == 0)
+            break;
+    }
+    s->delivering = 0;
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    struct splice *s = st->data;
+    char why[400];
+    int rc;
+
+    (void)buf;
+    if (n == 0)
+        return;
+    if (n < 0 && s->tls && !s->connected) {
+        webtls__closed_why(s->tls, why, sizeof(why));
+        connect_failed(s, why);
+        return;
+    }
+    if (n < 0) {
+        local_end(s, n != UV_EOF);
+        return;
+    }
+    if (!s->tls) {
+        s->up_len = (size_t)n;
+        s->up_off = 0;
+        up_ready(s);
+        return;
+    }
+    rc = webtls__feed(s->tls, s->t->tls_in, (size_t)n, why, sizeof(why));
+    tls_flush(s, 0);
+    if (rc == WEBTLS_FAIL) {
+        if (s->connected)
+            local_end(s, 1);
+        else
+            connect_failed(s, why);
+        return;
+    }
+    if (rc == WEBTLS_AGAIN)
+        return;
+    if (!s->connected)
+        connected(s);   /* kicks the splice, which may deliver already */
+    tls_deliver(s);
+}
+
+/* Reads the target again (s->up is empty): TLS first hands on what it
+ * holds already. */
 static void start_reading(struct splice *s)
 {
-    if (!s->reading && s->tcp_open && uv_read_start((uv_stream_t *)&s->tcp, on_alloc,
-                                                    on_read) == 0)
+    if (s->tls && s->connected && !s->delivering && webtls__pending(s->tls))
+        tls_deliver(s);
+    if (!s->reading && !s->up_len && !s->local_eof && s->tcp_open &&
+        uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0)
         s->reading = 1;
 }
 
@@ -409,6 +536,9 @@ static void connect_failed(struct splice *s, const char *why)
     else
         guest__connect_failed(s->t, s->target_idx, (struct sockaddr *)&s->target, why, !more);
     /* A new handle for the next address: a TCP handle connects once. */
+    webtls__free(s->tls);
+    s->tls = NULL;
+    s->reading = 0;
     s->tcp_open = 0;
     uv_close((uv_handle_t *)&s->tcp, on_retry_closed);
 }
@@ -423,18 +553,36 @@ static void on_connect(uv_connect_t *req, int status)
         connect_failed(s, uv_strerror(status));
         return;
     }
+    uv_tcp_nodelay(&s->tcp, 1);
+    if (s->t->web_tls && !s->xmpp) {
+        /* The handshake counts towards the connect deadline. */
+        if (!(s->tls = webtls__new(s->t))) {
+            connect_failed(s, "out of memory for TLS");
+            return;
+        }
+        tls_flush(s, 0);
+        start_reading(s);
+        return;
+    }
+    connected(s);
+    start_reading(s);
+}
+
+/* The target answered (and for TLS, its certificate passed). */
+static void connected(struct splice *s)
+{
     uv_timer_stop(&s->timer);
     s->connected = 1;
     if (!s->xmpp)
         guest__connect_ok(s->t, s->target_idx);
-    uv_tcp_nodelay(&s->tcp, 1);
-    start_reading(s);
     splice_kick(s);
 }
 
 static void on_connect_timeout(uv_timer_t *h)
 {
-    connect_failed(h->data, "no answer within 5 s");
+    struct splice *s = h->data;
+
+    connect_failed(s, s->tls ? "TLS: no handshake within 5 s" : "no answer within 5 s");
 }
 
 static void try_connect(struct splice *s)
@@ -711,11 +859,8 @@ int splice__service(struct splice *s)
         }
         return write_channel(s, 0);
     }
-    if (s->remote_eof && !s->shut_started && !s->failed) {
-        s->shut_started = 1;
-        if (uv_shutdown(&s->shutreq, (uv_stream_t *)&s->tcp, on_shutdown) < 0)
-            s->shut_done = 1;
-    }
+    if (s->remote_eof && !s->shut_started && !s->failed)
+        shutdown_local(s);
     if (write_channel(s, 0))
         return 1;
     if (s->local_eof && !s->up_len && !s->eof_sent && !s->failed && send_eof(s, 0))
@@ -804,11 +949,8 @@ static void stream_service(struct splice *s)
         cw_mux_fin(s->ms);
         s->eof_sent = 1;
     }
-    if (s->remote_eof && !s->shut_started) {
-        s->shut_started = 1;
-        if (uv_shutdown(&s->shutreq, (uv_stream_t *)&s->tcp, on_shutdown) < 0)
-            s->shut_done = 1;
-    }
+    if (s->remote_eof && !s->shut_started)
+        shutdown_local(s);
     if (s->eof_sent && s->remote_eof && s->shut_done)
         stream_end(s, 0);
 }

@@ -703,6 +703,9 @@ void tunnel__maybe_free(struct core_tunnel *t)
         return;
     free(t->scratch);
     free(t->tx);
+    free(t->tls_in);
+    SSL_SESSION_free(t->web_session);
+    SSL_CTX_free(t->web_tls);
     if (t->close_cb)
         t->close_cb(t->close_arg);
     free(t);
@@ -721,13 +724,21 @@ static void on_handle_closed(uv_handle_t *h)
 
 struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel_config *cfg,
                                        const char *key_file, struct cw_dns *dns,
-                                       const struct sockaddr_storage *xmpp_link)
+                                       const struct sockaddr_storage *xmpp_link, char *err,
+                                       size_t errlen)
 {
     struct core_tunnel *t = calloc(1, sizeof(*t));
 
     if (!t || !(t->scratch = malloc(SPLICE_SCRATCH)) || !(t->tx = malloc(TUN_TX_CAP))) {
         if (t)
             free(t->scratch);
+        free(t);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (cfg->webbridge_tls && !(t->web_tls = webtls__ctx_create(cfg, err, errlen))) {
+        free(t->scratch);
+        free(t->tx);
         free(t);
         return NULL;
     }
@@ -800,12 +811,18 @@ void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out)
 {
     cw_sb_printf(out, "Tunnel to %s as user \"%s\", host key %s\n", t->target, t->cfg->user,
                  t->cfg->host_key[0] ? t->cfg->host_key : "(none pinned)");
-    cw_sb_printf(out, "  Forward: edge 127.0.0.1:%u -> %s port %u; connections: %u open, "
+    cw_sb_printf(out, "  Forward: edge 127.0.0.1:%u -> %s port %u%s; connections: %u open, "
                  "%llu accepted, %llu could not reach the target; bytes from the edge %llu, to "
                  "the edge %llu\n",
-                 t->cfg->edge_port, t->cfg->guest_uri, t->cfg->webbridge_port, t->nsplices,
+                 t->cfg->edge_port, t->cfg->guest_uri, t->cfg->webbridge_port,
+                 t->web_tls ? " (HTTPS)" : " (plain HTTP)", t->nsplices,
                  (unsigned long long)t->accepted, (unsigned long long)t->target_failures,
                  (unsigned long long)t->bytes_from_edge, (unsigned long long)t->bytes_to_edge);
+    if (t->web_tls)
+        cw_sb_printf(out, "  Webbridge TLS: its certificate must name %s and chain to %s; "
+                     "%llu handshakes, %llu of them resumed\n", t->cfg->guest_uri,
+                     t->cfg->webbridge_ca[0] ? t->cfg->webbridge_ca : "the system's CA store",
+                     (unsigned long long)t->web_handshakes, (unsigned long long)t->web_resumed);
     if (t->links)
         cw_sb_printf(out, "  Links from the edge's web proxy: %llu opened; %u connections open on "
                      "them, %llu in all\n", (unsigned long long)t->links, t->nstreams,

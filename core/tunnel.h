@@ -19,10 +19,24 @@ struct core_tunnel;
  * public half at key_file.pub); cfg, key_file and dns must outlive the
  * tunnel. xmpp_link: where the edge's federation streams (CW_MUX_SVC_XMPP)
  * go, the node's [xmpp] link-listen (copied; NULL or ss_family 0: they are
- * refused). NULL when out of memory. */
+ * refused). NULL with the reason in err (out of memory, or webbridge-ca
+ * cannot be read). */
 struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel_config *cfg,
                                        const char *key_file, struct cw_dns *dns,
-                                       const struct sockaddr_storage *xmpp_link);
+                                       const struct sockaddr_storage *xmpp_link, char *err,
+                                       size_t errlen);
+/* With webbridge-tls on: reads webbridge-ca again (SIGHUP), for the
+ * connections made from now on. 1 when it did, 0 when TLS is off, -1 with
+ * the reason in err (the CAs read before stay in use). */
+int core_tunnel_reload_tls(struct core_tunnel *t, char *err, size_t errlen);
+/* With webbridge-tls on: connects to addr and makes the TLS handshake a
+ * guest's connection would make, the webbridge's certificate checked the
+ * same way (core/webtls.c); done(arg, 0, NULL) when it passed, else a
+ * negative uv status (no TCP connection), or CW_DOCTOR_EPROTO with the
+ * reason in why. 0, or -1 (TLS is off, or out of memory: done is not
+ * called). */
+int core_tunnel_probe_tls(struct core_tunnel *t, const struct sockaddr *addr,
+                          void (*done)(void *arg, int status, const char *why), void *arg);
 /* Ends forwarded connections and the SSH connection; cb(arg) runs once
  * every handle is closed and the memory is freed. */
 void core_tunnel_close(struct core_tunnel *t, void (*cb)(void *), void *arg);

@@ -13,6 +13,7 @@
 #include "core/tunnel.h"
 
 #include <libssh2.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
 #include <time.h>
 #include <uv.h>
@@ -120,6 +121,12 @@ struct core_tunnel {
     int svc_logged;                     /* an unknown service was logged */
 
     uint64_t accepted, target_failures, bytes_to_edge, bytes_from_edge;
+    /* webbridge-tls: the client context, the session to resume, the buffer
+     * a TLS target's socket is read into. */
+    SSL_CTX *web_tls;
+    SSL_SESSION *web_session;
+    uint8_t *tls_in;
+    uint64_t web_handshakes, web_resumed;
     int closing;
     void (*close_cb)(void *);
     void *close_arg;
@@ -162,6 +169,8 @@ struct splice {
     int tcp_open, local_closed, connected, reading;
     int local_eof, remote_eof, eof_sent, shut_started, shut_done;
     int failed, ch_closing;
+    struct webtls *tls;                 /* TLS to the target (webbridge-tls); NULL: plain */
+    int delivering;                     /* handing on what TLS decrypted (no re-entry) */
     uint8_t *up;                        /* local -> channel */
     size_t up_len, up_off;
     size_t down_queued;                 /* bytes handed to uv_write, not yet done */
@@ -185,6 +194,35 @@ void splice__stream_data(struct splice *s, const uint8_t *p, size_t n);
 void splice__stream_fin(struct splice *s);
 void splice__stream_reset(struct splice *s);
 void splice__stream_writable(struct splice *s);
+
+/* webtls.c: HTTPS to the webbridge. A forwarded connection's TLS client
+ * on memory BIOs: splice.c feeds it the socket's bytes, writes what
+ * webtls__out holds after every call, and reads the plaintext. */
+enum { WEBTLS_AGAIN, WEBTLS_UP, WEBTLS_FAIL };
+struct webtls;
+/* The tunnel's client context: TLS 1.2 and up, the webbridge's certificate
+ * checked against webbridge-ca (or the system's store). NULL with err. */
+SSL_CTX *webtls__ctx_create(const struct core_tunnel_config *cfg, char *err, size_t errlen);
+/* A client for one connection to the target, its ClientHello in the output
+ * (resuming t->web_session when there is one). NULL when out of memory. */
+struct webtls *webtls__new(struct core_tunnel *t);
+void webtls__free(struct webtls *w);
+/* Bytes from the socket. Until the handshake is done it moves on: AGAIN,
+ * UP (done, the certificate checked), or FAIL with the reason in why. */
+int webtls__feed(struct webtls *w, const uint8_t *p, size_t n, char *why, size_t whylen);
+/* The reason for a connection that ended before the handshake did. */
+void webtls__closed_why(const struct webtls *w, char *why, size_t whylen);
+/* Whether fed bytes may hold plaintext not read yet. */
+int webtls__pending(const struct webtls *w);
+/* Plaintext, up to cap bytes: how many (0: wait for more), or -1 on a TLS
+ * error; *eof when the webbridge sent close_notify. */
+ssize_t webtls__read(struct webtls *w, uint8_t *buf, size_t cap, int *eof);
+/* Plaintext to send; 0, or -1 on a TLS error. */
+int webtls__write(struct webtls *w, const uint8_t *p, size_t n);
+void webtls__close_notify(struct webtls *w);
+/* TLS bytes to write to the socket, and forgetting them once taken. */
+const uint8_t *webtls__out(struct webtls *w, size_t *n);
+void webtls__out_clear(struct webtls *w);
 
 /* link.c */
 /* s's channel began with the preface: it carries a link from now on (the

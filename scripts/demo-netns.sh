@@ -14,8 +14,8 @@
 #                    call bridge); ip_forward 0.
 #   cwdemo-in        causeway-core 198.18.0.2 (its tunnel holds
 #                    127.0.0.1:8443 on the edge); dnsmasq 198.18.0.53 where
-#                    join.example.test is the webbridge 198.18.0.3 (HTTP 8080
-#                    for the tunnel, HTTPS 443 for inside browsers); the call
+#                    join.example.test is the webbridge 198.18.0.3 (HTTPS 443,
+#                    for the core and for inside browsers); the call
 #                    bridge's headless browser. nftables drops every new
 #                    connection from the DMZ.
 #
@@ -154,10 +154,10 @@ bg dnsmasq $NS_I dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv 
     --listen-address=$IDNS --bind-interfaces --pid-file= --user=root --local=/example.test/ \
     --host-record=$J,$WB --log-queries --log-facility="$D/dnsmasq-queries.log"
 bg webbridge $NS_I $PY "$TOP/tests/tools/webbridge.py" \
-    --https $WB:443 --cert "$D/$J.pem" --key "$D/$J.key" --http $WB:8080 \
+    --https $WB:443 --cert "$D/$J.pem" --key "$D/$J.key" \
     --turn-secret-file "$D/rest.secret" \
     --guest-turn "turn:$EXT:3478?transport=udp" --bridge-turn "turn:$INT:3478?transport=udp"
-for _ in $(seq 1 50); do in_i curl -s -o /dev/null http://$WB:8080/healthz && break; sleep 0.1; done
+for _ in $(seq 1 50); do in_i curl -s -o /dev/null --cacert "$D/ca.pem" --resolve "$J:443:$WB" https://$J/healthz && break; sleep 0.1; done
 
 # ---- the DMZ's resolver: the internet's view, on the edge's own loopback ----------------
 # (a real DMZ host asks the external DNS; here dnsmasq answers the guest
@@ -240,7 +240,9 @@ host-key = $(trusted_key)
 user = $(trusted_user)
 # The guest account client URI, resolved in the inside DNS: the webbridge.
 guest-uri = $J
-webbridge-port = 8080
+# HTTPS to the webbridge (port 443): its certificate must name $J and
+# chain to the demo CA.
+webbridge-ca = $D/ca.pem
 edge-port = $LINKPORT
 
 # The TURN reachability check: the edge's internal TURN address, with
@@ -270,10 +272,10 @@ for _ in $(seq 1 100); do $CWE webproxy status 2>/dev/null | grep -q "127.0.0.1:
 
 CURL="curl --cacert $D/ca.pem --resolve $J:443:$EXT"
 echo "demo: the edge forwards nothing: ip_forward in $NS_E is $(in_e cat /proc/sys/net/ipv4/ip_forward)"
-if in_e curl -s -o /dev/null --max-time 2 http://$WB:8080/; then
+if in_e curl -sk -o /dev/null --max-time 2 https://$WB/; then
     echo "demo: WARNING: the DMZ reached the webbridge directly"
 else
-    echo "demo: the DMZ cannot open a connection into the inside (curl http://$WB:8080/ from $NS_E fails)"
+    echo "demo: the DMZ cannot open a connection into the inside (curl https://$WB/ from $NS_E fails)"
 fi
 echo "demo: the core's tunnel status (guest-uri $J, resolved in the inside DNS):"
 $CWC tunnel status | sed 's/^/  /'

@@ -169,6 +169,9 @@ user = $(trusted_user)
 # The guest account client URI; a name here is resolved in the inside DNS.
 guest-uri = 127.0.0.1
 webbridge-port = $BRIDGE_PORT
+# The core speaks HTTPS to the webbridge; its certificate must name the
+# guest-uri and chain to this file (here the demo's self-signed one).
+webbridge-ca = $D/web.pem
 edge-port = $WEB_PORT
 
 # The TURN reachability check: a relay allocated on the edge now and then.
@@ -187,12 +190,13 @@ printf '%s\n' "$ADMIN_PW" | "$BIN/causeway" -c "$D/core.conf" admin user add adm
 # The webbridge: meeting pages, signalling, and TURN REST credentials made
 # with the edge's rest-secret-file; guest and call bridge both use the edge's
 # TURN on loopback (their relays meet on 127.0.0.1).
-nohup /usr/bin/python3 tests/tools/webbridge.py --http "127.0.0.1:$BRIDGE_PORT" \
+nohup /usr/bin/python3 tests/tools/webbridge.py --https "127.0.0.1:$BRIDGE_PORT" \
+    --cert "$D/web.pem" --key "$D/web.key" \
     --turn-secret-file "$D/rest.secret" \
     --guest-turn "turn:127.0.0.1:$PORT?transport=udp" --bridge-turn "turn:127.0.0.1:$PORT?transport=udp" \
     > "$D/webbridge.log" 2>&1 &
 echo $! > "$D/webbridge.pid"
-for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$BRIDGE_PORT/healthz" && break; sleep 0.1; done
+for _ in $(seq 1 50); do curl -s -o /dev/null --cacert "$D/web.pem" "https://127.0.0.1:$BRIDGE_PORT/healthz" && break; sleep 0.1; done
 nohup "$BIN/causeway-core" -c "$D/core.conf" > "$D/core.stdout" 2>&1 &
 echo $! > "$D/core.pid"
 i=0
@@ -282,7 +286,7 @@ Causeway demo is running: causeway-edge (pid $(cat "$D/edge.pid")) and
 causeway-core (pid $(cat "$D/core.pid")), with two more core nodes (pids
 $(cat "$D/core2.pid") and $(cat "$D/core3.pid")) making a three-node XMPP cluster.
   The edge's tunnel sshd on 127.0.0.1:$SSH_PORT; the core is paired and its tunnel
-  holds 127.0.0.1:$WEB_PORT on the edge for the webbridge (127.0.0.1:$BRIDGE_PORT,
+  holds 127.0.0.1:$WEB_PORT on the edge for the webbridge (https://127.0.0.1:$BRIDGE_PORT,
   tests/tools/webbridge.py: meeting pages, signalling, TURN REST credentials).
   TURN on 127.0.0.1:$PORT (UDP and TCP), relays on 127.0.0.1:24000-29999,
   realm demo.example, user "demo" / password "demo-password",

@@ -20,8 +20,9 @@
 #   inside ($NS_I)   causeway-core 198.18.0.2 (its tunnel holds
 #                    127.0.0.1:18443 on the edge); the inside DNS
 #                    198.18.0.53, where join.example.test is the webbridge
-#                    198.18.0.3 (HTTPS 443 for inside browsers, HTTP 8080 for
-#                    the tunnel); the call bridge's browser. Its firewall
+#                    198.18.0.3 (HTTPS 443, for inside browsers and for the
+#                    core, which checks its certificate against the test CA
+#                    and the name); the call bridge's browser. Its firewall
 #                    drops every new connection from the DMZ.
 #   firewall ($NS_F) 1:1 NAT between the public 203.0.113.20 and the edge's
 #                    192.0.2.10, for the static NAT variant.
@@ -137,10 +138,10 @@ bg "$NS_I" "$WORK/dnsmasq-i.out" dnsmasq --keep-in-foreground --conf-file=/dev/n
 
 # ---- the webbridge and the call bridge's browser (inside) ----------------------------------
 bg "$NS_I" "$WORK/webbridge.log" $PY "$TOP/tests/tools/webbridge.py" \
-    --https $WB:443 --cert "$WORK/$J.pem" --key "$WORK/$J.key" --http $WB:8080 \
+    --https $WB:443 --cert "$WORK/$J.pem" --key "$WORK/$J.key" \
     --turn-secret-file "$WORK/turn.secret" \
     --guest-turn "turn:turn.example.test:3478?transport=udp" --bridge-turn "turn:$INT:3478?transport=udp"
-eventually 10 tcp_open "$NS_I" $WB 8080 || notok "the webbridge listens on $WB:8080"
+eventually 10 tcp_open "$NS_I" $WB 443 || notok "the webbridge listens on $WB:443"
 
 # ---- the edge ---------------------------------------------------------------------------
 # edge_conf_dmz EXTERNAL [PUBLIC]: the edge's configuration, its external
@@ -181,7 +182,7 @@ timeout = 500
 [tunnel]
 edge = $INT
 guest-uri = $J
-webbridge-port = 8080
+webbridge-ca = $WORK/ca.pem
 edge-port = $LINKPORT
 CONF
 cwc() { "$BIN/causeway" -c "$WORK/core.conf" "$@"; }
@@ -198,13 +199,11 @@ check "the inside reaches the edge's tunnel port and TURN (TCP)" \
     sh -c "ip netns exec $NS_I timeout 3 bash -c 'exec 3<>/dev/tcp/$INT/2222' && ip netns exec $NS_I timeout 3 bash -c 'exec 3<>/dev/tcp/$INT/3478'"
 check "the outside reaches the edge's 443 and 3478 (TCP)" \
     sh -c "ip netns exec $NS_O timeout 3 bash -c 'exec 3<>/dev/tcp/$EXT/443' && ip netns exec $NS_O timeout 3 bash -c 'exec 3<>/dev/tcp/$EXT/3478'"
-check "the outside cannot reach the inside directly (webbridge 8080 and 443, core), even routed via the edge" \
-    sh -c "! ip netns exec $NS_O timeout 3 bash -c 'exec 3<>/dev/tcp/$WB/8080' 2>/dev/null &&
-           ! ip netns exec $NS_O timeout 3 bash -c 'exec 3<>/dev/tcp/$WB/443' 2>/dev/null &&
+check "the outside cannot reach the inside directly (webbridge 443, core), even routed via the edge" \
+    sh -c "! ip netns exec $NS_O timeout 3 bash -c 'exec 3<>/dev/tcp/$WB/443' 2>/dev/null &&
            ! ip netns exec $NS_O ping -c 1 -W 1 $CORE > /dev/null 2>&1"
-check "the DMZ cannot open a connection into the inside (webbridge 8080 and 443)" \
-    sh -c "! ip netns exec $NS_E timeout 3 bash -c 'exec 3<>/dev/tcp/$WB/8080' 2>/dev/null &&
-           ! ip netns exec $NS_E timeout 3 bash -c 'exec 3<>/dev/tcp/$WB/443' 2>/dev/null"
+check "the DMZ cannot open a connection into the inside (webbridge 443)" \
+    sh -c "! ip netns exec $NS_E timeout 3 bash -c 'exec 3<>/dev/tcp/$WB/443' 2>/dev/null"
 check "the outside DNS says $J is the edge ($EXT)" \
     sh -c "ip netns exec $NS_O getent ahostsv4 $J | grep -q '^$EXT '"
 check "the inside DNS says $J is the webbridge ($WB)" \
@@ -277,6 +276,9 @@ check "udp: the page and the signalling came through the proxy (access log: gues
 check "udp: ... and the webbridge saw them arrive from the core (the tunnel), not from the guest" \
     sh -c "grep -q 'guest' '$WORK/webbridge.log' && grep 'role=guest' '$WORK/webbridge.log' | grep -q '$CORE' &&
            ! grep -q '$GUEST' '$WORK/webbridge.log'"
+check "udp: ... over HTTPS (the core checked the webbridge's certificate for $J)" \
+    sh -c "grep 'role=guest' '$WORK/webbridge.log' | grep -q ' https $CORE:' &&
+           ! grep -q ' http $CORE:' '$WORK/webbridge.log'"
 stop_pid "$BRIDGE"
 
 # 2. A guest over TURN/TCP.

@@ -145,6 +145,7 @@ link-key-file = $WORK/link.key
 edge = $INT
 guest-uri = $J
 webbridge-port = 8080
+webbridge-tls = no
 edge-port = $LINKPORT
 keepalive-interval = 2
 keepalive-count = 2

@@ -44,11 +44,13 @@ server = 127.0.0.1:5399
 edge = $E4
 guest-uri = 127.0.0.1
 webbridge-port = 18090
+webbridge-tls = no
 edge-port = 18443
 [tunnel]
 edge = $E4
 guest-uri = webbridge.inside.test
 webbridge-port = 18090
+webbridge-tls = no
 edge-port = 18444
 CONF
 pair_core "$WORK/core.conf" "$E4"

@@ -48,7 +48,7 @@ CONF
 }
 # tunnel_section GUEST_URI WEBBRIDGE_PORT EDGE_PORT: a [tunnel] to this edge, no pin.
 tunnel_section() {
-    printf '[tunnel]\nedge = %s\nuser = root\nguest-uri = %s\nwebbridge-port = %s\nedge-port = %s\n' \
+    printf '[tunnel]\nedge = %s\nuser = root\nguest-uri = %s\nwebbridge-port = %s\nwebbridge-tls = no\nedge-port = %s\n' \
         "$E4" "$1" "$2" "$3"
 }
 cwc() { local c=$1; shift; "$BIN/causeway" -c "$WORK/$c.conf" "$@"; }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # webproxy.sh - the edge's HTTPS reverse proxy with real clients (curl,
 # openssl s_client, python3-websockets) in front of a test webbridge that
-# sits behind a causeway-core SSH tunnel (the real sshd and libssh2), and of
-# one reached directly: keep-alive, large bodies both ways (Content-Length
+# sits behind a causeway-core SSH tunnel (the real sshd and libssh2; the core
+# reaches the webbridge over HTTPS, as a meeting server's), and of one
+# reached directly: keep-alive, large bodies both ways (Content-Length
 # and chunked), HEAD, 100-continue, SNI, WebSocket, the port 80 redirect,
 # request smuggling probes, oversized heads, a slowloris, unknown hosts, a
 # backend that is down - each refused as it should be while a well-behaved
@@ -17,17 +18,19 @@ PY=/usr/bin/python3
 J=join.example.test     # through the tunnel
 D=direct.example.test   # straight to a backend on the edge
 
-# ---- certificates: a test CA, one certificate per name (SNI chooses) ------------
+# ---- certificates: a test CA, one certificate per name (SNI chooses), and the ----
+# ---- inside webbridge's (the core reaches it over HTTPS, by its address) ---------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=Test CA" \
     -keyout "$WORK/ca.key" -out "$WORK/ca.pem" > "$WORK/openssl.log" 2>&1
+# leaf NAME [SAN]: $WORK/NAME.pem and .key, for DNS:NAME unless SAN says otherwise.
 leaf() {
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
         -keyout "$WORK/$1.key" -out "$WORK/$1.csr" >> "$WORK/openssl.log" 2>&1 &&
     openssl x509 -req -in "$WORK/$1.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
-        -days 2 -extfile <(printf 'subjectAltName=DNS:%s\n' "$1") -out "$WORK/$1.pem" \
+        -days 2 -extfile <(printf 'subjectAltName=%s\n' "${2:-DNS:$1}") -out "$WORK/$1.pem" \
         >> "$WORK/openssl.log" 2>&1
 }
-leaf $J && leaf $D || { notok "make certificates"; exit 1; }
+leaf $J && leaf $D && leaf webbridge IP:127.0.0.1 || { notok "make certificates"; exit 1; }
 
 # ---- the edge: sshd for the tunnel, the proxy on 443 and 80 -----------------------
 ST=$WORK/tunnel
@@ -62,19 +65,22 @@ check "the proxy warns that no certificate covers down.example.test" \
     grep -q 'warn webproxy: no certificate covers down.example.test' "$WORK/edge.log"
 
 # ---- the inside: the webbridge stand-in and a core tunnelled to the edge -------------
-bg "$NS_O" "$WORK/inside.log" $PY "$BACKEND" http 18080
-bg "$NS_O" "$WORK/ws.log" $PY "$BACKEND" ws 18082
+WB_TLS="$WORK/webbridge.pem $WORK/webbridge.key"
+bg "$NS_O" "$WORK/inside.log" $PY "$BACKEND" http 18080 $WB_TLS
+bg "$NS_O" "$WORK/ws.log" $PY "$BACKEND" ws 18082 $WB_TLS
 cat > "$WORK/core.conf" <<CONF
 $(core_section core1)
 [tunnel]
 edge = $E4
 guest-uri = 127.0.0.1
 webbridge-port = 18080
+webbridge-ca = $WORK/ca.pem
 edge-port = 18443
 [tunnel]
 edge = $E4
 guest-uri = 127.0.0.1
 webbridge-port = 18082
+webbridge-ca = $WORK/ca.pem
 edge-port = 18447
 CONF
 pair_core "$WORK/core.conf" $E4
@@ -155,6 +161,9 @@ check "... and that 1 MB is the webbridge's" \
 "$BIN/causeway" -c "$WORK/core.conf" tunnel status > "$WORK/core-status.txt" 2>&1
 check "the core's status counts the link and the connections on it" \
     grep -Eq 'Links from the edge.s web proxy: [1-9][0-9]* opened; [0-9]+ connections open on them, [0-9]{2,} in all' \
+    "$WORK/core-status.txt"
+check "... and that every stream went on to the webbridge over HTTPS, most resuming a session" \
+    awk '/Webbridge TLS: .*; [0-9]+ handshakes, [0-9]+ of them resumed/ && $(NF - 3) > 20 { ok = 1 } END { exit !ok }' \
     "$WORK/core-status.txt"
 # Flow control per stream: a guest that reads slowly holds back its own
 # stream, not the link. The slow download is still running when the other

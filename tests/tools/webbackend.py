@@ -1,8 +1,13 @@
 #!/usr/bin/python3
 """webbackend.py - the webbridge stand-in behind the web proxy in tests.
 
-  webbackend.py http PORT     HTTP/1.1 server (keep-alive) on 127.0.0.1:PORT
-  webbackend.py ws PORT       WebSocket echo server on 127.0.0.1:PORT
+  webbackend.py http PORT [CERT KEY]
+                              HTTP/1.1 server (keep-alive) on 127.0.0.1:PORT;
+                              HTTPS with the PEM chain CERT and key KEY (as a
+                              meeting server's web bridge answers)
+  webbackend.py ws PORT [CERT KEY]
+                              WebSocket echo server on 127.0.0.1:PORT (wss: with
+                              CERT and KEY)
 
 HTTP paths:
   GET  /hello            a short text page
@@ -139,6 +144,16 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+def tls_context():
+    """The server TLS context for CERT KEY after the port, or None."""
+    if len(sys.argv) < 5:
+        return None
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    return ctx
+
+
 def serve_ws(port):
     import asyncio
     import websockets
@@ -148,7 +163,8 @@ def serve_ws(port):
             await ws.send(msg)
 
     async def main():
-        async with websockets.serve(echo, "127.0.0.1", port, max_size=1 << 20):
+        async with websockets.serve(echo, "127.0.0.1", port, max_size=1 << 20,
+                                    ssl=tls_context()):
             await asyncio.Future()
 
     asyncio.run(main())
@@ -156,7 +172,13 @@ def serve_ws(port):
 
 if __name__ == "__main__":
     if sys.argv[1] == "http":
-        Server(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()
+        srv = Server(("127.0.0.1", int(sys.argv[2])), Handler)
+        ctx = tls_context()
+        if ctx:
+            # The handshake runs in the connection's thread, on its first read.
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                         do_handshake_on_connect=False)
+        srv.serve_forever()
     elif sys.argv[1] == "ws":
         serve_ws(int(sys.argv[2]))
     elif sys.argv[1] == "expect":
