@@ -23,20 +23,24 @@
 # backend, the way a core carries a webbridge, and a second host line routes
 # to it; the proxy carries its connections there on one link (TUNNEL_LINK=no:
 # a forwarded connection per guest connection instead). Keep-alive
-# requests/s through the tunnel against the direct route.
+# requests/s through the tunnel against the direct route. And a second
+# tunnel (TUNNEL_TLS_PORT) to the backend's HTTPS port (BACKEND_TLS_PORT), as
+# a meeting server's webbridge answers: the core speaks TLS to it and checks
+# its certificate; its requests/s against the plain tunnel's.
 #
 # wrk sends the URL's host as the TLS server name (127.0.0.1 here) and
 # cannot send another; Causeway answers 421 when the Host header differs
 # from the server name (RFC 9110 7.4). So the load goes to host lines named
-# by address: 127.0.0.1 (direct) and 127.0.0.2 (the tunnel; a second
-# listener there). The named host lines (bench.example.test,
+# by address: 127.0.0.1 (direct), 127.0.0.2 (the tunnel) and 127.0.0.3 (the
+# tunnel to the HTTPS backend), each a listener of its own. The named host lines (bench.example.test,
 # tunnel.example.test) are checked with curl before the load.
 #
 # Ends with "bench proxy: <metric> causeway=<v> <anchor>=<v> ratio=<r>"
 # lines, req_per_cpu_s (keep-alive, against nginx) last.
 # Knobs: ROUNDS (12), SECS (wrk seconds per run, 3), CONNS (32), TUNNEL_LINK (yes), and the ports
 # BACKEND_PORT (18080), CW_PORT (18443), NGINX_PORT (18444), HAPROXY_PORT
-# (18445), TUNNEL_PORT (18446), SSHD_PORT (18222).
+# (18445), TUNNEL_PORT (18446), TUNNEL_TLS_PORT (18447), BACKEND_TLS_PORT (18081),
+# SSHD_PORT (18222).
 # Every process started here is stopped by its PID; the temp dir is removed.
 BENCH=proxy
 . "$(dirname "$0")/lib.sh"
@@ -49,6 +53,8 @@ CW_PORT=${CW_PORT:-18443}
 NGINX_PORT=${NGINX_PORT:-18444}
 HAPROXY_PORT=${HAPROXY_PORT:-18445}
 TUNNEL_PORT=${TUNNEL_PORT:-18446}
+TUNNEL_TLS_PORT=${TUNNEL_TLS_PORT:-18447}
+BACKEND_TLS_PORT=${BACKEND_TLS_PORT:-18081}
 SSHD_PORT=${SSHD_PORT:-18222}
 HZ=$(getconf CLK_TCK)
 
@@ -81,7 +87,7 @@ openssl req -x509 -new -key "$W/ca.key" -days 2 -subj "/CN=Causeway bench CA" -o
     2> "$W/openssl.log" || die "openssl: $(cat "$W/openssl.log")"
 openssl req -new -key "$W/bench.key" -subj "/CN=bench.example.test" -out "$W/bench.csr" \
     2> "$W/openssl.log" || die "openssl: $(cat "$W/openssl.log")"
-printf 'subjectAltName = DNS:bench.example.test, DNS:tunnel.example.test, IP:127.0.0.1, IP:127.0.0.2\n' > "$W/san.ext"
+printf 'subjectAltName = DNS:bench.example.test, DNS:tunnel.example.test, IP:127.0.0.1, IP:127.0.0.2, IP:127.0.0.3\n' > "$W/san.ext"
 openssl x509 -req -in "$W/bench.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial -days 2 \
     -extfile "$W/san.ext" -out "$W/bench.pem" 2> "$W/openssl.log" || die "openssl: $(cat "$W/openssl.log")"
 cat "$W/bench.pem" "$W/bench.key" > "$W/bench-combined.pem"   # HAProxy's form
@@ -109,6 +115,15 @@ http {
   keepalive_requests 100000000;
   keepalive_timeout 300s;
   server { listen 127.0.0.1:$BACKEND_PORT backlog=4096; root $W/www; }
+  # The same backend over HTTPS, as a meeting server's webbridge answers.
+  server {
+    listen 127.0.0.1:$BACKEND_TLS_PORT ssl backlog=4096;
+    ssl_certificate $W/bench.pem;
+    ssl_certificate_key $W/bench.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:B:10m;
+    root $W/www;
+  }
 }
 CONF
 } > "$W/backend.conf"
@@ -181,14 +196,17 @@ enabled = no
 listen = 127.0.0.1:$SSHD_PORT
 state-dir = $W/edge-tunnel
 permit-listen = 127.0.0.1:$TUNNEL_PORT
+permit-listen = 127.0.0.1:$TUNNEL_TLS_PORT
 [webproxy]
 listen = 127.0.0.1:$CW_PORT
 listen = 127.0.0.2:$CW_PORT
+listen = 127.0.0.3:$CW_PORT
 certificate = $W/bench.pem $W/bench.key
 host = bench.example.test 127.0.0.1:$BACKEND_PORT
 host = tunnel.example.test 127.0.0.1:$TUNNEL_PORT
 host = 127.0.0.1 127.0.0.1:$BACKEND_PORT
 host = 127.0.0.2 127.0.0.1:$TUNNEL_PORT
+host = 127.0.0.3 127.0.0.1:$TUNNEL_TLS_PORT
 hsts-max-age = 0
 access-log = /dev/null
 max-connections-per-ip = 100000
@@ -208,17 +226,21 @@ wait_port "127.0.0.1:$SSHD_PORT" || die "the edge's sshd did not start (see $W/e
 pair_core "$W/edge.conf" "$W/core.conf"
 printf '[tunnel]\nedge = 127.0.0.1:%s\nhost-key = %s\nuser = %s\nguest-uri = 127.0.0.1\nedge-port = %s\nwebbridge-port = %s\nwebbridge-tls = no\n' \
     "$SSHD_PORT" "$HOST_KEY" "$TUNNEL_USER" "$TUNNEL_PORT" "$BACKEND_PORT" >> "$W/core.conf"
+# A second tunnel to the same edge, to the backend's HTTPS port (the core checks its certificate).
+printf '[tunnel]\nedge = 127.0.0.1:%s\nhost-key = %s\nuser = %s\nguest-uri = 127.0.0.1\nedge-port = %s\nwebbridge-port = %s\nwebbridge-ca = %s\n' \
+    "$SSHD_PORT" "$HOST_KEY" "$TUNNEL_USER" "$TUNNEL_TLS_PORT" "$BACKEND_TLS_PORT" "$W/ca.pem" >> "$W/core.conf"
 bg "$W/core.out" "$BIN/causeway-core" -c "$W/core.conf"
 CORE=$LAST
-wait_port "127.0.0.1:$TUNNEL_PORT" || die "the core's forward 127.0.0.1:$TUNNEL_PORT is not up (see $W/core.log)"
-if [ "$TUNNEL_LINK" = yes ]; then
+for port in $TUNNEL_PORT $TUNNEL_TLS_PORT; do
+    wait_port "127.0.0.1:$port" || die "the core's forward 127.0.0.1:$port is not up (see $W/core.log)"
+    [ "$TUNNEL_LINK" = yes ] || continue
     for _ in $(seq 1 100); do
-        "$BIN/causeway" -c "$W/edge.conf" webproxy status 2>/dev/null | grep -q "127.0.0.1:$TUNNEL_PORT: up" && break
+        "$BIN/causeway" -c "$W/edge.conf" webproxy status 2>/dev/null | grep -q "127.0.0.1:$port: up" && break
         sleep 0.1
     done
-    "$BIN/causeway" -c "$W/edge.conf" webproxy status | grep -q "127.0.0.1:$TUNNEL_PORT: up" ||
-        die "the proxy's link to the core did not come up (see $W/edge.log)"
-fi
+    "$BIN/causeway" -c "$W/edge.conf" webproxy status | grep -q "127.0.0.1:$port: up" ||
+        die "the proxy's link to the core on $port did not come up (see $W/edge.log)"
+done
 
 # ---- checks: every route answers 200; what TLS each proxy negotiates ------------------
 check() { # WHAT CURL-ARGS...: one GET must answer 200
@@ -231,6 +253,7 @@ check "causeway bench.example.test" --resolve "bench.example.test:$CW_PORT:127.0
 check "causeway tunnel.example.test" --resolve "tunnel.example.test:$CW_PORT:127.0.0.1" "https://tunnel.example.test:$CW_PORT/index.html"
 check "causeway 127.0.0.1" "https://127.0.0.1:$CW_PORT/index.html"
 check "causeway 127.0.0.2 (tunnel)" "https://127.0.0.2:$CW_PORT/index.html"
+check "causeway 127.0.0.3 (tunnel, HTTPS webbridge)" "https://127.0.0.3:$CW_PORT/index.html"
 check nginx "https://127.0.0.1:$NGINX_PORT/index.html"
 check haproxy "https://127.0.0.1:$HAPROXY_PORT/index.html"
 tls_of() { # PORT: protocol and cipher, and whether a second connection resumes the session
@@ -275,6 +298,7 @@ target() { # WHO MODE: one run against that proxy
     case $1 in
         causeway) run causeway "$2" "$(url 127.0.0.1 "$CW_PORT")" "$EDGE" ;;
         tunnel) run tunnel "$2" "$(url 127.0.0.2 "$CW_PORT")" "$EDGE" "$CORE" ;;   # edge, its sshd, the core
+        tunnels) run tunnels "$2" "$(url 127.0.0.3 "$CW_PORT")" "$EDGE" "$CORE" ;;  # the same, HTTPS inside
         nginx) run nginx "$2" "$(url 127.0.0.1 "$NGINX_PORT")" "$NGINX" ;;
         haproxy) run haproxy "$2" "$(url 127.0.0.1 "$HAPROXY_PORT")" "$HAPROXY" ;;
     esac
@@ -282,7 +306,7 @@ target() { # WHO MODE: one run against that proxy
 for REP in $(seq 1 "$ROUNDS"); do
     for mode in keepalive close; do
         order="causeway nginx haproxy"
-        [ "$mode" = keepalive ] && order="causeway tunnel nginx haproxy"
+        [ "$mode" = keepalive ] && order="causeway tunnel tunnels nginx haproxy"
         [ $((REP % 2)) = 0 ] && order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
         for who in $order; do target "$who" "$mode"; done
     done
@@ -336,13 +360,20 @@ done
 a=$(col tunnel keepalive 4) b=$(col causeway keepalive 4)
 printf '%-34s %10s %10s %9s   (tunnel: edge, sshd and core)\n' "requests per CPU-second" "$a" "$b" "$(ratio "$a" "$b")"
 printf '%-34s %10s %10s\n\n' "errors (all runs)" "$(sum tunnel keepalive 7)" "$(sum causeway keepalive 7)"
-for who in causeway tunnel nginx haproxy; do
+printf '%-34s %10s %10s %9s\n' "Tunnel, keep-alive, webbridge" HTTPS HTTP ratio
+for c in 1:"requests/s" 3:"p99 us" 4:"requests per CPU-second"; do
+    a=$(col tunnels keepalive "${c%%:*}") b=$(col tunnel keepalive "${c%%:*}")
+    printf '%-34s %10s %10s %9s\n' "${c#*:}" "$a" "$b" "$(ratio "$a" "$b")"
+done
+printf '%-34s %10s %10s %9s\n' "requests/s, each round's ratio" "" "" "$(paired tunnels tunnel keepalive 1)"
+printf '%-34s %10s\n\n' "errors (all runs)" "$(sum tunnels keepalive 7)"
+for who in causeway tunnel tunnels nginx haproxy; do
     for mode in keepalive close; do
         [ -s "$W/res-$who-$mode" ] || continue
         echo "  per-run $who $mode (req/s p50 p99 req/cpu-s): $(awk '{printf "[%s %s %s %s] ", $1, $2, $3, $4}' "$W/res-$who-$mode")"
     done
 done
-errs=$(for who in causeway tunnel; do for mode in keepalive close; do sum "$who" "$mode" 7; done; done | awk '{s += $1} END {print s + 0}')
+errs=$(for who in causeway tunnel tunnels; do for mode in keepalive close; do sum "$who" "$mode" 7; done; done | awk '{s += $1} END {print s + 0}')
 if [ "$errs" != 0 ]; then
     echo "  causeway: $errs wrk errors (socket errors and non-2xx/3xx answers); the edge's log ends:"
     grep -E ' (warn|error|crit|fatal) ' "$W/edge.log" | tail -n 10 | sed 's/^/    /'
@@ -372,6 +403,8 @@ line req_per_s_newconn close 1 nginx
 line p50_us_newconn close 2 nginx
 line p99_us_newconn close 3 nginx
 line req_per_cpu_s_newconn close 4 nginx
+a=$(col tunnels keepalive 1) b=$(col tunnel keepalive 1)
+echo "bench proxy: tunnel_https_webbridge_req_per_s causeway_https=$a causeway_http=$b ratio=$(ratio "$a" "$b")"
 a=$(col tunnel keepalive 1) b=$(col causeway keepalive 1)
 echo "bench proxy: tunnel_vs_direct_req_per_s causeway_tunnel=$a causeway_direct=$b ratio=$(ratio "$a" "$b")"
 line req_per_s keepalive 1 nginx

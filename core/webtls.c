@@ -37,6 +37,14 @@ struct webtls {
     char issuer[200];           /* the issuer no CA was found for */
 };
 
+/* Empties OpenSSL's error queue; a clear walks every slot, so only when
+ * something is in it (the per-request calls find it empty). */
+static void err_clear(void)
+{
+    if (ERR_peek_error())
+        ERR_clear_error();
+}
+
 /* The leaf's subjectAltName DNS names and addresses, ", "-separated. */
 static void cert_names(X509 *x, char *out, size_t len)
 {
@@ -118,7 +126,7 @@ SSL_CTX *webtls__ctx_create(const struct core_tunnel_config *cfg, char *err, siz
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, on_new_session);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    ERR_clear_error();
+    err_clear();
     if (cfg->webbridge_ca[0] && access(cfg->webbridge_ca, R_OK) < 0) {
         snprintf(err, errlen, "webbridge-ca %s: %s; give a PEM file of the CAs that sign the "
                  "webbridge's certificate", cfg->webbridge_ca, strerror(errno));
@@ -131,7 +139,7 @@ SSL_CTX *webtls__ctx_create(const struct core_tunnel_config *cfg, char *err, siz
         ok = SSL_CTX_set_default_verify_paths(ctx) == 1;
     if (!ok) {
         ERR_error_string_n(ERR_peek_last_error(), e, sizeof(e));
-        ERR_clear_error();
+        err_clear();
         snprintf(err, errlen, "webbridge-ca %s: no PEM certificate in it (%s); give a PEM file of "
                  "the CAs that sign the webbridge's certificate",
                  cfg->webbridge_ca[0] ? cfg->webbridge_ca : "(the system's store)", e);
@@ -205,9 +213,9 @@ struct webtls *webtls__new(struct core_tunnel *t)
     }
     if (t->web_session)
         SSL_set_session(w->ssl, t->web_session);
-    ERR_clear_error();
+    err_clear();
     (void)SSL_do_handshake(w->ssl);     /* the ClientHello, into the output */
-    ERR_clear_error();
+    err_clear();
     return w;
 }
 
@@ -267,7 +275,7 @@ int webtls__feed(struct webtls *w, const uint8_t *p, size_t n, char *why, size_t
     }
     if (w->up)
         return WEBTLS_UP;
-    ERR_clear_error();
+    err_clear();
     rc = SSL_do_handshake(w->ssl);
     if (rc == 1) {
         w->up = 1;
@@ -280,7 +288,7 @@ int webtls__feed(struct webtls *w, const uint8_t *p, size_t n, char *why, size_t
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
         return WEBTLS_AGAIN;
     failure(w, ERR_peek_last_error(), why, whylen);
-    ERR_clear_error();
+    err_clear();
     return WEBTLS_FAIL;
 }
 
@@ -301,7 +309,7 @@ ssize_t webtls__read(struct webtls *w, uint8_t *buf, size_t cap, int *eof)
     int e;
 
     *eof = 0;
-    ERR_clear_error();
+    err_clear();
     while (got < cap) {
         if (SSL_read_ex(w->ssl, buf + got, cap - got, &k) == 1) {
             got += k;
@@ -318,7 +326,7 @@ ssize_t webtls__read(struct webtls *w, uint8_t *buf, size_t cap, int *eof)
                 w->t->cfg->guest_uri, ERR_reason_error_string(ERR_peek_last_error())
                                          ? ERR_reason_error_string(ERR_peek_last_error())
                                          : "no reason");
-        ERR_clear_error();
+        err_clear();
         return got ? (ssize_t)got : -1;
     }
     return (ssize_t)got;
@@ -328,9 +336,9 @@ int webtls__write(struct webtls *w, const uint8_t *p, size_t n)
 {
     size_t k;
 
-    ERR_clear_error();
+    err_clear();
     if (n && SSL_write_ex(w->ssl, p, n, &k) != 1) {
-        ERR_clear_error();
+        err_clear();
         return -1;
     }
     return 0;
@@ -338,9 +346,9 @@ int webtls__write(struct webtls *w, const uint8_t *p, size_t n)
 
 void webtls__close_notify(struct webtls *w)
 {
-    ERR_clear_error();
+    err_clear();
     (void)SSL_shutdown(w->ssl);
-    ERR_clear_error();
+    err_clear();
 }
 
 /* ---- the doctor's probe: one handshake, as a guest's connection makes it ---------------- */
