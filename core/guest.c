@@ -155,6 +155,7 @@ void guest__connect_ok(struct core_tunnel *t, unsigned idx)
 {
     if (idx < (unsigned)t->guest.addrs.n)
         t->guest.next = idx;
+    t->guest.unreachable_since = 0;
 }
 
 void guest__connect_failed(struct core_tunnel *t, unsigned idx, const struct sockaddr *a,
@@ -172,6 +173,8 @@ void guest__connect_failed(struct core_tunnel *t, unsigned idx, const struct soc
                              "; trying the next address");
     snprintf(g->last_connect_err, sizeof(g->last_connect_err), "%s", msg);
     g->last_connect_err_at = time(NULL);
+    if (all_failed && !g->unreachable_since)
+        g->unreachable_since = g->last_connect_err_at;
     if (g->addrs.n && idx == g->next)
         g->next = (idx + 1) % (unsigned)g->addrs.n;
     if (all_failed && tunnel__now_ms(t) - g->last_lookup_ms > REFRESH_AFTER_FAILURE_MS)
@@ -245,4 +248,6 @@ void guest__health(const struct core_tunnel *t, struct core_tunnel_health *h)
     h->guest_fault_since = g->fault_since;
     h->guest_why = g->fault_since ? cw_dns_strerror(g->status) : "";
     h->guest_naddrs = g->addrs.n;
+    h->unreachable_since = g->unreachable_since;
+    h->unreachable_why = g->last_connect_err;
 }

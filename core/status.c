@@ -66,6 +66,13 @@ static void evaluate(void *arg)
         cw_fault_set(c->status.faults, id, h.guest_fault_since != 0,
                      "the guest account client URI %s does not resolve in the inside DNS (%s): "
                      "add its A/AAAA record pointing at the webbridge", h.guest_uri, h.guest_why);
+        /* Raised by a guest's connection that no address took, cleared by the
+         * next one that connects; one per tunnel (its edge-port on the edge). */
+        snprintf(id, sizeof(id), "webbridge.%s/%u", h.guest_uri, h.edge_port);
+        cw_fault_set(c->status.faults, id, h.unreachable_since != 0,
+                     "the webbridge %s cannot be reached from this core (%s): guests get 502 on "
+                     "the edge; see `causeway doctor` and docs/troubleshooting.md", h.guest_uri,
+                     h.unreachable_why);
     }
     if (c->xmpp) {
         int has = core_xmpp_cluster_leader(c->xmpp, &why);

@@ -861,6 +861,7 @@ void core_tunnel_health(const struct core_tunnel *t, struct core_tunnel_health *
     memset(h, 0, sizeof(*h));
     h->target = t->target;
     h->guest_uri = t->cfg->guest_uri;
+    h->edge_port = t->cfg->edge_port;
     h->active = t->state == TUN_ACTIVE;
     h->since = t->since;
     h->state = state_name(t->state);

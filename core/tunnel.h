@@ -62,6 +62,9 @@ struct core_tunnel_health {
     time_t guest_fault_since;           /* 0: the guest URI resolves */
     const char *guest_why;
     int guest_naddrs;
+    unsigned edge_port;
+    time_t unreachable_since;           /* 0: the last connection to the webbridge was made */
+    const char *unreachable_why;        /* the last target failure */
 };
 void core_tunnel_health(const struct core_tunnel *t, struct core_tunnel_health *h);
 

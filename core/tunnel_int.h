@@ -61,6 +61,8 @@ struct guest {
     unsigned next;                      /* first address for the next connection */
     char last_connect_err[400];         /* why the last target connect failed */
     time_t last_connect_err_at;
+    time_t unreachable_since;           /* a connection found no address to take it, and
+                                         * none has connected since; 0: fine */
 };
 
 struct core_tunnel {

@@ -131,6 +131,17 @@ check "meanwhile the good tunnel still serves over HTTPS" has 'hello from the we
 check "the failures were said once each, not once per connection" \
     test "$(for i in 1 2 3; do get 18451 /hello; done > /dev/null 2>&1; grep -c 'is not signed by a CA in' "$WORK/core.log")" = 1
 
+# ---- a fault per tunnel whose webbridge no connection reached, with the reason -------------
+# fault ID PYTHON-CONDITION-ON-f: the core's fault ID (raised or cleared) satisfies it.
+fault() { cwc faults json > "$WORK/faults.json" 2>&1 &&
+    /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1]))
+sys.exit(0 if any(f['id'] == sys.argv[2] and ($2) for f in d['faults']['list']) else 1)" "$WORK/faults.json" "$1"; }
+check "fault webbridge.$W/18451 raised, saying why (the CA) and what guests see" \
+    eventually 10 fault "webbridge.$W/18451" "f['cleared'] is None and 'is not signed by a CA in' in f['text'] and 'guests get 502' in f['text']"
+check "fault webbridge.other.inside.test/18452 raised (the name)" \
+    eventually 10 fault "webbridge.other.inside.test/18452" "f['cleared'] is None and 'does not name other.inside.test' in f['text']"
+no_fault() { cwc faults json > /dev/null 2>&1 && ! fault "$1" True; }
+check "no fault for the tunnel whose webbridge answers" no_fault "webbridge.$W/18450"
 # ---- SIGHUP re-reads webbridge-ca: a CA added there takes effect without a restart --------
 cat "$WORK/ca.pem" >> "$WORK/otherca.pem"
 kill -HUP "$CORE_PID"
@@ -140,6 +151,8 @@ check "... and the tunnel whose webbridge-ca now holds the CA serves, with no re
     eventually 5 has 'hello from the webbridge inside' get 18451 /hello
 check "... its tunnel stayed up the while" \
     test "$(cwc tunnel status | grep -c ' Active ')" = 5
+check "... and its webbridge fault is cleared by the connection that got through" \
+    eventually 10 fault "webbridge.$W/18451" "f['cleared'] is not None"
 cp "$WORK/otherca.pem" "$WORK/otherca.keep"
 echo "not a certificate" > "$WORK/otherca.pem"
 kill -HUP "$CORE_PID"
