@@ -236,6 +236,9 @@ void guest__report_row(struct core_tunnel *t, struct cw_report *r)
     cw_report_cell_str(r, g->fault_since ? cw_dns_strerror(g->status) : "");
     cw_report_cell_str(r, g->last_connect_err);
     cw_report_cell_time(r, g->last_connect_err_at);
+    cw_report_cell_str(r, t->web_tls ? "HTTPS" : "plain HTTP");
+    cw_report_cell_int(r, (int64_t)t->web_handshakes);
+    cw_report_cell_int(r, (int64_t)t->web_resumed);
     if (g->fault_since)
         cw_report_state(r, CW_REPORT_ERROR);
     cw_sb_free(&l);

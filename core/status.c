@@ -23,8 +23,10 @@ static void tunnels_report(struct core *c, struct cw_report *r)
     cw_report_section(r, "guest_uri", "Guest account client URI", c->ntunnel ? CW_REPORT_OK
                                                                              : CW_REPORT_OFF);
     cw_report_table(r, "list", "Resolved in the inside DNS",
-                    "domain,addresses,resolved_at,dns_fault,last_target_failure,failure_at",
-                    "Domain,Resolved to,Answer of,DNS fault,Last target failure,At");
+                    "domain,addresses,resolved_at,dns_fault,last_target_failure,failure_at,"
+                    "webbridge,tls_handshakes,tls_resumed",
+                    "Domain,Resolved to,Answer of,DNS fault,Last target failure,At,Webbridge,"
+                    "TLS handshakes,Resumed");
     for (int i = 0; i < c->ntunnel; i++)
         core_tunnel_report_guest(c->tunnel[i], r);
 }

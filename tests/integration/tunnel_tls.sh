@@ -109,6 +109,10 @@ check "status: the forward goes to the webbridge over HTTPS" \
 resumed() { awk '/Webbridge TLS: .* chain to .*\/ca.pem;/ { print $(NF - 3) }' "$WORK/status.txt" | head -n 1; }
 check "status: sessions are resumed (a new connection costs the webbridge no full handshake)" \
     test "$(resumed)" -gt 0
+cwc status json > "$WORK/status.json" 2>&1
+check "the status document (admin API) says HTTPS per tunnel and counts handshakes and resumptions" \
+    /usr/bin/python3 -c "import json,sys; l=json.load(open(sys.argv[1]))['guest_uri']['list']
+sys.exit(0 if l[0]['webbridge'] == 'HTTPS' and l[0]['tls_handshakes'] > 0 and 0 < l[0]['tls_resumed'] <= l[0]['tls_handshakes'] and l[4]['webbridge'] == 'plain HTTP' else 1)" "$WORK/status.json"
 
 # ---- what can be wrong, each said with its fix; the good tunnel keeps serving -----------
 check "a webbridge certificate from a CA not in webbridge-ca: refused" \
