@@ -44,6 +44,11 @@ int core_status_start(struct core *c);
  * core_turncheck_ctl_stop closes it and answers the pending `turn check`s. */
 int core_turncheck_ctl_start(struct core *c);
 void core_turncheck_ctl_stop(struct core *c);
+/* SIGHUP: cfg is [turn] of the file read again. 1 when the check changed
+ * (started, stopped or its settings), 0 when nothing did, -1 with err (the
+ * running check keeps its settings). */
+int core_turncheck_ctl_reload(struct core *c, const struct core_turncheck_config *cfg, char *err,
+                              size_t errlen);
 /* Registers `doctor [json]` (doctor.c): the deployment checks. */
 void core_doctor_start(struct core *c);
 

@@ -53,7 +53,7 @@ static void core_reload(void *arg)
     struct core *c = arg;
     struct core_config *n = malloc(sizeof(*n));
     char err[1024];
-    int cas = 0, r;
+    int cas = 0, turn, r;
 
     if (!n)
         return;
@@ -70,9 +70,13 @@ static void core_reload(void *arg)
                          "in use", i + 1, c->cfg.tunnel[i].guest_uri, err);
             cas += r > 0;
         }
-        CW_NOTICE("core", "SIGHUP: reloaded the log level%s%s from %s (other changes need a "
+        if ((turn = core_turncheck_ctl_reload(c, &n->turn_check, err, sizeof(err))) < 0)
+            CW_ERROR("core", "SIGHUP: [turn] not reloaded: %s; the TURN check keeps its "
+                     "settings", err);
+        CW_NOTICE("core", "SIGHUP: reloaded the log level%s%s%s from %s (other changes need a "
                   "restart)", c->admin ? ", admin accounts and certificate" : "",
-                  cas ? ", the webbridge CAs (webbridge-ca)" : "", c->cfg.path);
+                  cas ? ", the webbridge CAs (webbridge-ca)" : "",
+                  turn > 0 ? ", [turn] (the TURN check)" : "", c->cfg.path);
     }
     free(n);
 }

@@ -47,6 +47,9 @@ struct core_turncheck {
     struct core_turncheck_result result;
     /* the last finished check */
     struct core_turncheck_result last;
+    /* settings from a reload that came while a check ran: taken after it */
+    struct core_turncheck_config next;
+    int reload;
 };
 
 /* ---- the check's thread ----------------------------------------------------- */
@@ -122,6 +125,19 @@ static void result_log(struct core_turncheck *tc, const struct core_turncheck_re
         CW_WARN(TC_LOG, "%s NOT usable: %s", tc->server, res->why);
 }
 
+static void on_timer(uv_timer_t *t);
+
+/* The check's settings from now on; the thread is not running. With a
+ * periodic check, the first with the new settings comes soon. */
+static void apply(struct core_turncheck *tc, const struct core_turncheck_config *cfg)
+{
+    tc->cfg = *cfg;
+    core_turncheck__server_name(cfg, tc->server, sizeof(tc->server));
+    uv_timer_stop(&tc->timer);
+    if (cfg->interval_s)
+        uv_timer_start(&tc->timer, on_timer, FIRST_CHECK_MS, (uint64_t)cfg->interval_s * 1000);
+}
+
 static void on_async(uv_async_t *a)
 {
     struct core_turncheck *tc = a->data;
@@ -138,6 +154,10 @@ static void on_async(uv_async_t *a)
         return;
     g_thread_join(tc->thread);      /* it has returned: it sent this wake-up last */
     tc->thread = NULL;
+    if (tc->reload) {
+        tc->reload = 0;
+        apply(tc, &tc->next);
+    }
     tc->last = res;
     result_log(tc, &res, &prev);
     /* Detached first: a callback may ask for the next check at once. */
@@ -190,6 +210,30 @@ int core_turncheck_run(struct core_turncheck *tc, core_turncheck_cb cb, void *ar
     return 0;
 }
 
+static int cfg_usable(const struct core_turncheck_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->enabled && (!cfg->server.ss_family || !cfg->timeout_ms ||
+                         (!cfg->rest_secret[0] && !cfg->username[0]))) {
+        snprintf(err, errlen, "[turn] needs server, a timeout and a credential");
+        return 0;
+    }
+    return 1;
+}
+
+int core_turncheck_reload(struct core_turncheck *tc, const struct core_turncheck_config *cfg,
+                          char *err, size_t errlen)
+{
+    if (!cfg_usable(cfg, err, errlen))
+        return -1;
+    if (tc->thread) {
+        tc->next = *cfg;    /* the running check reads tc->cfg: after it */
+        tc->reload = 1;
+    } else {
+        apply(tc, cfg);
+    }
+    return 0;
+}
+
 struct core_turncheck *core_turncheck_create(uv_loop_t *loop, const struct core_turncheck_config *cfg,
                                              core_turncheck_cb on_result, void *arg, char *err,
                                              size_t errlen)
@@ -200,9 +244,7 @@ struct core_turncheck *core_turncheck_create(uv_loop_t *loop, const struct core_
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (cfg->enabled && (!cfg->server.ss_family || !cfg->timeout_ms ||
-                         (!cfg->rest_secret[0] && !cfg->username[0]))) {
-        snprintf(err, errlen, "[turn] needs server, a timeout and a credential");
+    if (!cfg_usable(cfg, err, errlen)) {
         free(tc);
         return NULL;
     }

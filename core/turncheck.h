@@ -61,6 +61,11 @@ int core_turncheck_run(struct core_turncheck *tc, core_turncheck_cb cb, void *ar
 const struct core_turncheck_result *core_turncheck_last(const struct core_turncheck *tc);
 /* Section "turn_check" ("TURN reachability"): server, transport, last result. */
 void core_turncheck_report(const struct core_turncheck *tc, struct cw_report *r);
+/* New settings (SIGHUP), for the checks from now on: a check running keeps
+ * the old ones and the new ones apply after it. A periodic check comes a
+ * few seconds later. 0, or -1 with err (the settings do not change). */
+int core_turncheck_reload(struct core_turncheck *tc, const struct core_turncheck_config *cfg,
+                          char *err, size_t errlen);
 /* Stops; a check in progress is abandoned (its callbacks are not called). */
 void core_turncheck_close(struct core_turncheck *tc);
 

@@ -140,7 +140,8 @@ int core_turncheck_ctl_start(struct core *c)
     return 0;
 }
 
-void core_turncheck_ctl_stop(struct core *c)
+/* Ends the check and answers whoever waits for it with why. */
+static void turncheck_end(struct core *c, const char *why)
 {
     struct core_turncheck_ask *a, *next;
 
@@ -148,8 +149,34 @@ void core_turncheck_ctl_stop(struct core *c)
     c->turncheck = NULL;
     for (a = c->turn_asks; a; a = next) {
         next = a->next;
-        cw_ctl_finish(a->pending, 1, "causeway-core is stopping: the check was abandoned\n");
+        cw_ctl_finish(a->pending, 1, why);
         free(a);
     }
     c->turn_asks = NULL;
+}
+
+void core_turncheck_ctl_stop(struct core *c)
+{
+    turncheck_end(c, "causeway-core is stopping: the check was abandoned\n");
+}
+
+int core_turncheck_ctl_reload(struct core *c, const struct core_turncheck_config *cfg, char *err,
+                              size_t errlen)
+{
+    struct core_turncheck_config was = c->cfg.turn_check;
+
+    if (!memcmp(cfg, &was, sizeof(*cfg)))
+        return 0;
+    c->cfg.turn_check = *cfg;
+    if (!cfg->enabled) {
+        turncheck_end(c, "the [turn] section was removed (SIGHUP): no check\n");
+        cw_fault_clear(c->status.faults, TURN_FAULT);
+        return 1;
+    }
+    if (c->turncheck ? core_turncheck_reload(c->turncheck, cfg, err, errlen) == 0
+                     : (c->turncheck = core_turncheck_create(c->loop, &c->cfg.turn_check,
+                                                             on_result, c, err, errlen)) != NULL)
+        return 1;
+    c->cfg.turn_check = was;
+    return -1;
 }

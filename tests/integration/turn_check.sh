@@ -202,6 +202,28 @@ expect_ok fixed udp
 check "fixed: fault turn.unreachable cleared" test "$(fault_state)" = cleared
 check "fixed: the core logs reachable" grep -q 'turn-check: 198.18.0.1:3478 (udp) reachable: relay 198.18.0.1:' "$WORK/core.log"
 printf '%s\n' "$PASS" | cw turn user add alice --password-stdin > /dev/null
+check_turn again
+check "the edge's password back: the core's check fails again" test "$(field st verdict)" = auth
+# The core's password mended in core.conf: SIGHUP, no restart.
+sed -i "s/^password = .*/password = $PASS/" "$WORK/core.conf"
+kill -HUP "$CORE_PID"
+check "SIGHUP: the core says it reloaded [turn]" \
+    wait_line "$WORK/core.log" 'notice core: SIGHUP: reloaded .*, \[turn\] \(the TURN check\)' 5
+check_turn hup
+expect_ok hup udp
+check "hup: the same core process (no restart)" kill -0 "$CORE_PID"
+check "hup: fault turn.unreachable cleared" test "$(fault_state)" = cleared
+check "hup: neither password reached the log" sh -c "! grep -qF -e '$PASS' -e '$BADPASS' '$WORK/core.log'"
+# A SIGHUP with [turn] unchanged says nothing of it; one without [turn] stops the check.
+kill -HUP "$CORE_PID"
+check "SIGHUP, [turn] unchanged: not named as reloaded" \
+    wait_line "$WORK/core.log" 'notice core: SIGHUP: reloaded the log level from ' 5
+sed -i '/^\[turn\]/,$d' "$WORK/core.conf"
+kill -HUP "$CORE_PID"
+hup_count() { [ "$(grep -c 'notice core: SIGHUP: reloaded .*\[turn\]' "$WORK/core.log")" = 2 ]; }
+check "SIGHUP without [turn]: reloaded, and the check is off" eventually 5 hup_count
+cc turn check > "$WORK/tc-off.txt" 2>&1
+check "... turn check then says no [turn] is configured" grep -qF 'no [turn] is configured' "$WORK/tc-off.txt"
 stop_core
 
 # --- 5. no response: a drop rule, then a port nobody listens on ------------------
