@@ -11,6 +11,8 @@
  * after start) before it is a fault; likewise a cluster without a leader
  * (an election). */
 #define GRACE_S 20
+/* The webbridge's certificate expiring within this many days is a fault. */
+#define CERT_WARN_DAYS 14
 
 static void tunnels_report(struct core *c, struct cw_report *r)
 {
@@ -75,6 +77,14 @@ static void evaluate(void *arg)
                      "the webbridge %s cannot be reached from this core (%s): guests get 502 on "
                      "the edge; see `causeway doctor` and docs/troubleshooting.md", h.guest_uri,
                      h.unreachable_why);
+        snprintf(id, sizeof(id), "webbridge.expiry.%s/%u", h.guest_uri, h.edge_port);
+        cw_fault_set(c->status.faults, id, h.webbridge_not_after &&
+                                               h.webbridge_not_after - now < CERT_WARN_DAYS * 86400,
+                     "the webbridge's certificate for %s %s %lld days: renew it on the webbridge "
+                     "(once it has expired, the core refuses it and guests get 502)", h.guest_uri,
+                     h.webbridge_not_after < now ? "expired" : "expires in",
+                     (long long)((h.webbridge_not_after > now ? h.webbridge_not_after - now
+                                                               : now - h.webbridge_not_after) / 86400));
     }
     if (c->xmpp) {
         int has = core_xmpp_cluster_leader(c->xmpp, &why);

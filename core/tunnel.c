@@ -818,11 +818,19 @@ void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out)
                  t->web_tls ? " (HTTPS)" : " (plain HTTP)", t->nsplices,
                  (unsigned long long)t->accepted, (unsigned long long)t->target_failures,
                  (unsigned long long)t->bytes_from_edge, (unsigned long long)t->bytes_to_edge);
-    if (t->web_tls)
+    if (t->web_tls) {
+        char until[32];
+        struct tm tm;
+
         cw_sb_printf(out, "  Webbridge TLS: its certificate must name %s and chain to %s; "
                      "%llu handshakes, %llu of them resumed\n", t->cfg->guest_uri,
                      t->cfg->webbridge_ca[0] ? t->cfg->webbridge_ca : "the system's CA store",
                      (unsigned long long)t->web_handshakes, (unsigned long long)t->web_resumed);
+        if (t->web_not_after && gmtime_r(&t->web_not_after, &tm) &&
+            strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm))
+            cw_sb_printf(out, "  Webbridge certificate: valid until %s (as of the last full "
+                         "handshake)\n", until);
+    }
     if (t->links)
         cw_sb_printf(out, "  Links from the edge's web proxy: %llu opened; %u connections open on "
                      "them, %llu in all\n", (unsigned long long)t->links, t->nstreams,
@@ -862,6 +870,7 @@ void core_tunnel_health(const struct core_tunnel *t, struct core_tunnel_health *
     h->target = t->target;
     h->guest_uri = t->cfg->guest_uri;
     h->edge_port = t->cfg->edge_port;
+    h->webbridge_not_after = t->web_not_after;
     h->active = t->state == TUN_ACTIVE;
     h->since = t->since;
     h->state = state_name(t->state);

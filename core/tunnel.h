@@ -64,6 +64,7 @@ struct core_tunnel_health {
     int guest_naddrs;
     unsigned edge_port;
     time_t unreachable_since;           /* 0: the last connection to the webbridge was made */
+    time_t webbridge_not_after;         /* its certificate's end; 0: not known (or plain) */
     const char *unreachable_why;        /* the last target failure */
 };
 void core_tunnel_health(const struct core_tunnel *t, struct core_tunnel_health *h);

@@ -129,6 +129,8 @@ struct core_tunnel {
     SSL_SESSION *web_session;
     uint8_t *tls_in;
     uint64_t web_handshakes, web_resumed;
+    time_t web_not_after;               /* the webbridge's certificate, at the last full
+                                         * handshake; 0: none seen yet */
     int closing;
     void (*close_cb)(void *);
     void *close_arg;

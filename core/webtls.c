@@ -54,12 +54,19 @@ static void cert_names(X509 *x, char *out, size_t len)
     out[0] = '\0';
     for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-        char ip[INET6_ADDRSTRLEN] = "";
+        char ip[INET6_ADDRSTRLEN] = "", dns[128];
         const char *name = NULL;
         int n;
 
         if (g->type == GEN_DNS) {
-            name = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+            /* As the certificate says it, for a log line: printable bytes only. */
+            int l = ASN1_STRING_length(g->d.dNSName), k;
+            const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
+
+            for (k = 0; k < l && k < (int)sizeof(dns) - 1; k++)
+                dns[k] = d[k] > 0x20 && d[k] < 0x7f ? (char)d[k] : '?';
+            dns[k] = '\0';
+            name = dns;
         } else if (g->type == GEN_IPADD) {
             int l = ASN1_STRING_length(g->d.iPAddress);
             const unsigned char *a = ASN1_STRING_get0_data(g->d.iPAddress);
@@ -227,6 +234,17 @@ void webtls__free(struct webtls *w)
     free(w);
 }
 
+/* A full handshake showed the webbridge's certificate: when it expires
+ * (status, and the fault webbridge.expiry.*). */
+static void note_expiry(struct webtls *w)
+{
+    X509 *leaf = SSL_get0_peer_certificate(w->ssl);
+    struct tm tm;
+
+    if (leaf && ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1)
+        w->t->web_not_after = timegm(&tm);
+}
+
 /* Why the handshake failed, for the connect-failure line. */
 static void failure(struct webtls *w, unsigned long e, char *why, size_t whylen)
 {
@@ -282,6 +300,8 @@ int webtls__feed(struct webtls *w, const uint8_t *p, size_t n, char *why, size_t
         w->t->web_handshakes++;
         if (SSL_session_reused(w->ssl))
             w->t->web_resumed++;
+        else
+            note_expiry(w);
         return WEBTLS_UP;
     }
     e = SSL_get_error(w->ssl, rc);
