@@ -134,7 +134,7 @@ static void apply(struct core_turncheck *tc, const struct core_turncheck_config 
     tc->cfg = *cfg;
     core_turncheck__server_name(cfg, tc->server, sizeof(tc->server));
     uv_timer_stop(&tc->timer);
-    if (cfg->interval_s)
+    if (cfg->enabled && cfg->interval_s)
         uv_timer_start(&tc->timer, on_timer, FIRST_CHECK_MS, (uint64_t)cfg->interval_s * 1000);
 }
 
@@ -249,18 +249,15 @@ struct core_turncheck *core_turncheck_create(uv_loop_t *loop, const struct core_
         return NULL;
     }
     tc->loop = loop;
-    tc->cfg = *cfg;
     tc->on_result = on_result;
     tc->arg = arg;
     tc->last.rtt_ms = -1;
-    core_turncheck__server_name(cfg, tc->server, sizeof(tc->server));
     g_mutex_init(&tc->lock);
     uv_timer_init(loop, &tc->timer);
     uv_async_init(loop, &tc->async, on_async);
     tc->timer.data = tc->async.data = tc;
     tc->handles = 2;
-    if (cfg->enabled && cfg->interval_s)
-        uv_timer_start(&tc->timer, on_timer, FIRST_CHECK_MS, (uint64_t)cfg->interval_s * 1000);
+    apply(tc, cfg);
     return tc;
 }
 
