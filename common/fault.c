@@ -164,3 +164,12 @@ void cw_faults_report(const struct cw_faults *f, struct cw_report *r)
     }
     free(order);
 }
+
+const char *cw_fault_expiry(char *buf, size_t len, time_t end, time_t now)
+{
+    long long days = (long long)((end > now ? end - now : now - end) / 86400);
+
+    snprintf(buf, len, "%s %lld day%s%s", end < now ? "expired" : "expires in", days,
+             days == 1 ? "" : "s", end < now ? " ago" : "");
+    return buf;
+}

@@ -26,6 +26,9 @@ void cw_faults_destroy(struct cw_faults *f);
 void cw_fault_raise(struct cw_faults *f, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void cw_fault_clear(struct cw_faults *f, const char *id);
+/* "expires in 3 days", "expires in 1 day", "expired 2 days ago": an end
+ * time against now, for a fault's text. Returns buf. */
+const char *cw_fault_expiry(char *buf, size_t len, time_t end, time_t now);
 /* Raises or clears: the common shape of a periodic check. */
 void cw_fault_set(struct cw_faults *f, const char *id, int raised, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

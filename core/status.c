@@ -57,7 +57,7 @@ static void evaluate(void *arg)
     time_t now = time(NULL);
     struct core_tunnel_health h;
     const char *why = NULL;
-    char id[CORE_NAME_MAX + 64];
+    char id[CORE_NAME_MAX + 64], when[48];
 
     for (int i = 0; i < c->ntunnel; i++) {
         core_tunnel_health(c->tunnel[i], &h);
@@ -80,11 +80,9 @@ static void evaluate(void *arg)
         snprintf(id, sizeof(id), "webbridge.expiry.%s/%u", h.guest_uri, h.edge_port);
         cw_fault_set(c->status.faults, id, h.webbridge_not_after &&
                                                h.webbridge_not_after - now < CERT_WARN_DAYS * 86400,
-                     "the webbridge's certificate for %s %s %lld days: renew it on the webbridge "
-                     "(once it has expired, the core refuses it and guests get 502)", h.guest_uri,
-                     h.webbridge_not_after < now ? "expired" : "expires in",
-                     (long long)((h.webbridge_not_after > now ? h.webbridge_not_after - now
-                                                               : now - h.webbridge_not_after) / 86400));
+                     "the webbridge's certificate for %s %s: renew it on the webbridge (once it "
+                     "has expired, the core refuses it and guests get 502)", h.guest_uri,
+                     cw_fault_expiry(when, sizeof(when), h.webbridge_not_after, now));
     }
     if (c->xmpp) {
         int has = core_xmpp_cluster_leader(c->xmpp, &why);

@@ -74,14 +74,14 @@ static void evaluate_webproxy(struct edge *e)
     }
     for (unsigned i = 0; tls && i < cw_tls_ctx_cert_count(tls); i++) {
         time_t na = 0;
+        char when[48];
 
         if (cw_tls_ctx_cert_info(tls, i, sans, sizeof(sans), &na) < 0 || !na)
             continue;
         snprintf(id, sizeof(id), "webproxy.expiry.%u", i + 1);
         cw_fault_set(e->status.faults, id, na - now < CERT_WARN_DAYS * 86400,
-                     "the certificate for %s %s %lld days: renew it, then `causeway webproxy "
-                     "reload`", sans, na < now ? "expired" : "expires in",
-                     (long long)((na > now ? na - now : now - na) / 86400));
+                     "the certificate for %s %s: renew it, then `causeway webproxy reload`", sans,
+                     cw_fault_expiry(when, sizeof(when), na, now));
     }
 }
 

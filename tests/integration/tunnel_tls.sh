@@ -148,7 +148,7 @@ no_fault() { cwc faults json > /dev/null 2>&1 && ! fault "$1" True; }
 check "no fault for the tunnel whose webbridge answers" no_fault "webbridge.$W/18450"
 # The webbridge's certificate was made for 2 days: within the 14 that raise the fault.
 check "fault webbridge.expiry.$W/18450: the webbridge's certificate expires within 14 days" \
-    fault "webbridge.expiry.$W/18450" "f['cleared'] is None and 'expires in 1 days' in f['text'] and 'renew it on the webbridge' in f['text']"
+    fault "webbridge.expiry.$W/18450" "f['cleared'] is None and 'expires in 1 day:' in f['text'] and 'renew it on the webbridge' in f['text']"
 check "tunnel status shows when the webbridge's certificate ends" \
     grep -q "Webbridge certificate: valid until $(openssl x509 -in "$WORK/wb.pem" -noout -enddate | sed 's/notAfter=//' | xargs -I{} date -u -d {} +%Y-%m-%dT%H:%M:%SZ) (as of the last full handshake)" "$WORK/status.txt"
 

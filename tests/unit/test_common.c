@@ -5,6 +5,7 @@
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/dns.h"
+#include "common/fault.h"
 #include "common/stats.h"
 #include "common/strbuf.h"
 
@@ -231,4 +232,16 @@ TEST(dns_srv_order)
     cw_dns_srv_order(s, 5, fixed_rnd, &pick);
     CHECK_STR(s[2].target, "b");
     CHECK_STR(s[3].target, "a");
+}
+
+TEST(fault_expiry_words)
+{
+    char b[48];
+    time_t now = 1800000000;
+
+    CHECK_STR(cw_fault_expiry(b, sizeof(b), now + 3 * 86400 + 5, now), "expires in 3 days");
+    CHECK_STR(cw_fault_expiry(b, sizeof(b), now + 86400 + 5, now), "expires in 1 day");
+    CHECK_STR(cw_fault_expiry(b, sizeof(b), now + 60, now), "expires in 0 days");
+    CHECK_STR(cw_fault_expiry(b, sizeof(b), now - 2 * 86400 - 5, now), "expired 2 days ago");
+    CHECK_STR(cw_fault_expiry(b, sizeof(b), now - 86400, now), "expired 1 day ago");
 }
