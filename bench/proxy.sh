@@ -106,6 +106,12 @@ CONF
 }
 nginx_temp="client_body_temp_path $W/tmp/1; proxy_temp_path $W/tmp/2; fastcgi_temp_path $W/tmp/3;
   uwsgi_temp_path $W/tmp/4; scgi_temp_path $W/tmp/5;"
+# The TLS listener both nginx instances use: the bench certificate, TLS 1.2 and 1.3, a
+# session cache (NAME) for resumption.
+nginx_tls() { # PORT NAME
+    printf 'listen 127.0.0.1:%s ssl backlog=4096;\n    ssl_certificate %s;\n    ssl_certificate_key %s;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_session_cache shared:%s:10m;' \
+        "$1" "$W/bench.pem" "$W/bench.key" "$2"
+}
 {
 nginx_common backend
 cat <<CONF
@@ -117,11 +123,7 @@ http {
   server { listen 127.0.0.1:$BACKEND_PORT backlog=4096; root $W/www; }
   # The same backend over HTTPS, as a meeting server's webbridge answers.
   server {
-    listen 127.0.0.1:$BACKEND_TLS_PORT ssl backlog=4096;
-    ssl_certificate $W/bench.pem;
-    ssl_certificate_key $W/bench.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:B:10m;
+    $(nginx_tls "$BACKEND_TLS_PORT" B)
     root $W/www;
   }
 }
@@ -141,11 +143,7 @@ http {
   keepalive_timeout 300s;
   upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; keepalive_requests 100000000; }
   server {
-    listen 127.0.0.1:$NGINX_PORT ssl backlog=4096;
-    ssl_certificate $W/bench.pem;
-    ssl_certificate_key $W/bench.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:SSL:10m;
+    $(nginx_tls "$NGINX_PORT" SSL)
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;

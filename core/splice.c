@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TARGET_CONNECT_TIMEOUT_MS 5000
 #define XMPP_FAIL_LOG_MS 60000      /* federation connect failures: a line a minute at most */
 #define SNIFF_WAIT_MS 5000          /* no target: how long a channel may take to show a link */
 
@@ -289,12 +288,15 @@ static void shutdown_local(struct splice *s)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct splice *s = h->data;
-    uint8_t **b = s->tls ? &s->t->tls_in : &s->up;
 
     (void)suggested;
-    if (!*b)
-        *b = malloc(SPLICE_UP_BUF);
-    *buf = uv_buf_init((char *)*b, *b ? SPLICE_UP_BUF : 0);
+    if (s->tls) {
+        *buf = uv_buf_init((char *)s->t->tls_in, SPLICE_UP_BUF);
+        return;
+    }
+    if (!s->up)
+        s->up = malloc(SPLICE_UP_BUF);
+    *buf = uv_buf_init((char *)s->up, s->up ? SPLICE_UP_BUF : 0);
 }
 
 /* The local bytes in s->up go to the stream, as far as its window takes
@@ -427,7 +429,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
  * holds already. */
 static void start_reading(struct splice *s)
 {
-    if (s->tls && s->connected && !s->delivering && webtls__pending(s->tls))
+    if (s->tls && s->connected && webtls__pending(s->tls))
         tls_deliver(s);
     if (!s->reading && !s->up_len && !s->local_eof && s->tcp_open &&
         uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0)
@@ -582,7 +584,7 @@ static void on_connect_timeout(uv_timer_t *h)
 {
     struct splice *s = h->data;
 
-    connect_failed(s, s->tls ? "TLS: no handshake within 5 s" : "no answer within 5 s");
+    connect_failed(s, s->tls ? TARGET_TLS_TIMEOUT_WHY : "no answer within 5 s");
 }
 
 static void try_connect(struct splice *s)

@@ -736,7 +736,11 @@ struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (cfg->webbridge_tls && !(t->web_tls = webtls__ctx_create(cfg, err, errlen))) {
+    if (cfg->webbridge_tls && (!(t->web_tls = webtls__ctx_create(cfg, err, errlen)) ||
+                               !(t->tls_in = malloc(SPLICE_UP_BUF)))) {
+        if (t->web_tls)
+            snprintf(err, errlen, "out of memory");
+        SSL_CTX_free(t->web_tls);
         free(t->scratch);
         free(t->tx);
         free(t);

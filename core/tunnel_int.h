@@ -28,6 +28,10 @@
  * and sent together once per loop turn (tunnel.c, send_cb). */
 #define TUN_TX_SMALL (8 * 1024)
 #define TUN_TX_CAP (64 * 1024)
+/* A connection to the target (with webbridge-tls, its handshake too) must
+ * be made within this long; the doctor's TLS probe keeps the same limit. */
+#define TARGET_CONNECT_TIMEOUT_MS 5000
+#define TARGET_TLS_TIMEOUT_WHY "TLS: no handshake within 5 s"
 
 enum tun_state { TUN_CONNECTING, TUN_ACTIVE, TUN_FAILED, TUN_STOPPED };
 
@@ -124,7 +128,8 @@ struct core_tunnel {
 
     uint64_t accepted, target_failures, bytes_to_edge, bytes_from_edge;
     /* webbridge-tls: the client context, the session to resume, the buffer
-     * a TLS target's socket is read into. */
+     * (SPLICE_UP_BUF, made with the context) that a TLS target's socket is
+     * read into and that is emptied into OpenSSL at once. */
     SSL_CTX *web_tls;
     SSL_SESSION *web_session;
     uint8_t *tls_in;

@@ -173,10 +173,12 @@ int core_turncheck_ctl_reload(struct core *c, const struct core_turncheck_config
         cw_fault_clear(c->status.faults, TURN_FAULT);
         return 1;
     }
-    if (c->turncheck ? core_turncheck_reload(c->turncheck, cfg, err, errlen) == 0
-                     : (c->turncheck = core_turncheck_create(c->loop, &c->cfg.turn_check,
-                                                             on_result, c, err, errlen)) != NULL)
-        return 1;
+    if (c->turncheck) {
+        if (core_turncheck_reload(c->turncheck, cfg, err, errlen) == 0)
+            return 1;
+    } else if ((c->turncheck = core_turncheck_create(c->loop, cfg, on_result, c, err, errlen))) {
+        return 1;   /* [turn] added */
+    }
     c->cfg.turn_check = was;
     return -1;
 }

@@ -326,6 +326,7 @@ int webtls__pending(const struct webtls *w)
 ssize_t webtls__read(struct webtls *w, uint8_t *buf, size_t cap, int *eof)
 {
     size_t got = 0, k;
+    const char *r;
     int e;
 
     *eof = 0;
@@ -342,10 +343,9 @@ ssize_t webtls__read(struct webtls *w, uint8_t *buf, size_t cap, int *eof)
         }
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
             break;
+        r = ERR_reason_error_string(ERR_peek_last_error());
         CW_INFO("tunnel", "TLS with the webbridge (%s) failed after the handshake: %s",
-                w->t->cfg->guest_uri, ERR_reason_error_string(ERR_peek_last_error())
-                                         ? ERR_reason_error_string(ERR_peek_last_error())
-                                         : "no reason");
+                w->t->cfg->guest_uri, r ? r : "no reason");
         err_clear();
         return got ? (ssize_t)got : -1;
     }
@@ -423,9 +423,7 @@ static void probe_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     struct probe *p = h->data;
 
     (void)hint;
-    if (!p->t->tls_in)
-        p->t->tls_in = malloc(SPLICE_UP_BUF);
-    *buf = uv_buf_init((char *)p->t->tls_in, p->t->tls_in ? SPLICE_UP_BUF : 0);
+    *buf = uv_buf_init((char *)p->t->tls_in, SPLICE_UP_BUF);
 }
 
 static void probe_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -473,8 +471,7 @@ static void probe_timeout(uv_timer_t *h)
 {
     struct probe *p = h->data;
 
-    probe_decide(p, p->w ? CW_DOCTOR_EPROTO : UV_ETIMEDOUT,
-                 p->w ? "TLS: no handshake within 5 s" : NULL);
+    probe_decide(p, p->w ? CW_DOCTOR_EPROTO : UV_ETIMEDOUT, p->w ? TARGET_TLS_TIMEOUT_WHY : NULL);
 }
 
 int core_tunnel_probe_tls(struct core_tunnel *t, const struct sockaddr *addr,
@@ -492,7 +489,7 @@ int core_tunnel_probe_tls(struct core_tunnel *t, const struct sockaddr *addr,
     p->tcp.data = p->timer.data = p->conn.data = p;
     p->handles = 2;
     t->pending_handles++;
-    uv_timer_start(&p->timer, probe_timeout, 5000, 0);
+    uv_timer_start(&p->timer, probe_timeout, TARGET_CONNECT_TIMEOUT_MS, 0);
     if (uv_tcp_connect(&p->conn, &p->tcp, addr, probe_connected) < 0)
         probe_decide(p, UV_EINVAL, NULL);
     return 0;
