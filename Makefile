@@ -12,7 +12,7 @@ CC      ?= cc
 # Parallel jobs for the builds that make test and make demo start.
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CLANG   ?= clang
-PKGS    := libuv libssl libcrypto libcares expat
+PKGS    := libuv libssl libcrypto libcares expat liburing
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt   # libcrypt: admin password hashes (yescrypt)
 NICE_CFLAGS := $(shell pkg-config --cflags nice 2>/dev/null)

@@ -46,6 +46,7 @@ void cw_daemon_conf_init(struct cw_daemon_conf *dc, const char *control_socket)
     snprintf(dc->control_socket, sizeof(dc->control_socket), "%s", control_socket);
     dc->log_file[0] = '\0';
     dc->log_level = CW_LOG_INFO;
+    dc->io_uring = 1;
 }
 
 int cw_daemon_conf_key(struct cw_daemon_conf *dc, const char *key, const char *v, char *err,
@@ -57,6 +58,8 @@ int cw_daemon_conf_key(struct cw_daemon_conf *dc, const char *key, const char *v
         return cw_conf_str(dc->log_file, sizeof(dc->log_file), v, err, errlen);
     if (!strcmp(key, "log-level"))
         return cw_conf_log_level(v, &dc->log_level, err, errlen);
+    if (!strcmp(key, "io-uring"))
+        return cw_conf_bool(v, &dc->io_uring, err, errlen);
     return 1;
 }
 

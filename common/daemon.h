@@ -11,6 +11,7 @@ struct cw_daemon_conf {
     char control_socket[108];
     char log_file[1024];        /* "" = standard error */
     int log_level;
+    int io_uring;               /* io-uring: batch each loop turn's socket writes */
 };
 
 /* Defaults: the given socket, standard error, level info. */

@@ -46,6 +46,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "wbatch.h"
 
 #define READ_BUF_SIZE 16384
 #define TLS_WRITE_CHUNK 16384   /* one full TLS record per SSL_write */
@@ -106,6 +107,7 @@ struct cw_stream {
     unsigned connecting : 1;    /* cw_stream_connect: TCP connect in progress */
     void (*connected)(struct cw_stream *s);   /* cw_stream_connect's callback */
     size_t queued;              /* bytes in uv_write requests not completed */
+    struct cw_wb wb;            /* when batching: the loop turn's writes (wbatch.h) */
     struct cw_tls_ctx *tls;     /* TLS only, a reference */
     SSL *ssl;                   /* TLS only, owns rbio and the output BIO */
     BIO *rbio;
@@ -161,6 +163,11 @@ static void stream_close_now(struct cw_stream *s, int err)
         s->closing = 1;
         s->err = err;
     }
+    /* Batched bytes go to the kernel before the socket closes, as if
+     * written at once (a send error closes the stream from in there). */
+    cw_wb_settle(&s->wb);
+    if (s->closed)
+        return;
     s->closed = 1;
     s->reading = 0;
     uv_close((uv_handle_t *)&s->tcp, handle_close_cb);
@@ -273,33 +280,13 @@ static void write_cb(uv_write_t *req, int status)
     stream_unref(s);
 }
 
-/* Sends n bytes: straight to the kernel when nothing is queued, the rest
- * copied into a uv_write request. 0, or -1 after closing the stream. */
-static int stream_raw_write(struct cw_stream *s, const uint8_t *p, size_t n)
+/* Copies n bytes into a uv_write request. 0, or -1 after closing the stream. */
+static int stream_queue(struct cw_stream *s, const uint8_t *p, size_t n)
 {
     struct write_req *w;
     uv_buf_t b;
     int r;
 
-    if (s->closed)
-        return -1;
-    if (n == 0)
-        return 0;
-    if (s->queued == 0) {
-        /* Not uv_buf_init(): its length is an unsigned int. */
-        b.base = (char *)p;
-        b.len = n;
-        r = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
-        if (r >= 0) {
-            p += r;
-            n -= (size_t)r;
-        } else if (r != UV_EAGAIN) {
-            stream_close_now(s, r);
-            return -1;
-        }
-        if (n == 0)
-            return 0;
-    }
     w = malloc(sizeof(*w) + n);
     if (!w) {
         stream_close_now(s, UV_ENOMEM);
@@ -319,6 +306,66 @@ static int stream_raw_write(struct cw_stream *s, const uint8_t *p, size_t n)
     s->queued += n;
     stream_ref(s);
     return 0;
+}
+
+/* Sends n bytes: when nothing is queued, into the loop turn's batch or
+ * straight to the kernel; the rest queued. 0, or -1 after closing. */
+static int stream_raw_write(struct cw_stream *s, const uint8_t *p, size_t n)
+{
+    uv_buf_t b;
+    int r;
+
+    if (s->closed)
+        return -1;
+    if (n == 0)
+        return 0;
+    if (s->queued == 0 && s->wb.b) {
+        r = cw_wb_send(&s->wb, p, n);
+        if (r == 0)
+            return 0;
+        if (r < 0) {
+            stream_close_now(s, UV_ENOMEM);
+            return -1;
+        }
+        if (s->closed)
+            return -1;
+    }
+    if (s->queued == 0) {
+        /* Not uv_buf_init(): its length is an unsigned int. */
+        b.base = (char *)p;
+        b.len = n;
+        r = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
+        if (r >= 0) {
+            p += r;
+            n -= (size_t)r;
+        } else if (r != UV_EAGAIN) {
+            stream_close_now(s, r);
+            return -1;
+        }
+        if (n == 0)
+            return 0;
+    }
+    return stream_queue(s, p, n);
+}
+
+/* The batch sent s's bytes and the socket did not take them all. */
+static void stream_batch_sent(struct cw_wb *w, int status, const uint8_t *rest, size_t n)
+{
+    struct cw_stream *s = (struct cw_stream *)((char *)w - offsetof(struct cw_stream, wb));
+
+    if (status < 0)
+        stream_close_now(s, status);
+    else if (!s->closed && stream_queue(s, rest, n) == 0 && !s->closing)
+        s->want_drain = 1;
+}
+
+void cw_stream_set_wbatch(struct cw_stream *s, struct cw_wbatch *b)
+{
+    cw_wb_settle(&s->wb);
+    s->wb.h = (uv_stream_t *)&s->tcp;
+    s->wb.sent = stream_batch_sent;
+    s->wb.slot = -1;
+    s->wb.b = b;
 }
 
 /* ---- closing ---- */
@@ -354,6 +401,9 @@ static void stream_begin_close(struct cw_stream *s, int err)
         stream_close_now(s, 0);
         return;
     }
+    cw_wb_settle(&s->wb);   /* what is batched goes before the FIN */
+    if (s->closed)
+        return;
     s->shutdown_req.data = s;
     r = uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, shutdown_cb);
     if (r < 0) {

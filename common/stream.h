@@ -118,6 +118,9 @@ void cw_stream_pause(struct cw_stream *s);
 void cw_stream_resume(struct cw_stream *s);
 /* Flushes queued bytes (best effort, TLS close_notify) then closes. */
 void cw_stream_close(struct cw_stream *s);
+struct cw_wbatch;
+/* From now on s's writes go through the loop turn's batch b (wbatch.h). */
+void cw_stream_set_wbatch(struct cw_stream *s, struct cw_wbatch *b);
 void *cw_stream_data(const struct cw_stream *s);
 void cw_stream_set_data(struct cw_stream *s, void *data);
 int cw_stream_is_tls(const struct cw_stream *s);

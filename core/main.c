@@ -9,6 +9,7 @@
 #include "common/dns.h"
 #include "common/log.h"
 #include "common/sshkey.h"
+#include "common/wbatch.h"
 #include "core/config.h"
 #include "core/pairing.h"
 #include "core/sshctr.h"
@@ -171,6 +172,9 @@ static int core_start(struct core *c)
             CW_WARN("core", "libssh2 %s is not loaded as a shared library: AES-CTR runs one block per "
                     "call (slower)", libssh2_version(0));
     }
+    if (cfg->d.io_uring && cfg->ntunnel && !(c->wbatch = cw_wbatch_new(c->loop, err, sizeof(err))))
+        CW_NOTICE("core", "no io_uring (%s): writes to webbridges go one system call each, "
+                  "which costs CPU under load (see io-uring in docs/configuration.md)", err);
     for (int i = 0; i < cfg->ntunnel; i++) {
         c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, c->dns,
                                           &cfg->xmpp.link_listen, err, sizeof(err));
@@ -179,6 +183,7 @@ static int core_start(struct core *c)
                      cfg->tunnel[i].guest_uri, err);
             return -1;
         }
+        core_tunnel_set_wbatch(c->tunnel[i], c->wbatch);
         c->ntunnel++;
     }
     if (cfg->xmpp.enabled && !(c->xmpp = core_xmpp_start(c->loop, cfg, c->ctl)))
@@ -215,6 +220,9 @@ int main(int argc, char **argv)
     rc = core_start(&c);
     if (rc < 0)
         core_stop(&c, "start-up failed");
+    uv_run(c.loop, UV_RUN_DEFAULT);
+    /* Every connection is closed now; the batch's handles close in one more run. */
+    cw_wbatch_free(c.wbatch);
     uv_run(c.loop, UV_RUN_DEFAULT);
     uv_loop_close(c.loop);
     libssh2_exit();

@@ -49,6 +49,7 @@ static int write_channel(struct splice *s, int resume);
 static void connect_failed(struct splice *s, const char *why);
 static void connected(struct splice *s);
 static void on_shutdown(uv_shutdown_t *req, int status);
+static void tcp_close(struct splice *s, uv_close_cb cb);
 
 /* Something happened to s: a channel waits for the pump, a stream moves now. */
 static void splice_kick(struct splice *s)
@@ -110,10 +111,8 @@ static void local_close(struct splice *s)
     s->local_closed = 1;
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, on_closed);
-    if (s->tcp_open) {
-        s->tcp_open = 0;
-        uv_close((uv_handle_t *)&s->tcp, on_closed);
-    }
+    if (s->tcp_open)
+        tcp_close(s, on_closed);
 }
 
 /* libssh2 error on the channel: the whole session for transport errors. */
@@ -200,32 +199,13 @@ static void on_write(uv_write_t *w, int status)
     splice_kick(s);
 }
 
-/* n bytes to the target's socket, standing for credit bytes of the edge's
- * (the same bytes, or what TLS made of them): those are credited to the
- * stream once the socket took all n. */
-static void write_socket(struct splice *s, const uint8_t *p, size_t n, size_t credit)
+/* n bytes into a uv_write request, credit of them for the stream when done. */
+static void queue_write(struct splice *s, const uint8_t *p, size_t n, size_t credit)
 {
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    size_t was = s->down_queued + s->early.len, now;
-    struct wreq *r;
-    int rc;
+    size_t was = s->down_queued + s->early.len;
+    struct wreq *r = malloc(sizeof(*r) + n);
+    uv_buf_t b;
 
-    if (!s->down_queued) {
-        rc = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
-        if (rc >= 0) {
-            now = (size_t)rc == n ? credit : credit == n ? (size_t)rc : 0;
-            p += rc;
-            n -= (size_t)rc;
-            credit -= now;
-            stream_taken(s, now);
-        } else if (rc != UV_EAGAIN) {
-            s->failed = 1;
-            return;
-        }
-    }
-    if (!n)
-        return;
-    r = malloc(sizeof(*r) + n);
     if (!r) {
         s->failed = 1;
         return;
@@ -242,6 +222,75 @@ static void write_socket(struct splice *s, const uint8_t *p, size_t n, size_t cr
     }
     s->down_queued += n;
     queued_change(s, was);
+}
+
+/* n bytes to the target's socket, standing for credit bytes of the edge's
+ * (the same bytes, or what TLS made of them): those are credited to the
+ * stream once the socket took all n (or the loop turn's batch did). */
+static void write_socket(struct splice *s, const uint8_t *p, size_t n, size_t credit)
+{
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    size_t now;
+    int rc;
+
+    if (!s->down_queued && s->connected && s->wb.b) {
+        rc = cw_wb_send(&s->wb, p, n);
+        if (rc == 0) {
+            stream_taken(s, credit);
+            return;
+        }
+        if (rc < 0) {
+            s->failed = 1;
+            return;
+        }
+    }
+    if (!s->down_queued) {
+        rc = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
+        if (rc >= 0) {
+            now = (size_t)rc == n ? credit : credit == n ? (size_t)rc : 0;
+            p += rc;
+            n -= (size_t)rc;
+            credit -= now;
+            stream_taken(s, now);
+        } else if (rc != UV_EAGAIN) {
+            s->failed = 1;
+            return;
+        }
+    }
+    if (n)
+        queue_write(s, p, n, credit);
+}
+
+/* The batch sent s's bytes and the socket did not take them all (credited
+ * already). */
+static void batch_sent(struct cw_wb *w, int status, const uint8_t *rest, size_t n)
+{
+    struct splice *s = (struct splice *)((char *)w - offsetof(struct splice, wb));
+
+    if (status < 0)
+        s->failed = 1;
+    else if (s->tcp_open)
+        queue_write(s, rest, n, 0);
+    splice_kick(s);
+}
+
+/* A new handle in s->tcp: its writes go through the tunnel's batch. */
+static void tcp_init(struct splice *s)
+{
+    uv_tcp_init(s->t->loop, &s->tcp);
+    s->wb.h = (uv_stream_t *)&s->tcp;
+    s->wb.sent = batch_sent;
+    s->wb.slot = -1;
+    s->wb.b = s->t->wbatch;
+    s->tcp_open = 1;
+}
+
+/* Closes s->tcp; what is batched for it goes to the kernel first. */
+static void tcp_close(struct splice *s, uv_close_cb cb)
+{
+    cw_wb_settle(&s->wb);
+    s->tcp_open = 0;
+    uv_close((uv_handle_t *)&s->tcp, cb);
 }
 
 /* What TLS has to send, standing for credit bytes of the edge's. */
@@ -279,6 +328,7 @@ static void shutdown_local(struct splice *s)
         webtls__close_notify(s->tls);
         tls_flush(s, 0);
     }
+    cw_wb_settle(&s->wb);   /* what is batched goes before the FIN */
     if (uv_shutdown(&s->shutreq, (uv_stream_t *)&s->tcp, on_shutdown) < 0)
         s->shut_done = 1;
 }
@@ -464,10 +514,8 @@ static void give_up(struct splice *s)
     if (!s->stream && s->ch && !s->sniffed && !s->link) {
         /* Its first bytes may still show a link: they decide, soon. */
         s->target_gone = 1;
-        if (s->tcp_open) {
-            s->tcp_open = 0;
-            uv_close((uv_handle_t *)&s->tcp, on_closed);
-        }
+        if (s->tcp_open)
+            tcp_close(s, on_closed);
         uv_timer_start(&s->timer, on_sniff_timeout, SNIFF_WAIT_MS, 0);
         tunnel__kick(t);
         return;
@@ -486,9 +534,8 @@ static void on_retry_closed(uv_handle_t *h)
         maybe_free(s);
         return;
     }
-    uv_tcp_init(s->t->loop, &s->tcp);
+    tcp_init(s);
     s->handles++;
-    s->tcp_open = 1;
     try_connect(s);
 }
 
@@ -541,8 +588,7 @@ static void connect_failed(struct splice *s, const char *why)
     webtls__free(s->tls);
     s->tls = NULL;
     s->reading = 0;
-    s->tcp_open = 0;
-    uv_close((uv_handle_t *)&s->tcp, on_retry_closed);
+    tcp_close(s, on_retry_closed);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -614,11 +660,10 @@ static struct splice *splice_new(struct core_tunnel *t)
     if (!s)
         return NULL;
     s->t = t;
-    uv_tcp_init(t->loop, &s->tcp);
+    tcp_init(s);
     uv_timer_init(t->loop, &s->timer);
     s->tcp.data = s->timer.data = s->shutreq.data = s;
     s->handles = 2;
-    s->tcp_open = 1;
     s->target_start = guest__first(t);
     return s;
 }

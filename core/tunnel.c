@@ -778,6 +778,11 @@ struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel
     return t;
 }
 
+void core_tunnel_set_wbatch(struct core_tunnel *t, struct cw_wbatch *b)
+{
+    t->wbatch = b;
+}
+
 void core_tunnel_close(struct core_tunnel *t, void (*cb)(void *), void *arg)
 {
     t->closing = 1;

@@ -25,6 +25,10 @@ struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel
                                        const char *key_file, struct cw_dns *dns,
                                        const struct sockaddr_storage *xmpp_link, char *err,
                                        size_t errlen);
+struct cw_wbatch;
+/* From now on the connections to the inside targets write through b
+ * (common/wbatch.h), which must outlive the tunnel. */
+void core_tunnel_set_wbatch(struct core_tunnel *t, struct cw_wbatch *b);
 /* With webbridge-tls on: reads webbridge-ca again (SIGHUP), for the
  * connections made from now on. 1 when it did, 0 when TLS is off, -1 with
  * the reason in err (the CAs read before stay in use). */

@@ -9,6 +9,7 @@
 #include "common/mux.h"
 #include "common/report.h"
 #include "common/strbuf.h"
+#include "common/wbatch.h"
 #include "core/config.h"
 #include "core/tunnel.h"
 
@@ -71,6 +72,7 @@ struct guest {
 
 struct core_tunnel {
     uv_loop_t *loop;
+    struct cw_wbatch *wbatch;           /* the process's write batch; NULL: none */
     const struct core_tunnel_config *cfg;
     const char *key_file;
     char pubkey_file[1100];
@@ -183,6 +185,7 @@ struct splice {
     uint8_t *up;                        /* local -> channel */
     size_t up_len, up_off;
     size_t down_queued;                 /* bytes handed to uv_write, not yet done */
+    struct cw_wb wb;                    /* tcp's writes in the loop turn's batch */
 };
 
 /* Takes a freshly accepted channel: connects to the inside target. */

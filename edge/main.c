@@ -335,6 +335,7 @@ static int edge_start(struct edge *e)
             CW_ERROR("edge", "web proxy TLS: %s", err);
             return -1;
         }
+        c->webproxy.io_uring = c->d.io_uring;
         e->webproxy = webproxy_create(e->loop, &c->webproxy, t, err, sizeof(err));
         cw_tls_ctx_destroy(t);
         if (!e->webproxy) {

@@ -9,7 +9,7 @@ set -eu
 # Build: compiler, libraries of DESIGN.md's dependency list.
 BUILD="build-essential pkg-config clang libclang-rt-14-dev
   libuv1-dev libssl-dev libc-ares-dev libnice-dev libglib2.0-dev
-  libssh2-1-dev libexpat1-dev libraft-dev libcrypt-dev"
+  libssh2-1-dev libexpat1-dev libraft-dev libcrypt-dev liburing-dev"
 # Test and benchmark peers: real software that nobody here wrote.
 PEERS="coturn iproute2 procps curl openssl openssh-server openssh-client python3 iperf3
   dnsmasq-base nftables python3-websockets python3-slixmpp python3-aiodns prosody wrk nginx haproxy chromium"

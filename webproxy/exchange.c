@@ -956,6 +956,8 @@ struct wp_conn *wp__conn_start(struct webproxy *wp, uv_stream_t *server, int tls
         free(c);
         return NULL;
     }
+    if (wp->wbatch)
+        cw_stream_set_wbatch(c->cs, wp->wbatch);
     memcpy(&c->peer, cw_stream_peer(c->cs), cw_addr_len(cw_stream_peer(c->cs)));
     cw_addr_fmt((const struct sockaddr *)&c->peer, c->peer_ip, sizeof(c->peer_ip), 0);
     uv_timer_init(wp->loop, &c->timer);

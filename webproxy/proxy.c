@@ -38,6 +38,7 @@ void wp_options_init(struct wp_options *o)
     o->max_connections = 10000;
     o->max_per_ip = 100;
     o->hsts_max_age = 31536000;
+    o->io_uring = 1;
 }
 
 struct wp_link *wp__route_link(struct webproxy *wp, const struct wp_host *route)
@@ -301,6 +302,7 @@ static void free_all(struct webproxy *wp)
         }
     if (wp->access)
         fclose(wp->access);
+    cw_wbatch_free(wp->wbatch);
     cw_sb_free(&wp->line);
     if (wp->tls)
         cw_tls_ctx_destroy(wp->tls);
@@ -342,6 +344,13 @@ struct webproxy *webproxy_create(uv_loop_t *loop, const struct wp_options *o, st
             goto fail;
     if (links_start(wp, err, errlen) < 0)
         goto fail;
+    if (!o->io_uring) {
+        snprintf(wp->wbatch_off, sizeof(wp->wbatch_off), "off ([edge] io-uring = no)");
+    } else if (!(wp->wbatch = cw_wbatch_new(loop, wp->wbatch_off, sizeof(wp->wbatch_off)))) {
+        CW_NOTICE("webproxy", "no io_uring (%s): socket writes go one system call each, "
+                  "which costs CPU under load (see io-uring in docs/configuration.md)",
+                  wp->wbatch_off);
+    }
     open_access_log(wp);
     return wp;
 fail:
@@ -435,9 +444,25 @@ void wp__listeners_text(const struct webproxy *wp, struct cw_sb *out, const char
                      wp->lst[i]->tls ? "https" : "http, redirects to https");
 }
 
+/* How the loop turn's socket writes go, for status. */
+const char *wp__wbatch_text(const struct webproxy *wp, char *buf, size_t len)
+{
+    struct cw_wbatch_stats st;
+
+    if (!wp->wbatch) {
+        snprintf(buf, len, "one system call each: %s", wp->wbatch_off);
+        return buf;
+    }
+    cw_wbatch_stats(wp->wbatch, &st);
+    snprintf(buf, len, "batched (io_uring): %llu sends in %llu system calls, %llu short",
+             (unsigned long long)(st.sends + st.settled),
+             (unsigned long long)(st.submits + st.settled), (unsigned long long)st.short_sends);
+    return buf;
+}
+
 void webproxy_status(struct webproxy *wp, struct cw_sb *out)
 {
-    char a[80];
+    char a[128];
 
     cw_sb_printf(out, "Web proxy:\n  Listening: ");
     wp__listeners_text(wp, out, " ");
@@ -468,6 +493,7 @@ void webproxy_status(struct webproxy *wp, struct cw_sb *out)
                  (unsigned long long)wp->by_class[1], (unsigned long long)wp->by_class[2],
                  (unsigned long long)wp->by_class[3], (unsigned long long)wp->by_class[4],
                  (unsigned long long)wp->by_class[5], (unsigned long long)wp->upstream_errors);
+    cw_sb_printf(out, "  Socket writes: %s\n", wp__wbatch_text(wp, a, sizeof(a)));
     if (wp->nlinks)
         cw_sb_printf(out, "  Tunnel links (guest connections to a core multiplexed on one "
                      "tunnel connection):\n");

@@ -54,7 +54,7 @@ static void report_certs(struct webproxy *wp, struct cw_report *r)
 
 void webproxy_report(struct webproxy *wp, struct cw_report *r)
 {
-    char a[CW_ADDR_STRLEN];
+    char a[128];
     struct cw_sb l;
 
     cw_sb_init(&l);
@@ -72,6 +72,7 @@ void webproxy_report(struct webproxy *wp, struct cw_report *r)
     cw_report_int(r, "responses_4xx", "Answers 4xx", (int64_t)wp->by_class[4]);
     cw_report_int(r, "responses_5xx", "Answers 5xx", (int64_t)wp->by_class[5]);
     cw_report_int(r, "backend_failures", "Backend failures", (int64_t)wp->upstream_errors);
+    cw_report_str(r, "socket_writes", "Socket writes", wp__wbatch_text(wp, a, sizeof(a)));
     cw_report_table(r, "hosts", "Hosts (guest account client URIs)", "host,backend,covered",
                     "Host,Backend,Certificate covers it");
     for (int i = 0; i < wp->o.nhost; i++) {
@@ -114,6 +115,13 @@ static void refresh_stats(void *arg)
     wp->m_conns = wp->nconns;
     wp->m_links_up = (uint64_t)up;
     wp->m_links = (uint64_t)wp->nlinks;
+    if (wp->wbatch) {
+        struct cw_wbatch_stats bs;
+
+        cw_wbatch_stats(wp->wbatch, &bs);
+        wp->m_sends = bs.sends + bs.settled;
+        wp->m_submits = bs.submits + bs.settled;
+    }
 }
 
 void webproxy_register_stats(struct webproxy *wp, struct cw_stats *st)
@@ -139,4 +147,8 @@ void webproxy_register_stats(struct webproxy *wp, struct cw_stats *st)
     cw_stats_add(st, "webproxy_links_up", "tunnel links to the cores up now", CW_STAT_GAUGE,
                  &wp->m_links_up);
     cw_stats_add(st, "webproxy_links", "tunnel links to the cores", CW_STAT_GAUGE, &wp->m_links);
+    cw_stats_add(st, "webproxy_batched_writes_total", "socket writes to guests and backends "
+                 "sent through the io_uring batch", CW_STAT_COUNTER, &wp->m_sends);
+    cw_stats_add(st, "webproxy_batch_syscalls_total", "system calls that sent them",
+                 CW_STAT_COUNTER, &wp->m_submits);
 }

@@ -41,6 +41,7 @@ struct wp_options {
     uint64_t max_body;                  /* request body bytes; 0: no limit */
     unsigned hsts_max_age;              /* seconds; 0: no Strict-Transport-Security */
     char access_log[1024];              /* empty: access lines go to the log at info */
+    int io_uring;                       /* batch each loop turn's socket writes (wbatch.h) */
 };
 
 void wp_options_init(struct wp_options *o);

@@ -3,6 +3,7 @@
 #ifndef WEBPROXY_INT_H
 #define WEBPROXY_INT_H
 
+#include "common/wbatch.h"
 #include "webproxy/http.h"
 #include "webproxy/webproxy.h"
 
@@ -49,6 +50,7 @@ struct wp_upstream {
     uv_tcp_t tcp;
     uv_connect_t creq;
     uint8_t *rbuf;
+    struct cw_wb wb;                    /* its writes in the loop turn's batch */
     /* ... or a stream of the route's link. */
     struct cw_mux_stream *ms;           /* NULL once reset or released */
     struct cw_sb held;                  /* the core's bytes that came while paused */
@@ -126,6 +128,9 @@ struct webproxy {
     char when[32];
     uv_timer_t *flush_timer;            /* flushes the access log every second */
     uv_prepare_t *pace;                 /* each loop turn: deferred accepts (proxy.c) */
+    struct cw_wbatch *wbatch;           /* the loop turn's socket writes; NULL: one by one */
+    char wbatch_off[96];                /* why there is none (status) */
+    uint64_t m_sends, m_submits;        /* the batch's counters, for the metrics */
     int closing;
     uv_timer_t close_timer;
     void (*close_done)(void *);
@@ -175,6 +180,7 @@ void wp__link_info(const struct wp_link *l, struct webproxy_link_info *info);
 void wp__link_status(const struct wp_link *l, struct cw_sb *out);
 /* proxy.c: the listeners, "ADDR (https)SEPADDR (http, redirects to https)". */
 void wp__listeners_text(const struct webproxy *wp, struct cw_sb *out, const char *sep);
+const char *wp__wbatch_text(const struct webproxy *wp, char *buf, size_t len);
 /* proxy.c: the route's link, or NULL. */
 struct wp_link *wp__route_link(struct webproxy *wp, const struct wp_host *route);
 

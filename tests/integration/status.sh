@@ -33,11 +33,14 @@ listen = $E4:443
 certificate = $WORK/join.pem $WORK/join.key
 host = $J 127.0.0.1:18443
 host = other.example.test 127.0.0.1:18443
+[edge]
+io-uring = no
 CONF
 start_edge "$WORK/edge.conf"
 
 cat > "$WORK/core.conf" <<CONF
 $(core_section core1)
+io-uring = no
 [dns]
 server = 127.0.0.1:5399
 [tunnel]
@@ -87,6 +90,10 @@ check "... web proxy: the hosts with their backend and whether the certificate n
     py '[(h["host"], h["covered"][:2]) for h in d["webproxy"]["hosts"]] == [("'$J'","ye"),("other.example.test","NO")]' "$WORK/edge.json"
 check "... web proxy: the certificate's names and days left" \
     py 'd["webproxy"]["certificates"][0]["names"] == "'$J'" and 28 <= d["webproxy"]["certificates"][0]["days_left"] <= 30' "$WORK/edge.json"
+check "io-uring = no: the edge's JSON says its socket writes go one system call each" \
+    py 'd["webproxy"]["socket_writes"] == "one system call each: off ([edge] io-uring = no)"' "$WORK/edge.json"
+check "... and neither daemon logs a missing io_uring" \
+    sh -c "! grep -q 'no io_uring' '$WORK/edge.log' '$WORK/core.log'"
 link_up() { cw status webproxy json > "$WORK/l.json" 2>&1 && py 'd["webproxy"]["links"][0]["state"] == "up"' "$WORK/l.json"; }
 check "... web proxy: the tunnel link to the core is up" eventually 20 link_up
 check "... federation: not configured, state off" py 'd["federation"]["state"] == "off"' "$WORK/edge.json"

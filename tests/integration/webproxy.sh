@@ -273,6 +273,8 @@ cw webproxy status > "$WORK/status.txt"
 check "webproxy status lists listeners, hosts and counts" \
     sh -c "grep -q '$E4:443 (https)' '$WORK/status.txt' && grep -q '$J -> 127.0.0.1:18443' '$WORK/status.txt' &&
            grep -q 'Requests: [1-9]' '$WORK/status.txt'"
+check "webproxy status: the socket writes went through the io_uring batch" \
+    grep -Eq '^  Socket writes: batched \(io_uring\): [1-9][0-9]* sends in [1-9][0-9]* system calls, [0-9]+ short$' "$WORK/status.txt"
 check "webproxy status lists each certificate's names and expiry" \
     grep -Eq "^    $D \(valid until [0-9]{4}-[0-9]{2}-[0-9]{2}\)\$" "$WORK/status.txt"
 check "webproxy reload re-reads the certificates" has 'certificates reloaded' cw webproxy reload
