@@ -395,3 +395,15 @@ void cw_wbatch_stats(const struct cw_wbatch *b, struct cw_wbatch_stats *st)
     else
         memset(st, 0, sizeof(*st));
 }
+
+const char *cw_wbatch_text(const struct cw_wbatch *b, const char *off, char *buf, size_t len)
+{
+    if (!b)
+        snprintf(buf, len, "one system call each: %s", off);
+    else
+        snprintf(buf, len, "batched (io_uring): %llu sends in %llu system calls, %llu short",
+                 (unsigned long long)(b->st.sends + b->st.settled),
+                 (unsigned long long)(b->st.submits + b->st.settled),
+                 (unsigned long long)b->st.short_sends);
+    return buf;
+}

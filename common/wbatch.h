@@ -50,5 +50,8 @@ struct cw_wbatch_stats {
     uint64_t short_sends;       /* sends the socket did not take whole */
 };
 void cw_wbatch_stats(const struct cw_wbatch *b, struct cw_wbatch_stats *st);
+/* For status: "batched (io_uring): N sends in M system calls, K short", or
+ * without a batch "one system call each: " and off (why there is none). */
+const char *cw_wbatch_text(const struct cw_wbatch *b, const char *off, char *buf, size_t len);
 
 #endif

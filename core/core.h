@@ -25,6 +25,7 @@ struct core {
     struct core_tunnel *tunnel[CORE_MAX_TUNNELS];
     int ntunnel;
     struct cw_wbatch *wbatch;   /* the loop turn's writes to inside targets; NULL: one by one */
+    char wbatch_off[96];        /* why there is none (status) */
     struct core_xmpp *xmpp;
     struct core_turncheck *turncheck;           /* [turn]; NULL without it */
     struct core_turncheck_ask *turn_asks;       /* `turn check` replies still owed */

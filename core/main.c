@@ -172,9 +172,12 @@ static int core_start(struct core *c)
             CW_WARN("core", "libssh2 %s is not loaded as a shared library: AES-CTR runs one block per "
                     "call (slower)", libssh2_version(0));
     }
-    if (cfg->d.io_uring && cfg->ntunnel && !(c->wbatch = cw_wbatch_new(c->loop, err, sizeof(err))))
+    if (!cfg->d.io_uring)
+        snprintf(c->wbatch_off, sizeof(c->wbatch_off), "off ([core] io-uring = no)");
+    else if (cfg->ntunnel && !(c->wbatch = cw_wbatch_new(c->loop, c->wbatch_off, sizeof(c->wbatch_off))))
         CW_NOTICE("core", "no io_uring (%s): writes to webbridges go one system call each, "
-                  "which costs CPU under load (see io-uring in docs/configuration.md)", err);
+                  "which costs CPU under load (see io-uring in docs/configuration.md)",
+                  c->wbatch_off);
     for (int i = 0; i < cfg->ntunnel; i++) {
         c->tunnel[i] = core_tunnel_create(c->loop, &cfg->tunnel[i], cfg->key_file, c->dns,
                                           &cfg->xmpp.link_listen, err, sizeof(err));

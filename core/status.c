@@ -1,5 +1,6 @@
 /* status.c - the core's status document (CLI `status`, admin pages and API)
  * and its fault conditions, re-evaluated every few seconds. */
+#include "common/wbatch.h"
 #include "core/core.h"
 #include "core/tunnel.h"
 #include "core/turncheck.h"
@@ -16,7 +17,12 @@
 
 static void tunnels_report(struct core *c, struct cw_report *r)
 {
+    char w[128];
+
     cw_report_section(r, "tunnels", "SSH tunnels", c->ntunnel ? CW_REPORT_OK : CW_REPORT_OFF);
+    if (c->ntunnel)
+        cw_report_str(r, "socket_writes", "Writes to the inside targets",
+                      cw_wbatch_text(c->wbatch, c->wbatch_off, w, sizeof(w)));
     cw_report_table(r, "list", "Tunnels to the edges",
                     "target,domain,status,since,why,connections_open,connections",
                     "Target,Domain,Status,Since,Why,Connections open,Connections");

@@ -444,22 +444,6 @@ void wp__listeners_text(const struct webproxy *wp, struct cw_sb *out, const char
                      wp->lst[i]->tls ? "https" : "http, redirects to https");
 }
 
-/* How the loop turn's socket writes go, for status. */
-const char *wp__wbatch_text(const struct webproxy *wp, char *buf, size_t len)
-{
-    struct cw_wbatch_stats st;
-
-    if (!wp->wbatch) {
-        snprintf(buf, len, "one system call each: %s", wp->wbatch_off);
-        return buf;
-    }
-    cw_wbatch_stats(wp->wbatch, &st);
-    snprintf(buf, len, "batched (io_uring): %llu sends in %llu system calls, %llu short",
-             (unsigned long long)(st.sends + st.settled),
-             (unsigned long long)(st.submits + st.settled), (unsigned long long)st.short_sends);
-    return buf;
-}
-
 void webproxy_status(struct webproxy *wp, struct cw_sb *out)
 {
     char a[128];
@@ -493,7 +477,7 @@ void webproxy_status(struct webproxy *wp, struct cw_sb *out)
                  (unsigned long long)wp->by_class[1], (unsigned long long)wp->by_class[2],
                  (unsigned long long)wp->by_class[3], (unsigned long long)wp->by_class[4],
                  (unsigned long long)wp->by_class[5], (unsigned long long)wp->upstream_errors);
-    cw_sb_printf(out, "  Socket writes: %s\n", wp__wbatch_text(wp, a, sizeof(a)));
+    cw_sb_printf(out, "  Socket writes: %s\n", cw_wbatch_text(wp->wbatch, wp->wbatch_off, a, sizeof(a)));
     if (wp->nlinks)
         cw_sb_printf(out, "  Tunnel links (guest connections to a core multiplexed on one "
                      "tunnel connection):\n");

@@ -72,7 +72,7 @@ void webproxy_report(struct webproxy *wp, struct cw_report *r)
     cw_report_int(r, "responses_4xx", "Answers 4xx", (int64_t)wp->by_class[4]);
     cw_report_int(r, "responses_5xx", "Answers 5xx", (int64_t)wp->by_class[5]);
     cw_report_int(r, "backend_failures", "Backend failures", (int64_t)wp->upstream_errors);
-    cw_report_str(r, "socket_writes", "Socket writes", wp__wbatch_text(wp, a, sizeof(a)));
+    cw_report_str(r, "socket_writes", "Socket writes", cw_wbatch_text(wp->wbatch, wp->wbatch_off, a, sizeof(a)));
     cw_report_table(r, "hosts", "Hosts (guest account client URIs)", "host,backend,covered",
                     "Host,Backend,Certificate covers it");
     for (int i = 0; i < wp->o.nhost; i++) {

@@ -180,7 +180,6 @@ void wp__link_info(const struct wp_link *l, struct webproxy_link_info *info);
 void wp__link_status(const struct wp_link *l, struct cw_sb *out);
 /* proxy.c: the listeners, "ADDR (https)SEPADDR (http, redirects to https)". */
 void wp__listeners_text(const struct webproxy *wp, struct cw_sb *out, const char *sep);
-const char *wp__wbatch_text(const struct webproxy *wp, char *buf, size_t len);
 /* proxy.c: the route's link, or NULL. */
 struct wp_link *wp__route_link(struct webproxy *wp, const struct wp_host *route);
 

@@ -129,6 +129,8 @@ check "the core's JSON has system, faults, tunnels, guest_uri, xmpp sections" \
     py 'all(k in d for k in ("system","faults","tunnels","guest_uri","xmpp"))' "$WORK/core.json"
 check "... tunnels: Target, Domain, Status, since" \
     py 'd["tunnels"]["list"][0]["target"].startswith("'$E4'") and d["tunnels"]["list"][0]["domain"] == "127.0.0.1" and d["tunnels"]["list"][0]["since"]' "$WORK/core.json"
+check "... tunnels: io-uring = no, writes to the inside targets one system call each" \
+    py 'd["tunnels"]["socket_writes"] == "one system call each: off ([core] io-uring = no)"' "$WORK/core.json"
 check "... guest URI: what 127.0.0.1 resolved to" \
     py 'd["guest_uri"]["list"][0]["addresses"].startswith("127.0.0.1:18090")' "$WORK/core.json"
 guest_fault() { cwc faults json > "$WORK/cf.json" 2>&1 && py 'any(f["id"] == "guest-uri.webbridge.inside.test" and f["cleared"] is None for f in d["faults"]["list"])' "$WORK/cf.json"; }

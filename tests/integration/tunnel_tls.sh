@@ -113,6 +113,9 @@ cwc status json > "$WORK/status.json" 2>&1
 check "the status document (admin API) says HTTPS per tunnel and counts handshakes and resumptions" \
     /usr/bin/python3 -c "import json,sys; l=json.load(open(sys.argv[1]))['guest_uri']['list']
 sys.exit(0 if l[0]['webbridge'] == 'HTTPS' and l[0]['tls_handshakes'] > 0 and 0 < l[0]['tls_resumed'] <= l[0]['tls_handshakes'] and l[4]['webbridge'] == 'plain HTTP' else 1)" "$WORK/status.json"
+check "the status document: the writes to the webbridges went through the io_uring batch" \
+    /usr/bin/python3 -c "import json,re,sys; w=json.load(open(sys.argv[1]))['tunnels']['socket_writes']
+sys.exit(0 if re.fullmatch(r'batched \(io_uring\): [1-9][0-9]* sends in [1-9][0-9]* system calls, [0-9]+ short', w) else 1)" "$WORK/status.json"
 
 # ---- what can be wrong, each said with its fix; the good tunnel keeps serving -----------
 check "a webbridge certificate from a CA not in webbridge-ca: refused" \
