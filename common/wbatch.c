@@ -45,6 +45,7 @@
 #define RING_ENTRIES 256
 #define BUF_MIN 65536
 #define WRITER_MAX 65536        /* a writer's bytes in one batch, at most */
+#define BUF_KEEP (4u << 20)     /* a buffer grown past this is let go after use */
 #define SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL)
 #define RES_UNSENT INT_MIN      /* an entry's res before its send */
 
@@ -316,6 +317,12 @@ void cw_wbatch_flush(struct cw_wbatch *b)
         deliver(b, i);
     b->walking = 0;
     b->done.n = b->done.used = 0;
+    if (b->done.size > BUF_KEEP) {
+        /* A burst of many connections at once: do not hold its peak. */
+        free(b->done.buf);
+        b->done.buf = NULL;
+        b->done.size = 0;
+    }
     if (b->cur.n == 0)
         uv_idle_stop(&b->idle);
 }

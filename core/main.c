@@ -174,7 +174,8 @@ static int core_start(struct core *c)
     }
     if (!cfg->d.io_uring)
         snprintf(c->wbatch_off, sizeof(c->wbatch_off), "off ([core] io-uring = no)");
-    else if (cfg->ntunnel && !(c->wbatch = cw_wbatch_new(c->loop, c->wbatch_off, sizeof(c->wbatch_off))))
+    else if (cfg->ntunnel &&
+             !(c->wbatch = cw_wbatch_new(c->loop, c->wbatch_off, sizeof(c->wbatch_off))))
         CW_NOTICE("core", "no io_uring (%s): writes to webbridges go one system call each, "
                   "which costs CPU under load (see io-uring in docs/configuration.md)",
                   c->wbatch_off);

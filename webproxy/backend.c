@@ -94,8 +94,8 @@ static void idle_event(struct wp_upstream *u)
 
 int wp__pool_put(struct wp_upstream *u, struct webproxy *wp)
 {
-    if (!u->reusable || !u->connected || u->pending || cw_wb_pending(&u->wb) || u->head_len || u->held.len ||
-        wp->closing || wp->nidle >= WP_POOL_MAX)
+    if (!u->reusable || !u->connected || u->pending || cw_wb_pending(&u->wb) || u->head_len ||
+        u->held.len || wp->closing || wp->nidle >= WP_POOL_MAX)
         return -1;
     u->c = NULL;
     u->pool = wp;
