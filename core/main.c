@@ -214,6 +214,14 @@ int main(int argc, char **argv)
         return 1;
     }
     if (c.d.check) {
+        /* The files the configuration names, as the start reads them (the
+         * CLI reads core.conf too, and does not need them). */
+        for (int i = 0; i < c.cfg.ntunnel; i++)
+            if (core_tunnel_check_tls(&c.cfg.tunnel[i], err, sizeof(err)) < 0) {
+                fprintf(stderr, "causeway-core: %s: [tunnel] number %d (%s): %s\n", c.cfg.path,
+                        i + 1, c.cfg.tunnel[i].guest_uri, err);
+                return 1;
+            }
         printf("causeway-core: %s is valid\n", c.d.conf);
         return 0;
     }

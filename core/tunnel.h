@@ -25,6 +25,9 @@ struct core_tunnel *core_tunnel_create(uv_loop_t *loop, const struct core_tunnel
                                        const char *key_file, struct cw_dns *dns,
                                        const struct sockaddr_storage *xmpp_link, char *err,
                                        size_t errlen);
+/* With webbridge-tls on: whether webbridge-ca can be used, as the start
+ * checks it (causeway-core -t). 0, or -1 with the reason in err. */
+int core_tunnel_check_tls(const struct core_tunnel_config *cfg, char *err, size_t errlen);
 struct cw_wbatch;
 /* From now on the connections to the inside targets write through b
  * (common/wbatch.h), which must outlive the tunnel. */

@@ -156,6 +156,18 @@ SSL_CTX *webtls__ctx_create(const struct core_tunnel_config *cfg, char *err, siz
     return ctx;
 }
 
+int core_tunnel_check_tls(const struct core_tunnel_config *cfg, char *err, size_t errlen)
+{
+    SSL_CTX *ctx;
+
+    if (!cfg->webbridge_tls)
+        return 0;
+    if (!(ctx = webtls__ctx_create(cfg, err, errlen)))
+        return -1;
+    SSL_CTX_free(ctx);
+    return 0;
+}
+
 int core_tunnel_reload_tls(struct core_tunnel *t, char *err, size_t errlen)
 {
     SSL_CTX *ctx;

@@ -202,6 +202,10 @@ check "webbridge-ca missing: causeway-core does not start" \
     sh -c "! timeout 10 '$BIN/causeway-core' -c '$WORK/bad.conf' > '$WORK/bad.out' 2>&1"
 check "... and its log says which tunnel, which file and why" \
     grep -q "error core: $WORK/bad.conf: \[tunnel\] number 1 ($W): webbridge-ca $WORK/missing.pem: No such file or directory; give a PEM file of the CAs" "$WORK/core.log"
+check "causeway-core -t finds it too (exit status 1, the same words)" \
+    sh -c "! '$BIN/causeway-core' -t -c '$WORK/bad.conf' > '$WORK/bad-t.out' 2>&1 &&
+           grep -q 'causeway-core: $WORK/bad.conf: \[tunnel\] number 1 ($W): webbridge-ca $WORK/missing.pem: No such file or directory' '$WORK/bad-t.out'"
+check "... and passes the good file" "$BIN/causeway-core" -t -c "$WORK/core.conf"
 echo "not a certificate" > "$WORK/junk.pem"
 sed "s|^webbridge-ca = $WORK/ca.pem\$|webbridge-ca = $WORK/junk.pem|" "$WORK/core.conf" > "$WORK/bad.conf"
 check "webbridge-ca without a certificate in it: causeway-core does not start, and says so" \
