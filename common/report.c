@@ -273,7 +273,7 @@ int cw_report_section_info(const struct cw_report *r, int i, const char **key,
 
 /* ---- rendering ------------------------------------------------------------ */
 
-static const char *time_text(time_t t, char *buf, size_t len)
+const char *cw_time_text(time_t t, char *buf, size_t len)
 {
     struct tm tm;
 
@@ -305,7 +305,7 @@ static int select_range(const struct cw_report *r, const char *section, size_t *
 static const char *val_text(const struct node *n, char *buf, size_t len, const char *never)
 {
     if (n->vk == V_TIME) {
-        const char *s = time_text(n->t, buf, len);
+        const char *s = cw_time_text(n->t, buf, len);
         return s ? s : never;
     }
     if (n->vk == V_BOOL)
@@ -427,7 +427,7 @@ static void json_val(const struct node *n, struct cw_sb *out)
     char tb[32];
 
     if (n->vk == V_TIME) {
-        const char *s = time_text(n->t, tb, sizeof(tb));
+        const char *s = cw_time_text(n->t, tb, sizeof(tb));
         if (s)
             cw_json_str(out, s);
         else

@@ -52,6 +52,8 @@ void cw_report_real(struct cw_report *r, const char *key, const char *label, dou
 void cw_report_bool(struct cw_report *r, const char *key, const char *label, int v);
 /* A time: ISO 8601 UTC in JSON and on the page; 0 is null ("never"). */
 void cw_report_time(struct cw_report *r, const char *key, const char *label, time_t t);
+/* t as the documents show it ("2026-12-07T09:30:00Z"); NULL when t is 0. */
+const char *cw_time_text(time_t t, char *buf, size_t len);
 
 /* A table of the current section: cols and labels are comma-separated
  * lists of the same length (at most CW_REPORT_MAX_COLS). Rows follow. */

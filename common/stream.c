@@ -312,36 +312,20 @@ static int stream_queue(struct cw_stream *s, const uint8_t *p, size_t n)
  * straight to the kernel; the rest queued. 0, or -1 after closing. */
 static int stream_raw_write(struct cw_stream *s, const uint8_t *p, size_t n)
 {
-    uv_buf_t b;
-    int r;
+    ssize_t r;
 
     if (s->closed)
         return -1;
     if (n == 0)
         return 0;
-    if (s->queued == 0 && s->wb.b) {
-        r = cw_wb_send(&s->wb, p, n);
-        if (r == 0)
-            return 0;
-        if (r < 0) {
-            stream_close_now(s, UV_ENOMEM);
-            return -1;
-        }
+    if (s->queued == 0) {
+        r = cw_wb_write(&s->wb, p, n);
+        if (r < 0)
+            stream_close_now(s, (int)r);
         if (s->closed)
             return -1;
-    }
-    if (s->queued == 0) {
-        /* Not uv_buf_init(): its length is an unsigned int. */
-        b.base = (char *)p;
-        b.len = n;
-        r = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
-        if (r >= 0) {
-            p += r;
-            n -= (size_t)r;
-        } else if (r != UV_EAGAIN) {
-            stream_close_now(s, r);
-            return -1;
-        }
+        p += r;
+        n -= (size_t)r;
         if (n == 0)
             return 0;
     }
@@ -359,12 +343,17 @@ static void stream_batch_sent(struct cw_wb *w, int status, const uint8_t *rest, 
         s->want_drain = 1;
 }
 
-void cw_stream_set_wbatch(struct cw_stream *s, struct cw_wbatch *b)
+/* s's writer, not batching until cw_stream_set_wbatch. */
+static void stream_wb_init(struct cw_stream *s)
 {
-    cw_wb_settle(&s->wb);
     s->wb.h = (uv_stream_t *)&s->tcp;
     s->wb.sent = stream_batch_sent;
     s->wb.slot = -1;
+}
+
+void cw_stream_set_wbatch(struct cw_stream *s, struct cw_wbatch *b)
+{
+    cw_wb_settle(&s->wb);
     s->wb.b = b;
 }
 
@@ -1043,8 +1032,7 @@ static int sans_append(char *buf, size_t len, size_t *used, const char *sep, con
     return 0;
 }
 
-/* The subjectAltName DNS names and IP addresses of cert, ", "-separated. */
-static void tls_cert_sans(X509 *cert, char *buf, size_t len)
+void cw_x509_sans(const X509 *cert, char *buf, size_t len)
 {
     GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     char ip[INET6_ADDRSTRLEN];
@@ -1077,22 +1065,27 @@ static void tls_cert_sans(X509 *cert, char *buf, size_t len)
     GENERAL_NAMES_free(names);
 }
 
+time_t cw_x509_not_after(const X509 *cert)
+{
+    struct tm tm;
+
+    memset(&tm, 0, sizeof(tm));
+    return ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1 ? timegm(&tm) : 0;
+}
+
 int cw_tls_ctx_cert_info(const struct cw_tls_ctx *ctx, unsigned i, char *sans, size_t sanslen,
                          time_t *not_after)
 {
     X509 *cert;
-    struct tm tm;
 
     if (i >= ctx->n)
         return -1;
     cert = SSL_CTX_get0_certificate(ctx->ssl_ctx[i]);
     ERR_set_mark();
     if (sans && sanslen)
-        tls_cert_sans(cert, sans, sanslen);
-    if (not_after) {
-        memset(&tm, 0, sizeof(tm));
-        *not_after = ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1 ? timegm(&tm) : 0;
-    }
+        cw_x509_sans(cert, sans, sanslen);
+    if (not_after)
+        *not_after = cw_x509_not_after(cert);
     ERR_pop_to_mark();
     return 0;
 }
@@ -1165,6 +1158,7 @@ struct cw_stream *cw_stream_accept(uv_stream_t *server, struct cw_tls_ctx *tls,
     uv_timer_init(server->loop, &s->kick);
     s->tcp.data = s->timer.data = s->kick.data = s;
     s->open_handles = 3;
+    stream_wb_init(s);
     r = uv_accept(server, (uv_stream_t *)&s->tcp);
     if (r < 0)
         goto fail;
@@ -1422,6 +1416,7 @@ struct cw_stream *cw_stream_connect(uv_loop_t *loop, const struct sockaddr *addr
     uv_timer_init(loop, &s->kick);
     s->tcp.data = s->timer.data = s->kick.data = s;
     s->open_handles = 3;
+    stream_wb_init(s);
     memcpy(&s->peer, addr, addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                                       : sizeof(struct sockaddr_in));
     cw_addr_fmt(addr, s->peer_str, sizeof(s->peer_str), 1);

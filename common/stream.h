@@ -90,6 +90,11 @@ int cw_tls_ctx_covers(const struct cw_tls_ctx *ctx, const char *host);
  * with "..." when sanslen is too small), and its notAfter. sans and
  * not_after may be NULL. 0, or -1 when i is out of range. */
 unsigned cw_tls_ctx_cert_count(const struct cw_tls_ctx *ctx);
+struct x509_st;
+/* Any certificate's subjectAltNames as above (printable text only), and its
+ * notAfter (0 when unreadable). */
+void cw_x509_sans(const struct x509_st *cert, char *buf, size_t len);
+time_t cw_x509_not_after(const struct x509_st *cert);
 int cw_tls_ctx_cert_info(const struct cw_tls_ctx *ctx, unsigned i, char *sans, size_t sanslen,
                          time_t *not_after);
 /* A client that has not completed the TLS handshake ms milliseconds after

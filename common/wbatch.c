@@ -95,6 +95,15 @@ static int reserve(struct store *s, size_t n)
 
 static void idle_cb(uv_idle_t *h);
 
+/* Whether n more bytes of w may join the batch. Not when w was flushed and
+ * its callback has not run (its rest goes first), nor for a bulk transfer
+ * (its bytes go now, and if the socket is full the owner's queue grows and
+ * its back-pressure works as without us). */
+static int batchable(const struct cw_wb *w, size_t n)
+{
+    return w->slot > -2 && cw_wb_pending(w) + n <= WRITER_MAX;
+}
+
 int cw_wb_send(struct cw_wb *w, const void *p, size_t n)
 {
     struct store *s = &w->b->cur;
@@ -102,10 +111,7 @@ int cw_wb_send(struct cw_wb *w, const void *p, size_t n)
 
     if (n == 0)
         return 0;
-    if (w->slot <= -2 || cw_wb_pending(w) + n > WRITER_MAX) {
-        /* Flushed, its callback not run yet: the rest goes first. Or a
-         * bulk transfer: its bytes go now, and if the socket is full the
-         * owner's queue grows and its back-pressure works as without us. */
+    if (!batchable(w, n)) {
         cw_wb_settle(w);
         return 1;
     }
@@ -155,26 +161,28 @@ size_t cw_wb_pending(const struct cw_wb *w)
     return w->b && w->slot >= 0 ? w->b->cur.e[w->slot].len : 0;
 }
 
-/* Tells the owner of done's entry i what its send did not do. */
-static void deliver(struct cw_wbatch *b, size_t i)
+/* Tells the owner of done's entry i what its send did not do: 1 when sent
+ * was called. */
+static int deliver(struct cw_wbatch *b, size_t i)
 {
     struct ent *e = &b->done.e[i];
     struct cw_wb *w = e->w;
     size_t took;
 
     if (!w)
-        return;
+        return 0;
     e->w = NULL;
     w->slot = -1;
     if (e->res == (int)e->len)
-        return;
+        return 0;
     if (e->res < 0 && e->res != -EAGAIN && e->res != RES_UNSENT) {
         w->sent(w, e->res, NULL, 0);
-        return;
+        return 1;
     }
     took = e->res > 0 ? (size_t)e->res : 0;
     b->st.short_sends++;
     w->sent(w, 0, b->done.buf + e->off + took, e->len - took);
+    return 1;
 }
 
 static int fd_of(const struct cw_wb *w)
@@ -191,7 +199,7 @@ static int plain_send(int fd, const uint8_t *p, size_t n)
     return r < 0 ? -errno : (int)r;
 }
 
-void cw_wb_settle(struct cw_wb *w)
+int cw_wb_settle(struct cw_wb *w)
 {
     struct cw_wbatch *b = w->b;
     struct ent *e;
@@ -199,11 +207,9 @@ void cw_wb_settle(struct cw_wb *w)
     int r;
 
     if (!b || w->slot == -1)
-        return;
-    if (w->slot <= -2) {
-        deliver(b, (size_t)(-2 - w->slot));
-        return;
-    }
+        return 0;
+    if (w->slot <= -2)
+        return deliver(b, (size_t)(-2 - w->slot));
     e = &b->cur.e[w->slot];
     e->w = NULL;
     w->slot = -1;
@@ -211,14 +217,35 @@ void cw_wb_settle(struct cw_wb *w)
     b->st.settled++;
     r = plain_send(fd_of(w), p, e->len);
     if (r == (int)e->len)
-        return;
+        return 0;
     if (r < 0 && r != -EAGAIN) {
         w->sent(w, r, NULL, 0);
-        return;
+        return 1;
     }
     b->st.short_sends++;
     /* sent copies the rest before it could write anything into cur. */
     w->sent(w, 0, p + (r > 0 ? r : 0), e->len - (size_t)(r > 0 ? r : 0));
+    return 1;
+}
+
+ssize_t cw_wb_write(struct cw_wb *w, const void *p, size_t n)
+{
+    uv_buf_t b;
+    int r;
+
+    if (n == 0)
+        return 0;
+    if (w->b) {
+        if (batchable(w, n))
+            return cw_wb_send(w, p, n) < 0 ? UV_ENOMEM : (ssize_t)n;
+        if (cw_wb_settle(w))
+            return 0;
+    }
+    /* Not uv_buf_init(): its length is an unsigned int. */
+    b.base = (char *)p;
+    b.len = n;
+    r = uv_try_write(w->h, &b, 1);
+    return r == UV_EAGAIN ? 0 : r;
 }
 
 /* Sends done's entries [from, to) through the ring; -1 if it failed. */

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <uv.h>
 
@@ -35,11 +36,18 @@ void cw_wbatch_free(struct cw_wbatch *b);
  * for what the socket did not take, and the owner writes these bytes its
  * own way, behind that. */
 int cw_wb_send(struct cw_wb *w, const void *p, size_t n);
+/* An owner's write when nothing of its own is queued: into the batch when
+ * w has one (b set), else straight to the socket. Returns how many bytes
+ * were taken (all when batched; 0 when the socket is full, or when sent
+ * has just handed the owner a rest to queue first), or a negative libuv
+ * error; the owner queues the rest. w->h and w->sent are set. */
+ssize_t cw_wb_write(struct cw_wb *w, const void *p, size_t n);
 /* Bytes w has in the batch, not yet given to the kernel. */
 size_t cw_wb_pending(const struct cw_wb *w);
 /* Gives w's batched bytes to the kernel now (one write), calling sent for
- * what it did not take: before the owner closes or shuts down its socket. */
-void cw_wb_settle(struct cw_wb *w);
+ * what it did not take: before the owner closes or shuts down its socket.
+ * 1 when sent was called, else 0. */
+int cw_wb_settle(struct cw_wb *w);
 /* Sends the whole batch now (the loop does it at the end of each turn). */
 void cw_wbatch_flush(struct cw_wbatch *b);
 

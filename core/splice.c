@@ -229,33 +229,20 @@ static void queue_write(struct splice *s, const uint8_t *p, size_t n, size_t cre
  * stream once the socket took all n (or the loop turn's batch did). */
 static void write_socket(struct splice *s, const uint8_t *p, size_t n, size_t credit)
 {
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
     size_t now;
-    int rc;
+    ssize_t rc;
 
-    if (!s->down_queued && s->connected && s->wb.b) {
-        rc = cw_wb_send(&s->wb, p, n);
-        if (rc == 0) {
-            stream_taken(s, credit);
-            return;
-        }
+    if (!s->down_queued) {
+        rc = cw_wb_write(&s->wb, p, n);
         if (rc < 0) {
             s->failed = 1;
             return;
         }
-    }
-    if (!s->down_queued) {
-        rc = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
-        if (rc >= 0) {
-            now = (size_t)rc == n ? credit : credit == n ? (size_t)rc : 0;
-            p += rc;
-            n -= (size_t)rc;
-            credit -= now;
-            stream_taken(s, now);
-        } else if (rc != UV_EAGAIN) {
-            s->failed = 1;
-            return;
-        }
+        now = (size_t)rc == n ? credit : credit == n ? (size_t)rc : 0;
+        p += rc;
+        n -= (size_t)rc;
+        credit -= now;
+        stream_taken(s, now);
     }
     if (n)
         queue_write(s, p, n, credit);
@@ -274,14 +261,15 @@ static void batch_sent(struct cw_wb *w, int status, const uint8_t *rest, size_t 
     splice_kick(s);
 }
 
-/* A new handle in s->tcp: its writes go through the tunnel's batch. */
+/* A new handle in s->tcp; its writes go through the tunnel's batch once
+ * the target has answered (connected). */
 static void tcp_init(struct splice *s)
 {
     uv_tcp_init(s->t->loop, &s->tcp);
     s->wb.h = (uv_stream_t *)&s->tcp;
     s->wb.sent = batch_sent;
     s->wb.slot = -1;
-    s->wb.b = s->t->wbatch;
+    s->wb.b = NULL;
     s->tcp_open = 1;
 }
 
@@ -621,6 +609,7 @@ static void connected(struct splice *s)
 {
     uv_timer_stop(&s->timer);
     s->connected = 1;
+    s->wb.b = s->t->wbatch;
     if (!s->xmpp)
         guest__connect_ok(s->t, s->target_idx);
     splice_kick(s);

@@ -829,14 +829,12 @@ void core_tunnel_detail(struct core_tunnel *t, struct cw_sb *out)
                  (unsigned long long)t->bytes_from_edge, (unsigned long long)t->bytes_to_edge);
     if (t->web_tls) {
         char until[32];
-        struct tm tm;
 
         cw_sb_printf(out, "  Webbridge TLS: its certificate must name %s and chain to %s; "
                      "%llu handshakes, %llu of them resumed\n", t->cfg->guest_uri,
                      t->cfg->webbridge_ca[0] ? t->cfg->webbridge_ca : "the system's CA store",
                      (unsigned long long)t->web_handshakes, (unsigned long long)t->web_resumed);
-        if (t->web_not_after && gmtime_r(&t->web_not_after, &tm) &&
-            strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm))
+        if (cw_time_text(t->web_not_after, until, sizeof(until)))
             cw_sb_printf(out, "  Webbridge certificate: valid until %s (as of the last full "
                          "handshake)\n", until);
     }

@@ -17,6 +17,7 @@
 
 #include "common/doctor.h"
 #include "common/log.h"
+#include "common/stream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,49 +46,6 @@ static void err_clear(void)
         ERR_clear_error();
 }
 
-/* The leaf's subjectAltName DNS names and addresses, ", "-separated. */
-static void cert_names(X509 *x, char *out, size_t len)
-{
-    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-    size_t off = 0;
-
-    out[0] = '\0';
-    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
-        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-        char ip[INET6_ADDRSTRLEN] = "", dns[128];
-        const char *name = NULL;
-        int n;
-
-        if (g->type == GEN_DNS) {
-            /* As the certificate says it, for a log line: printable bytes only. */
-            int l = ASN1_STRING_length(g->d.dNSName), k;
-            const unsigned char *d = ASN1_STRING_get0_data(g->d.dNSName);
-
-            for (k = 0; k < l && k < (int)sizeof(dns) - 1; k++)
-                dns[k] = d[k] > 0x20 && d[k] < 0x7f ? (char)d[k] : '?';
-            dns[k] = '\0';
-            name = dns;
-        } else if (g->type == GEN_IPADD) {
-            int l = ASN1_STRING_length(g->d.iPAddress);
-            const unsigned char *a = ASN1_STRING_get0_data(g->d.iPAddress);
-
-            if (l == 4 || l == 16)
-                name = inet_ntop(l == 4 ? AF_INET : AF_INET6, a, ip, sizeof(ip));
-        }
-        if (!name)
-            continue;
-        n = snprintf(out + off, len - off, "%s%s", off ? ", " : "", name);
-        if (n < 0 || (size_t)n >= len - off) {
-            snprintf(out + (off < len - 4 ? off : len - 4), 4, "...");
-            break;
-        }
-        off += (size_t)n;
-    }
-    GENERAL_NAMES_free(gens);
-    if (!out[0])
-        snprintf(out, len, "no subjectAltName");
-}
-
 /* Notes the first failure of the chain check for the log line; the
  * handshake then fails with it (SSL_VERIFY_PEER). */
 static int on_verify(int ok, X509_STORE_CTX *xs)
@@ -100,8 +58,11 @@ static int on_verify(int ok, X509_STORE_CTX *xs)
     if (ok || !w || w->verify_err)
         return ok;
     w->verify_err = e;
-    if (x && (e == X509_V_ERR_HOSTNAME_MISMATCH || e == X509_V_ERR_IP_ADDRESS_MISMATCH))
-        cert_names(x, w->names, sizeof(w->names));
+    if (x && (e == X509_V_ERR_HOSTNAME_MISMATCH || e == X509_V_ERR_IP_ADDRESS_MISMATCH)) {
+        cw_x509_sans(x, w->names, sizeof(w->names));
+        if (!w->names[0])
+            snprintf(w->names, sizeof(w->names), "no subjectAltName");
+    }
     if (x)
         X509_NAME_oneline(X509_get_issuer_name(x), w->issuer, sizeof(w->issuer));
     return ok;
@@ -251,10 +212,10 @@ void webtls__free(struct webtls *w)
 static void note_expiry(struct webtls *w)
 {
     X509 *leaf = SSL_get0_peer_certificate(w->ssl);
-    struct tm tm;
+    time_t end = leaf ? cw_x509_not_after(leaf) : 0;
 
-    if (leaf && ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1)
-        w->t->web_not_after = timegm(&tm);
+    if (end)
+        w->t->web_not_after = end;
 }
 
 /* Why the handshake failed, for the connect-failure line. */

@@ -233,25 +233,16 @@ static int tcp_queue(struct wp_upstream *u, const void *p, size_t n)
 
 static int tcp_write(struct wp_upstream *u, const void *p, size_t n)
 {
-    uv_buf_t b;
-    int w;
+    ssize_t w;
 
     /* Most writes fit in the socket at once: into the loop turn's batch,
-     * or straight to the kernel; no copy of ours, no callback. */
-    if (u->connected && !u->pending && u->wb.b) {
-        w = cw_wb_send(&u->wb, p, n);
-        if (w <= 0)
-            return w;
-    }
+     * or straight to the kernel; no uv_write, no callback. */
     if (u->connected && !u->pending) {
-        b = uv_buf_init((char *)p, (unsigned)n);
-        w = uv_try_write((uv_stream_t *)&u->tcp, &b, 1);
-        if (w < 0 && w != UV_EAGAIN)
+        w = cw_wb_write(&u->wb, p, n);
+        if (w < 0)
             return -1;
-        if (w > 0) {
-            p = (const uint8_t *)p + w;
-            n -= (size_t)w;
-        }
+        p = (const uint8_t *)p + w;
+        n -= (size_t)w;
         if (!n)
             return 0;
     }
