@@ -26,7 +26,7 @@
 
 #define LINK_READ_BUF (64 * 1024)
 #define RETRY_MIN_MS 500
-#define RETRY_MAX_MS 30000
+#define RETRY_MAX_MS 5000
 #define RETRY_UNSUPPORTED_MS 300000
 
 enum link_state { LS_DOWN, LS_CONNECTING, LS_HANDSHAKE, LS_UP, LS_UNSUPPORTED, LS_CLOSED };
@@ -57,7 +57,7 @@ struct wp_link {
     unsigned retry_ms;
     int writing;                        /* a write request is in flight */
     int handles;                        /* open: flush, retry, and the connection's */
-    time_t since;                       /* state changed */
+    time_t since;                       /* came up, or went down (retries do not move it) */
     char why[200];                      /* why down */
     uint64_t streams;                   /* opened on it, in all */
 };
@@ -66,7 +66,7 @@ static void link_down(struct wp_link *l, enum link_state st, const char *why);
 
 static void set_state(struct wp_link *l, enum link_state st)
 {
-    if (l->state != st)
+    if ((l->state == LS_UP) != (st == LS_UP))
         l->since = time(NULL);
     l->state = st;
 }
@@ -358,6 +358,7 @@ struct wp_link *wp__link_create(struct webproxy *wp, const struct sockaddr *back
     l->flush.data = l->retry.data = l;
     uv_unref((uv_handle_t *)&l->retry);
     l->handles = 2;
+    l->since = time(NULL);
     snprintf(l->why, sizeof(l->why), "starting");
     connect_start(l);
     return l;

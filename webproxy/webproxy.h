@@ -82,7 +82,7 @@ struct webproxy_link_info {
     char name[64];              /* the backend address */
     const char *state;          /* "up", "down", "connecting", ... */
     int up;
-    time_t since;               /* state changed */
+    time_t since;               /* came up, or went down */
     char why[200];              /* why not up */
     unsigned streams_open;
     uint64_t streams;

@@ -157,6 +157,11 @@ check "with the tunnel cut, the core raises tunnel.$E4:2222/127.0.0.1 (guests ge
 check "... and the edge raises tunnel.link.127.0.0.1:18443" eventually 90 link_fault
 check "... the edge's text names the forward and what to check" \
     grep -q 'no core holds the tunnel forward 127.0.0.1:18443' "$WORK/ef.json"
+# While down, the link tries the forward again at least every 5 s; the fault
+# is raised 20 s after it went down. 6 s later the link has tried again, and
+# a try that is refused must not clear the fault.
+sleep 6
+check "... and it stays raised while the cut lasts (the link's next try does not clear it)" link_fault
 in_e nft delete table inet cwcut
 no_core_fault() { ! core_fault; }
 no_link_fault() { ! link_fault; }
