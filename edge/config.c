@@ -223,6 +223,8 @@ static int tunnel_key(struct edge_tunnel_config *t, const char *key, const char 
     }
     if (!strcmp(key, "user"))
         return cw_conf_str(t->user, sizeof(t->user), v, err, errlen);
+    if (!strcmp(key, "core-timeout"))
+        return cw_conf_seconds(v, 4, 600, &t->core_timeout, err, errlen);
     if (!strcmp(key, "permit-listen")) {
         struct sockaddr_storage ss;
         const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
@@ -557,6 +559,7 @@ int edge_config_load(struct edge_config *c, const char *path, char *err, size_t 
     c->turn_enabled = 1;
     snprintf(c->tunnel.state_dir, sizeof(c->tunnel.state_dir), "/var/lib/causeway/tunnel");
     snprintf(c->tunnel.sshd, sizeof(c->tunnel.sshd), "/usr/sbin/sshd");
+    c->tunnel.core_timeout = 8;
     turn_options_init(o);
     wp_options_init(&c->webproxy);
     c->tunnel_link = 1;

@@ -33,6 +33,7 @@ struct edge_tunnel_config {
     char user[64];                  /* the account the cores log in as */
     uint16_t permit[EDGE_TUNNEL_MAX_PERMIT];   /* 127.0.0.1 ports cores may listen on */
     int npermit;
+    unsigned core_timeout;          /* s of silence after which sshd drops a core */
 };
 
 /* [federation]: the XMPP federation gateway. The TLS contexts, the DNS

@@ -28,6 +28,7 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define STABLE_MS 30000             /* ran this long: the next restart is quick again */
+#define CORE_ALIVE_S 2              /* sshd's ClientAliveInterval */
 
 struct tunnel {
     uv_loop_t *loop;
@@ -99,8 +100,12 @@ static int write_sshd_config(struct tunnel *tn, char *err, size_t errlen)
     /* A session may be opened (it makes sshd set TCP_NODELAY) but runs
      * nothing of the client's choosing. */
     fprintf(f, "ForceCommand echo 'causeway tunnel: port forwarding only' >&2; exit 1\n");
-    fprintf(f, "ClientAliveInterval 5\nClientAliveCountMax 3\nLoginGraceTime 20\n"
-               "MaxAuthTries 3\nMaxStartups 10:30:60\nLogLevel VERBOSE\n");
+    /* A core silent for core-timeout is dropped, and its forwards are free
+     * for its next connection: sshd asks every CORE_ALIVE_S when it has heard
+     * nothing, and gives up after the check that exceeds CountMax. */
+    fprintf(f, "ClientAliveInterval %u\nClientAliveCountMax %u\n", CORE_ALIVE_S,
+            t->core_timeout / CORE_ALIVE_S - 1);
+    fprintf(f, "LoginGraceTime 20\nMaxAuthTries 3\nMaxStartups 10:30:60\nLogLevel VERBOSE\n");
     return tunnel_file_commit(f, tmp, tn->conf, err, errlen);
 }
 

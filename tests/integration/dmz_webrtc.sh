@@ -290,9 +290,9 @@ stop_pid "$BRIDGE"
 # 3. The tunnel cut (the inside's link to the DMZ down) and restored; a new guest joins.
 ip -n "$NS_I" link set cwn$$ down
 check "cut: the core sees the tunnel down" eventually 15 sh -c "! '$BIN/causeway' -c '$WORK/core.conf' tunnel status | grep -q ' Active '"
-# The edge's sshd drops the dead connection after its keepalives
-# (ClientAliveInterval 5, ClientAliveCountMax 3; it took up to 40 s here),
-# and with it the forward that the proxy's link used.
+# The edge's sshd drops the dead connection after [tunnel] core-timeout
+# (8 s; its checks every 2 s made it up to 12 s here), and with it the
+# forward that the proxy's link used.
 check "cut: the edge sees the link down" eventually 60 sh -c "! '$BIN/causeway' -s '$WORK/edge.sock' webproxy status | grep -q '$LINKPORT: up'"
 code=$(in_o curl -s -o /dev/null -w '%{http_code}' --max-time 15 --cacert "$WORK/ca.pem" "https://$J/guest.html")
 check "cut: a guest gets 502 from the proxy while the tunnel is down (got $code)" test "$code" = 502

@@ -343,7 +343,7 @@ NFT
 tunnel_down() { ! tunnel_active; }
 check "2222 dropped: the core sees its tunnel go down" eventually 20 tunnel_down
 edoc_no_core() { edoc; finding e fail tunnels "no core is connected"; }
-# The edge's sshd notices a silent core after ClientAliveInterval 5 x 3.
+# The edge's sshd drops a silent core after [tunnel] core-timeout (8 s).
 if eventually 30 edoc_no_core; then ok "2222 dropped: edge tunnels fails (no core connected)"; else notok "2222 dropped: edge tunnels fails (no core connected)"; show e; fi
 cdoc
 expect c fail tunnels "tunnel to $INT:2222 is down" "2222 dropped: core tunnels fails with the reason"

@@ -114,6 +114,35 @@ check "[tunnel] without listen is an error naming what to add" \
 printf '[turn]\nenabled = no\n[tunnel]\nlisten = %s\npermit-listen = 0.0.0.0:80\n' "$E4" > "$WORK/bad2.conf"
 check "permit-listen off loopback is an error" \
     sh -c "'$BIN/causeway-edge' -t -c '$WORK/bad2.conf' 2>&1 | grep -q 'bad2.conf:5: permit-listen \"0.0.0.0:80\" is not 127.0.0.1:PORT'"
+printf '[turn]\nenabled = no\n[tunnel]\nlisten = %s\ncore-timeout = 2s\n' "$E4" > "$WORK/bad3.conf"
+check "core-timeout below 4 s is an error" \
+    sh -c "'$BIN/causeway-edge' -t -c '$WORK/bad3.conf' 2>&1 | grep -q 'bad3.conf:5: \"2s\" is not a duration from 4s to 600s'"
+
+# A core that goes silent (its host frozen, the path dropping packets) is
+# dropped after core-timeout, and the port it held is free for its next
+# connection. The OpenSSH client stands in for the core, stopped by SIGSTOP.
+edge_conf edge <<CONF
+[tunnel]
+listen = $E4:2222
+state-dir = $ST
+permit-listen = 127.0.0.1:18443
+core-timeout = 4s
+CONF
+start_edge "$WORK/edge.conf"
+wait_listen "$E4:2222" || notok "sshd listens for the silent core's test"
+check "core-timeout = 4s: sshd asks every 2 s and gives up after the second unanswered check" \
+    sh -c "grep -qx 'ClientAliveInterval 2' '$ST/sshd_config' && grep -qx 'ClientAliveCountMax 1' '$ST/sshd_config'"
+ip netns exec "$NS_O" ssh -F /dev/null -i "$WORK/core1" -o IdentitiesOnly=yes -o BatchMode=yes \
+    -o UserKnownHostsFile="$WORK/known_hosts" -o StrictHostKeyChecking=yes -o ExitOnForwardFailure=yes \
+    -p 2222 -N -R 127.0.0.1:18443:127.0.0.1:18080 "root@$E4" > "$WORK/silent.out" 2>&1 &
+RPID=$!
+check "the core holds the forward" wait_listen 127.0.0.1:18443
+kill -STOP "$RPID"
+check "the silent core is dropped (sshd: Timeout, client not responding)" \
+    wait_line "$WORK/edge.log" "sshd: Timeout, client not responding" 30
+check "... and its forward is free" sh -c "! ip netns exec $NS_E ss -tlnH | grep -q 127.0.0.1:18443"
+kill -CONT "$RPID" 2>/dev/null; kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null
+stop_edge
 
 # The login user as sshd judges it: an account whose password field is
 # locked ("!", as useradd leaves it), or that cannot read authorized_keys, is
