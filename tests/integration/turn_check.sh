@@ -263,6 +263,36 @@ stop_core
 wait $ab; abrc=$?
 check "stopped during a check: turn check answered 'stopping' (exit status $abrc)" sh -c "[ $abrc = 1 ] && grep -q 'causeway-core is stopping: the check was abandoned' '$WORK/tc-abandon.txt'"
 in_e nft delete table inet cwtc
+
+# --- 5b. no relay: the server answers the probe but not libnice -------------------
+# A rate limit in front of the edge lets one new UDP flow to 3478 through and
+# drops the next: the probe's flow gets its relay, libnice's (a port of its
+# own) gets nothing.
+in_e nft -f - <<'NFT'
+table inet cwtc {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        udp dport 3478 ct state new limit rate over 1/hour burst 1 packets drop
+    }
+}
+NFT
+core_conf <<CONF
+server = $E4:3478
+username = alice
+password = $PASS
+CONF
+start_core
+check_turn norelay
+check "no relay: verdict no relay (exit status $TC_RC)" sh -c "[ $TC_RC = 1 ] && [ '$(field st verdict)' = 'no relay' ]"
+check "no relay: why names the CMS symptom and the probe's relay" \
+    grep -Eq 'no relay candidate was created \(the CMS .*relay candidate creation timeout.*\): the probe got relay 198\.18\.0\.1:2[4-9][0-9]{3}' "$WORK/st.json"
+check "no relay: fault turn.unreachable raised" test "$(fault_state)" = active
+check "no relay: the core logs the verdict" grep -q 'turn-check: 198.18.0.1:3478 (udp) NOT usable: the server answered but no relay candidate' "$WORK/core.log"
+in_e nft delete table inet cwtc
+check_turn relayagain
+check "rate limit removed: ok again, fault cleared" sh -c "[ $TC_RC = 0 ] && [ '$(fault_state)' = cleared ]"
+stop_core
+
 core_conf <<CONF
 server = $E4:3479
 username = alice
