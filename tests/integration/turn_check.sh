@@ -244,12 +244,10 @@ username = alice
 password = $PASS
 CONF
 start_core
-start=$(date +%s)
 check_turn drop
-took=$(($(date +%s) - start))
 check "drop: verdict no response (exit status $TC_RC)" sh -c "[ $TC_RC = 1 ] && [ '$(field st verdict)' = 'no response' ]"
 check "drop: why says so and what to look at" grep -qF 'no response from 198.18.0.1:3478 (udp) in 2 s: is UDP 3478 open from the core to the edge' "$WORK/st.json"
-check "drop: the answer came after the timeout, not much later (${took}s)" test "$took" -le 5
+check "drop: the CLI's answer is the finished check (none still running)" test "$(field st running)" = False
 check "drop: fault raised" test "$(fault_state)" = active
 in_e nft delete table inet cwtc
 check_turn undrop
