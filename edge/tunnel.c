@@ -440,6 +440,7 @@ void tunnel_status(struct tunnel *tn, struct cw_sb *out)
     for (int p = 0; p < t->npermit; p++)
         cw_sb_printf(out, " 127.0.0.1:%u", t->permit[p]);
     cw_sb_printf(out, "%s\n", t->npermit ? "" : " (none: add permit-listen lines)");
+    cw_sb_printf(out, "  Silent cores dropped after: %u s (core-timeout)\n", t->core_timeout);
     cw_sb_printf(out, "  Trusted cores:\n");
     n = tunnel_keys_foreach(t, status_core, out, err, sizeof(err));
     if (n < 0)
@@ -491,6 +492,7 @@ void tunnel_report(struct tunnel *tn, struct cw_report *r)
         cw_sb_printf(&l, "%s127.0.0.1:%u", p ? ", " : "", t->permit[p]);
     cw_report_str(r, "permit_listen", "Cores may listen on", l.len ? cw_sb_str(&l) : "(none)");
     cw_sb_free(&l);
+    cw_report_int(r, "core_timeout_s", "Silent cores dropped after (s)", t->core_timeout);
     cw_report_table(r, "trusted_cores", "Trusted cores", "name,key", "Core,Key fingerprint");
     n = tunnel_keys_foreach(t, report_core, r, err, sizeof(err));
     if (n < 0) {

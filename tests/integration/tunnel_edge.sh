@@ -132,6 +132,7 @@ start_edge "$WORK/edge.conf"
 wait_listen "$E4:2222" || notok "sshd listens for the silent core's test"
 check "core-timeout = 4s: sshd asks every 2 s and gives up after the second unanswered check" \
     sh -c "grep -qx 'ClientAliveInterval 2' '$ST/sshd_config' && grep -qx 'ClientAliveCountMax 1' '$ST/sshd_config'"
+check "... and tunnel status shows it" sh -c "'$BIN/causeway' -s '$WORK/edge.sock' tunnel status | grep -q 'Silent cores dropped after: 4 s (core-timeout)'"
 ip netns exec "$NS_O" ssh -F /dev/null -i "$WORK/core1" -o IdentitiesOnly=yes -o BatchMode=yes \
     -o UserKnownHostsFile="$WORK/known_hosts" -o StrictHostKeyChecking=yes -o ExitOnForwardFailure=yes \
     -p 2222 -N -R 127.0.0.1:18443:127.0.0.1:18080 "root@$E4" > "$WORK/silent.out" 2>&1 &
