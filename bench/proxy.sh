@@ -37,7 +37,8 @@
 #
 # Ends with "bench proxy: <metric> causeway=<v> <anchor>=<v> ratio=<r>"
 # lines, req_per_cpu_s (keep-alive, against nginx) last.
-# Knobs: ROUNDS (12), SECS (wrk seconds per run, 3), CONNS (32), TUNNEL_LINK (yes), and the ports
+# Knobs: ROUNDS (12), SECS (wrk seconds per run, 3), CONNS (32), TUNNEL_LINK (yes), HOLD
+# (seconds: set up, wait, no load), and the ports
 # BACKEND_PORT (18080), CW_PORT (18443), NGINX_PORT (18444), HAPROXY_PORT
 # (18445), TUNNEL_PORT (18446), TUNNEL_TLS_PORT (18447), BACKEND_TLS_PORT (18081),
 # SSHD_PORT (18222).
@@ -130,6 +131,7 @@ http {
 CONF
 } > "$W/backend.conf"
 bg "$W/backend.out" nginx -e "$W/backend.err" -p "$W" -c "$W/backend.conf"
+BACKEND=$LAST
 wait_port "127.0.0.1:$BACKEND_PORT" || die "the backend nginx did not start: $(cat "$W/backend.out" "$W/backend.err")"
 
 # ---- nginx as the TLS reverse proxy --------------------------------------------------
@@ -263,6 +265,14 @@ tls_of() { # PORT: protocol and cipher, and whether a second connection resumes 
 }
 note "$(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -n 1 | cut -d' ' -f1-3), $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $(openssl version | cut -d' ' -f1-2); $(nproc) CPUs; ROUNDS=$ROUNDS SECS=$SECS CONNS=$CONNS TUNNEL_LINK=$TUNNEL_LINK"
 note "TLS: causeway $(tls_of "$CW_PORT" | tr '\n' ' '); nginx $(tls_of "$NGINX_PORT" | tr '\n' ' '); haproxy $(tls_of "$HAPROXY_PORT" | tr '\n' ' ')"
+
+# HOLD=SECONDS: stop here with everything running for that long (to profile a
+# route by hand: perf, strace, wrk against the URLs below), then clean up.
+if [ -n "${HOLD:-}" ]; then
+    note "HOLD: edge $EDGE, core $CORE, backend $BACKEND, in $W; direct https://127.0.0.1:$CW_PORT/index.html, tunnel https://127.0.0.2:$CW_PORT/index.html, nginx https://127.0.0.1:$NGINX_PORT/index.html"
+    sleep "$HOLD"
+    exit 0
+fi
 
 # ---- the load --------------------------------------------------------------------------
 # wrk's times ("812.00us", "1.20ms", "2.00s", "1.00m") in microseconds.
