@@ -120,13 +120,18 @@ cc status turn_check json > "$WORK/st.json" 2>&1
 check "no [turn]: status shows the section off, not configured" test "$(field st state)/$(field st server)" = "off/not configured"
 stop_core
 
-# --- 1. long-term user over UDP -----------------------------------------------
-core_conf <<CONF
+# start_alice: a core whose [turn] is the edge's 3478 as alice, the right password.
+start_alice() {
+    core_conf <<CONF
 server = $E4:3478
 username = alice
 password = $PASS
 CONF
-start_core
+    start_core
+}
+
+# --- 1. long-term user over UDP -----------------------------------------------
+start_alice
 check_turn udp
 expect_ok udp udp
 check "udp: user alice shown in status" test "$(field st user)" = alice
@@ -238,12 +243,7 @@ table inet cwtc {
 NFT
 }
 nft_drop
-core_conf <<CONF
-server = $E4:3478
-username = alice
-password = $PASS
-CONF
-start_core
+start_alice
 check_turn drop
 check "drop: verdict no response (exit status $TC_RC)" sh -c "[ $TC_RC = 1 ] && [ '$(field st verdict)' = 'no response' ]"
 check "drop: why says so and what to look at" grep -qF 'no response from 198.18.0.1:3478 (udp) in 2 s: is UDP 3478 open from the core to the edge' "$WORK/st.json"
@@ -274,12 +274,7 @@ table inet cwtc {
     }
 }
 NFT
-core_conf <<CONF
-server = $E4:3478
-username = alice
-password = $PASS
-CONF
-start_core
+start_alice
 check_turn norelay
 check "no relay: verdict no relay (exit status $TC_RC)" sh -c "[ $TC_RC = 1 ] && [ '$(field st verdict)' = 'no relay' ]"
 check "no relay: why names the CMS symptom and the probe's relay" \
@@ -322,12 +317,7 @@ print('holding', flush=True); time.sleep(120)"
 holder=$BGPID
 wait_line "$WORK/holder.log" '^holding' 5 "$holder"
 start_edge "$WORK/edge.conf"
-core_conf <<CONF
-server = $E4:3478
-username = alice
-password = $PASS
-CONF
-start_core
+start_alice
 check_turn full
 why=$(field st why)
 check "508: verdict error (exit status $TC_RC)" sh -c "[ $TC_RC = 1 ] && [ '$(field st verdict)' = error ]"
