@@ -133,11 +133,19 @@ wait_listen "$E4:2222" || notok "sshd listens for the silent core's test"
 check "core-timeout = 4s: sshd asks every 2 s and gives up after the second unanswered check" \
     sh -c "grep -qx 'ClientAliveInterval 2' '$ST/sshd_config' && grep -qx 'ClientAliveCountMax 1' '$ST/sshd_config'"
 check "... and tunnel status shows it" sh -c "'$BIN/causeway' -s '$WORK/edge.sock' tunnel status | grep -q 'Silent cores dropped after: 4 s (core-timeout)'"
+# The port must be free first, so that the listener below is this core's.
+port_free() { ! listening 127.0.0.1:18443; }
+if eventually 10 port_free; then
+    ok "the forward's port is free before the core connects"
+else
+    notok "the forward's port is free before the core connects"; in_e ss -tlnpH
+fi
 ip netns exec "$NS_O" ssh -F /dev/null -i "$WORK/core1" -o IdentitiesOnly=yes -o BatchMode=yes \
     -o UserKnownHostsFile="$WORK/known_hosts" -o StrictHostKeyChecking=yes -o ExitOnForwardFailure=yes \
     -p 2222 -N -R 127.0.0.1:18443:127.0.0.1:18080 "root@$E4" > "$WORK/silent.out" 2>&1 &
 RPID=$!
-check "the core holds the forward" wait_listen 127.0.0.1:18443
+check "the core logs in" wait_line "$WORK/edge.log" "sshd: Accepted publickey for root" 10
+check "... and holds the forward" wait_listen 127.0.0.1:18443
 kill -STOP "$RPID"
 check "the silent core is dropped (sshd: Timeout, client not responding)" \
     wait_line "$WORK/edge.log" "sshd: Timeout, client not responding" 30
