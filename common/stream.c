@@ -346,9 +346,7 @@ static void stream_batch_sent(struct cw_wb *w, int status, const uint8_t *rest, 
 /* s's writer, not batching until cw_stream_set_wbatch. */
 static void stream_wb_init(struct cw_stream *s)
 {
-    s->wb.h = (uv_stream_t *)&s->tcp;
-    s->wb.sent = stream_batch_sent;
-    s->wb.slot = -1;
+    cw_wb_init(&s->wb, (uv_stream_t *)&s->tcp, stream_batch_sent, NULL);
 }
 
 void cw_stream_set_wbatch(struct cw_stream *s, struct cw_wbatch *b)

@@ -90,13 +90,13 @@ int cw_tls_ctx_covers(const struct cw_tls_ctx *ctx, const char *host);
  * with "..." when sanslen is too small), and its notAfter. sans and
  * not_after may be NULL. 0, or -1 when i is out of range. */
 unsigned cw_tls_ctx_cert_count(const struct cw_tls_ctx *ctx);
+int cw_tls_ctx_cert_info(const struct cw_tls_ctx *ctx, unsigned i, char *sans, size_t sanslen,
+                         time_t *not_after);
 struct x509_st;
 /* Any certificate's subjectAltNames as above (printable text only), and its
  * notAfter (0 when unreadable). */
 void cw_x509_sans(const struct x509_st *cert, char *buf, size_t len);
 time_t cw_x509_not_after(const struct x509_st *cert);
-int cw_tls_ctx_cert_info(const struct cw_tls_ctx *ctx, unsigned i, char *sans, size_t sanslen,
-                         time_t *not_after);
 /* A client that has not completed the TLS handshake ms milliseconds after
  * accept is closed with UV_ETIMEDOUT (default 10000), so stalled handshakes
  * cannot hold a connection forever. Applies to streams accepted later. */

@@ -104,17 +104,20 @@ static int batchable(const struct cw_wb *w, size_t n)
     return w->slot > -2 && cw_wb_pending(w) + n <= WRITER_MAX;
 }
 
-int cw_wb_send(struct cw_wb *w, const void *p, size_t n)
+void cw_wb_init(struct cw_wb *w, uv_stream_t *h, cw_wb_sent_fn *sent, struct cw_wbatch *b)
+{
+    w->h = h;
+    w->sent = sent;
+    w->b = b;
+    w->slot = -1;
+}
+
+/* Copies n bytes of w into this turn's store (batchable): 0, or -1. */
+static int copy_in(struct cw_wb *w, const void *p, size_t n)
 {
     struct store *s = &w->b->cur;
     struct ent *e;
 
-    if (n == 0)
-        return 0;
-    if (!batchable(w, n)) {
-        cw_wb_settle(w);
-        return 1;
-    }
     if (w->slot >= 0) {
         e = &s->e[w->slot];
         if (e->off + e->len != s->used) {
@@ -156,33 +159,53 @@ int cw_wb_send(struct cw_wb *w, const void *p, size_t n)
     return 0;
 }
 
+int cw_wb_send(struct cw_wb *w, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (!batchable(w, n)) {
+        cw_wb_settle(w);
+        return 1;
+    }
+    return copy_in(w, p, n);
+}
+
 size_t cw_wb_pending(const struct cw_wb *w)
 {
     return w->b && w->slot >= 0 ? w->b->cur.e[w->slot].len : 0;
 }
 
-/* Tells the owner of done's entry i what its send did not do: 1 when sent
- * was called. */
+/* Tells w's owner what a send of p[0..len) that returned res did not do:
+ * its error, or the bytes the socket had no room for. 1 when sent was
+ * called. */
+static int hand_back(struct cw_wbatch *b, struct cw_wb *w, int res, const uint8_t *p,
+                     size_t len)
+{
+    size_t took;
+
+    if (res == (int)len)
+        return 0;
+    if (res < 0 && res != -EAGAIN && res != RES_UNSENT) {
+        w->sent(w, res, NULL, 0);
+        return 1;
+    }
+    took = res > 0 ? (size_t)res : 0;
+    b->st.short_sends++;
+    w->sent(w, 0, p + took, len - took);
+    return 1;
+}
+
+/* Done's entry i is over: its owner hears what its send did not do. */
 static int deliver(struct cw_wbatch *b, size_t i)
 {
     struct ent *e = &b->done.e[i];
     struct cw_wb *w = e->w;
-    size_t took;
 
     if (!w)
         return 0;
     e->w = NULL;
     w->slot = -1;
-    if (e->res == (int)e->len)
-        return 0;
-    if (e->res < 0 && e->res != -EAGAIN && e->res != RES_UNSENT) {
-        w->sent(w, e->res, NULL, 0);
-        return 1;
-    }
-    took = e->res > 0 ? (size_t)e->res : 0;
-    b->st.short_sends++;
-    w->sent(w, 0, b->done.buf + e->off + took, e->len - took);
-    return 1;
+    return hand_back(b, w, e->res, b->done.buf + e->off, e->len);
 }
 
 static int fd_of(const struct cw_wb *w)
@@ -204,7 +227,6 @@ int cw_wb_settle(struct cw_wb *w)
     struct cw_wbatch *b = w->b;
     struct ent *e;
     const uint8_t *p;
-    int r;
 
     if (!b || w->slot == -1)
         return 0;
@@ -215,17 +237,8 @@ int cw_wb_settle(struct cw_wb *w)
     w->slot = -1;
     p = b->cur.buf + e->off;
     b->st.settled++;
-    r = plain_send(fd_of(w), p, e->len);
-    if (r == (int)e->len)
-        return 0;
-    if (r < 0 && r != -EAGAIN) {
-        w->sent(w, r, NULL, 0);
-        return 1;
-    }
-    b->st.short_sends++;
     /* sent copies the rest before it could write anything into cur. */
-    w->sent(w, 0, p + (r > 0 ? r : 0), e->len - (size_t)(r > 0 ? r : 0));
-    return 1;
+    return hand_back(b, w, plain_send(fd_of(w), p, e->len), p, e->len);
 }
 
 ssize_t cw_wb_write(struct cw_wb *w, const void *p, size_t n)
@@ -237,7 +250,7 @@ ssize_t cw_wb_write(struct cw_wb *w, const void *p, size_t n)
         return 0;
     if (w->b) {
         if (batchable(w, n))
-            return cw_wb_send(w, p, n) < 0 ? UV_ENOMEM : (ssize_t)n;
+            return copy_in(w, p, n) < 0 ? UV_ENOMEM : (ssize_t)n;
         if (cw_wb_settle(w))
             return 0;
     }

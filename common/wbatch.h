@@ -11,18 +11,25 @@
 
 struct cw_wbatch;
 
-/* A writer: one socket's place in a batch, embedded in its owner. The owner
- * sets h and sent, and b to batch (NULL: the owner writes as before). */
+struct cw_wb;
+/* The batch sent a writer's bytes and the kernel did not take them all:
+ * status < 0 is the socket's error (the bytes are lost, as with a failed
+ * write); else rest/n are the bytes the socket had no room for, which the
+ * owner queues (uv_write) ahead of anything it writes next. */
+typedef void cw_wb_sent_fn(struct cw_wb *w, int status, const uint8_t *rest, size_t n);
+
+/* A writer: one socket's place in a batch, embedded in its owner, set up by
+ * cw_wb_init; b may change later (NULL: the owner writes as before). */
 struct cw_wb {
     uv_stream_t *h;
-    /* The batch sent this writer's bytes and the kernel did not take them
-     * all: status < 0 is the socket's error (the bytes are lost, as with a
-     * failed write); else rest/n are the bytes the socket had no room for,
-     * which the owner queues (uv_write) ahead of anything it writes next. */
-    void (*sent)(struct cw_wb *w, int status, const uint8_t *rest, size_t n);
+    cw_wb_sent_fn *sent;
     struct cw_wbatch *b;
     long slot;                  /* entry in the batch, or -1 */
 };
+
+/* w writes to h through batch b (NULL: straight to the socket); sent hears
+ * what a batched send did not do. */
+void cw_wb_init(struct cw_wb *w, uv_stream_t *h, cw_wb_sent_fn *sent, struct cw_wbatch *b);
 
 /* A batch on loop: NULL (and why) when this kernel has no io_uring for us. */
 struct cw_wbatch *cw_wbatch_new(uv_loop_t *loop, char *why, size_t whylen);

@@ -266,10 +266,7 @@ static void batch_sent(struct cw_wb *w, int status, const uint8_t *rest, size_t 
 static void tcp_init(struct splice *s)
 {
     uv_tcp_init(s->t->loop, &s->tcp);
-    s->wb.h = (uv_stream_t *)&s->tcp;
-    s->wb.sent = batch_sent;
-    s->wb.slot = -1;
-    s->wb.b = NULL;
+    cw_wb_init(&s->wb, (uv_stream_t *)&s->tcp, batch_sent, NULL);
     s->tcp_open = 1;
 }
 

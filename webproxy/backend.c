@@ -416,10 +416,7 @@ struct wp_upstream *wp__up_open(struct webproxy *wp, const struct wp_host *route
     u->ops = &tcp_ops;
     uv_tcp_init(wp->loop, &u->tcp);
     u->tcp.data = u;
-    u->wb.h = (uv_stream_t *)&u->tcp;
-    u->wb.sent = tcp_batch_sent;
-    u->wb.slot = -1;
-    u->wb.b = wp->wbatch;
+    cw_wb_init(&u->wb, (uv_stream_t *)&u->tcp, tcp_batch_sent, wp->wbatch);
     u->creq.data = u;
     uv_tcp_nodelay(&u->tcp, 1);
     if (uv_tcp_connect(&u->creq, &u->tcp, (const struct sockaddr *)&route->backend,

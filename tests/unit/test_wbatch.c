@@ -47,10 +47,7 @@ static void end_open(uv_loop_t *loop, struct end *e, struct cw_wbatch *b, int sm
     e->peer = sv[1];
     CHECK_EQ(uv_pipe_init(loop, &e->pipe, 0), 0);
     CHECK_EQ(uv_pipe_open(&e->pipe, sv[0]), 0);
-    e->wb.h = (uv_stream_t *)&e->pipe;
-    e->wb.sent = on_sent;
-    e->wb.slot = -1;
-    e->wb.b = b;
+    cw_wb_init(&e->wb, (uv_stream_t *)&e->pipe, on_sent, b);
 }
 
 static void end_close(struct end *e)
@@ -71,10 +68,14 @@ static const char *drain(struct end *e)
     return buf;
 }
 
-static struct cw_wbatch *batch_new(uv_loop_t *loop)
+/* A new loop and its batch; batch_end runs the loop out and closes it. */
+static struct cw_wbatch *batch_start(uv_loop_t *loop)
 {
     char why[128];
-    struct cw_wbatch *b = cw_wbatch_new(loop, why, sizeof(why));
+    struct cw_wbatch *b;
+
+    CHECK_EQ(uv_loop_init(loop), 0);
+    b = cw_wbatch_new(loop, why, sizeof(why));
 
     if (!b)
         FAIL("no io_uring for the write batch: %s", why);
@@ -98,8 +99,7 @@ TEST(wbatch_joins_and_flushes_once)
     struct cw_wbatch_stats st;
     static struct end a, c;
 
-    uv_loop_init(&loop);
-    b = batch_new(&loop);
+    b = batch_start(&loop);
     end_open(&loop, &a, b, 0);
     end_open(&loop, &c, b, 0);
     CHECK_EQ(cw_wb_send(&a.wb, "ab", 2), 0);
@@ -135,8 +135,7 @@ TEST(wbatch_short_send_hands_back_the_rest)
 
     for (size_t i = 0; i < sizeof(data); i++)
         data[i] = (uint8_t)(i * 7 + i / 251);
-    uv_loop_init(&loop);
-    b = batch_new(&loop);
+    b = batch_start(&loop);
     end_open(&loop, &a, b, 1);
     CHECK_EQ(cw_wb_send(&a.wb, data, sizeof(data)), 0);
     cw_wbatch_flush(b);
@@ -161,8 +160,7 @@ TEST(wbatch_send_error_reported)
     struct cw_wbatch *b;
     static struct end a;
 
-    uv_loop_init(&loop);
-    b = batch_new(&loop);
+    b = batch_start(&loop);
     end_open(&loop, &a, b, 0);
     close(a.peer);
     a.peer = -1;
@@ -184,8 +182,7 @@ TEST(wbatch_settle_sends_one_writer_now)
     struct cw_wbatch_stats st;
     static struct end a, c;
 
-    uv_loop_init(&loop);
-    b = batch_new(&loop);
+    b = batch_start(&loop);
     end_open(&loop, &a, b, 0);
     end_open(&loop, &c, b, 0);
     CHECK_EQ(cw_wb_send(&a.wb, "first", 5), 0);
@@ -215,8 +212,7 @@ TEST(wbatch_write_during_callbacks_keeps_order)
     static struct end a, c;
     static uint8_t big[60000];
 
-    uv_loop_init(&loop);
-    b = batch_new(&loop);
+    b = batch_start(&loop);
     end_open(&loop, &a, b, 1);
     end_open(&loop, &c, b, 1);
     a.also = &c.wb;
@@ -242,8 +238,7 @@ TEST(wbatch_bulk_write_not_batched)
     static struct end a;
     static uint8_t big[100000];
 
-    uv_loop_init(&loop);
-    b = batch_new(&loop);
+    b = batch_start(&loop);
     end_open(&loop, &a, b, 0);
     CHECK_EQ(cw_wb_send(&a.wb, "head", 4), 0);
     CHECK_EQ(cw_wb_send(&a.wb, big, sizeof(big)), 1);
