@@ -100,7 +100,9 @@ static int webproxy_reload_certs(struct edge *e, char *err, size_t errlen)
 }
 
 /* SIGHUP: what can change without a restart does: the log level, the REST
- * secret and the user database. Other keys need a restart (logged). */
+ * secret, the user database, the web proxy's certificates (and its access
+ * log is reopened) and the admin interface's accounts and certificate. Other
+ * keys need a restart (logged). */
 static void edge_reload(void *arg)
 {
     struct edge *e = arg;
@@ -130,8 +132,10 @@ static void edge_reload(void *arg)
     }
     if (e->admin && cw_admin_reload(e->admin, err, sizeof(err)) < 0)
         CW_ERROR("edge", "SIGHUP: admin accounts or certificate not reloaded: %s", err);
-    CW_NOTICE("edge", "SIGHUP: reloaded log level, REST secret, TURN users and web proxy "
-              "certificates from %s (other changes need a restart)", e->cfg.path);
+    CW_NOTICE("edge", "SIGHUP: reloaded the log level%s%s%s from %s (other changes need a "
+              "restart)", e->turn ? ", REST secret and TURN users" : "",
+              e->webproxy ? ", web proxy certificates" : "",
+              e->admin ? ", admin accounts and certificate" : "", e->cfg.path);
     edge_config_free(c);
     free(c);
 }

@@ -29,6 +29,14 @@ if [ -z "$FILTER" ] || [ "$FILTER" = unit ]; then
     count_runner unit-asan "$LOGS/unit-asan.log"
 fi
 
+# The log lines that the docs quote (troubleshooting is keyed by them) are
+# lines the code prints.
+if [ -z "$FILTER" ] || [ "$FILTER" = docs ]; then
+    /usr/bin/python3 tests/docs/log_lines.py . > "$LOGS/docs.log" 2>&1
+    count_runner docs "$LOGS/docs.log"
+    grep '^#   ' "$LOGS/docs.log"
+fi
+
 if [ -z "$FILTER" ] || [ "$FILTER" = fuzz ]; then
     for f in $B/fuzz/*; do
         [ -x "$f" ] || continue

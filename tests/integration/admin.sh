@@ -223,6 +223,8 @@ check "SIGHUP re-reads the accounts file" bash -c "
     echo 'a third password' | '$BIN/causeway' -c '$WORK/edge.conf' admin user add dave --password-stdin > /dev/null &&
     kill -HUP $EDGE_PID && sleep 1 &&
     test \"\$(ip netns exec $NS_O curl -sk -u 'dave:a third password' -o /dev/null -w '%{http_code}' '$AE/api/v1/status')\" = 200"
+check "the SIGHUP line names the admin accounts among what it re-read" \
+    grep -q 'notice edge: SIGHUP: reloaded the log level.*, admin accounts and certificate from ' "$WORK/edge.log"
 # A password change or a deleted account ends the account's open sessions.
 for who in dave:'a third password' bob:'another password'; do
     oc -c "$WORK/jar-${who%%:*}" -o /dev/null --data-urlencode "user=${who%%:*}" --data-urlencode "password=${who#*:}" "$AE/login"

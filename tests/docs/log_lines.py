@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""log_lines.py - the log lines that the docs quote are lines the daemons print.
+
+docs/troubleshooting.md is keyed by log lines, and the other docs quote some
+too: `warn webproxy: 502 for CLIENT (Host "HOST"): ...`. A message reworded in
+the code leaves an operator searching the docs for a line that is not there.
+For every quoted line `LEVEL COMPONENT: MESSAGE` this checks that
+
+- the daemons log at that level for that component somewhere, and
+- MESSAGE is what one of the code's format strings prints: each of its
+  literal parts in order, each %-conversion filled with
+  - a placeholder of the docs (CLIENT, PATH, N, 30, /var/lib/..., `a|b`),
+    or a single lower-case word (`over udp`, `read with`),
+  - text that another of the code's format strings prints (a reason made
+    elsewhere), found the same way,
+  - or a message that only exists at run time: strerror, libuv, OpenSSL,
+    c-ares, and sshd's own lines, which the edge passes on (taken from those
+    binaries).
+
+A MESSAGE that ends in "..." is the start of such a line. Usage:
+log_lines.py TOP [DOC...] (default: TOP/docs/*.md); TAP lines, then
+"N passed, N failed".
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+CODE_DIRS = ('edge', 'core', 'common', 'webproxy', 'xmpp', 'turn', 'cli', 'admin')
+RUNTIME = ('libuv.so.1', 'libc.so.6', 'libssl.so.3', 'libcrypto.so.3', 'libcares.so.2',
+           'libssh2.so.1')
+SSHD = '/usr/sbin/sshd'    # its own lines, which the edge passes on (component sshd)
+LIB_DIRS = ('/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib', '/lib')
+MACRO = {'error': 'CW_ERROR', 'warn': 'CW_WARN', 'notice': 'CW_NOTICE', 'info': 'CW_INFO',
+         'debug': 'CW_DEBUG'}
+
+LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+SPEC = re.compile(r'%[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|z|j|t|L)?[diouxXscpfeEgG]')
+PRI = re.compile(r'"\s*PRI[a-zA-Z0-9]+\s*"')
+LOGCALL = re.compile(r'\b(CW_ERROR|CW_WARN|CW_NOTICE|CW_INFO|CW_DEBUG)\(\s*([A-Za-z_]+|"[a-z0-9]+")')
+DEFINE = re.compile(r'#define\s+([A-Z_]+)\s+"([a-z0-9]+)"')
+QUOTED = re.compile(r'`((?:error|warn|notice|info|debug) [a-z0-9]+: [^`]*)`')
+# What may stand where the code has a conversion: one or several of the
+# docs' placeholders (CLIENT, Ns, TCP/TLS), numbers and addresses (30s,
+# 192.0.2.10, [::1]), paths, `...` and alternatives (valid|invalid), between
+# separators; or a single lower-case word (`over udp`).
+TOKEN = re.compile(r'-|[A-Z][A-Z0-9_/-]*s?|[\w.\[\]-]*\d[\w.\[\]-]*|/[\w./-]+|\.\.\.|[\w.-]+(?:\|[\w.-]+)+')
+SEPARATORS = re.compile(r'[ ,=:]+')
+WORD = re.compile(r'[a-z][a-z0-9-]*')
+
+
+def placeholders(g):
+    g = g[1:] if g[:1] in '("\'' else g
+    g = g[:-1] if g[-1:] in ')"\'' else g
+    return WORD.fullmatch(g) or all(TOKEN.fullmatch(t) for t in SEPARATORS.split(g) if t)
+
+
+def unescape(s):
+    return re.sub(r'\\(.)', lambda m: {'n': '\n', 't': '\t'}.get(m.group(1), m.group(1)), s)
+
+
+class Code:
+    """The code's format strings, as patterns, and the (macro, component)
+    pairs it logs with."""
+
+    def __init__(self, top):
+        calls, names, fmts = [], {}, set()
+        for d in CODE_DIRS:
+            for f in sorted(glob.glob(os.path.join(top, d, '*.[ch]'))):
+                src = open(f, encoding='utf-8', errors='replace').read()
+                src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
+                src = PRI.sub('', src)               # "%" PRIu64 "": a conversion
+                src = re.sub(r'"\s+"', '', src)      # "a" "b" is one literal
+                names.update(DEFINE.findall(src))
+                calls += LOGCALL.findall(src)
+                fmts.update(unescape(m.group(1)) for m in LITERAL.finditer(src))
+        fmts.update(self._strings(SSHD).splitlines())
+        self.pairs = {(m, names.get(c, c.strip('"'))) for m, c in calls}
+        split = [[p.replace('%%', '%') for p in SPEC.split(f)] for f in fmts]
+        # The most text first: a line's own format is found before the
+        # formats that merely fit it. Each is (rank, longest piece, pieces,
+        # generic): "%s: %s" or "%s %s (%s, id %llu)" could fit most texts,
+        # so only a whole line may be one of those.
+        split.sort(key=lambda pieces: -len(''.join(pieces)))
+        self.formats = [(i, max(pieces, key=len), pieces,
+                         not re.search(r'[A-Za-z]{3}', ''.join(pieces)))
+                        for i, pieces in enumerate(p for p in split if ''.join(p).strip())]
+        self.by_start = {}                          # first piece -> formats
+        for f in self.formats:
+            self.by_start.setdefault(f[2][0], []).append(f)
+        self.runtime = {t.lower() for lib in RUNTIME for t in self._strings(lib).splitlines()}
+        self.memo = {}
+
+    @staticmethod
+    def _strings(lib):
+        for d in ('',) if lib.startswith('/') else LIB_DIRS:
+            p = os.path.join(d, lib)
+            if os.path.exists(p):
+                return subprocess.run(['strings', '-n', '6', p], capture_output=True,
+                                      text=True).stdout
+        return ''
+
+    def prints(self, text, prefix=False, depth=0):
+        """Whether some format string prints text (prefix: the docs cut the
+        line short after text)."""
+        key = (text, prefix)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = False                      # no text is its own fill
+        elided = '(...)' in text
+        # formats that start as text does (or, cut short, as text goes on)
+        cands = [f for k in range(len(text) + 1) for f in self.by_start.get(text[:k], ())]
+        if prefix:
+            cands += [f for f in self.formats if len(f[2][0]) > len(text) and f[2][0].startswith(text)]
+        ok = any(self._fits(pieces, text, prefix, depth) for _, longest, pieces, generic in sorted(cands)
+                 if (depth == 0 or not generic) and (longest in text or elided or prefix))
+        self.memo[key] = ok
+        return ok
+
+    def _fits(self, pieces, text, prefix, depth):
+        """Matches text against the format's pieces, trying each place where
+        a conversion's text may end. "(...)" in the text stands for a
+        parenthesis of the format."""
+        n, last, seen = len(text), len(pieces) - 1, set()
+
+        def closing(k, o):      # just after the next ")" from piece k, offset o
+            for k2 in range(k, last + 1):
+                c = pieces[k2].find(')', o if k2 == k else 0)
+                if c >= 0:
+                    return k2, c + 1
+            return None
+
+        def at(k, o, i):        # piece k, offset o in it; text position i
+            if (k, o, i) in seen:
+                return False
+            seen.add((k, o, i))
+            if i == n:
+                return prefix or (o == len(pieces[k]) and not ''.join(pieces[k + 1:]))
+            piece = pieces[k]
+            if o < len(piece):
+                if text[i] == piece[o] and at(k, o + 1, i + 1):
+                    return True
+                after = piece[o] == '(' and text.startswith('(...)', i) and closing(k, o)
+                return bool(after) and at(after[0], after[1], i + 5)
+            if k == last:
+                return False
+            nxt = pieces[k + 1][:8]
+            return any(starts(j, nxt) and self.fill(text[i:j], depth, prefix and j == n) and
+                       at(k + 1, 0, j) for j in range(i, n + 1))
+
+        def starts(j, lit):     # whether the text at j may be the literal lit
+            for c in lit:
+                if c == '(' and text.startswith('(...)', j):
+                    return True
+                if j == n or text[j] != c:
+                    return j == n and prefix
+                j += 1
+            return True
+        return at(0, 0, 0)
+
+    def fill(self, g, depth, prefix=False):
+        """Whether g may be what a conversion put there."""
+        if g == '' or placeholders(g) or g.lower() in self.runtime:
+            return True
+        return depth < 2 and re.search(r'\S[ .]\w', g) and self.prints(g, prefix, depth + 1)
+
+
+def main():
+    top = sys.argv[1]
+    docs = sys.argv[2:] or sorted(glob.glob(os.path.join(top, 'docs', '*.md')))
+    code = Code(top)
+    passed = failed = 0
+    for doc in docs:
+        name = os.path.relpath(doc, top)
+        n, bad = 0, []
+        for ln, line in enumerate(open(doc, encoding='utf-8'), 1):
+            for q in QUOTED.findall(line):
+                level, comp, msg = re.match(r'(\w+) ([a-z0-9]+): (.*)', q, re.S).groups()
+                n += 1
+                why = []
+                if (MACRO[level], comp) not in code.pairs:
+                    why.append(f'nothing logs at {level} for "{comp}"')
+                # "from|to ADDR": each alternative on its own
+                variants = {msg, re.sub(r'\b(\w+)\|\w+\b', r'\1', msg),
+                            re.sub(r'\b\w+\|(\w+)\b', r'\1', msg)}
+                if not any(code.prints(v[:-3].rstrip(), prefix=True) if v.endswith('...')
+                           else code.prints(v) for v in variants):
+                    why.append('no format string of the code prints it')
+                if why:
+                    bad.append(f'#   {name}:{ln}: `{q}`: ' + '; '.join(why))
+        if not n:
+            continue
+        if bad:
+            failed += 1
+            print(f'not ok - {name}: {len(bad)} of {n} quoted log lines are not what the code prints')
+            print('\n'.join(bad))
+        else:
+            passed += 1
+            print(f'ok - {name}: the {n} quoted log lines are what the code prints')
+    print(f'{passed} passed, {failed} failed')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
