@@ -30,7 +30,7 @@ if [ -z "$FILTER" ] || [ "$FILTER" = unit ]; then
 fi
 
 # The log lines that the docs quote (troubleshooting is keyed by them) are
-# lines the code prints.
+# lines the code prints, and each warning and error has its entry.
 if [ -z "$FILTER" ] || [ "$FILTER" = docs ]; then
     /usr/bin/python3 tests/docs/log_lines.py . > "$LOGS/docs.log" 2>&1
     count_runner docs "$LOGS/docs.log"

@@ -1,25 +1,30 @@
 #!/usr/bin/python3
-"""log_lines.py - the log lines that the docs quote are lines the daemons print.
+"""log_lines.py - the docs and the daemons' log lines agree.
 
 docs/troubleshooting.md is keyed by log lines, and the other docs quote some
 too: `warn webproxy: 502 for CLIENT (Host "HOST"): ...`. A message reworded in
-the code leaves an operator searching the docs for a line that is not there.
-For every quoted line `LEVEL COMPONENT: MESSAGE` this checks that
+the code leaves an operator searching the docs for a line that is not there;
+a new warning without an entry leaves them with no fix. So:
 
-- the daemons log at that level for that component somewhere, and
-- MESSAGE is what one of the code's format strings prints: each of its
-  literal parts in order, each %-conversion filled with
-  - a placeholder of the docs (CLIENT, PATH, N, 30, /var/lib/..., `a|b`),
-    or a single lower-case word (`over udp`, `read with`),
-  - text that another of the code's format strings prints (a reason made
-    elsewhere), found the same way,
-  - or a message that only exists at run time: strerror, libuv, OpenSSL,
-    c-ares, and sshd's own lines, which the edge passes on (taken from those
-    binaries).
+1. Every quoted line `LEVEL COMPONENT: MESSAGE` (in `...` or ``...``, on one
+   line or over a line break) is one the daemons print: something logs at
+   that level for that component, and one of the code's format strings
+   prints MESSAGE: its literal parts in order, each %-conversion filled with
+   - a placeholder of the docs (CLIENT, PATH, N, Ns, 30, /var/lib/...,
+     `a|b`, `...`) or a single lower-case word (`over udp`, `read with`),
+   - text that another of the code's format strings prints (a reason made
+     elsewhere), found the same way,
+   - or a message that only exists at run time: strerror, libuv, OpenSSL and
+     c-ares texts, taken from those libraries; sshd's own lines (component
+     sshd, which the edge passes on) are matched against sshd's formats.
+   A MESSAGE that ends in "..." is the start of such a line, and "(...)"
+   stands for a parenthesis of it.
+2. Every warn and error line of the code (a CW_WARN or CW_ERROR with a
+   format of its own, not "%s") has an entry: a quoted line in docs/ that it
+   prints.
 
-A MESSAGE that ends in "..." is the start of such a line. Usage:
-log_lines.py TOP [DOC...] (default: TOP/docs/*.md); TAP lines, then
-"N passed, N failed".
+Usage: log_lines.py TOP [DOC...] (default: all of TOP/docs/*.md, and then
+check 2); TAP lines, then "N passed, N failed".
 """
 import glob
 import os
@@ -38,9 +43,11 @@ MACRO = {'error': 'CW_ERROR', 'warn': 'CW_WARN', 'notice': 'CW_NOTICE', 'info': 
 LITERAL = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 SPEC = re.compile(r'%[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|z|j|t|L)?[diouxXscpfeEgG]')
 PRI = re.compile(r'"\s*PRI[a-zA-Z0-9]+\s*"')
-LOGCALL = re.compile(r'\b(CW_ERROR|CW_WARN|CW_NOTICE|CW_INFO|CW_DEBUG)\(\s*([A-Za-z_]+|"[a-z0-9]+")')
-DEFINE = re.compile(r'#define\s+([A-Z_]+)\s+"([a-z0-9]+)"')
-QUOTED = re.compile(r'`((?:error|warn|notice|info|debug) [a-z0-9]+: [^`]*)`')
+ALARM = re.compile(r'\bCW_(ERROR|WARN)\(\s*(?:[A-Za-z_]+|"[a-z0-9-]+")\s*,\s*"((?:[^"\\\n]|\\.)*)"')
+LOGCALL = re.compile(r'\b(CW_ERROR|CW_WARN|CW_NOTICE|CW_INFO|CW_DEBUG)\(\s*([A-Za-z_]+|"[a-z0-9-]+")')
+DEFINE = re.compile(r'#define\s+([A-Z_]+)\s+"([a-z0-9-]+)"')
+QUOTED = re.compile(r'``\s?(.+?)\s?``|`([^`]+)`', re.S)    # ``a `b` c`` or `a`
+LOGLINE = re.compile(r'(error|warn|notice|info|debug) ([a-z0-9-]+): (.*)', re.S)
 # What may stand where the code has a conversion: one or several of the
 # docs' placeholders (CLIENT, Ns, TCP/TLS), numbers and addresses (30s,
 # 192.0.2.10, [::1]), paths, `...` and alternatives (valid|invalid), between
@@ -56,6 +63,11 @@ def placeholders(g):
     return WORD.fullmatch(g) or all(TOKEN.fullmatch(t) for t in SEPARATORS.split(g) if t)
 
 
+def pieces_of(fmt):
+    """The literal parts of a format, between its conversions."""
+    return [p.replace('%%', '%') for p in SPEC.split(fmt)]
+
+
 def unescape(s):
     return re.sub(r'\\(.)', lambda m: {'n': '\n', 't': '\t'}.get(m.group(1), m.group(1)), s)
 
@@ -65,19 +77,24 @@ class Code:
     pairs it logs with."""
 
     def __init__(self, top):
-        calls, names, fmts = [], {}, set()
+        calls, names, fmts, alarms = [], {}, set(), []
         for d in CODE_DIRS:
-            for f in sorted(glob.glob(os.path.join(top, d, '*.[ch]'))):
-                src = open(f, encoding='utf-8', errors='replace').read()
+            for path in sorted(glob.glob(os.path.join(top, d, '*.[ch]'))):
+                src = open(path, encoding='utf-8', errors='replace').read()
                 src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
                 src = PRI.sub('', src)               # "%" PRIu64 "": a conversion
                 src = re.sub(r'"\s+"', '', src)      # "a" "b" is one literal
                 names.update(DEFINE.findall(src))
                 calls += LOGCALL.findall(src)
+                for m in ALARM.finditer(src):
+                    f = unescape(m.group(2))
+                    if re.search(r'[A-Za-z]{3}', f):                    # not "%s"
+                        alarms.append((os.path.relpath(path, top), f, pieces_of(f)))
                 fmts.update(unescape(m.group(1)) for m in LITERAL.finditer(src))
         fmts.update(self._strings(SSHD).splitlines())
         self.pairs = {(m, names.get(c, c.strip('"'))) for m, c in calls}
-        split = [[p.replace('%%', '%') for p in SPEC.split(f)] for f in fmts]
+        self.alarms = alarms        # (file, format, pieces) of each warn and error line
+        split = [pieces_of(f) for f in fmts]
         # The most text first: a line's own format is found before the
         # formats that merely fit it. Each is (rank, longest piece, pieces,
         # generic): "%s: %s" or "%s %s (%s, id %llu)" could fit most texts,
@@ -113,12 +130,12 @@ class Code:
         cands = [f for k in range(len(text) + 1) for f in self.by_start.get(text[:k], ())]
         if prefix:
             cands += [f for f in self.formats if len(f[2][0]) > len(text) and f[2][0].startswith(text)]
-        ok = any(self._fits(pieces, text, prefix, depth) for _, longest, pieces, generic in sorted(cands)
+        ok = any(self.fits(pieces, text, prefix, depth) for _, longest, pieces, generic in sorted(cands)
                  if (depth == 0 or not generic) and (longest in text or elided or prefix))
         self.memo[key] = ok
         return ok
 
-    def _fits(self, pieces, text, prefix, depth):
+    def fits(self, pieces, text, prefix, depth=0):
         """Matches text against the format's pieces, trying each place where
         a conversion's text may end. "(...)" in the text stands for a
         parenthesis of the format."""
@@ -166,29 +183,40 @@ class Code:
         return depth < 2 and re.search(r'\S[ .]\w', g) and self.prints(g, prefix, depth + 1)
 
 
-def main():
-    top = sys.argv[1]
-    docs = sys.argv[2:] or sorted(glob.glob(os.path.join(top, 'docs', '*.md')))
-    code = Code(top)
-    passed = failed = 0
+def quotes(doc):
+    """(line number, text) of each log line that doc quotes; a quote may
+    go on over a line break."""
+    text = open(doc, encoding='utf-8').read()
+    # code blocks keep their lines (for the numbers) but lose their backticks
+    text = re.sub(r'^ *```.*?^ *```', lambda m: re.sub(r'[^\n]', ' ', m.group(0)), text,
+                  flags=re.S | re.M)
+    for m in QUOTED.finditer(text):
+        q = re.sub(r'\s*\n\s*', ' ', m.group(1) or m.group(2))
+        if '\n\n' not in (m.group(1) or m.group(2)) and LOGLINE.fullmatch(q):
+            yield text.count('\n', 0, m.start()) + 1, q
+
+
+def check_docs(code, top, docs):
+    """Each doc's quoted log lines are lines the code prints; returns the
+    quoted lines as (level, component, message)."""
+    quoted, passed, failed = [], 0, 0
     for doc in docs:
         name = os.path.relpath(doc, top)
         n, bad = 0, []
-        for ln, line in enumerate(open(doc, encoding='utf-8'), 1):
-            for q in QUOTED.findall(line):
-                level, comp, msg = re.match(r'(\w+) ([a-z0-9]+): (.*)', q, re.S).groups()
-                n += 1
-                why = []
-                if (MACRO[level], comp) not in code.pairs:
-                    why.append(f'nothing logs at {level} for "{comp}"')
-                # "from|to ADDR": each alternative on its own
-                variants = {msg, re.sub(r'\b(\w+)\|\w+\b', r'\1', msg),
-                            re.sub(r'\b\w+\|(\w+)\b', r'\1', msg)}
-                if not any(code.prints(v[:-3].rstrip(), prefix=True) if v.endswith('...')
-                           else code.prints(v) for v in variants):
-                    why.append('no format string of the code prints it')
-                if why:
-                    bad.append(f'#   {name}:{ln}: `{q}`: ' + '; '.join(why))
+        for ln, q in quotes(doc):
+            level, comp, msg = LOGLINE.fullmatch(q).groups()
+            quoted.append((level, comp, msg))
+            n += 1
+            why = []
+            if (MACRO[level], comp) not in code.pairs:
+                why.append(f'nothing logs at {level} for "{comp}"')
+            # "from|to ADDR": each alternative on its own
+            variants = {msg, re.sub(r'\b(\w+)\|\w+\b', r'\1', msg),
+                        re.sub(r'\b\w+\|(\w+)\b', r'\1', msg)}
+            if not any(code.prints(*cut(v)) for v in variants):
+                why.append('no format string of the code prints it')
+            if why:
+                bad.append(f'#   {name}:{ln}: `{q}`: ' + '; '.join(why))
         if not n:
             continue
         if bad:
@@ -198,9 +226,40 @@ def main():
         else:
             passed += 1
             print(f'ok - {name}: the {n} quoted log lines are what the code prints')
+    return quoted, passed, failed
+
+
+def cut(msg):
+    """(text, prefix): a message that ends in "..." is the start of a line."""
+    return (msg[:-3].rstrip(), True) if msg.endswith('...') else (msg, False)
+
+
+def check_code(code, quoted):
+    """Each warn and error line of the code has its entry in the docs: some
+    quoted line (with at least a few characters of its own) is one it prints."""
+    lines = [cut(msg) for level, _, msg in quoted if level in ('warn', 'error')]
+    lines = [(t, p) for t, p in lines if len(t) >= 8]
+    miss = [f'#   {where}: {fmt}' for where, fmt, pieces in code.alarms
+            if not any(code.fits(pieces, t, p) for t, p in lines)]
+    if miss:
+        print(f'not ok - {len(miss)} of {len(code.alarms)} warn and error lines of the code have '
+              'no entry in docs/ (troubleshooting.md: the line, its cause, the fix)')
+        print('\n'.join(miss))
+        return 0, 1
+    print(f'ok - each of the {len(code.alarms)} warn and error lines of the code has its entry in docs/')
+    return 1, 0
+
+
+def main():
+    top = sys.argv[1]
+    docs = sys.argv[2:] or sorted(glob.glob(os.path.join(top, 'docs', '*.md')))
+    code = Code(top)
+    quoted, passed, failed = check_docs(code, top, docs)
+    if not sys.argv[2:]:
+        p, f = check_code(code, quoted)
+        passed, failed = passed + p, failed + f
     print(f'{passed} passed, {failed} failed')
     return 1 if failed else 0
-
 
 if __name__ == '__main__':
     sys.exit(main())
