@@ -187,7 +187,7 @@ def quotes(doc):
     """(line number, text) of each log line that doc quotes; a quote may
     go on over a line break."""
     text = open(doc, encoding='utf-8').read()
-    # code blocks keep their lines (for the numbers) but lose their backticks
+    # code blocks are blanked (their line breaks stay, for the line numbers)
     text = re.sub(r'^ *```.*?^ *```', lambda m: re.sub(r'[^\n]', ' ', m.group(0)), text,
                   flags=re.S | re.M)
     for m in QUOTED.finditer(text):
@@ -239,6 +239,7 @@ def check_code(code, quoted):
     quoted line (with at least a few characters of its own) is one it prints."""
     lines = [cut(msg) for level, _, msg in quoted if level in ('warn', 'error')]
     lines = [(t, p) for t, p in lines if len(t) >= 8]
+
     def entry(pieces, t, cut_short):
         # a line cut short must reach the format's own text, not end in its
         # first conversion ("PATH: line N: ..." is no entry for "%s NOT usable: %s")
