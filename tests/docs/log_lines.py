@@ -125,13 +125,12 @@ class Code:
         if key in self.memo:
             return self.memo[key]
         self.memo[key] = False                      # no text is its own fill
-        elided = '(...)' in text
         # formats that start as text does (or, cut short, as text goes on)
         cands = [f for k in range(len(text) + 1) for f in self.by_start.get(text[:k], ())]
         if prefix:
             cands += [f for f in self.formats if len(f[2][0]) > len(text) and f[2][0].startswith(text)]
         ok = any(self.fits(pieces, text, prefix, depth) for _, longest, pieces, generic in sorted(cands)
-                 if (depth == 0 or not generic) and (longest in text or elided or prefix))
+                 if (depth == 0 or not generic) and may_fit(pieces, longest, text, prefix))
         self.memo[key] = ok
         return ok
 
@@ -140,6 +139,9 @@ class Code:
         a conversion's text may end. "(...)" in the text stands for a
         parenthesis of the format."""
         n, last, seen = len(text), len(pieces) - 1, set()
+        # a text cut short must reach into the format's own text: "PATH: line
+        # N: ..." is not "%s NOT usable: %s" with everything in its first %s
+        enough = min(4, sum(map(len, pieces)), n)
 
         def closing(k, o):      # just after the next ")" from piece k, offset o
             for k2 in range(k, last + 1):
@@ -153,7 +155,9 @@ class Code:
                 return False
             seen.add((k, o, i))
             if i == n:
-                return prefix or (o == len(pieces[k]) and not ''.join(pieces[k + 1:]))
+                if prefix:
+                    return sum(map(len, pieces[:k])) + o >= enough
+                return o == len(pieces[k]) and not ''.join(pieces[k + 1:])
             piece = pieces[k]
             if o < len(piece):
                 if text[i] == piece[o] and at(k, o + 1, i + 1):
@@ -181,6 +185,14 @@ class Code:
         if g == '' or placeholders(g) or g.lower() in self.runtime:
             return True
         return depth < 2 and re.search(r'\S[ .]\w', g) and self.prints(g, prefix, depth + 1)
+
+
+def may_fit(pieces, longest, text, prefix):
+    """A quick test before fits: the format's longest piece is in text, or
+    text cut short has the start of one of its pieces (fits wants 4
+    characters of them), or text stands "(...)" for a part of it."""
+    return (longest in text or '(...)' in text or
+            prefix and (len(text) < 4 or any(p[:4] in text for p in pieces if p)))
 
 
 def quotes(doc):
@@ -239,14 +251,9 @@ def check_code(code, quoted):
     quoted line (with at least a few characters of its own) is one it prints."""
     lines = [cut(msg) for level, _, msg in quoted if level in ('warn', 'error')]
     lines = [(t, p) for t, p in lines if len(t) >= 8]
-
-    def entry(pieces, t, cut_short):
-        # a line cut short must reach the format's own text, not end in its
-        # first conversion ("PATH: line N: ..." is no entry for "%s NOT usable: %s")
-        lead = next(p for p in pieces if p.strip())
-        return (not cut_short or lead[:8] in t) and code.fits(pieces, t, cut_short)
     miss = [f'#   {where}: {fmt}' for where, fmt, pieces in code.alarms
-            if not any(entry(pieces, t, p) for t, p in lines)]
+            if not any(may_fit(pieces, max(pieces, key=len), t, p) and code.fits(pieces, t, p)
+                       for t, p in lines)]
     if miss:
         print(f'not ok - {len(miss)} of {len(code.alarms)} warn and error lines of the code have '
               'no entry in docs/ (troubleshooting.md: the line, its cause, the fix)')
