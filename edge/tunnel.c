@@ -314,6 +314,7 @@ static void sshd_exited(uv_process_t *p, int64_t status, int sig)
     }
     if (tn->stopping) {
         CW_INFO(LOG_TUN, "sshd (pid %d) stopped", tn->pid);
+        stop_sessions(tn);
         return;
     }
     schedule_restart(tn);
@@ -400,9 +401,13 @@ void tunnel_stop(struct tunnel *tn)
     tn->stopping = 1;
     uv_timer_stop(&tn->restart);
     uv_close((uv_handle_t *)&tn->restart, handle_closed);
-    stop_sessions(tn);
+    /* sshd first, and its connection processes once it has exited
+     * (sshd_exited): a connection it accepted while they were being ended
+     * would live on without the edge, and could hold a core's forward. */
     if (tn->running)
         uv_process_kill(&tn->proc, SIGTERM);
+    else
+        stop_sessions(tn);
     maybe_free(tn);
 }
 
