@@ -513,8 +513,10 @@ struct cw_admin *cw_admin_create(uv_loop_t *loop, const struct cw_admin_opts *o,
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&a->listener, 64, on_connection);
     if (rc < 0) {
-        snprintf(err, errlen, "admin: cannot listen on %s: %s (another process on the port? "
-                 "change [admin] listen)", where, uv_strerror(rc));
+        const char *hint = cw_addr_bind_hint((const struct sockaddr *)&a->conf.listen, rc);
+
+        snprintf(err, errlen, "cannot listen on %s: %s%s", where, uv_strerror(rc),
+                 *hint ? hint : " (another process on the port? change [admin] listen)");
         a->closing = 1;
         uv_close((uv_handle_t *)&a->listener, on_handle_closed);
         return NULL;

@@ -2,6 +2,7 @@
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,4 +152,25 @@ uint32_t cw_addr_hash(const struct sockaddr *sa, uint32_t seed)
     h = (h ^ (port & 0xff)) * 16777619u;
     h = (h ^ (port >> 8)) * 16777619u;
     return h ^ (h >> 15);
+}
+
+const char *cw_addr_bind_hint(const struct sockaddr *sa, int err)
+{
+    static _Thread_local char hint[200];
+    unsigned first = 1024;
+    FILE *f;
+
+    if (err != EACCES && err != -EACCES)
+        return "";
+    /* The kernel's own line between privileged and not (per namespace). */
+    if ((f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r"))) {
+        if (fscanf(f, "%u", &first) != 1)
+            first = 1024;
+        fclose(f);
+    }
+    if (cw_addr_port(sa) >= first)
+        return "";
+    snprintf(hint, sizeof(hint), " (ports below %u need the capability CAP_NET_BIND_SERVICE: "
+             "under systemd, AmbientCapabilities=CAP_NET_BIND_SERVICE)", first);
+    return hint;
 }

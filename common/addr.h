@@ -21,5 +21,9 @@ void cw_addr_set_port(struct sockaddr *sa, uint16_t port);
 int cw_addr_equal(const struct sockaddr *a, const struct sockaddr *b, int with_port);
 /* A hash of address and port, for tables. */
 uint32_t cw_addr_hash(const struct sockaddr *sa, uint32_t seed);
+/* What to add to the message of a bind that failed with err (an errno, or
+ * libuv's negative code): for a refused port below the first unprivileged
+ * one, the capability it needs; otherwise "". */
+const char *cw_addr_bind_hint(const struct sockaddr *sa, int err);
 
 #endif

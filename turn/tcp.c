@@ -254,8 +254,9 @@ int turn__tcp_listen(struct turn_server *s, const struct sockaddr *addr, int tls
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->tcp, 511, tcp_on_connection);
     if (rc < 0) {
-        snprintf(err, errlen, "cannot listen on %s %s: %s", tls ? "TLS" : "TCP",
-                 cw_addr_fmt(addr, buf, sizeof(buf), 1), uv_strerror(rc));
+        snprintf(err, errlen, "cannot listen on %s %s: %s%s", tls ? "TLS" : "TCP",
+                 cw_addr_fmt(addr, buf, sizeof(buf), 1), uv_strerror(rc),
+                 cw_addr_bind_hint(addr, rc));
         s->pending_closes++;
         uv_close((uv_handle_t *)&l->tcp, listener_closed);
         return -1;

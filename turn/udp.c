@@ -221,8 +221,8 @@ static int udp_socket(const struct sockaddr *addr, int reuseport, char *err, siz
     }
     if (bind(fd, addr, cw_addr_len(addr)) < 0) {
         int e = errno;
-        snprintf(err, errlen, "cannot bind UDP %s: %s", cw_addr_fmt(addr, buf, sizeof(buf), 1),
-                 strerror(e));
+        snprintf(err, errlen, "cannot bind UDP %s: %s%s", cw_addr_fmt(addr, buf, sizeof(buf), 1),
+                 strerror(e), cw_addr_bind_hint(addr, e));
         close(fd);
         errno = e;
         return -1;

@@ -243,9 +243,9 @@ static int listen_on(struct webproxy *wp, const struct sockaddr_storage *ss, int
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
     if (rc < 0) {
-        snprintf(err, errlen, "cannot listen on %s (%s): %s",
+        snprintf(err, errlen, "cannot listen on %s (%s): %s%s",
                  cw_addr_fmt((const struct sockaddr *)ss, a, sizeof(a), 1), tls ? "https" : "http",
-                 uv_strerror(rc));
+                 uv_strerror(rc), cw_addr_bind_hint((const struct sockaddr *)ss, rc));
         return -1;
     }
     return 0;

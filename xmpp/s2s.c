@@ -837,7 +837,8 @@ static int listen_on(struct s2s_gateway *gw, const struct sockaddr_storage *a, i
     if (r == 0)
         r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
     if (r < 0) {
-        snprintf(err, errlen, "cannot listen on %s: %s", l->addr, uv_strerror(r));
+        snprintf(err, errlen, "cannot listen on %s: %s%s", l->addr, uv_strerror(r),
+                 cw_addr_bind_hint((const struct sockaddr *)a, r));
         return -1;
     }
     CW_NOTICE("federation", "listening on %s (%s)", l->addr, direct ? "direct TLS" : "STARTTLS");

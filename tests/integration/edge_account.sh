@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# edge_account.sh - the edge as docs/deployment.md installs it: its own
+# system account and one capability, CAP_NET_BIND_SERVICE, which systemd's
+# AmbientCapabilities= gives it (setpriv gives it the same way here). With
+# it, the web proxy holds 443 and 80 and the admin interface 445; without
+# it, the start stops with a line that names the capability; and the edge
+# keeps it to itself: the sshd it runs for the tunnel has no capability.
+. "$(dirname "$0")/lib.sh"
+need_root
+command -v setpriv > /dev/null || { skip "no setpriv (util-linux)"; exit 0; }
+net_setup
+
+ACCT=cwed$$
+useradd -r -M -s /usr/sbin/nologin "$ACCT" || { notok "useradd $ACCT"; exit 1; }
+trap 'userdel "$ACCT" 2>/dev/null; cleanup' EXIT
+# What the account owns, as StateDirectory= and friends would make it.
+D=$WORK/acct
+mkdir -p "$D" && chmod 711 "$WORK"
+make_cert join.example.test
+cp "$WORK/cert.pem" "$WORK/key.pem" "$D/"
+: > "$D/users"
+cat > "$D/edge.conf" <<CONF
+[edge]
+control-socket = $D/edge.sock
+[turn]
+listen = $E4:3478
+relay-address = $E4
+realm = example.org
+user-db = $D/users
+[tunnel]
+listen = $E4:2222
+state-dir = $D/tunnel
+user = $ACCT
+permit-listen = 127.0.0.1:18443
+[webproxy]
+listen = $E4:443
+http-listen = $E4:80
+certificate = $D/cert.pem $D/key.pem
+host = join.example.test 127.0.0.1:18443
+[admin]
+listen = $E4:445
+certificate = $D/cert.pem
+key = $D/key.pem
+users = $D/admins
+CONF
+echo 'a password for alice' |
+    "$BIN/causeway" -c "$D/edge.conf" admin user add alice --password-stdin > /dev/null ||
+    notok "admin user add alice"
+chown -R "$ACCT:$ACCT" "$D"
+caps() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+# Without the capability: no start, and the line says what is missing.
+timeout 20 ip netns exec "$NS_E" setpriv --reuid="$ACCT" --regid="$ACCT" --init-groups \
+    "$BIN/causeway-edge" -c "$D/edge.conf" > "$WORK/nocap.log" 2>&1
+rc=$?
+check "without CAP_NET_BIND_SERVICE the edge does not start (exit $rc)" test "$rc" = 1
+check "... and says why: port 445 needs CAP_NET_BIND_SERVICE, with the systemd line" \
+    grep -q "error edge: admin interface not started: cannot listen on $E4:445: permission denied (ports below 1024 need the capability CAP_NET_BIND_SERVICE: under systemd, AmbientCapabilities=CAP_NET_BIND_SERVICE)" "$WORK/nocap.log"
+# The admin interface starts first; without it, the web proxy says the same.
+sed -i '/^\[admin\]/,$d' "$D/edge.conf"
+timeout 20 ip netns exec "$NS_E" setpriv --reuid="$ACCT" --regid="$ACCT" --init-groups \
+    "$BIN/causeway-edge" -c "$D/edge.conf" > "$WORK/nocap2.log" 2>&1
+check "... and for 443 the web proxy does" \
+    grep -q "error edge: web proxy not started: cannot listen on $E4:443 (https): permission denied (ports below 1024 need the capability CAP_NET_BIND_SERVICE: under systemd, AmbientCapabilities=CAP_NET_BIND_SERVICE)" "$WORK/nocap2.log"
+cat >> "$D/edge.conf" <<CONF
+[admin]
+listen = $E4:445
+certificate = $D/cert.pem
+key = $D/key.pem
+users = $D/admins
+CONF
+
+# With it, as systemd's AmbientCapabilities= hands it over.
+bg "$NS_E" "$WORK/edge.log" setpriv --reuid="$ACCT" --regid="$ACCT" --init-groups \
+    --inh-caps +net_bind_service --ambient-caps +net_bind_service \
+    "$BIN/causeway-edge" -c "$D/edge.conf"
+EDGE_PID=$BGPID
+cwa() { "$BIN/causeway" -s "$D/edge.sock" "$@"; }
+check "with it the edge starts" eventually 10 sh -c "'$BIN/causeway' -s '$D/edge.sock' version > /dev/null 2>&1"
+check "the edge runs as $ACCT" test "$(stat -c %U "/proc/$EDGE_PID")" = "$ACCT"
+code=$(in_o curl -sk -o /dev/null -w '%{http_code}' --max-time 10 \
+    --resolve join.example.test:443:$E4 https://join.example.test/)
+check "HTTPS on 443: the proxy answers, $code (no core holds the tunnel port)" test "$code" = 502
+code=$(in_o curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 10 \
+    -H 'Host: join.example.test' "http://$E4/x")
+check "HTTP on 80: $code" test "$code" = "301 https://join.example.test/x"
+check "the admin interface holds 445" tcp_open "$NS_O" "$E4" 445
+# NET_BIND_SERVICE is capability 10: bit 0x400.
+check "the edge keeps CAP_NET_BIND_SERVICE as effective, and none as ambient" \
+    test "$(caps "$EDGE_PID" CapEff)/$(caps "$EDGE_PID" CapAmb)" = 0000000000000400/0000000000000000
+eventually 10 sh -c "'$BIN/causeway' -s '$D/edge.sock' tunnel status | grep -q 'sshd: running, pid'"
+SSHD=$(cwa tunnel status | sed -n 's/.*sshd: running, pid \([0-9]*\).*/\1/p')
+check "sshd runs (pid ${SSHD:-none}), as $ACCT" test -n "$SSHD" -a "$(stat -c %U "/proc/${SSHD:-0}")" = "$ACCT"
+check "... with no capability at all: permitted, effective, ambient" \
+    test "$(caps "${SSHD:-0}" CapPrm)/$(caps "${SSHD:-0}" CapEff)/$(caps "${SSHD:-0}" CapAmb)" = 0000000000000000/0000000000000000/0000000000000000
+stop_edge
+check "the edge stopped cleanly" grep -q "notice edge: stopped" "$WORK/edge.$BGPID.log"
+exit 0
