@@ -4,7 +4,8 @@
 # AmbientCapabilities= gives it (setpriv gives it the same way here). With
 # it, the web proxy holds 443 and 80 and the admin interface 445; without
 # it, the start stops with a line that names the capability; and the edge
-# keeps it to itself: the sshd it runs for the tunnel has no capability.
+# keeps it to itself: the sshd it runs for the tunnel has no capability, and
+# a core logs in to that sshd and carries a guest's request.
 . "$(dirname "$0")/lib.sh"
 need_root
 command -v setpriv > /dev/null || { skip "no setpriv (util-linux)"; exit 0; }
@@ -93,6 +94,38 @@ SSHD=$(cwa tunnel status | sed -n 's/.*sshd: running, pid \([0-9]*\).*/\1/p')
 check "sshd runs (pid ${SSHD:-none}), as $ACCT" test -n "$SSHD" -a "$(stat -c %U "/proc/${SSHD:-0}")" = "$ACCT"
 check "... with no capability at all: permitted, effective, ambient" \
     test "$(caps "${SSHD:-0}" CapPrm)/$(caps "${SSHD:-0}" CapEff)/$(caps "${SSHD:-0}" CapAmb)" = 0000000000000000/0000000000000000/0000000000000000
+
+# A core paired as the guide does it (`tunnel trust` run as the edge's
+# account), and a guest's request through proxy, tunnel and core to a web
+# server inside. The account's password field is locked ("!", as useradd -r
+# leaves it): an sshd that runs as the account cannot read /etc/shadow, so
+# it does not matter.
+mkdir -p "$WORK/www" && echo "through the account's sshd" > "$WORK/www/index.html"
+bg "$NS_O" "$WORK/www.log" /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$WORK/www" 18080
+cat > "$WORK/core.conf" <<CONF
+$(core_section core1)
+[tunnel]
+edge = $E4
+guest-uri = 127.0.0.1
+webbridge-port = 18080
+webbridge-tls = no
+edge-port = 18443
+CONF
+"$BIN/causeway" -c "$WORK/core.conf" tunnel pair > "$WORK/pair.txt" 2>&1
+eval "setpriv --reuid=$ACCT --regid=$ACCT --init-groups '$BIN/causeway' -c '$D/edge.conf' \
+    tunnel trust $(sed -n 's/^  causeway tunnel trust //p' "$WORK/pair.txt")" > "$WORK/trust.txt" 2>&1
+check "tunnel trust, run as $ACCT, names it as the login user" grep -qx "  user = $ACCT" "$WORK/trust.txt"
+sed -i "s|^edge = $E4\$|edge = $E4\n$(sed -n 's/^  \(host-key = .*\)/\1/p' "$WORK/trust.txt")\nuser = $ACCT|" \
+    "$WORK/core.conf"
+bg "$NS_O" "$WORK/core.out" "$BIN/causeway-core" -c "$WORK/core.conf"
+CORE_PID=$BGPID
+check "the core's tunnel is Active" eventually 20 sh -c "'$BIN/causeway' -c '$WORK/core.conf' tunnel status | grep -q ' Active '"
+check "the proxy's link to the core is up" \
+    eventually 15 sh -c "'$BIN/causeway' -s '$D/edge.sock' webproxy status | grep -q '127.0.0.1:18443: up since'"
+check "a guest's request reaches the web server inside" \
+    sh -c "ip netns exec $NS_O curl -sk --max-time 10 --resolve join.example.test:443:$E4 https://join.example.test/ | grep -q \"through the account's sshd\""
+kill -TERM "$CORE_PID"; wait "$CORE_PID" 2>/dev/null; unlist "$CORE_PID"
+E_PID=$EDGE_PID
 stop_edge
-check "the edge stopped cleanly" grep -q "notice edge: stopped" "$WORK/edge.$BGPID.log"
+check "the edge stopped cleanly" grep -q "notice edge: stopped" "$WORK/edge.$E_PID.log"
 exit 0
