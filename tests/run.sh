@@ -31,9 +31,10 @@ fi
 
 # The log lines that the docs quote (troubleshooting is keyed by them) are
 # lines the code prints, and each warning and error has its entry; the
-# configuration and systemd units they show are accepted as they stand.
+# configuration and systemd units they show are accepted as they stand; their
+# links lead somewhere.
 if [ -z "$FILTER" ] || [ "$FILTER" = docs ]; then
-    for t in log_lines config_examples; do
+    for t in log_lines config_examples links; do
         /usr/bin/python3 tests/docs/$t.py . > "$LOGS/docs-$t.log" 2>&1
         count_runner "docs $t" "$LOGS/docs-$t.log"
         grep '^#   ' "$LOGS/docs-$t.log"
