@@ -1,5 +1,6 @@
 # Causeway: build, test, demo and benchmarks.  See README.md.
 #   make            build the daemons and the CLI into build/bin
+#   make install    the programs, systemd units and logrotate file (PREFIX, DESTDIR)
 #   make test       install missing Debian packages, build, run every test
 #   make demo       install missing Debian packages, build, start a demo edge
 #   make bench-turn TURN benchmark side by side with coturn
@@ -46,7 +47,7 @@ ASAN_LIBS  := $(B)/asan/lib/libcwadmin.a $(B)/asan/lib/libcwturn.a $(B)/asan/lib
 # Objects made through pattern rules stay (make would delete them as intermediate).
 .SECONDARY:
 
-.PHONY: all deps build test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel bench-proxy bench-xmpp bench-federation clean
+.PHONY: all deps build install uninstall test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel bench-proxy bench-xmpp bench-federation clean
 all: build
 build: $(BIN)/causeway-edge $(BIN)/causeway-core $(BIN)/causeway
 
@@ -177,6 +178,31 @@ bench-xmpp: deps
 bench-federation: deps
 	@$(MAKE) --no-print-directory build
 	@bash bench/federation.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, the systemd
+# units (their paths follow BINDIR) and the logrotate file. The account, the
+# configuration and the state directories are the administrator's
+# (docs/deployment.md).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+UNITS      := causeway-edge.service causeway-core.service
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 755 $(BIN)/causeway-edge $(BIN)/causeway-core $(BIN)/causeway $(DESTDIR)$(BINDIR)/
+	for u in $(UNITS); do \
+	    sed 's|@BINDIR@|$(BINDIR)|g' dist/$$u.in > $(DESTDIR)$(UNITDIR)/$$u && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 644 dist/logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/causeway
+	@echo "installed in $(DESTDIR)$(BINDIR), $(DESTDIR)$(UNITDIR) and" \
+	    "$(DESTDIR)$(SYSCONFDIR)/logrotate.d; next: docs/deployment.md, \"Files and permissions\""
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,causeway-edge causeway-core causeway) \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) $(DESTDIR)$(SYSCONFDIR)/logrotate.d/causeway
 
 clean:
 	rm -rf $(B)

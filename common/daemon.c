@@ -13,16 +13,17 @@
 
 static void usage(const struct cw_daemon *d, FILE *f)
 {
-    fprintf(f, "usage: %s [-c FILE] [-t]\n"
+    fprintf(f, "usage: %s [-c FILE] [-t] [-V]\n"
                "  -c FILE  configuration (default %s)\n"
-               "  -t       check the configuration and exit\n", d->name, d->conf);
+               "  -t       check the configuration and exit\n"
+               "  -V       print the version and exit\n", d->name, d->conf);
 }
 
 int cw_daemon_args(struct cw_daemon *d, int argc, char **argv)
 {
     int opt;
 
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+    while ((opt = getopt(argc, argv, "c:thV")) != -1) {
         switch (opt) {
         case 'c':
             d->conf = optarg;
@@ -32,6 +33,9 @@ int cw_daemon_args(struct cw_daemon *d, int argc, char **argv)
             break;
         case 'h':
             usage(d, stdout);
+            return 0;
+        case 'V':
+            printf("%s %s\n", d->name, d->version);
             return 0;
         default:
             usage(d, stderr);

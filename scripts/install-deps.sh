@@ -10,11 +10,12 @@ set -eu
 BUILD="build-essential pkg-config clang libclang-rt-14-dev
   libuv1-dev libssl-dev libc-ares-dev libnice-dev libglib2.0-dev
   libssh2-1-dev libexpat1-dev libraft-dev libcrypt-dev liburing-dev"
-# Test and benchmark peers: real software that nobody here wrote (systemd
-# for systemd-analyze, which checks the docs' unit files).
+# Test and benchmark peers: real software that nobody here wrote (systemd's
+# systemd-analyze and logrotate check the unit files and the logrotate file
+# that make install installs).
 PEERS="coturn iproute2 procps curl openssl openssh-server openssh-client python3 iperf3
   dnsmasq-base nftables python3-websockets python3-slixmpp python3-aiodns prosody wrk nginx haproxy chromium
-  systemd"
+  systemd logrotate"
 # What `make demo` runs: turnutils (coturn), sshd, curl, openssl, the
 # webbridge stand-in (python3-websockets), Chromium for the call bridge's
 # headless media end; as root also the namespaces' DNS and firewall

@@ -20,9 +20,12 @@ the start. So:
      check reads are made: a certificate for each `.pem` (its key for the
      `.key` beside it), a random key file for any other `.key`, a hex string
      for a `.secret`.
-2. Every systemd unit in a code block (`[Unit]`) passes
+2. Every systemd unit in a code block (`[Unit]`) is the one that make
+   install installs (dist/NAME.in, with /usr/local/bin), and passes
    `systemd-analyze verify` without a word, the programs' path pointed at
    this build.
+3. The logrotate file the docs show is dist/logrotate, and `logrotate -d`
+   finds no error in it.
 
 Usage: config_examples.py TOP; TAP lines, then "N passed, N failed".
 """
@@ -177,6 +180,15 @@ def check_conf(top, scratch, name, daemon, conf):
     return False
 
 
+def same_as_dist(top, name, text, dist, fix=lambda t: t):
+    path = os.path.join(top, 'dist', dist)
+    if os.path.exists(path) and fix(open(path, encoding='utf-8').read()) == text:
+        print(f'ok - {name}: the same as dist/{dist}, which make install installs')
+        return True
+    print(f'not ok - {name}: not the same as dist/{dist}, which make install installs')
+    return False
+
+
 def check_unit(top, scratch, name, text, unit):
     text = text.replace('/usr/local/bin/', os.path.join(os.path.abspath(top), 'build', 'bin', ''))
     path = os.path.join(scratch.root, unit)
@@ -192,11 +204,22 @@ def check_unit(top, scratch, name, text, unit):
     return False
 
 
+def check_logrotate(top, scratch, name):
+    r = subprocess.run(['logrotate', '-d', '-s', os.path.join(scratch.root, 'logrotate.state'),
+                        os.path.join(top, 'dist', 'logrotate')], capture_output=True, text=True)
+    errors = [l for l in (r.stderr + r.stdout).split('\n') if l.startswith('error:')]
+    if r.returncode == 0 and not errors:
+        print(f'ok - {name}: logrotate -d finds no error')
+        return True
+    print(f'not ok - {name}: logrotate -d: rc {r.returncode}\n#   ' + '\n#   '.join(errors))
+    return False
+
+
 def main():
     top = sys.argv[1]
     docs = sorted(glob.glob(os.path.join(top, 'docs', '*.md'))) + [os.path.join(top, 'README.md')]
     scratch = Scratch()
-    full, snippets, units = {}, [], []
+    full, snippets, units, rotates = {}, [], [], []
     for doc in docs:
         rel = os.path.relpath(doc, top)
         for line, text, prose in blocks(doc):
@@ -205,6 +228,8 @@ def main():
                 # the unit's file name is in the prose just before it
                 m = re.findall(r'([\w@.-]+\.service)', prose)
                 units.append((name, text, m[-1] if m else 'example.service'))
+            if '/etc/logrotate.d/causeway' in prose.strip().split('\n\n')[-1]:
+                rotates.append((name, text))
             conf = parse(text)
             if conf and all(s in SECTIONS for s, _ in conf):
                 daemon, complete = kind(text, conf)
@@ -237,11 +262,19 @@ def main():
     if not units:
         print('not ok - no systemd unit in the docs')
         failed += 1
+    results = []
     for name, text, unit in units:
-        if check_unit(top, scratch, name, text, unit):
-            passed += 1
-        else:
-            failed += 1
+        results.append(same_as_dist(top, name, text, unit + '.in',
+                                    lambda t: t.replace('@BINDIR@/', '/usr/local/bin/')))
+        results.append(check_unit(top, scratch, name, text, unit))
+    if not rotates:
+        print('not ok - no logrotate file in the docs')
+        failed += 1
+    for name, text in rotates:
+        results += [same_as_dist(top, name, text, 'logrotate'),
+                    check_logrotate(top, scratch, name)]
+    passed += results.count(True)
+    failed += results.count(False)
     shutil.rmtree(scratch.root, ignore_errors=True)
     print(f'{passed} passed, {failed} failed')
     return 1 if failed else 0
