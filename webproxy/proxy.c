@@ -309,6 +309,25 @@ static void free_all(struct webproxy *wp)
     free(wp);
 }
 
+/* The start's line: where guests come in, and where each host's requests go. */
+static void log_start(const struct webproxy *wp)
+{
+    struct cw_sb l;
+    char a[CW_ADDR_STRLEN];
+
+    cw_sb_init(&l);
+    wp__listeners_text(wp, &l, ", ");
+    for (int i = 0; i < wp->o.nhost; i++) {
+        const struct wp_host *h = &wp->o.host[i];
+
+        cw_sb_printf(&l, "%s %s -> %s%s", i ? "," : "; hosts:", h->name,
+                     cw_addr_fmt((const struct sockaddr *)&h->backend, a, sizeof(a), 1),
+                     h->link ? " (tunnel link)" : "");
+    }
+    CW_NOTICE("webproxy", "listening on %s", l.len ? l.s : "nothing");
+    cw_sb_free(&l);
+}
+
 struct webproxy *webproxy_create(uv_loop_t *loop, const struct wp_options *o, struct cw_tls_ctx *tls,
                                  char *err, size_t errlen)
 {
@@ -352,6 +371,7 @@ struct webproxy *webproxy_create(uv_loop_t *loop, const struct wp_options *o, st
                   wp->wbatch_off);
     }
     open_access_log(wp);
+    log_start(wp);
     return wp;
 fail:
     /* Freed once its handles have closed, on a later loop turn. */

@@ -79,6 +79,8 @@ EDGE_PID=$BGPID
 cwa() { "$BIN/causeway" -s "$D/edge.sock" "$@"; }
 check "with it the edge starts" eventually 10 sh -c "'$BIN/causeway' -s '$D/edge.sock' version > /dev/null 2>&1"
 check "the edge runs as $ACCT" test "$(stat -c %U "/proc/$EDGE_PID")" = "$ACCT"
+check "its log says where guests come in and where the host goes" \
+    grep -q "notice webproxy: listening on $E4:443 (https), $E4:80 (http, redirects to https); hosts: join.example.test -> 127.0.0.1:18443 (tunnel link)" "$WORK/edge.log"
 code=$(in_o curl -sk -o /dev/null -w '%{http_code}' --max-time 10 \
     --resolve join.example.test:443:$E4 https://join.example.test/)
 check "HTTPS on 443: the proxy answers, $code (no core holds the tunnel port)" test "$code" = 502
