@@ -477,6 +477,41 @@ static int workers_start(struct turn_relay *r, uv_loop_t *loop, char *err, size_
     return rc == 0 ? 0 : -1;
 }
 
+/* The start's line: listeners, relays (and what clients are told), workers. */
+static void log_start(const struct turn_relay *r)
+{
+    const struct turn_options *o = &r->o;
+    const struct sockaddr_storage *relay[2] = { o->has_relay4 ? &o->relay4 : NULL,
+                                                o->has_relay6 ? &o->relay6 : NULL };
+    const struct sockaddr_storage *pub[2] = { o->has_public4 ? &o->public4 : NULL,
+                                              o->has_public6 ? &o->public6 : NULL };
+    char a[CW_ADDR_STRLEN];
+    struct cw_sb l;
+    int n = 0;
+
+    cw_sb_init(&l);
+    for (int i = 0; i < o->nlisten; i++)
+        cw_sb_printf(&l, "%s%s (udp, tcp)", n++ ? ", " : "",
+                     cw_addr_fmt((const struct sockaddr *)&o->listen[i], a, sizeof(a), 1));
+    for (int i = 0; i < o->ntls_listen; i++)
+        cw_sb_printf(&l, "%s%s (tls)", n++ ? ", " : "",
+                     cw_addr_fmt((const struct sockaddr *)&o->tls_listen[i], a, sizeof(a), 1));
+    cw_sb_printf(&l, "; relays on");
+    for (int i = 0, k = 0; i < 2; i++) {
+        if (!relay[i])
+            continue;
+        cw_sb_printf(&l, "%s %s", k++ ? "," : "",
+                     cw_addr_fmt((const struct sockaddr *)relay[i], a, sizeof(a), 0));
+        if (pub[i])
+            cw_sb_printf(&l, " (advertised as %s)",
+                         cw_addr_fmt((const struct sockaddr *)pub[i], a, sizeof(a), 0));
+    }
+    cw_sb_printf(&l, " ports %u-%u; %u worker%s", o->port_min, o->port_max, r->nworkers,
+                 r->nworkers == 1 ? "" : "s, one thread and loop each");
+    CW_NOTICE(TURN_LOG, "listening on %s", l.s);
+    cw_sb_free(&l);
+}
+
 struct turn_relay *turn_relay_create(uv_loop_t *loop, struct turn_options *o,
                                      struct cw_stats *stats, char *err, size_t errlen)
 {
@@ -513,8 +548,7 @@ struct turn_relay *turn_relay_create(uv_loop_t *loop, struct turn_options *o,
     if (workers_start(r, loop, err, errlen) < 0)
         goto fail;
     register_stats(r, stats);
-    if (r->nworkers > 1)
-        CW_INFO(TURN_LOG, "%u workers, one thread and loop each", r->nworkers);
+    log_start(r);
     return r;
 fail:
     turn_relay_close(r, NULL, NULL);

@@ -79,6 +79,8 @@ EDGE_PID=$BGPID
 cwa() { "$BIN/causeway" -s "$D/edge.sock" "$@"; }
 check "with it the edge starts" eventually 10 sh -c "'$BIN/causeway' -s '$D/edge.sock' version > /dev/null 2>&1"
 check "the edge runs as $ACCT" test "$(stat -c %U "/proc/$EDGE_PID")" = "$ACCT"
+check "its log says where TURN listens and relays" \
+    grep -Eq "notice turn: listening on $E4:3478 \(udp, tcp\); relays on $E4 ports 24000-29999; [0-9]+ worker" "$WORK/edge.log"
 check "its log says where guests come in and where the host goes" \
     grep -q "notice webproxy: listening on $E4:443 (https), $E4:80 (http, redirects to https); hosts: join.example.test -> 127.0.0.1:18443 (tunnel link)" "$WORK/edge.log"
 code=$(in_o curl -sk -o /dev/null -w '%{http_code}' --max-time 10 \

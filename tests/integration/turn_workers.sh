@@ -29,7 +29,7 @@ for u in quota:pw pairs:pw relay:pw; do
         notok "turn user add ${u%%:*}"
 done
 start_edge "$WORK/edge.conf"
-check "the edge says it runs 4 workers" grep -q 'turn: 4 workers' "$WORK/edge.log"
+check "the edge says it runs 4 workers" grep -q 'notice turn: listening on .*; 4 workers, one thread and loop each' "$WORK/edge.log"
 
 # 16 clients (16 source ports) of one user with a quota of 12: the kernel
 # spreads them over the workers, the quota still counts them all.
