@@ -20,7 +20,7 @@ mkdir -p "$D" && chmod 711 "$WORK"
 make_cert join.example.test
 cp "$WORK/cert.pem" "$WORK/key.pem" "$D/"
 : > "$D/users"
-cat > "$D/edge.conf" <<CONF
+cat > "$D/base.conf" <<CONF
 [edge]
 control-socket = $D/edge.sock
 [turn]
@@ -38,6 +38,8 @@ listen = $E4:443
 http-listen = $E4:80
 certificate = $D/cert.pem $D/key.pem
 host = join.example.test 127.0.0.1:18443
+CONF
+cat "$D/base.conf" - > "$D/edge.conf" <<CONF
 [admin]
 listen = $E4:445
 certificate = $D/cert.pem
@@ -49,27 +51,23 @@ echo 'a password for alice' |
     notok "admin user add alice"
 chown -R "$ACCT:$ACCT" "$D"
 caps() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+HINT="permission denied (ports below 1024 need the capability CAP_NET_BIND_SERVICE: under systemd, AmbientCapabilities=CAP_NET_BIND_SERVICE)"
+# edge_nocap CONF LOG: the edge as the account, without the capability.
+edge_nocap() {
+    timeout 20 ip netns exec "$NS_E" setpriv --reuid="$ACCT" --regid="$ACCT" --init-groups \
+        "$BIN/causeway-edge" -c "$1" > "$2" 2>&1
+}
 
 # Without the capability: no start, and the line says what is missing.
-timeout 20 ip netns exec "$NS_E" setpriv --reuid="$ACCT" --regid="$ACCT" --init-groups \
-    "$BIN/causeway-edge" -c "$D/edge.conf" > "$WORK/nocap.log" 2>&1
+edge_nocap "$D/edge.conf" "$WORK/nocap.log"
 rc=$?
 check "without CAP_NET_BIND_SERVICE the edge does not start (exit $rc)" test "$rc" = 1
 check "... and says why: port 445 needs CAP_NET_BIND_SERVICE, with the systemd line" \
-    grep -q "error edge: admin interface not started: cannot listen on $E4:445: permission denied (ports below 1024 need the capability CAP_NET_BIND_SERVICE: under systemd, AmbientCapabilities=CAP_NET_BIND_SERVICE)" "$WORK/nocap.log"
+    grep -qF "error edge: admin interface not started: cannot listen on $E4:445: $HINT" "$WORK/nocap.log"
 # The admin interface starts first; without it, the web proxy says the same.
-sed -i '/^\[admin\]/,$d' "$D/edge.conf"
-timeout 20 ip netns exec "$NS_E" setpriv --reuid="$ACCT" --regid="$ACCT" --init-groups \
-    "$BIN/causeway-edge" -c "$D/edge.conf" > "$WORK/nocap2.log" 2>&1
+edge_nocap "$D/base.conf" "$WORK/nocap2.log"
 check "... and for 443 the web proxy does" \
-    grep -q "error edge: web proxy not started: cannot listen on $E4:443 (https): permission denied (ports below 1024 need the capability CAP_NET_BIND_SERVICE: under systemd, AmbientCapabilities=CAP_NET_BIND_SERVICE)" "$WORK/nocap2.log"
-cat >> "$D/edge.conf" <<CONF
-[admin]
-listen = $E4:445
-certificate = $D/cert.pem
-key = $D/key.pem
-users = $D/admins
-CONF
+    grep -qF "error edge: web proxy not started: cannot listen on $E4:443 (https): $HINT" "$WORK/nocap2.log"
 
 # With it, as systemd's AmbientCapabilities= hands it over.
 bg "$NS_E" "$WORK/edge.log" setpriv --reuid="$ACCT" --regid="$ACCT" --init-groups \
