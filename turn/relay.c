@@ -508,7 +508,7 @@ static void log_start(const struct turn_relay *r)
     }
     cw_sb_printf(&l, " ports %u-%u; %u worker%s", o->port_min, o->port_max, r->nworkers,
                  r->nworkers == 1 ? "" : "s, one thread and loop each");
-    CW_NOTICE(TURN_LOG, "listening on %s", l.s);
+    CW_NOTICE(TURN_LOG, "listening on %s", l.s ? l.s : "(out of memory)");
     cw_sb_free(&l);
 }
 

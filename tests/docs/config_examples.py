@@ -57,8 +57,9 @@ def blocks(path):
 
 
 def parse(text):
-    """The file as [section, [(key, value, line)]] in order; lines outside a
-    section are dropped (comments)."""
+    """The file as [section, [(key, value, line)]] in order; comments are
+    dropped, and a line that is no `key = value` is kept whole as a key
+    without a value, for the daemon to refuse."""
     out = []
     for raw in text.split('\n'):
         s = raw.strip()
@@ -70,6 +71,8 @@ def parse(text):
         elif out and '=' in s:
             k, v = s.split('=', 1)
             out[-1][1].append((k.strip(), v.strip(), raw))
+        elif out:
+            out[-1][1].append((s, None, raw))
     return out
 
 
@@ -104,7 +107,8 @@ def merge(base, snippet):
 
 
 def render(conf):
-    return ''.join(f'[{s}]\n' + ''.join(f'{k} = {v}\n' for k, v, _ in kv) for s, kv in conf)
+    return ''.join(f'[{s}]\n' + ''.join(k + ('' if v is None else f' = {v}') + '\n'
+                                         for k, v, _ in kv) for s, kv in conf)
 
 
 class Scratch:
@@ -122,7 +126,7 @@ class Scratch:
     def make_files(self, conf):
         for sec, kv in conf:
             for k, v, _ in kv:
-                for p in re.findall(re.escape(self.root) + r'/[\w./-]+', v):
+                for p in re.findall(re.escape(self.root) + r'/[\w./-]+', v or ''):
                     self.make(k, p, v)
 
     def make(self, key, path, value):
