@@ -2,6 +2,7 @@
  * relay, serves the control socket, and stops cleanly on SIGTERM/SIGINT;
  * SIGHUP reopens the log and reloads the TURN user database. */
 #include "admin/admin.h"
+#include "common/addr.h"
 #include "common/ctl.h"
 #include "edge/edge.h"
 #include "common/daemon.h"
@@ -83,6 +84,32 @@ static struct cw_tls_ctx *webproxy_tls(const struct wp_options *o, char *err, si
                     "certificate files): browsers will show it as \"Not secure\"; get a "
                     "certificate that names it", o->host[i].name);
     return t;
+}
+
+/* A host whose backend is a loopback port that no [tunnel] permit-listen
+ * names: no core can hold it, so unless a local server listens there (a
+ * single box) it is a typo between host, permit-listen and edge-port. */
+static void webproxy_check_forwards(const struct edge_config *c)
+{
+    char a[CW_ADDR_STRLEN];
+
+    if (!c->tunnel.enabled || !c->tunnel.npermit)
+        return;
+    for (int i = 0; i < c->webproxy.nhost; i++) {
+        const struct wp_host *h = &c->webproxy.host[i];
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&h->backend;
+        int permitted = 0;
+
+        if (h->backend.ss_family != AF_INET || (ntohl(in->sin_addr.s_addr) >> 24) != 127)
+            continue;
+        for (int p = 0; p < c->tunnel.npermit; p++)
+            permitted |= c->tunnel.permit[p] == ntohs(in->sin_port);
+        if (!permitted)
+            CW_WARN("webproxy", "host %s goes to %s, which is none of [tunnel]'s permit-listen "
+                    "ports: no core can hold it, so its guests get 502 unless a server on this "
+                    "host listens there", h->name,
+                    cw_addr_fmt((const struct sockaddr *)&h->backend, a, sizeof(a), 1));
+    }
 }
 
 static int webproxy_reload_certs(struct edge *e, char *err, size_t errlen)
@@ -340,6 +367,7 @@ static int edge_start(struct edge *e)
             CW_ERROR("edge", "web proxy TLS: %s", err);
             return -1;
         }
+        webproxy_check_forwards(c);
         c->webproxy.io_uring = c->d.io_uring;
         e->webproxy = webproxy_create(e->loop, &c->webproxy, t, err, sizeof(err));
         cw_tls_ctx_destroy(t);

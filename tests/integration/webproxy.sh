@@ -63,6 +63,10 @@ bg "$NS_E" "$WORK/old.log" $PY "$BACKEND" http 18448
 
 check "the proxy warns that no certificate covers down.example.test" \
     grep -q 'warn webproxy: no certificate covers down.example.test' "$WORK/edge.log"
+check "... and that its backend is no permit-listen port, which no core can hold" \
+    grep -q "warn webproxy: host down.example.test goes to 127.0.0.1:18099, which is none of \[tunnel\]'s permit-listen ports" "$WORK/edge.log"
+check "... but not of $J, whose backend is one" \
+    sh -c "! grep -q 'warn webproxy: host $J goes to' '$WORK/edge.log'"
 
 # ---- the inside: the webbridge stand-in and a core tunnelled to the edge -------------
 WB_TLS="$WORK/webbridge.pem $WORK/webbridge.key"
