@@ -86,30 +86,42 @@ static struct cw_tls_ctx *webproxy_tls(const struct wp_options *o, char *err, si
     return t;
 }
 
-/* A host whose backend is a loopback port that no [tunnel] permit-listen
- * names: no core can hold it, so unless a local server listens there (a
- * single box) it is a typo between host, permit-listen and edge-port. */
-static void webproxy_check_forwards(const struct edge_config *c)
+/* Whether a tunnel could be behind ss: not a loopback port of this host, or
+ * one of [tunnel]'s permit-listen ports. A loopback port outside them no core
+ * can hold: a typo between the line, permit-listen and the core's edge-port,
+ * unless a server on this host listens there (a single box). */
+static int forward_possible(const struct edge_config *c, const struct sockaddr_storage *ss)
+{
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+    if (!c->tunnel.enabled || !c->tunnel.npermit || ss->ss_family != AF_INET ||
+        (ntohl(in->sin_addr.s_addr) >> 24) != 127)
+        return 1;
+    for (int p = 0; p < c->tunnel.npermit; p++)
+        if (c->tunnel.permit[p] == ntohs(in->sin_port))
+            return 1;
+    return 0;
+}
+
+static void check_forwards(const struct edge_config *c)
 {
     char a[CW_ADDR_STRLEN];
 
-    if (!c->tunnel.enabled || !c->tunnel.npermit)
-        return;
-    for (int i = 0; i < c->webproxy.nhost; i++) {
+    for (int i = 0; c->webproxy_enabled && i < c->webproxy.nhost; i++) {
         const struct wp_host *h = &c->webproxy.host[i];
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&h->backend;
-        int permitted = 0;
 
-        if (h->backend.ss_family != AF_INET || (ntohl(in->sin_addr.s_addr) >> 24) != 127)
-            continue;
-        for (int p = 0; p < c->tunnel.npermit; p++)
-            permitted |= c->tunnel.permit[p] == ntohs(in->sin_port);
-        if (!permitted)
+        if (!forward_possible(c, &h->backend))
             CW_WARN("webproxy", "host %s goes to %s, which is none of [tunnel]'s permit-listen "
                     "ports: no core can hold it, so its guests get 502 unless a server on this "
                     "host listens there", h->name,
                     cw_addr_fmt((const struct sockaddr *)&h->backend, a, sizeof(a), 1));
     }
+    for (int i = 0; c->fed.enabled && i < c->fed.o.ncore; i++)
+        if (!forward_possible(c, &c->fed.o.core[i]))
+            CW_WARN("federation", "core %s is none of [tunnel]'s permit-listen ports: no core "
+                    "can hold it, so its link never comes up unless a core node on this host "
+                    "listens there",
+                    cw_addr_fmt((const struct sockaddr *)&c->fed.o.core[i], a, sizeof(a), 1));
 }
 
 static int webproxy_reload_certs(struct edge *e, char *err, size_t errlen)
@@ -360,6 +372,7 @@ static int edge_start(struct edge *e)
             return -1;
         }
     }
+    check_forwards(c);
     if (c->webproxy_enabled) {
         struct cw_tls_ctx *t = webproxy_tls(&c->webproxy, err, sizeof(err));
 
@@ -367,7 +380,6 @@ static int edge_start(struct edge *e)
             CW_ERROR("edge", "web proxy TLS: %s", err);
             return -1;
         }
-        webproxy_check_forwards(c);
         c->webproxy.io_uring = c->d.io_uring;
         e->webproxy = webproxy_create(e->loop, &c->webproxy, t, err, sizeof(err));
         cw_tls_ctx_destroy(t);

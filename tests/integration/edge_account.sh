@@ -2,7 +2,8 @@
 # edge_account.sh - the edge as docs/deployment.md installs it: its own
 # system account and one capability, CAP_NET_BIND_SERVICE, which systemd's
 # AmbientCapabilities= gives it (setpriv gives it the same way here). With
-# it, the web proxy holds 443 and 80 and the admin interface 445; without
+# it, the web proxy holds 443 and 80, the admin interface 445 (and the
+# federation gateway 5269, which needs nothing); without
 # it, the start stops with a line that names the capability; and the edge
 # keeps it to itself: the sshd it runs for the tunnel has no capability, and
 # a core logs in to that sshd and carries a guest's request.
@@ -38,7 +39,15 @@ listen = $E4:443
 http-listen = $E4:80
 certificate = $D/cert.pem $D/key.pem
 host = join.example.test 127.0.0.1:18443
+[federation]
+listen = $E4:5269
+certificate = $D/cert.pem $D/key.pem
+# A core line that is no permit-listen port (18443 is): a typo, which the
+# edge points out at start.
+core = 127.0.0.1:18444
+link-key-file = $D/link.key
 CONF
+head -c 32 /dev/urandom > "$D/link.key" && chmod 600 "$D/link.key"
 cat "$D/base.conf" - > "$D/edge.conf" <<CONF
 [admin]
 listen = $E4:445
@@ -79,6 +88,8 @@ check "with it the edge starts" eventually 10 sh -c "'$BIN/causeway' -s '$D/edge
 check "the edge runs as $ACCT" test "$(stat -c %U "/proc/$EDGE_PID")" = "$ACCT"
 check "its log says where TURN listens and relays" \
     grep -Eq "notice turn: listening on $E4:3478 \(udp, tcp\); relays on $E4 ports 24000-29999; [0-9]+ worker" "$WORK/edge.log"
+check "its log points out the federation core line that no core can hold" \
+    grep -qF "warn federation: core 127.0.0.1:18444 is none of [tunnel]'s permit-listen ports" "$WORK/edge.log"
 check "its log says where guests come in and where the host goes" \
     grep -q "notice webproxy: listening on $E4:443 (https), $E4:80 (http, redirects to https); hosts: join.example.test -> 127.0.0.1:18443 (tunnel link)" "$WORK/edge.log"
 code=$(in_o curl -sk -o /dev/null -w '%{http_code}' --max-time 10 \
