@@ -419,6 +419,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (e.d.check) {
+        check_forwards(&e.cfg);
         printf("causeway-edge: %s is valid\n", e.d.conf);
         edge_config_free(&e.cfg);
         return 0;

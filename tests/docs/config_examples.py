@@ -7,7 +7,7 @@ code, or a rule between keys added, must not leave them an example that stops
 the start. So:
 
 1. Every code block of edge.conf or core.conf is accepted by
-   `causeway-edge -t` / `causeway-core -t`.
+   `causeway-edge -t` / `causeway-core -t`, without a warning.
    - A complete example (its first line is `# /etc/causeway/edge.conf ...` or
      `... core.conf ...`) is checked as it stands.
    - A snippet (a few sections) is checked inside the first complete example
@@ -172,10 +172,15 @@ def check_conf(top, scratch, name, daemon, conf):
         f.write(render(conf))
     r = subprocess.run([os.path.join(top, 'build', 'bin', f'causeway-{daemon}'), '-t', '-c',
                         path], capture_output=True, text=True)
-    if r.returncode == 0:
-        print(f'ok - {name}: causeway-{daemon} -t accepts it')
-        return True
     out = (r.stderr + r.stdout).strip()
+    warned = [l for l in out.split('\n') if re.search(r' (warn|error) \w+: ', l)]
+    if r.returncode == 0 and not warned:
+        print(f'ok - {name}: causeway-{daemon} -t accepts it without a warning')
+        return True
+    if r.returncode == 0:
+        out = '\n'.join(warned).replace(scratch.root, '').replace('\n', '\n#   ')
+        print(f'not ok - {name}: causeway-{daemon} -t warns\n#   {out}')
+        return False
     m = re.search(re.escape(path) + r':(\d+):', out)
     if m:
         out += '\n  which is: ' + render(conf).split('\n')[int(m.group(1)) - 1]

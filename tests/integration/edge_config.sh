@@ -149,4 +149,28 @@ if [ $? -ne 0 ] && echo "$out" | grep -q "\[webproxy\] needs listen .*, certific
 else
     echo "not ok - $TNAME: [webproxy] incomplete: $out"; NFAIL=$((NFAIL + 1))
 fi
+# A host whose loopback port no permit-listen names: valid, but -t warns on
+# stderr (no core could ever hold it); the host on a permitted port is fine.
+cat > "$WORK/typo.conf" <<CONF
+[turn]
+enabled = no
+[tunnel]
+listen = 198.18.0.1:2222
+state-dir = $WORK/tunnel
+permit-listen = 127.0.0.1:18443
+[webproxy]
+listen = 198.18.0.1
+certificate = $WORK/c.pem $WORK/k.pem
+host = join.example.test 127.0.0.1:18443
+host = typo.example.test 127.0.0.1:18434
+CONF
+"$BIN/causeway-edge" -t -c "$WORK/typo.conf" > "$WORK/typo.out" 2> "$WORK/typo.err"
+rc=$?
+if [ $rc = 0 ] && grep -q 'is valid' "$WORK/typo.out" &&
+   grep -q "warn webproxy: host typo.example.test goes to 127.0.0.1:18434, which is none of \[tunnel\]'s permit-listen ports" "$WORK/typo.err" &&
+   [ "$(grep -c warn "$WORK/typo.err")" = 1 ]; then
+    echo "ok - $TNAME: -t warns about a host on a port no permit-listen names (only that one), and passes"
+else
+    echo "not ok - $TNAME: permit-listen typo: rc $rc, $(cat "$WORK/typo.out" "$WORK/typo.err")"; NFAIL=$((NFAIL + 1))
+fi
 exit 0
