@@ -29,6 +29,8 @@
  * xml_stream_destroy(), which then happens when feed unwinds. */
 #include "xmpp/xml.h"
 
+#include "xmpp/jid.h"
+
 #include <expat.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -44,6 +46,10 @@
 #define MEM_FACTOR 16          /* a stanza's tree may take this many bytes per byte of max_stanza */
 #define MEM_MIN 65536          /* ... and at least this many (tiny max_stanza in tests) */
 #define MAX_TOKEN 16384        /* bytes expat may hold unreported: one tag (see feed) */
+/* What routing may add to a stanza's root tag after it was read: from and
+ * to stamped (JIDs, each byte escaped to 6 at most) and the namespace of
+ * the next stream. A root tag is accepted only with this much to spare. */
+#define STAMP_ROOM (2 * (6 * JID_MAX + (int)sizeof(" from=''")) + 64)
 #define UNUSED __attribute__((unused))
 
 static const struct xml_limits defaults = { 262144, 32, 64, 16 };
@@ -574,6 +580,7 @@ struct xml_stream {
     XML_Index fed;             /* bytes given to expat since the stream began */
     XML_Index pos;             /* end of the last event expat reported */
     XML_Index mark;            /* where the bytes charged against max_stanza began */
+    struct cw_sb tag;          /* a start tag written out, to measure it */
     const char *cond;
     char reason[128];
 };
@@ -725,7 +732,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 {
     struct xml_stream *xs = ud;
     const char *ns, *local;
-    size_t nslen, nattr = 0, bytes;
+    size_t nslen, nattr = 0, bytes, limit;
     struct xml_node *n;
 
     if (xs->state != RUNNING)
@@ -762,10 +769,25 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         xs->root = n;    /* freed with the stream if the stanza never ends */
     xs->cur = n;
     xs->depth++;
-    if (!(bytes = add_attrs(n, atts, nattr)))
+    if (!(bytes = add_attrs(n, atts, nattr))) {
         oom(xs);
-    else
-        charge(xs, sizeof(*n) + strlen(local) + nslen + 2 + bytes);
+        return;
+    }
+    charge(xs, sizeof(*n) + strlen(local) + nslen + 2 + bytes);
+    /* Written out, a tag declares the namespaces it uses (a prefix that
+     * came declared on the stream header, say) and escapes its attribute
+     * values: it can grow. It must stay a tag that this parser reads where
+     * the stanza goes next (another node, the edge, the core), or that
+     * stream would be closed for everyone on it. */
+    cw_sb_clear(&xs->tag);
+    open_tag(&xs->tag, n, scope_ns(n, xs->root, NULL));
+    limit = n->parent ? MAX_TOKEN : MAX_TOKEN - STAMP_ROOM;
+    if (xs->tag.failed)
+        oom(xs);
+    else if (xs->tag.len + 1 > limit)
+        fail(xs, "policy-violation", "<%.40s> would be a tag over %zu bytes written out "
+             "(namespaces declared, attributes escaped%s)", local, limit,
+             n->parent ? "" : ", from and to stamped");
 }
 
 /* expat has matched name with the start tag. */
@@ -990,6 +1012,7 @@ void xml_stream_destroy(struct xml_stream *xs)
     }
     drop_trees(xs);
     XML_ParserFree(xs->p);
+    cw_sb_free(&xs->tag);
     free(xs);
 }
 

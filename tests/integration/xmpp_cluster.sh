@@ -97,6 +97,14 @@ if xc chat $A1,$A2 5222 alice@example.test/a alicepw bob@example.test/b bobpw 10
 else
     notok "chat across nodes"; cat "$WORK/chat.out"
 fi
+# A stanza small as sent but too big written out (for the node it goes to
+# next) is refused where it comes in: it must not close the cluster link.
+if xc crafted $A1,$A2 5222 alice@example.test/x alicepw bob@example.test/y bobpw > "$WORK/crafted.out" 2>&1; then
+    ok "a message too big written out: the sender's stream ends (policy-violation), the next message crosses nodes"
+else
+    notok "crafted message"; cat "$WORK/crafted.out"
+fi
+check "... and no node closed a cluster link over it" sh -c "! grep -h 'bad stanza' '$WORK'/core[123].log"
 if xc component $A1,$A3 5222 cb1.example.test "$SECRET" 5223 alice@example.test/c alicepw > "$WORK/comp.out" 2>&1; then
     ok "a component on node 3 authenticates with the secret generated on node 2; a client on node 1 reaches it"
 else

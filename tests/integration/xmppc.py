@@ -22,6 +22,13 @@ sockets for what no well-behaved client sends).
       the component must fail to connect (handshake refused).
   xmppc.py login-fails HOST PORT JID PASS
       the login must fail (wrong password).
+  xmppc.py crafted HOST,HOST2 PORT JID1 PASS1 JID2 PASS2
+      JID1 (on HOST) sends JID2 (on HOST2: another cluster node) a message
+      whose tag is small as sent but would pass the parser's tag limit
+      written out (an attribute of apostrophes, each written as &apos;):
+      JID1's stream must end with policy-violation, JID2 must not get it,
+      and a message from JID1's next session must still reach JID2 across
+      the cluster link.
   xmppc.py raw HOST PORT CASE
       sends a hostile stream (CASE: laughs, oversize, malformed, pi, notls)
       and prints the stream error condition the server answered with.
@@ -127,6 +134,30 @@ async def chat(host, port, j1, p1, j2, p2, n, mech=None):
         raise SystemExit("messages out of order or changed")
     await a['xep_0199'].ping(jid=slixmpp.JID(j1).domain, timeout=5)
     print("%s and %s: subscribed both ways, %d messages each way, ping answered" % (j1, j2, n))
+    a.disconnect()
+    b.disconnect()
+
+
+async def crafted(host, port, j1, p1, j2, p2):
+    h1, h2 = (host.split(',') + [host])[:2]
+    b = await login(h2, port, j2, p2)
+    a = await login(h1, port, j1, p1)
+    cond = asyncio.get_event_loop().create_future()
+    a.add_event_handler("stream_error",
+                        lambda e: cond.done() or cond.set_result(e['condition']))
+    a.add_event_handler("disconnected", lambda e: cond.done() or cond.set_result('(closed)'))
+    a.send_raw("<message to='%s' type='chat' x=\"%s\"><body>crafted</body></message>"
+               % (b.boundjid.full, "'" * 5000))
+    got = await asyncio.wait_for(cond, TIMEOUT)
+    if got != 'policy-violation':
+        raise SystemExit("the crafted message's stream ended with " + got)
+    a.disconnect()
+    a = await login(h1, port, j1, p1)
+    a.send_message(mto=b.boundjid.full, mbody="after", mtype='chat')
+    await wait_for(lambda: "after" in b.msgs, "the next message across the cluster link")
+    if "crafted" in b.msgs:
+        raise SystemExit("the crafted message was delivered")
+    print("crafted message refused (policy-violation); the next one crossed the cluster link")
     a.disconnect()
     b.disconnect()
 
@@ -312,6 +343,8 @@ def main():
         loop.run_until_complete(component_refused(*a[1:5]))
     elif cmd == 'login-fails':
         loop.run_until_complete(login_fails(*a[1:5]))
+    elif cmd == 'crafted':
+        loop.run_until_complete(crafted(*a[1:7]))
     elif cmd == 'raw':
         raw(a[1], a[2], a[3])
     else:

@@ -451,6 +451,58 @@ TEST(xml_limits)
     expect_error(HEADER "<a xmlns:p='urn:p' xmlns:q='urn:q' xmlns='urn:a'/>", &lim,
                  "policy-violation", "over 2 namespace declarations");
 
+    /* A tag must stay readable written out, where the stanza goes next
+     * (another node, the edge): apostrophes in a double-quoted value are
+     * written as &apos;, six times as long ... */
+    {
+        struct cw_sb sb;
+        struct xml_node *n;
+
+        cw_sb_init(&sb);
+        cw_sb_printf(&sb, "%s<message to='b@x' a=\"", HEADER);
+        for (int i = 0; i < 1200; i++)
+            cw_sb_add(&sb, "'", 1);
+        cw_sb_add(&sb, "\"/>", 3);
+        expect_error(cw_sb_str(&sb), NULL, "policy-violation",
+                     "<message> would be a tag over 7098 bytes written out");
+        /* ... under the root's limit (it leaves room for from and to) it
+         * passes, and its writing reads back */
+        cw_sb_clear(&sb);
+        cw_sb_printf(&sb, "%s<message to='b@x' a=\"", HEADER);
+        for (int i = 0; i < 1000; i++)
+            cw_sb_add(&sb, "'", 1);
+        cw_sb_add(&sb, "\"/>", 3);
+        CHECK_EQ(run(cw_sb_str(&sb), 0, NULL, &g), 0);
+        CHECK_EQ(g.n, 1);
+        n = g.st[0];
+        cw_sb_clear(&sb);
+        cw_sb_printf(&sb, "%s", HEADER);
+        xml_serialize(n, "jabber:client", &sb);
+        got_free(&g);
+        CHECK_EQ(run(cw_sb_str(&sb), 0, NULL, &g), 0);
+        CHECK_EQ(g.n, 1);
+        got_free(&g);
+        /* ... and a child's tag has the whole 16384, into which go the
+         * namespaces declared on the stream header that it uses (3 KB in,
+         * 17 KB out here) */
+        cw_sb_clear(&sb);
+        cw_sb_str_add(&sb, "<stream:stream xmlns='jabber:client' "
+                      "xmlns:stream='http://etherx.jabber.org/streams'");
+        for (int p = 0; p < 2; p++) {
+            cw_sb_printf(&sb, " xmlns:p%d='urn:%d:", p, p);
+            for (int i = 0; i < 7000; i++)
+                cw_sb_add(&sb, "u", 1);
+            cw_sb_add(&sb, "'", 1);
+        }
+        cw_sb_str_add(&sb, "><message><x p0:a='1'/><y p0:a='1' p1:b='");
+        for (int i = 0; i < 3000; i++)
+            cw_sb_add(&sb, "v", 1);
+        cw_sb_str_add(&sb, "'/></message>");
+        expect_error(cw_sb_str(&sb), NULL, "policy-violation",
+                     "<y> would be a tag over 16384 bytes written out");
+        cw_sb_free(&sb);
+    }
+
     /* memory: a short prefix standing for a long namespace, many times */
     {
         struct cw_sb sb;
