@@ -732,7 +732,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 {
     struct xml_stream *xs = ud;
     const char *ns, *local;
-    size_t nslen, nattr = 0, bytes, limit;
+    size_t nslen, nattr = 0, bytes, limit, bound;
     struct xml_node *n;
 
     if (xs->state != RUNNING)
@@ -779,9 +779,16 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
      * values: it can grow. It must stay a tag that this parser reads where
      * the stanza goes next (another node, the edge, the core), or that
      * stream would be closed for everyone on it. */
+    limit = n->parent ? MAX_TOKEN : MAX_TOKEN - STAMP_ROOM;
+    /* Most tags are far below it even with every byte escaped six times
+     * over and each namespace declared: only the others are written out. */
+    bound = 6 * ((size_t)XML_GetCurrentByteCount(xs->p) + nslen) + 16;
+    for (size_t i = 0; i < n->nattr; i++)
+        bound += 6 * strlen(n->attr[i].ns) + 16;
+    if (bound <= limit)
+        return;
     cw_sb_clear(&xs->tag);
     open_tag(&xs->tag, n, scope_ns(n, xs->root, NULL));
-    limit = n->parent ? MAX_TOKEN : MAX_TOKEN - STAMP_ROOM;
     if (xs->tag.failed)
         oom(xs);
     else if (xs->tag.len + 1 > limit)
