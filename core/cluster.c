@@ -572,7 +572,10 @@ static void handle_frame(struct link *l, char type, uint32_t id, const char *p, 
 
     if (type == 'S') {
         if (!l->xs) {
-            l->xs = xml_stream_create(NULL, &link_xml, l);
+            /* Stanzas from another node, stamped there. */
+            static const struct xml_limits stamped = { .stamped = 1 };
+
+            l->xs = xml_stream_create(&stamped, &link_xml, l);
             if (!l->xs || xml_stream_feed(l->xs, STREAM_HEAD, strlen(STREAM_HEAD)) < 0) {
                 link_kill(l, "out of memory");
                 return;

@@ -337,11 +337,13 @@ static const struct cw_stream_cbs link_stream_cbs = {
 static void l_connected(struct cw_stream *st)
 {
     struct s2s_link *l = cw_stream_data(st);
+    struct xml_limits lim = l->gw->o.limits;
     char head[300];
 
+    lim.stamped = 1;        /* the core's stanzas, stamped there */
     l->state = LK_HANDSHAKE;
     l->mux = cw_mux_create(1, &link_mux_cbs, l);
-    l->xs = xml_stream_create(&l->gw->o.limits, &link_xml_cbs, l);
+    l->xs = xml_stream_create(&lim, &link_xml_cbs, l);
     if (!l->mux || !l->xs || cw_random_hex(l->nonce, 16) < 0 ||
         !(l->ms = cw_mux_open_service(l->mux, CW_MUX_SVC_XMPP, l))) {
         link_down(l, "out of memory");

@@ -413,6 +413,7 @@ static void on_connection(uv_stream_t *server, int status)
     struct xmpp_listener *l = server->data;
     struct xmpp_server *srv = l->srv;
     static const struct cw_stream_cbs cbs = { .on_data = on_data, .on_close = on_close };
+    struct xml_limits lim;
     struct xconn *c;
 
     if (status < 0 || srv->closing)
@@ -422,7 +423,9 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     c->srv = srv;
     c->kind = l->kind;
-    c->xs = xml_stream_create(&srv->o.limits, &xml_cbs, c);
+    lim = srv->o.limits;
+    lim.stamped = c->kind == XC_LINK;   /* the edge's stanzas come stamped */
+    c->xs = xml_stream_create(&lim, &xml_cbs, c);
     if (!c->xs || cw_random_hex(c->id, 16) < 0) {
         xml_stream_destroy(c->xs);
         free(c);

@@ -52,7 +52,7 @@
 #define STAMP_ROOM (2 * (6 * JID_MAX + (int)sizeof(" from=''")) + 64)
 #define UNUSED __attribute__((unused))
 
-static const struct xml_limits defaults = { 262144, 32, 64, 16 };
+static const struct xml_limits defaults = { 262144, 32, 64, 16, 0 };
 /* Most attributes have no namespace: they share this "" (never freed). */
 static const char no_ns[1] = "";
 
@@ -580,6 +580,7 @@ struct xml_stream {
     XML_Index fed;             /* bytes given to expat since the stream began */
     XML_Index pos;             /* end of the last event expat reported */
     XML_Index mark;            /* where the bytes charged against max_stanza began */
+    int stamped;               /* xml_limits.stamped */
     struct cw_sb tag;          /* a start tag written out, to measure it */
     const char *cond;
     char reason[128];
@@ -779,7 +780,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
      * values: it can grow. It must stay a tag that this parser reads where
      * the stanza goes next (another node, the edge, the core), or that
      * stream would be closed for everyone on it. */
-    limit = n->parent ? MAX_TOKEN : MAX_TOKEN - STAMP_ROOM;
+    limit = n->parent || xs->stamped ? MAX_TOKEN : MAX_TOKEN - STAMP_ROOM;
     /* Most tags are far below it even with every byte escaped six times
      * over and each namespace declared: only the others are written out. */
     bound = 6 * ((size_t)XML_GetCurrentByteCount(xs->p) + nslen) + 16;
@@ -794,7 +795,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     else if (xs->tag.len + 1 > limit)
         fail(xs, "policy-violation", "<%.40s> would be a tag over %zu bytes written out "
              "(namespaces declared, attributes escaped%s)", local, limit,
-             n->parent ? "" : ", from and to stamped");
+             limit < MAX_TOKEN ? ", from and to stamped" : "");
 }
 
 /* expat has matched name with the start tag. */
@@ -993,6 +994,7 @@ struct xml_stream *xml_stream_create(const struct xml_limits *limits,
     PICK(max_attrs);
     PICK(max_ns);
 #undef PICK
+    xs->stamped = limits && limits->stamped;
     xs->mem_max = xs->lim.max_stanza > SIZE_MAX / MEM_FACTOR ? SIZE_MAX
                                                              : xs->lim.max_stanza * MEM_FACTOR;
     if (xs->mem_max < MEM_MIN)

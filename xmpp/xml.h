@@ -103,6 +103,10 @@ struct xml_limits {
     unsigned max_depth;      /* element depth below the stream (default 32) */
     unsigned max_attrs;      /* attributes per element (default 64) */
     unsigned max_ns;         /* namespace declarations per element (default 16) */
+    /* Stanzas come with from and to already stamped: a link between our
+     * own processes (cluster nodes, the edge's federation link). Otherwise
+     * a stanza's outer tag must leave room for them (see on_start). */
+    int stamped;
 };
 
 /* What the stream's user hears. A callback returns 0 to go on, or

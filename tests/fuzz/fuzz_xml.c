@@ -4,7 +4,12 @@
  * stream from wherever the bytes are), small limits or the defaults, and
  * whether stanzas are deep-copied. Every stanza is serialized, parsed again
  * inside a fresh stream header and serialized again: the serializer must
- * write well-formed XML that parses to the same tree (abort() if not). */
+ * write well-formed XML that parses to the same tree (abort() if not). The
+ * second parse is the next hop's (another node, the edge): fed in small
+ * pieces, so that a tag over the parser's limit fails it; and once more
+ * with from and to stamped as routing does, the longest a JID can be
+ * written. */
+#include "xmpp/jid.h"
 #include "xmpp/xml.h"
 
 #include <stdint.h>
@@ -44,7 +49,7 @@ static void round_trip(const struct xml_node *n)
 {
     /* Writing may take more room than reading did (escapes, declarations
      * repeated), so the second parse gets room to spare. */
-    static const struct xml_limits roomy = { 1u << 30, 1u << 20, 1u << 20, 1u << 20 };
+    static const struct xml_limits roomy = { 1u << 30, 1u << 20, 1u << 20, 1u << 20, 1 };
     struct cw_sb sb;
     struct again a = { &sb, 0 };
     struct xml_stream *xs;
@@ -52,12 +57,30 @@ static void round_trip(const struct xml_node *n)
     cw_sb_init(&sb);
     xml_serialize(n, OUTER, &sb);
     if (!sb.failed && (xs = xml_stream_create(&roomy, &again_cbs, &a)) != NULL) {
-        if (xml_stream_feed(xs, HEAD, strlen(HEAD)) != 0 ||
-            xml_stream_feed(xs, sb.s, sb.len) != 0 || a.seen != 1)
+        if (xml_stream_feed(xs, HEAD, strlen(HEAD)) != 0)
+            abort();
+        for (size_t off = 0, k; off < sb.len; off += k) {
+            k = sb.len - off < 512 ? sb.len - off : 512;
+            if (xml_stream_feed(xs, sb.s + off, k) != 0)
+                abort();
+        }
+        if (a.seen != 1)
             abort();
         xml_stream_destroy(xs);
     }
     cw_sb_free(&sb);
+}
+
+static void stamped_round_trip(const struct xml_node *n)
+{
+    char jid[JID_MAX + 1];
+    struct xml_node *c = xml_node_copy(n);
+
+    memset(jid, '\'', JID_MAX);     /* six bytes each, written out */
+    jid[JID_MAX] = '\0';
+    if (c && xml_node_set_attr(c, "from", jid) == 0 && xml_node_set_attr(c, "to", jid) == 0)
+        round_trip(c);
+    xml_node_free(c);
 }
 
 static int on_open(void *ctx, const struct xml_node *head)
@@ -76,6 +99,7 @@ static int on_stanza(void *ctx, struct xml_node *n)
     if (n->parent || !n->name)
         abort();
     round_trip(n);
+    stamped_round_trip(n);
     if ((habits & 128) && (c = xml_node_copy(n)) != NULL) {
         round_trip(c);
         xml_node_free(c);
@@ -95,7 +119,7 @@ static const struct xml_stream_cbs cbs = { on_open, on_stanza, on_close };
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const size_t steps[8] = { 1, 2, 3, 7, 16, 100, 1000, SIZE_MAX };
-    static const struct xml_limits small = { 1024, 6, 6, 4 };
+    static const struct xml_limits small = { 1024, 6, 6, 4, 0 };
     struct xml_stream *xs;
     const char *cond, *reason;
     size_t off = 1, k, step;

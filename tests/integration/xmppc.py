@@ -28,7 +28,8 @@ sockets for what no well-behaved client sends).
       written out (an attribute of apostrophes, each written as &apos;):
       JID1's stream must end with policy-violation, JID2 must not get it,
       and a message from JID1's next session must still reach JID2 across
-      the cluster link.
+      the cluster link; so must one just under the limit from a resource
+      of apostrophes (the stamped from makes it longer on the link).
   xmppc.py raw HOST PORT CASE
       sends a hostile stream (CASE: laughs, oversize, malformed, pi, notls)
       and prints the stream error condition the server answered with.
@@ -157,7 +158,15 @@ async def crafted(host, port, j1, p1, j2, p2):
     await wait_for(lambda: "after" in b.msgs, "the next message across the cluster link")
     if "crafted" in b.msgs:
         raise SystemExit("the crafted message was delivered")
-    print("crafted message refused (policy-violation); the next one crossed the cluster link")
+    a.disconnect()
+    # Just under the limit, from a resource of apostrophes: the from that
+    # node 1 stamps makes the tag longer still, and node 2 must take it.
+    a = await login(h1, port, slixmpp.JID(j1).bare + "/" + "'" * 200, p1)
+    a.send_raw("<message to='%s' type='chat' x=\"%s\"><body>near</body></message>"
+               % (b.boundjid.full, "'" * 1000))
+    await wait_for(lambda: "near" in b.msgs, "the message just under the limit")
+    print("crafted message refused (policy-violation); the next one, and one just under "
+          "the limit from a long resource, crossed the cluster link")
     a.disconnect()
     b.disconnect()
 

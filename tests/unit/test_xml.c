@@ -482,6 +482,23 @@ TEST(xml_limits)
         CHECK_EQ(run(cw_sb_str(&sb), 0, NULL, &g), 0);
         CHECK_EQ(g.n, 1);
         got_free(&g);
+        /* ... while on a link between our own processes, where stanzas
+         * come stamped already, the root has the whole 16384 too */
+        cw_sb_clear(&sb);
+        cw_sb_printf(&sb, "%s<message to='b@x' a=\"", HEADER);
+        for (int i = 0; i < 2500; i++)
+            cw_sb_add(&sb, "'", 1);
+        cw_sb_add(&sb, "\"/>", 3);
+        {
+            struct xml_limits stamped = { .stamped = 1 };
+
+            CHECK_EQ(run(cw_sb_str(&sb), 0, &stamped, &g), 0);
+            CHECK_EQ(g.n, 1);
+            got_free(&g);
+        }
+        expect_error(cw_sb_str(&sb), NULL, "policy-violation",
+                     "would be a tag over 7098 bytes written out (namespaces declared, "
+                     "attributes escaped, from and to stamped)");
         /* ... and a child's tag has the whole 16384, into which go the
          * namespaces declared on the stream header that it uses (3 KB in,
          * 17 KB out here) */
