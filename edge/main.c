@@ -1,6 +1,8 @@
 /* main.c - causeway-edge: the DMZ daemon. Reads edge.conf, starts the TURN
- * relay, serves the control socket, and stops cleanly on SIGTERM/SIGINT;
- * SIGHUP reopens the log and reloads the TURN user database. */
+ * relay, the SSH tunnel endpoint, the web proxy, the federation gateway and
+ * the admin interface, serves the control socket, and stops cleanly on
+ * SIGTERM/SIGINT; SIGHUP reopens the logs and reloads what can change
+ * without a restart (edge_reload). */
 #include "admin/admin.h"
 #include "common/addr.h"
 #include "common/ctl.h"
