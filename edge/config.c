@@ -532,20 +532,25 @@ static int conf_cb(void *arg, const char *section, const char *key, const char *
     return -1;
 }
 
-/* Hosts whose backend is a port cores forward to (127.0.0.1 and one of
- * [tunnel]'s permit-listen ports) reach their core over a link. */
+int edge_config_forward(const struct edge_config *c, const struct sockaddr_storage *ss)
+{
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+    if (ss->ss_family != AF_INET || ntohl(in->sin_addr.s_addr) != INADDR_LOOPBACK)
+        return 0;
+    for (int p = 0; p < c->tunnel.npermit; p++)
+        if (c->tunnel.permit[p] == ntohs(in->sin_port))
+            return 1;
+    return 0;
+}
+
+/* Hosts whose backend is a port cores forward to reach their core over a
+ * link. */
 static void mark_tunnel_hosts(struct edge_config *c)
 {
-    for (int i = 0; i < c->webproxy.nhost; i++) {
-        struct wp_host *h = &c->webproxy.host[i];
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&h->backend;
-
-        if (h->backend.ss_family != AF_INET || ntohl(in->sin_addr.s_addr) != INADDR_LOOPBACK)
-            continue;
-        for (int p = 0; p < c->tunnel.npermit; p++)
-            if (c->tunnel.permit[p] == ntohs(in->sin_port))
-                h->link = 1;
-    }
+    for (int i = 0; i < c->webproxy.nhost; i++)
+        if (edge_config_forward(c, &c->webproxy.host[i].backend))
+            c->webproxy.host[i].link = 1;
 }
 
 int edge_config_load(struct edge_config *c, const char *path, char *err, size_t errlen)

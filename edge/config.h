@@ -74,5 +74,8 @@ struct edge_config {
  * TURN server or freed by edge_config_free). */
 int edge_config_load(struct edge_config *cfg, const char *path, char *err, size_t errlen);
 void edge_config_free(struct edge_config *cfg);
+/* 1 when ss is a port that a core's tunnel may hold on this edge:
+ * 127.0.0.1 and one of [tunnel]'s permit-listen ports. */
+int edge_config_forward(const struct edge_config *cfg, const struct sockaddr_storage *ss);
 
 #endif

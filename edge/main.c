@@ -89,20 +89,15 @@ static struct cw_tls_ctx *webproxy_tls(const struct wp_options *o, char *err, si
 }
 
 /* Whether a tunnel could be behind ss: not a loopback port of this host, or
- * one of [tunnel]'s permit-listen ports. A loopback port outside them no core
- * can hold: a typo between the line, permit-listen and the core's edge-port,
- * unless a server on this host listens there (a single box). */
+ * one that cores may hold. A loopback port outside them no core can hold: a
+ * typo between the line, permit-listen and the core's edge-port, unless a
+ * server on this host listens there (a single box). */
 static int forward_possible(const struct edge_config *c, const struct sockaddr_storage *ss)
 {
     const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
 
-    if (!c->tunnel.enabled || !c->tunnel.npermit || ss->ss_family != AF_INET ||
-        (ntohl(in->sin_addr.s_addr) >> 24) != 127)
-        return 1;
-    for (int p = 0; p < c->tunnel.npermit; p++)
-        if (c->tunnel.permit[p] == ntohs(in->sin_port))
-            return 1;
-    return 0;
+    return !c->tunnel.enabled || !c->tunnel.npermit || ss->ss_family != AF_INET ||
+           (ntohl(in->sin_addr.s_addr) >> 24) != 127 || edge_config_forward(c, ss);
 }
 
 static void check_forwards(const struct edge_config *c)

@@ -37,23 +37,13 @@ import subprocess
 import sys
 import tempfile
 
+from mdcode import blocks
+
 CORE_ONLY = {'core', 'dns', 'xmpp', 'cluster'}
 EDGE_ONLY = {'edge', 'webproxy', 'federation'}
 SECTIONS = CORE_ONLY | EDGE_ONLY | {'tunnel', 'turn', 'admin'}
 MOVED = ('/etc/causeway', '/var/lib/causeway', '/var/log/causeway', '/run/causeway')
 DIR_KEYS = {'state-dir'}
-
-
-def blocks(path):
-    """(line, text, prose before it) of each fenced code block, dedented."""
-    text = open(path, encoding='utf-8').read()
-    end = 0
-    for m in re.finditer(r'^([ \t]*)```[^\n]*\n(.*?)^[ \t]*```', text, re.S | re.M):
-        indent = m.group(1)
-        lines = [l[len(indent):] if l.startswith(indent) else l
-                 for l in m.group(2).split('\n')]
-        yield text[:m.start()].count('\n') + 1, '\n'.join(lines), text[end:m.start()]
-        end = m.end()
 
 
 def parse(text):

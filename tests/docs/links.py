@@ -15,18 +15,13 @@ import os
 import re
 import sys
 
-
-def strip_code(text):
-    """The text with fenced code blocks blanked (a '#' line there is no
-    heading), its lines kept."""
-    return re.sub(r'^[ \t]*```.*?^[ \t]*```', lambda m: '\n' * m.group(0).count('\n'), text,
-                  flags=re.S | re.M)
+from mdcode import blank
 
 
 def anchors(path):
     seen, out = {}, set()
     with open(path, encoding='utf-8') as f:
-        text = strip_code(f.read())
+        text = blank(f.read())
     for m in re.finditer(r'^#{1,6} +(.*?) *#*$', text, re.M):
         slug = re.sub(r'[^\w\- ]', '', m.group(1).lower()).replace(' ', '-')
         n = seen.get(slug, -1) + 1
@@ -42,7 +37,7 @@ def main():
     for doc in docs:
         with open(doc, encoding='utf-8') as f:
             text = f.read()
-        body = strip_code(text)
+        body = blank(text)
         for m in re.finditer(r'\]\(([^()\s]+)\)', body):
             link = m.group(1)
             if re.match(r'[a-z]+:', link):

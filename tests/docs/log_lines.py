@@ -32,6 +32,8 @@ import re
 import subprocess
 import sys
 
+from mdcode import blank
+
 CODE_DIRS = ('edge', 'core', 'common', 'webproxy', 'xmpp', 'turn', 'cli', 'admin')
 RUNTIME = ('libuv.so.1', 'libc.so.6', 'libssl.so.3', 'libcrypto.so.3', 'libcares.so.2',
            'libssh2.so.1')
@@ -199,9 +201,7 @@ def quotes(doc):
     """(line number, text) of each log line that doc quotes; a quote may
     go on over a line break."""
     text = open(doc, encoding='utf-8').read()
-    # code blocks are blanked (their line breaks stay, for the line numbers)
-    text = re.sub(r'^ *```.*?^ *```', lambda m: re.sub(r'[^\n]', ' ', m.group(0)), text,
-                  flags=re.S | re.M)
+    text = blank(text)    # line breaks stay, for the line numbers
     for m in QUOTED.finditer(text):
         q = re.sub(r'\s*\n\s*', ' ', m.group(1) or m.group(2))
         if '\n\n' not in (m.group(1) or m.group(2)) and LOGLINE.fullmatch(q):
