@@ -236,17 +236,13 @@ def main():
                     full.setdefault(daemon, []).append((name, conf))
                 else:
                     snippets.append((name, daemon, conf))
-    passed = failed = 0
+    results = []
     for daemon in ('edge', 'core'):
         if daemon not in full:
             print(f'not ok - no complete {daemon}.conf example in the docs')
-            failed += 1
+            results.append(False)
     for daemon, exs in sorted(full.items()):
-        for name, conf in exs:
-            if check_conf(top, scratch, name, daemon, conf):
-                passed += 1
-            else:
-                failed += 1
+        results += [check_conf(top, scratch, name, daemon, conf) for name, conf in exs]
     for name, daemon, conf in snippets:
         if daemon not in full:
             continue
@@ -254,26 +250,22 @@ def main():
         secs = {s for s, _ in conf}
         base_name, base = next((x for x in full[daemon] if secs <= {s for s, _ in x[1]}),
                                full[daemon][0])
-        if check_conf(top, scratch, f'{name} (in {base_name})', daemon, merge(base, conf)):
-            passed += 1
-        else:
-            failed += 1
+        results.append(check_conf(top, scratch, f'{name} (in {base_name})', daemon,
+                                  merge(base, conf)))
     if not units:
         print('not ok - no systemd unit in the docs')
-        failed += 1
-    results = []
+        results.append(False)
     for name, text, unit in units:
-        results.append(same_as_dist(top, name, text, unit + '.in',
-                                    lambda t: t.replace('@BINDIR@/', '/usr/local/bin/')))
-        results.append(check_unit(top, scratch, name, text, unit))
+        results += [same_as_dist(top, name, text, unit + '.in',
+                                 lambda t: t.replace('@BINDIR@/', '/usr/local/bin/')),
+                    check_unit(top, scratch, name, text, unit)]
     if not rotates:
         print('not ok - no logrotate file in the docs')
-        failed += 1
+        results.append(False)
     for name, text in rotates:
         results += [same_as_dist(top, name, text, 'logrotate'),
                     check_logrotate(top, scratch, name)]
-    passed += results.count(True)
-    failed += results.count(False)
+    passed, failed = results.count(True), results.count(False)
     shutil.rmtree(scratch.root, ignore_errors=True)
     print(f'{passed} passed, {failed} failed')
     return 1 if failed else 0
