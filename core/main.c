@@ -54,7 +54,7 @@ static void core_reload(void *arg)
     struct core *c = arg;
     struct core_config *n = malloc(sizeof(*n));
     char err[1024];
-    int cas = 0, turn, r;
+    int cas = 0, turn, xmpp = 0, r;
 
     if (!n)
         return;
@@ -71,11 +71,19 @@ static void core_reload(void *arg)
                          "in use", i + 1, c->cfg.tunnel[i].guest_uri, err);
             cas += r > 0;
         }
+        if (c->xmpp) {
+            if (core_xmpp_reload_tls(c->xmpp, err, sizeof(err)) < 0)
+                CW_ERROR("core", "SIGHUP: [xmpp] certificates not reloaded: %s; the running "
+                         "ones stay in use", err);
+            else
+                xmpp = 1;
+        }
         if ((turn = core_turncheck_ctl_reload(c, &n->turn_check, err, sizeof(err))) < 0)
             CW_ERROR("core", "SIGHUP: [turn] not reloaded: %s; the TURN check keeps its "
                      "settings", err);
-        CW_NOTICE("core", "SIGHUP: reloaded the log level%s%s%s from %s (other changes need a "
-                  "restart)", c->admin ? ", admin accounts and certificate" : "",
+        CW_NOTICE("core", "SIGHUP: reloaded the log level%s%s%s%s from %s (other changes need "
+                  "a restart)", c->admin ? ", admin accounts and certificate" : "",
+                  xmpp ? ", [xmpp] certificates" : "",
                   cas ? ", the webbridge CAs (webbridge-ca)" : "",
                   turn > 0 ? ", [turn] (the TURN check)" : "", c->cfg.path);
     }

@@ -250,6 +250,23 @@ static int change(struct core_xmpp *x, const char *cmd, const char *ok, struct c
 
 /* ---- control commands ---------------------------------------------------------- */
 
+/* The certificates clients see on this node, for the status pages. */
+static void cert_lines(const struct core_xmpp *x, struct cw_sb *out)
+{
+    char sans[512], when[64];
+    time_t end;
+    struct tm tm;
+
+    for (unsigned i = 0; x->tls && i < cw_tls_ctx_cert_count(x->tls); i++) {
+        if (cw_tls_ctx_cert_info(x->tls, i, sans, sizeof(sans), &end) < 0)
+            continue;
+        gmtime_r(&end, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+        cw_sb_printf(out, "Certificate: %s (%s; expires %s)\n", x->cfg->xmpp.cert[i][0],
+                     sans[0] ? sans : "no subjectAltName", when);
+    }
+}
+
 static int ctl_status(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct core_xmpp *x = arg;
@@ -261,6 +278,7 @@ static int ctl_status(void *arg, int argc, char **argv, struct cw_sb *out)
         return 0;
     }
     xmpp_server_status(x->srv, out);
+    cert_lines(x, out);
     return 0;
 }
 
@@ -483,24 +501,6 @@ static int forward(void *arg, const char *node, const struct xml_node *n)
     return core_cluster_send(((struct core_xmpp *)arg)->cl, node, n);
 }
 
-/* The certificates clients see on this node, for the status pages. */
-static void cert_lines(const struct core_xmpp *x, struct cw_sb *out)
-{
-    char sans[512], when[64];
-    time_t end;
-    struct tm tm;
-
-    for (unsigned i = 0; x->tls && i < cw_tls_ctx_cert_count(x->tls); i++) {
-        if (cw_tls_ctx_cert_info(x->tls, i, sans, sizeof(sans), &end) < 0)
-            continue;
-        gmtime_r(&end, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%d", &tm);
-        cw_sb_printf(out, "Certificate: %s (%s; expires %s)\n", x->cfg->xmpp.cert[i][0],
-                     sans[0] ? sans : "no subjectAltName", when);
-    }
-    cw_sb_printf(out, "Trust: the cluster key file (no certificates between nodes)\n");
-}
-
 static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct core_xmpp *x = arg;
@@ -516,6 +516,7 @@ static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
     if (argc == 1 && !strcmp(argv[0], "status")) {
         core_cluster_status(x->cl, out);
         cert_lines(x, out);
+        cw_sb_printf(out, "Trust: the cluster key file (no certificates between nodes)\n");
         return 0;
     }
     if (argc == 1 && !strcmp(argv[0], "initialize"))
@@ -573,6 +574,48 @@ int core_xmpp_cluster_leader(struct core_xmpp *x, const char **why)
 
 /* ---- start and stop ---------------------------------------------------------- */
 
+/* The [xmpp] certificates, read from their files (again on a reload, so
+ * that renewed files are picked up). NULL with the reason in err. */
+static struct cw_tls_ctx *xmpp_tls(const struct core_config *cfg, char *err, size_t errlen)
+{
+    struct cw_tls_ctx *t = cw_tls_ctx_create_server(cfg->xmpp.cert[0][0], cfg->xmpp.cert[0][1],
+                                                    err, errlen);
+
+    for (int i = 1; t && i < cfg->xmpp.ncert; i++)
+        if (cw_tls_ctx_add_cert(t, cfg->xmpp.cert[i][0], cfg->xmpp.cert[i][1], err, errlen) < 0) {
+            cw_tls_ctx_destroy(t);
+            t = NULL;
+        }
+    return t;
+}
+
+static int warn_uncovered(void *arg, const char *d)
+{
+    const struct core_xmpp *x = arg;
+
+    if (!cw_tls_ctx_covers(x->tls, d))
+        CW_WARN("xmpp", "no [xmpp] certificate covers %s: its clients will see a certificate "
+                "error until one does", d);
+    return 0;
+}
+
+int core_xmpp_reload_tls(struct core_xmpp *x, char *err, size_t errlen)
+{
+    struct cw_tls_ctx *t = xmpp_tls(x->cfg, err, errlen);
+
+    if (!t)
+        return -1;
+    x->o.tls = t;               /* for `xmpp enable` */
+    if (x->srv)
+        xmpp_server_set_tls(x->srv, t);
+    cw_tls_ctx_destroy(x->tls); /* sessions in TLS hold their own reference */
+    x->tls = t;
+    CW_NOTICE("xmpp", "certificates reloaded (%u); new connections use them",
+              cw_tls_ctx_cert_count(t));
+    xmpp_state_domains(x->st, warn_uncovered, x);
+    return 0;
+}
+
 struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg,
                                   struct cw_ctl *ctl)
 {
@@ -601,18 +644,10 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
     } else if (state_load(x) < 0) {
         goto fail;
     }
-    x->tls = cw_tls_ctx_create_server(cfg->xmpp.cert[0][0], cfg->xmpp.cert[0][1], err,
-                                      sizeof(err));
-    if (!x->tls) {
+    if (!(x->tls = xmpp_tls(cfg, err, sizeof(err)))) {
         CW_ERROR("xmpp", "[xmpp] certificate: %s", err);
         goto fail;
     }
-    for (int i = 1; i < cfg->xmpp.ncert; i++)
-        if (cw_tls_ctx_add_cert(x->tls, cfg->xmpp.cert[i][0], cfg->xmpp.cert[i][1], err,
-                                sizeof(err)) < 0) {
-            CW_ERROR("xmpp", "[xmpp] certificate: %s", err);
-            goto fail;
-        }
     if (cfg->xmpp.link_listen.ss_family &&
         fedlink_key_read(cfg->xmpp.link_key_file, x->link_key, &x->link_key_len, err,
                          sizeof(err)) < 0) {

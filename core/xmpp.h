@@ -16,6 +16,10 @@ struct core_xmpp;
 struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg,
                                   struct cw_ctl *ctl);
 void core_xmpp_stop(struct core_xmpp *x);
+/* Reads the [xmpp] certificate files again: new connections get them,
+ * established ones keep theirs. 0, or -1 with the reason in err (the
+ * running certificates stay). */
+int core_xmpp_reload_tls(struct core_xmpp *x, char *err, size_t errlen);
 
 /* Sections "xmpp", "callbridges" and "cluster" of the status document. */
 struct cw_report;

@@ -22,6 +22,46 @@ struct edge_federation {
     size_t key_len;
 };
 
+static void drop_tls(struct cw_tls_ctx *tls, struct cw_tls_ctx **client, int nclient)
+{
+    cw_tls_ctx_destroy(tls);
+    for (int i = 0; i < nclient; i++)
+        cw_tls_ctx_destroy(client[i]);
+}
+
+/* The certificates (served, and presented on outbound streams) and the
+ * peers' trust store, read from their files (again on a reload, so that
+ * renewed files are picked up). The number of client contexts (one per
+ * certificate), or -1 with the reason in err and nothing kept. */
+static int fed_tls(const struct edge_federation_config *f, struct cw_tls_ctx **tls,
+                   struct cw_tls_ctx **client, char *err, size_t errlen)
+{
+    char e2[600];
+    int n = 0;
+
+    *tls = cw_tls_ctx_create_server(f->cert[0], f->key[0], e2, sizeof(e2));
+    for (int i = 1; *tls && i < f->ncert; i++)
+        if (cw_tls_ctx_add_cert(*tls, f->cert[i], f->key[i], e2, sizeof(e2)) < 0) {
+            snprintf(err, errlen, "[federation] certificate: %s", e2);
+            goto fail;
+        }
+    if (!*tls || cw_tls_ctx_verify_peers(*tls, f->trust, e2, sizeof(e2)) < 0) {
+        snprintf(err, errlen, "[federation] %s", e2);
+        goto fail;
+    }
+    for (; n < f->ncert; n++)
+        if (!(client[n] = cw_tls_ctx_create_client(f->trust, f->cert[n], f->key[n], e2,
+                                                   sizeof(e2)))) {
+            snprintf(err, errlen, "[federation] %s", e2);
+            goto fail;
+        }
+    return n;
+fail:
+    drop_tls(*tls, client, n);
+    *tls = NULL;
+    return -1;
+}
+
 void edge_federation_stop(struct edge_federation *ef)
 {
     if (!ef)
@@ -29,9 +69,7 @@ void edge_federation_stop(struct edge_federation *ef)
     s2s_close(ef->gw);
     if (ef->dns)
         cw_dns_close(ef->dns);
-    cw_tls_ctx_destroy(ef->tls);
-    for (int i = 0; i < ef->nclient; i++)
-        cw_tls_ctx_destroy(ef->client[i]);
+    drop_tls(ef->tls, ef->client, ef->nclient);
     memset(ef->key, 0, sizeof(ef->key));
     free(ef);
 }
@@ -51,23 +89,9 @@ struct edge_federation *edge_federation_start(uv_loop_t *loop, struct edge_feder
         snprintf(err, errlen, "[federation] link-key-file %s: %s", f->link_key_file, e2);
         goto fail;
     }
-    ef->tls = cw_tls_ctx_create_server(f->cert[0], f->key[0], e2, sizeof(e2));
-    for (int i = 1; ef->tls && i < f->ncert; i++)
-        if (cw_tls_ctx_add_cert(ef->tls, f->cert[i], f->key[i], e2, sizeof(e2)) < 0) {
-            snprintf(err, errlen, "[federation] certificate: %s", e2);
-            goto fail;
-        }
-    if (!ef->tls || cw_tls_ctx_verify_peers(ef->tls, f->trust, e2, sizeof(e2)) < 0) {
-        snprintf(err, errlen, "[federation] %s", e2);
+    if ((ef->nclient = fed_tls(f, &ef->tls, ef->client, err, errlen)) < 0) {
+        ef->nclient = 0;
         goto fail;
-    }
-    for (int i = 0; i < f->ncert; i++) {
-        ef->client[i] = cw_tls_ctx_create_client(f->trust, f->cert[i], f->key[i], e2, sizeof(e2));
-        if (!ef->client[i]) {
-            snprintf(err, errlen, "[federation] %s", e2);
-            goto fail;
-        }
-        ef->nclient++;
     }
     ef->dns = cw_dns_create(loop, f->dns[0] ? f->dns : NULL, 0, 0, e2, sizeof(e2));
     if (!ef->dns) {
@@ -88,6 +112,24 @@ struct edge_federation *edge_federation_start(uv_loop_t *loop, struct edge_feder
 fail:
     edge_federation_stop(ef);
     return NULL;
+}
+
+int edge_federation_reload_tls(struct edge_federation *ef, const struct edge_federation_config *f,
+                               char *err, size_t errlen)
+{
+    struct cw_tls_ctx *tls, *client[S2S_MAX_CERTS];
+    int n = fed_tls(f, &tls, client, err, errlen);
+
+    if (n < 0)
+        return -1;
+    s2s_set_tls(ef->gw, tls, client, n);
+    drop_tls(ef->tls, ef->client, ef->nclient);   /* streams in TLS hold their own */
+    ef->tls = tls;
+    memcpy(ef->client, client, sizeof(client[0]) * (size_t)n);
+    ef->nclient = n;
+    CW_NOTICE("federation", "certificates (%d) and the trust store %s reloaded; new streams "
+              "use them", n, f->trust);
+    return 0;
 }
 
 void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out)

@@ -16,6 +16,11 @@ struct edge_federation;
 struct edge_federation *edge_federation_start(uv_loop_t *loop, struct edge_federation_config *f,
                                               char *err, size_t errlen);
 void edge_federation_stop(struct edge_federation *ef);
+/* Reads f's certificate and trust files again: new streams use them,
+ * established ones keep theirs. 0, or -1 with the reason in err (the
+ * running ones stay). */
+int edge_federation_reload_tls(struct edge_federation *ef, const struct edge_federation_config *f,
+                               char *err, size_t errlen);
 void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out);
 struct cw_report;
 void edge_federation_report(const struct edge_federation *ef, struct cw_report *r);

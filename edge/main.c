@@ -136,10 +136,25 @@ static int webproxy_reload_certs(struct edge *e, char *err, size_t errlen)
     return 0;
 }
 
+/* TURN's tls-certificate and tls-key, read again (renewed files). */
+static int turn_reload_tls(struct edge *e, char *err, size_t errlen)
+{
+    struct cw_tls_ctx *t = cw_tls_ctx_create_server(e->cfg.tls_cert, e->cfg.tls_key, err, errlen);
+
+    if (!t)
+        return -1;
+    turn_relay_set_tls(e->turn, t);
+    cw_tls_ctx_destroy(e->tls);     /* connections in TLS hold their own reference */
+    e->tls = e->cfg.turn.tls = t;
+    CW_NOTICE("turn", "TLS certificate %s reloaded; new connections use it", e->cfg.tls_cert);
+    return 0;
+}
+
 /* SIGHUP: what can change without a restart does: the log level, the REST
- * secret, the user database, the web proxy's certificates (and its access
- * log is reopened) and the admin interface's accounts and certificate. Other
- * keys need a restart (logged). */
+ * secret, the user database, the certificates (TURN's TLS, the web proxy's,
+ * federation's with its trust store, the admin interface's; connections
+ * already in TLS keep theirs), the web proxy's access log is reopened, and
+ * the admin accounts re-read. Other keys need a restart (logged). */
 static void edge_reload(void *arg)
 {
     struct edge *e = arg;
@@ -161,17 +176,26 @@ static void edge_reload(void *arg)
         turn_relay_set_rest_secret(e->turn, e->cfg.rest_secret, e->cfg.rest_secret_len);
         if (turn_relay_reload_users(e->turn, err, sizeof(err)) < 0)
             CW_ERROR("edge", "SIGHUP: TURN users not reloaded: %s", err);
+        if (e->tls && turn_reload_tls(e, err, sizeof(err)) < 0)
+            CW_ERROR("edge", "SIGHUP: TURN TLS certificate not reloaded: %s; the running one "
+                     "stays in use", err);
     }
     if (e->webproxy) {
         if (webproxy_reload_certs(e, err, sizeof(err)) < 0)
-            CW_ERROR("edge", "SIGHUP: web proxy certificates not reloaded: %s", err);
+            CW_ERROR("edge", "SIGHUP: web proxy certificates not reloaded: %s; the running "
+                     "ones stay in use", err);
         webproxy_reopen_log(e->webproxy);
     }
+    if (e->fed && edge_federation_reload_tls(e->fed, &e->cfg.fed, err, sizeof(err)) < 0)
+        CW_ERROR("edge", "SIGHUP: federation certificates not reloaded: %s; the running ones "
+                 "stay in use", err);
     if (e->admin && cw_admin_reload(e->admin, err, sizeof(err)) < 0)
         CW_ERROR("edge", "SIGHUP: admin accounts or certificate not reloaded: %s", err);
-    CW_NOTICE("edge", "SIGHUP: reloaded the log level%s%s%s from %s (other changes need a "
+    CW_NOTICE("edge", "SIGHUP: reloaded the log level%s%s%s%s%s from %s (other changes need a "
               "restart)", e->turn ? ", REST secret and TURN users" : "",
+              e->tls ? ", TURN TLS certificate" : "",
               e->webproxy ? ", web proxy certificates" : "",
+              e->fed ? ", federation certificates and trust store" : "",
               e->admin ? ", admin accounts and certificate" : "", e->cfg.path);
     edge_config_free(c);
     free(c);

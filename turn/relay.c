@@ -219,6 +219,18 @@ void turn_relay_set_rest_secret(struct turn_relay *r, const uint8_t *secret, siz
     turn__unlock(&r->sh);
 }
 
+static void set_tls(struct turn_server *s, void *arg)
+{
+    s->o.tls = arg;
+}
+
+void turn_relay_set_tls(struct turn_relay *r, struct cw_tls_ctx *tls)
+{
+    r->o.tls = tls;
+    for (unsigned i = 0; i < r->nworkers; i++)
+        worker_call(&r->w[i], set_tls, tls);
+}
+
 /* ---- counters, status, list -------------------------------------------------- */
 
 static void add_stats(struct turn_server *s, void *arg)

@@ -78,6 +78,10 @@ int turn_relay_reload_users(struct turn_relay *r, char *err, size_t errlen);
 /* Replaces the REST shared secret (len 0: none; at most 256 bytes, copied).
  * Allocations made with the old one stay. */
 void turn_relay_set_rest_secret(struct turn_relay *r, const uint8_t *secret, size_t len);
+/* TLS clients accepted from now on get tls (renewed certificates; not
+ * owned, as in turn_options): every worker has switched when this
+ * returns. Connections already in TLS keep theirs. */
+void turn_relay_set_tls(struct turn_relay *r, struct cw_tls_ctx *tls);
 /* The `causeway turn status` text. */
 void turn_relay_status(struct turn_relay *r, struct cw_sb *out);
 /* One line per allocation (user, client, relay, lifetime left, counters). */

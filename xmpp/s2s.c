@@ -879,6 +879,15 @@ fail:
     return NULL;
 }
 
+void s2s_set_tls(struct s2s_gateway *gw, struct cw_tls_ctx *tls, struct cw_tls_ctx *const *client,
+                 int nclient)
+{
+    gw->o.tls = tls;
+    for (int i = 0; i < nclient; i++)
+        gw->o.client[i] = client[i];
+    gw->o.nclient = nclient;
+}
+
 void s2s_close(struct s2s_gateway *gw)
 {
     if (!gw || gw->closing)

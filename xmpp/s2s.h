@@ -81,6 +81,10 @@ struct s2s_gateway *s2s_create(uv_loop_t *loop, const struct s2s_opts *o, char *
 /* Closes everything (streams get </stream:stream>); memory goes once the
  * handles are closed. */
 void s2s_close(struct s2s_gateway *gw);
+/* New streams use tls and client[0..nclient) from now on (borrowed, as in
+ * s2s_opts; renewed certificates); streams already in TLS keep theirs. */
+void s2s_set_tls(struct s2s_gateway *gw, struct cw_tls_ctx *tls, struct cw_tls_ctx *const *client,
+                 int nclient);
 /* The domains the linked cores serve (from their <domains/>), each once;
  * fn's non-zero return stops and is returned. 0 when no link is up. */
 int s2s_domains(const struct s2s_gateway *gw, int (*fn)(void *arg, const char *domain),

@@ -556,6 +556,11 @@ struct xmpp_server *xmpp_server_create(uv_loop_t *loop, const struct xmpp_server
     return srv;
 }
 
+void xmpp_server_set_tls(struct xmpp_server *srv, struct cw_tls_ctx *tls)
+{
+    srv->o.tls = tls;
+}
+
 void xmpp_server_close(struct xmpp_server *srv)
 {
     struct xconn *c, *next;

@@ -55,6 +55,9 @@ struct xmpp_server *xmpp_server_create(uv_loop_t *loop, const struct xmpp_server
 /* Closes listeners and every connection (with a system-shutdown stream
  * error); the memory goes once all handles are closed. */
 void xmpp_server_close(struct xmpp_server *srv);
+/* STARTTLS from now on serves tls (renewed certificates), borrowed as
+ * opts->tls was; connections already in TLS keep theirs. */
+void xmpp_server_set_tls(struct xmpp_server *srv, struct cw_tls_ctx *tls);
 /* Command cmd was applied to the state (on every node, in log order):
  * roster changes are pushed to the owner's resources on this node;
  * sessions of deleted users and components whose name or secret went away

@@ -12,7 +12,9 @@ made in), then slixmpp connects and runs STARTTLS on it as usual.
       both log in; JID1 adds JID2 to its roster and subscribes; JID2
       approves and subscribes back; each must see the other available and
       JID1's roster must say 'both' (or 'to'); then N messages each way must
-      arrive in order. Exit 0 on success; prints what it saw.
+      arrive in order (PACE=SECONDS in the environment spaces them out,
+      READYFILE is written when they start to flow). Exit 0 on success;
+      prints what it saw.
   fedc.py bounce SRV JID PASS TIMEOUT TO[=COND]...
       JID sends a chat message to each TO and waits up to TIMEOUT s for the
       message error that must come back from each. Prints "TO CONDITION"
@@ -165,9 +167,14 @@ async def chat(s1, j1, p1, s2, j2, p2, n, timeout):
     except SystemExit:
         raise SystemExit("roster of %s: subscription to %s is %s" %
                          (j1, j2, a.client_roster[bare2]['subscription']))
+    pace = float(os.environ.get("PACE", "0"))   # seconds between messages
+    if os.environ.get("READYFILE"):
+        open(os.environ["READYFILE"], "w").write("flowing")
     for i in range(n):
         a.send_message(mto=j2, mbody="a%d" % i, mtype='chat')
         b.send_message(mto=j1, mbody="b%d" % i, mtype='chat')
+        if pace:
+            await asyncio.sleep(pace)
     try:
         await xmppc.wait_for(lambda: len(a.msgs) >= n and len(b.msgs) >= n, "messages", timeout)
     except SystemExit:

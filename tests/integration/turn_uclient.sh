@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # turn_uclient.sh - coturn's own client tools against causeway-edge across two
 # network namespaces: Binding, UDP/TCP/TLS clients, channels and Send
-# indications, long-term and REST credentials, zero loss at a moderate rate.
+# indications, long-term and REST credentials, zero loss at a moderate rate;
+# a renewed TLS certificate reloaded on SIGHUP while a TLS client relays.
 . "$(dirname "$0")/lib.sh"
 need_root
 net_setup
@@ -56,6 +57,28 @@ for label in $UC_LABELS; do
         notok "uclient $label"; tail -5 "$WORK/uc-$label.log"
     fi
 done
+
+# A renewed certificate: SIGHUP serves it to new TLS clients while a client
+# relaying over TLS goes on with the connection it has.
+fp_served() { echo | in_o timeout 10 openssl s_client -connect $E4:5349 2>/dev/null | openssl x509 -noout -fingerprint -sha256; }
+fp_file() { openssl x509 -noout -fingerprint -sha256 -in "$1"; }
+cp "$WORK/cert.pem" "$WORK/first.pem"
+check "TLS on 5349 presents the configured certificate" test "$(fp_served)" = "$(fp_file "$WORK/first.pem")"
+UC_PIDS= UC_LABELS=
+uclient tls-reload -n 400 -t -S -u user -w pass -p 5349 $E4
+sleep 1.5
+make_cert turn-renewed.example.test
+kill -HUP "$EDGE_PID"
+check "SIGHUP: the edge logs the TLS certificate reloaded" \
+    wait_line "$WORK/edge.log" "notice turn: TLS certificate $WORK/cert.pem reloaded; new connections use it" 5
+wait $UC_PIDS
+if grep -q 'Total lost packets 0 (' "$WORK/uc-tls-reload.log"; then
+    ok "a TLS client relaying across the reload: $(grep -Eo 'tot_recv_msgs=[0-9]+$' "$WORK/uc-tls-reload.log") relayed and echoed, zero loss"
+else
+    notok "a TLS client across the reload"; tail -5 "$WORK/uc-tls-reload.log"
+fi
+check "TLS on 5349 now presents the renewed certificate" test "$(fp_served)" = "$(fp_file "$WORK/cert.pem")"
+check "not the first one" test "$(fp_served)" != "$(fp_file "$WORK/first.pem")"
 
 # IPv6 relay for a client asking for one (REQUESTED-ADDRESS-FAMILY).
 bg "$NS_O" "$WORK/peer6.log" turnutils_peer -L $P6 -p 3480

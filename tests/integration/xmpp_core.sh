@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # xmpp_core.sh - one causeway-core node's XMPP service against real clients
 # (slixmpp): STARTTLS and SCRAM logins, subscriptions, presence and messages
-# between two users, a call-bridge component (XEP-0114) with the secret
+# between two users, renewed certificates reloaded on SIGHUP while sessions
+# go on (a bad one refused), a call-bridge component (XEP-0114) with the secret
 # that `causeway xmpp callbridge add` generated, a wrong secret and a wrong
 # password refused and logged, and hostile streams (billion laughs, a
 # processing instruction, malformed XML, an oversized stanza, auth before
@@ -76,6 +77,50 @@ check "a domain with its own certificate: STARTTLS for third.test gets that cert
         -servername third.test -connect $H:25222 2>/dev/null | grep -q 'subject=CN = third.test' &&
     echo | ip netns exec $NS_E timeout 10 openssl s_client -starttls xmpp -xmpphost example.test \
         -servername example.test -connect $H:25222 2>/dev/null | grep -q 'subject=CN = example.test'"
+
+# A renewed certificate: SIGHUP serves it to new connections while the
+# sessions already in TLS go on with theirs.
+fp_served() {   # the SHA-256 fingerprint of what STARTTLS for example.test presents
+    echo | ip netns exec $NS_E timeout 10 openssl s_client -starttls xmpp -xmpphost example.test \
+        -servername example.test -connect $H:25222 2>/dev/null | openssl x509 -noout -fingerprint -sha256
+}
+fp_file() { openssl x509 -noout -fingerprint -sha256 -in "$1"; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 40 \
+    -subj "/CN=example.test" -addext "subjectAltName=DNS:example.test" \
+    -keyout "$WORK/renewed.key" -out "$WORK/renewed.pem" >> "$WORK/openssl.log" 2>&1 || notok "openssl"
+check "before the reload, STARTTLS presents the first certificate" \
+    test "$(fp_served)" = "$(fp_file "$WORK/xmpp.pem")"
+in_e env PACE=0.02 READYFILE="$WORK/flowing" timeout 60 /usr/bin/python3 "$X" chat $H 25222 \
+    alice@example.test/r alicepw bob@example.test/s bobpw 150 > "$WORK/reload-chat.out" 2>&1 &
+FLOW=$!
+for _ in $(seq 1 100); do [ -s "$WORK/flowing" ] && break; sleep 0.1; done
+cp "$WORK/xmpp.pem" "$WORK/first.pem"
+cp "$WORK/renewed.key" "$WORK/xmpp.key" && cp "$WORK/renewed.pem" "$WORK/xmpp.pem"
+kill -HUP "$CORE_PID"
+check "SIGHUP logs the certificates reloaded" \
+    wait_line "$WORK/core.log" 'notice xmpp: certificates reloaded \(2\); new connections use them' 5
+check "and names them in its summary" \
+    wait_line "$WORK/core.log" 'SIGHUP: reloaded the log level, \[xmpp\] certificates from' 5
+check "a domain the certificates do not cover is named" \
+    grep -q 'warn xmpp: no \[xmpp\] certificate covers other.test' "$WORK/core.log"
+if wait "$FLOW"; then
+    ok "two sessions in TLS across the reload keep going: 150 messages each way, in order"
+else
+    notok "sessions across the certificate reload"; cat "$WORK/reload-chat.out"
+fi
+check "after it, STARTTLS presents the renewed certificate" \
+    test "$(fp_served)" = "$(fp_file "$WORK/renewed.pem")"
+check "xmpp status shows the renewed certificate's expiry" sh -c "
+    '$BIN/causeway' -c '$WORK/core.conf' xmpp status |
+        grep -q \"^Certificate: $WORK/xmpp.pem (example.test; expires $(date -u -d '+40 days' +%Y-%m-%d))\""
+# A bad file (a key that is not the certificate's) keeps the running ones.
+cp "$WORK/third.key" "$WORK/xmpp.key"
+kill -HUP "$CORE_PID"
+check "a certificate and key that do not match: SIGHUP says so and keeps the running ones" \
+    wait_line "$WORK/core.log" 'error core: SIGHUP: \[xmpp\] certificates not reloaded: .*; the running ones stay in use' 5
+check "STARTTLS still presents the renewed certificate" \
+    test "$(fp_served)" = "$(fp_file "$WORK/renewed.pem")"
+cp "$WORK/renewed.key" "$WORK/xmpp.key"
 
 if xc login-fails $H 25222 alice@example.test/x wrongpw > "$WORK/badpw.out" 2>&1; then
     ok "a wrong password is refused"

@@ -436,5 +436,40 @@ idle_closed() {
     return 1
 }
 check "idle s2s streams close after idle-timeout (8 s): edge log" idle_closed
+
+# Renewed certificates: SIGHUP serves them on new streams while a
+# conversation over the streams already in TLS goes on.
+fp_served() {   # what the edge presents on 5269 (STARTTLS) or 5270 (direct TLS)
+    if [ "$1" = 5269 ]; then set -- -starttls xmpp-server -xmpphost ours.example -connect $EXT:5269
+    else set -- -alpn xmpp-server -connect $EXT:5270; fi
+    echo | ip netns exec $NS_O timeout 10 openssl s_client -servername ours.example "$@" 2>/dev/null |
+        openssl x509 -noout -fingerprint -sha256
+}
+fp_file() { openssl x509 -noout -fingerprint -sha256 -in "$1"; }
+streams() { grep -Ec 'federation: (inbound from|outbound to) foreign.example \(.*\): authenticated' "$WORK/edge.log"; }
+if needs_link "certificates reloaded while foreign.example users chat"; then
+    PACE=0.05 READYFILE="$WORK/fed-flowing" fedc chat "$OURS" alice@ours.example/h pw "$FOR" \
+        jdoe1@foreign.example/h pw 100 30 > "$WORK/chat-reload.out" 2> "$WORK/chat-reload.err" &
+    FLOW=$!
+    for _ in $(seq 1 300); do [ -s "$WORK/fed-flowing" ] && break; sleep 0.1; done
+    sleep 0.5
+    before=$(streams)
+    cp "$WORK/ours.example.pem" "$WORK/ours.example-first.pem"
+    cert_leaf "$WORK" ours.example || notok "openssl: a renewed certificate"
+    kill -HUP "$EDGE_PID"
+    check "SIGHUP: the edge logs its federation certificates and trust store reloaded" \
+        wait_line "$WORK/edge.log" "notice federation: certificates \\(2\\) and the trust store $WORK/ca.pem reloaded; new streams use them" 5
+    if wait "$FLOW"; then
+        ok "alice@ours.example and jdoe1@foreign.example exchange 100 messages each way, in order, across the reload"
+    else
+        notok "the conversation across the reload: $(tail -n 1 "$WORK/chat-reload.err")"
+    fi
+    check "and the streams they went over stayed up (no stream with foreign.example authenticated since)" \
+        test "$(streams)" = "$before"
+    check "STARTTLS on 5269 now presents the renewed certificate" \
+        test "$(fp_served 5269)" = "$(fp_file "$WORK/ours.example.pem")"
+    check "direct TLS on 5270 too" test "$(fp_served 5270)" = "$(fp_file "$WORK/ours.example.pem")"
+    check "not the first one" test "$(fp_served 5269)" != "$(fp_file "$WORK/ours.example-first.pem")"
+fi
 note "done after $(($(date +%s) - T0)) s"
 exit 0
