@@ -17,6 +17,9 @@
 #include "report.h"
 
 #define CW_FAULT_HISTORY 32
+/* A certificate that expires within this many days is a fault (and a
+ * warning in the doctor and the status pages). */
+#define CW_CERT_WARN_DAYS 14
 
 struct cw_faults;
 

@@ -2,6 +2,8 @@
  * daemons share (see status.h). */
 #include "status.h"
 
+#include "stream.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +22,23 @@ void cw_status_system(const struct cw_status *s, struct cw_report *r)
     cw_report_time(r, "started", "Started", s->started);
     cw_report_int(r, "uptime_s", "Up (seconds)", (int64_t)(time(NULL) - s->started));
     cw_report_int(r, "faults_active", "Active faults", (int64_t)active);
+}
+
+void cw_status_cert_expiry(struct cw_status *s, const char *prefix, const struct cw_tls_ctx *tls,
+                           const char *fix)
+{
+    time_t now = time(NULL), end;
+    char id[128], sans[512], when[48];
+
+    for (unsigned i = 0; tls && i < cw_tls_ctx_cert_count(tls); i++) {
+        end = 0;
+        if (cw_tls_ctx_cert_info(tls, i, sans, sizeof(sans), &end) < 0 || !end)
+            continue;
+        snprintf(id, sizeof(id), "%s.%u", prefix, i + 1);
+        cw_fault_set(s->faults, id, end - now < CW_CERT_WARN_DAYS * 86400,
+                     "the certificate for %s %s: %s", sans[0] ? sans : "(no subjectAltName)",
+                     cw_fault_expiry(when, sizeof(when), end, now), fix);
+    }
 }
 
 static void tick(uv_timer_t *t)

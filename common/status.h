@@ -43,4 +43,12 @@ void cw_status_free(struct cw_status *s);
  * active faults. Daemons call it first in their report function. */
 void cw_status_system(const struct cw_status *s, struct cw_report *r);
 
+struct cw_tls_ctx;
+/* Raises or clears fault PREFIX.N for the N-th certificate of tls (from 1,
+ * the order of the certificate lines): raised while it expires within
+ * CW_CERT_WARN_DAYS days or has expired. The text names the certificate,
+ * says when, and ends with fix ("renew it, then ..."). tls may be NULL. */
+void cw_status_cert_expiry(struct cw_status *s, const char *prefix, const struct cw_tls_ctx *tls,
+                           const char *fix);
+
 #endif

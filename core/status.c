@@ -12,8 +12,6 @@
  * after start) before it is a fault; likewise a cluster without a leader
  * (an election). */
 #define GRACE_S 20
-/* The webbridge's certificate expiring within this many days is a fault. */
-#define CERT_WARN_DAYS 14
 
 static void tunnels_report(struct core *c, struct cw_report *r)
 {
@@ -85,7 +83,7 @@ static void evaluate(void *arg)
                      h.unreachable_why);
         snprintf(id, sizeof(id), "webbridge.expiry.%s/%u", h.guest_uri, h.edge_port);
         cw_fault_set(c->status.faults, id, h.webbridge_not_after &&
-                                               h.webbridge_not_after - now < CERT_WARN_DAYS * 86400,
+                                               h.webbridge_not_after - now < CW_CERT_WARN_DAYS * 86400,
                      "the webbridge's certificate for %s %s: renew it on the webbridge (once it "
                      "has expired, the core refuses it and guests get 502)", h.guest_uri,
                      cw_fault_expiry(when, sizeof(when), h.webbridge_not_after, now));
@@ -97,6 +95,9 @@ static void evaluate(void *arg)
             c->leaderless_since = 0;
         else if (!c->leaderless_since)
             c->leaderless_since = now;
+        cw_status_cert_expiry(&c->status, "xmpp.expiry", core_xmpp_tls(c->xmpp),
+                              "renew it, then `systemctl reload causeway-core` (SIGHUP); clients "
+                              "refuse an expired certificate");
         cw_fault_set(c->status.faults, "cluster.leader", !has && now - c->leaderless_since >= GRACE_S,
                      "the XMPP cluster has no leader (%s): changes (users, call bridges) are "
                      "refused; see `causeway xmpp cluster status`", why ? why : "");

@@ -567,6 +567,11 @@ void core_xmpp_report(struct core_xmpp *x, struct cw_report *r)
     }
 }
 
+const struct cw_tls_ctx *core_xmpp_tls(const struct core_xmpp *x)
+{
+    return x->tls;
+}
+
 int core_xmpp_cluster_leader(struct core_xmpp *x, const char **why)
 {
     return !x->cl || core_cluster_leader(x->cl, why);

@@ -35,5 +35,8 @@ const struct xmpp_state *core_xmpp_state(const struct core_xmpp *x);
 /* 1 when the call bridge name is connected to this node now. */
 int core_xmpp_component_here(const struct core_xmpp *x, const char *name);
 struct core_cluster *core_xmpp_cluster(const struct core_xmpp *x);
+/* The [xmpp] certificates served now (for the expiry faults). */
+struct cw_tls_ctx;
+const struct cw_tls_ctx *core_xmpp_tls(const struct core_xmpp *x);
 
 #endif

@@ -15,12 +15,12 @@
 #include "common/ctl.h"
 #include "common/dns.h"
 #include "common/doctor.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "common/stream.h"
 #include "edge/federation.h"
 #include "edge/tunnel.h"
 
-#define CERT_WARN_DAYS 14
 #define MAX_DOMAINS 32
 
 struct edoc {
@@ -115,13 +115,14 @@ static void cert_expiry(struct cw_doctor_check *ck, const char *what, const char
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
     days = (long)((end - time(NULL)) / 86400);
     if (end <= time(NULL))
-        cw_doctor_addf(ck, CW_DOCTOR_FAIL, "renew the certificate and run `causeway webproxy "
-                       "reload` (or send SIGHUP); browsers and servers refuse an expired one",
+        cw_doctor_addf(ck, CW_DOCTOR_FAIL, "renew the certificate and reload the edge "
+                       "(`systemctl reload causeway-edge`, or SIGHUP); browsers, TURN clients "
+                       "and foreign servers refuse an expired one",
                        "%s certificate %s (%s) expired on %s", what, file, sans, when);
-    else if (days < CERT_WARN_DAYS)
-        cw_doctor_addf(ck, CW_DOCTOR_WARN, "renew it now and run `causeway webproxy reload` "
-                       "(or send SIGHUP); when it expires browsers show \"Not secure\" and "
-                       "federation peers refuse the stream",
+    else if (days < CW_CERT_WARN_DAYS)
+        cw_doctor_addf(ck, CW_DOCTOR_WARN, "renew it now and reload the edge (`systemctl reload "
+                       "causeway-edge`, or SIGHUP); when it expires browsers show \"Not secure\", "
+                       "TURN clients refuse TLS and federation peers refuse the stream",
                        "%s certificate %s (%s) expires on %s, in %ld days", what, file, sans,
                        when, days);
     else
@@ -134,14 +135,25 @@ static void check_certificates(struct edoc *d)
     const struct edge_config *c = &d->e->cfg;
     struct cw_doctor_check *ck = cw_doctor_check_begin(d->cmd.dr, "certificates");
     struct cw_tls_ctx *t = NULL;
+    int turn_tls = c->turn_enabled && c->turn.ntls_listen;
     char err[1024];
 
     if (!ck)
         return;
-    if (!c->webproxy_enabled && !c->fed.enabled) {
-        cw_doctor_add(ck, CW_DOCTOR_SKIP, "no [webproxy] and no [federation] in edge.conf: no "
-                      "certificate to check", NULL);
+    if (!c->webproxy_enabled && !c->fed.enabled && !turn_tls) {
+        cw_doctor_add(ck, CW_DOCTOR_SKIP, "no [webproxy], no [federation] and no TURN "
+                      "tls-listen in edge.conf: no certificate to check", NULL);
         goto out;
+    }
+    if (turn_tls) {
+        t = cw_tls_ctx_create_server(c->tls_cert, c->tls_key, err, sizeof(err));
+        if (t)
+            cert_expiry(ck, "TURN TLS", c->tls_cert, t, 0);
+        else
+            cw_doctor_addf(ck, CW_DOCTOR_FAIL, "fix [turn] tls-certificate and tls-key (chain "
+                           "and key PEM files that match)", "TURN TLS certificate: %s", err);
+        cw_tls_ctx_destroy(t);
+        t = NULL;
     }
     if (c->webproxy_enabled) {
         const struct wp_options *o = &c->webproxy;

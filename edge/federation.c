@@ -132,6 +132,11 @@ int edge_federation_reload_tls(struct edge_federation *ef, const struct edge_fed
     return 0;
 }
 
+const struct cw_tls_ctx *edge_federation_tls(const struct edge_federation *ef)
+{
+    return ef->tls;
+}
+
 void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out)
 {
     s2s_status(ef->gw, out);

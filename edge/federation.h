@@ -21,6 +21,8 @@ void edge_federation_stop(struct edge_federation *ef);
  * running ones stay). */
 int edge_federation_reload_tls(struct edge_federation *ef, const struct edge_federation_config *f,
                                char *err, size_t errlen);
+/* The certificates served now (for the expiry faults). */
+const struct cw_tls_ctx *edge_federation_tls(const struct edge_federation *ef);
 void edge_federation_status(const struct edge_federation *ef, struct cw_sb *out);
 struct cw_report;
 void edge_federation_report(const struct edge_federation *ef, struct cw_report *r);

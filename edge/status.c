@@ -12,8 +12,6 @@
 /* A tunnel link may be down this long (a core restarting, the first
  * connect after start) before it is a fault. */
 #define LINK_GRACE_S 20
-/* A certificate that expires within this many days is a fault. */
-#define CERT_WARN_DAYS 14
 
 /* A section that says the feature is not configured, so a reader of the
  * page or the API sees that rather than nothing. */
@@ -56,7 +54,7 @@ static void evaluate_webproxy(struct edge *e)
     const struct cw_tls_ctx *tls = webproxy_tls_ctx(e->webproxy);
     time_t now = time(NULL);
     struct webproxy_link_info li;
-    char id[128], sans[512];
+    char id[128];
 
     for (int i = 0; webproxy_link_info(e->webproxy, i, &li) == 0; i++) {
         snprintf(id, sizeof(id), "tunnel.link.%s", li.name);
@@ -72,17 +70,8 @@ static void evaluate_webproxy(struct edge *e)
                      "with %s among its subjectAltNames, then `causeway webproxy reload`",
                      o->host[i].name, o->host[i].name);
     }
-    for (unsigned i = 0; tls && i < cw_tls_ctx_cert_count(tls); i++) {
-        time_t na = 0;
-        char when[48];
-
-        if (cw_tls_ctx_cert_info(tls, i, sans, sizeof(sans), &na) < 0 || !na)
-            continue;
-        snprintf(id, sizeof(id), "webproxy.expiry.%u", i + 1);
-        cw_fault_set(e->status.faults, id, na - now < CERT_WARN_DAYS * 86400,
-                     "the certificate for %s %s: renew it, then `causeway webproxy reload`", sans,
-                     cw_fault_expiry(when, sizeof(when), na, now));
-    }
+    cw_status_cert_expiry(&e->status, "webproxy.expiry", tls,
+                          "renew it, then `causeway webproxy reload`");
 }
 
 /* The fault conditions, from the modules' state now. */
@@ -104,6 +93,11 @@ static void evaluate(void *arg)
     }
     if (e->webproxy)
         evaluate_webproxy(e);
+    if (e->tls)
+        cw_status_cert_expiry(&e->status, "turn.expiry", e->tls,
+                              "renew tls-certificate and tls-key, then `systemctl reload "
+                              "causeway-edge` (SIGHUP); TURN clients over TLS refuse an expired "
+                              "certificate");
     if (e->fed) {
         int down = edge_federation_links_down(e->fed, why, sizeof(why)) > 0;
 
@@ -111,6 +105,9 @@ static void evaluate(void *arg)
             e->fed_down_since = 0;
         else if (!e->fed_down_since)
             e->fed_down_since = time(NULL);
+        cw_status_cert_expiry(&e->status, "federation.expiry", edge_federation_tls(e->fed),
+                              "renew it, then `systemctl reload causeway-edge` (SIGHUP); foreign "
+                              "servers refuse an expired certificate");
         cw_fault_set(e->status.faults, "federation.core-link",
                      down && time(NULL) - e->fed_down_since >= LINK_GRACE_S,
                      "the federation link to the core is down (%s): stanzas from remote domains "

@@ -7,12 +7,10 @@
 #include "common/report.h"
 #include "common/stream.h"
 
+#include "common/fault.h"
 #include "common/stats.h"
 
 #include <stdio.h>
-
-/* Certificates that expire within this many days show as a warning. */
-#define CERT_WARN_DAYS 14
 
 int webproxy_link_info(const struct webproxy *wp, int i, struct webproxy_link_info *info)
 {
@@ -47,7 +45,7 @@ static void report_certs(struct webproxy *wp, struct cw_report *r)
         cw_report_cell_int(r, days);
         if (na && na < now)
             cw_report_state(r, CW_REPORT_ERROR);
-        else if (na && days < CERT_WARN_DAYS)
+        else if (na && days < CW_CERT_WARN_DAYS)
             cw_report_state(r, CW_REPORT_WARN);
     }
 }

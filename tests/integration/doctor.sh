@@ -64,7 +64,7 @@ leaf() { # leaf NAME DAYS SAN OUT: OUT.pem and OUT.key from the CA
       -keyout "$WORK/ca.key" -out "$WORK/ca.pem" >> "$WORK/openssl.log" 2>&1 &&
   leaf $J 90 "DNS:$J" web && leaf $D 90 "DNS:$D,DNS:cb1.$D" fed &&
   leaf other.example.test 90 "DNS:other.example.test" web-wrong &&
-  leaf $J 3 "DNS:$J" web-soon; } || { notok "make certificates"; cat "$WORK/openssl.log"; exit 1; }
+  leaf $J 3 "DNS:$J" web-soon && leaf turn.example.test 90 "DNS:turn.example.test" turn; } || { notok "make certificates"; cat "$WORK/openssl.log"; exit 1; }
 cp "$WORK/web.pem" "$WORK/web-good.pem"; cp "$WORK/web.key" "$WORK/web-good.key"
 head -c 32 /dev/urandom > "$WORK/link.key"
 chmod 600 "$WORK"/*.key
@@ -106,6 +106,9 @@ log-level = info
 [turn]
 listen = $EXT:3478
 listen = $INT:3478
+tls-listen = $EXT:5349
+tls-certificate = $WORK/turn.pem
+tls-key = $WORK/turn.key
 relay-address = $EXT
 realm = example.test
 user-db = $WORK/users
@@ -255,6 +258,7 @@ check "outside DNS mended: edge doctor exits 0" test "$EDOC_RC" = 0
 cp "$WORK/web-wrong.pem" "$WORK/web.pem"; cp "$WORK/web-wrong.key" "$WORK/web.key"; edoc
 expect e fail certificates "no web proxy certificate names guest host $J" "certificate without the guest host: found"
 expect e fail certificates "Not secure" "certificate without the guest host: \"Not secure\" named"
+expect e ok certificates "TURN TLS certificate $WORK/turn.pem \\(turn.example.test\\) valid until" "TURN's TLS certificate: checked too"
 cp "$WORK/web-soon.pem" "$WORK/web.pem"; cp "$WORK/web-soon.key" "$WORK/web.key"; edoc
 expect e warn certificates "expires on .* in [0-9] days" "certificate expiring in 3 days: warned"
 check "a warning alone: edge doctor exits 0" test "$EDOC_RC" = 0

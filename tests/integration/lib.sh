@@ -211,3 +211,12 @@ wait_line() {
     done
     return 1
 }
+
+# has_fault CLI ID PYTHON-CONDITION-ON-f: `CLI faults json` (cw for the edge,
+# a test's cwc for its core) lists fault ID (raised or cleared) and it
+# satisfies the condition, e.g. "f['cleared'] is None and 'renew' in f['text']".
+has_fault() {
+    "$1" faults json > "$WORK/faults.json" 2>&1 &&
+    /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1]))
+sys.exit(0 if any(f['id'] == sys.argv[2] and ($3) for f in d['faults']['list']) else 1)" "$WORK/faults.json" "$2"
+}

@@ -140,9 +140,7 @@ check "the failures were said once each, not once per connection" \
 
 # ---- a fault per tunnel whose webbridge no connection reached, with the reason -------------
 # fault ID PYTHON-CONDITION-ON-f: the core's fault ID (raised or cleared) satisfies it.
-fault() { cwc faults json > "$WORK/faults.json" 2>&1 &&
-    /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1]))
-sys.exit(0 if any(f['id'] == sys.argv[2] and ($2) for f in d['faults']['list']) else 1)" "$WORK/faults.json" "$1"; }
+fault() { has_fault cwc "$@"; }
 check "fault webbridge.$W/18451 raised, saying why (the CA) and what guests see" \
     eventually 10 fault "webbridge.$W/18451" "f['cleared'] is None and 'is not signed by a CA in' in f['text'] and 'guests get 502' in f['text']"
 check "fault webbridge.other.inside.test/18452 raised (the name)" \

@@ -64,6 +64,8 @@ fp_served() { echo | in_o timeout 10 openssl s_client -connect $E4:5349 2>/dev/n
 fp_file() { openssl x509 -noout -fingerprint -sha256 -in "$1"; }
 cp "$WORK/cert.pem" "$WORK/first.pem"
 check "TLS on 5349 presents the configured certificate" test "$(fp_served)" = "$(fp_file "$WORK/first.pem")"
+check "its certificate expires in 2 days: fault turn.expiry.1, with the fix" \
+    has_fault cw turn.expiry.1 "f['cleared'] is None and 'expires in 1 day: renew tls-certificate and tls-key, then' in f['text']"
 UC_PIDS= UC_LABELS=
 uclient tls-reload -n 400 -t -S -u user -w pass -p 5349 $E4
 sleep 1.5

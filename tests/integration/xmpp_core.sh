@@ -90,6 +90,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 40 \
     -keyout "$WORK/renewed.key" -out "$WORK/renewed.pem" >> "$WORK/openssl.log" 2>&1 || notok "openssl"
 check "before the reload, STARTTLS presents the first certificate" \
     test "$(fp_served)" = "$(fp_file "$WORK/xmpp.pem")"
+check "the first certificate expires in 2 days: fault xmpp.expiry.1, with the fix" \
+    has_fault cwc xmpp.expiry.1 "f['cleared'] is None and f['text'].startswith('the certificate for example.test expires in 1 day: renew it, then \`systemctl reload causeway-core\`')"
 in_e env PACE=0.02 READYFILE="$WORK/flowing" timeout 60 /usr/bin/python3 "$X" chat $H 25222 \
     alice@example.test/r alicepw bob@example.test/s bobpw 150 > "$WORK/reload-chat.out" 2>&1 &
 FLOW=$!
@@ -110,6 +112,7 @@ else
 fi
 check "after it, STARTTLS presents the renewed certificate" \
     test "$(fp_served)" = "$(fp_file "$WORK/renewed.pem")"
+check "the fault is cleared" has_fault cwc xmpp.expiry.1 "f['cleared'] is not None"
 check "xmpp status shows the renewed certificate's expiry" sh -c "
     '$BIN/causeway' -c '$WORK/core.conf' xmpp status |
         grep -q \"^Certificate: $WORK/xmpp.pem (example.test; expires $(date -u -d '+40 days' +%Y-%m-%d))\""

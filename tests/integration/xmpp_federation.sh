@@ -252,6 +252,11 @@ check "STARTTLS on 5269 presents ours.example's certificate, valid under the tes
     sh -c "echo | ip netns exec $NS_O timeout 10 openssl s_client -starttls xmpp-server -xmpphost ours.example \
            -servername ours.example -CAfile '$WORK/ca.pem' -verify_hostname ours.example -connect $EXT:5269 2>&1 |
            grep -q 'Verify return code: 0 (ok)'"
+fed_expiry() {
+    has_fault cw federation.expiry.1 "f['cleared'] is None and f['text'].startswith('the certificate for ours.example expires in 1 day: renew it')" &&
+    has_fault cw federation.expiry.2 "f['cleared'] is None and 'cb1.ours.example' in f['text']"
+}
+check "the certificates expire in 2 days: faults federation.expiry.1 and .2, with the fix" fed_expiry
 check "direct TLS on 5270 (XEP-0368) presents ours.example's certificate, valid under the test CA" \
     sh -c "echo | ip netns exec $NS_O timeout 10 openssl s_client -servername ours.example -CAfile '$WORK/ca.pem' \
            -verify_hostname ours.example -alpn xmpp-server -connect $EXT:5270 2>&1 | grep -q 'Verify return code: 0 (ok)'"
