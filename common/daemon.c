@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,13 +74,14 @@ static void on_signal(uv_signal_t *h, int sig)
 
     if (sig == SIGHUP) {
         cw_log_reopen();
-        d->reload(d->data);
+        d->reload(d->data, NULL);
         return;
     }
     d->stop(d->data, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-void cw_daemon_signals_start(struct cw_daemon *d, uv_loop_t *loop, void (*reload)(void *data),
+void cw_daemon_signals_start(struct cw_daemon *d, uv_loop_t *loop,
+                             int (*reload)(void *data, struct cw_sb *out),
                              void (*stop)(void *data, const char *why), void *data)
 {
     d->reload = reload;
@@ -120,4 +122,46 @@ int cw_daemon_ctl_version(void *arg, int argc, char **argv, struct cw_sb *out)
     (void)argv;
     cw_sb_printf(out, "%s %s pid %ld\n", d->name, d->version, (long)getpid());
     return 0;
+}
+
+int cw_daemon_ctl_reload(void *arg, int argc, char **argv, struct cw_sb *out)
+{
+    const struct cw_daemon *d = arg;
+
+    (void)argv;
+    if (argc != 0) {
+        cw_sb_printf(out, "usage: reload\n");
+        return 1;
+    }
+    cw_log_reopen();
+    return d->reload(d->data, out) ? 1 : 0;
+}
+
+static void reload_say(struct cw_sb *out, enum cw_log_level level, const char *comp,
+                       const char *fmt, va_list ap)
+{
+    char msg[2048];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    cw_log(level, comp, "%s", msg);
+    if (out)
+        cw_sb_printf(out, "%s\n", msg);
+}
+
+void cw_daemon_reload_error(struct cw_sb *out, const char *comp, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    reload_say(out, CW_LOG_ERROR, comp, fmt, ap);
+    va_end(ap);
+}
+
+void cw_daemon_reload_notice(struct cw_sb *out, const char *comp, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    reload_say(out, CW_LOG_NOTICE, comp, fmt, ap);
+    va_end(ap);
 }

@@ -26,7 +26,9 @@ struct cw_daemon {
     const char *conf;           /* -c FILE, or the default */
     int check;                  /* -t: check the configuration and exit */
     uv_signal_t sigterm, sigint, sighup;
-    void (*reload)(void *data);
+    /* What can change without a restart is read again; out is the `reload`
+     * command's answer (NULL on SIGHUP). The number of parts that failed. */
+    int (*reload)(void *data, struct cw_sb *out);
     void (*stop)(void *data, const char *why);
     void *data;
 };
@@ -35,8 +37,9 @@ struct cw_daemon {
  * Returns -1 to go on, or the status to exit with (after -h or bad usage). */
 int cw_daemon_args(struct cw_daemon *d, int argc, char **argv);
 /* SIGTERM and SIGINT call stop(data, "SIGTERM"|"SIGINT"); SIGHUP reopens the
- * log file, then calls reload(data). */
-void cw_daemon_signals_start(struct cw_daemon *d, uv_loop_t *loop, void (*reload)(void *data),
+ * log file, then calls reload(data, NULL). */
+void cw_daemon_signals_start(struct cw_daemon *d, uv_loop_t *loop,
+                             int (*reload)(void *data, struct cw_sb *out),
                              void (*stop)(void *data, const char *why), void *data);
 void cw_daemon_signals_close(struct cw_daemon *d);
 /* Opens the log file (when set) and sets the level; -1 after saying why on
@@ -44,4 +47,14 @@ void cw_daemon_signals_close(struct cw_daemon *d);
 int cw_daemon_log(const struct cw_daemon *d, const struct cw_daemon_conf *dc);
 /* The `version` control command; arg is the struct cw_daemon. */
 int cw_daemon_ctl_version(void *arg, int argc, char **argv, struct cw_sb *out);
+/* The `reload` control command: what SIGHUP does, answering with the lines
+ * below (errors, then the summary); status 1 when a part failed. arg is the
+ * struct cw_daemon. */
+int cw_daemon_ctl_reload(void *arg, int argc, char **argv, struct cw_sb *out);
+/* A reload's error and its closing summary: logged for comp (error,
+ * notice), and added to out, the `reload` command's answer, unless NULL. */
+void cw_daemon_reload_error(struct cw_sb *out, const char *comp, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cw_daemon_reload_notice(struct cw_sb *out, const char *comp, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 #endif

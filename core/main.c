@@ -49,45 +49,59 @@ static void core_stop(void *arg, const char *why)
     cw_daemon_signals_close(&c->d);
 }
 
-static void core_reload(void *arg)
+/* SIGHUP and `reload`: the log level, the admin accounts and certificate,
+ * the webbridge CAs, the [xmpp] certificates and the TURN check's settings
+ * are read again; other keys need a restart. The number of parts that
+ * failed. */
+static int core_reload(void *arg, struct cw_sb *out)
 {
     struct core *c = arg;
     struct core_config *n = malloc(sizeof(*n));
     char err[1024];
-    int cas = 0, turn, xmpp = 0, r;
+    int cas = 0, turn, xmpp = 0, admin = 0, failed = 0, r;
 
-    if (!n)
-        return;
-    if (core_config_load(n, c->cfg.path, err, sizeof(err)) < 0) {
-        CW_ERROR("core", "SIGHUP: %s; keeping the running configuration", err);
-    } else {
-        cw_log_set_level((enum cw_log_level)n->d.log_level);
-        if (c->admin && cw_admin_reload(c->admin, err, sizeof(err)) < 0)
-            CW_ERROR("core", "SIGHUP: admin accounts or certificate not reloaded: %s", err);
-        /* A renewed inside CA takes effect without dropping the tunnels. */
-        for (int i = 0; i < c->ntunnel; i++) {
-            if ((r = core_tunnel_reload_tls(c->tunnel[i], err, sizeof(err))) < 0)
-                CW_ERROR("core", "SIGHUP: [tunnel] number %d (%s): %s; the CAs read before stay "
-                         "in use", i + 1, c->cfg.tunnel[i].guest_uri, err);
-            cas += r > 0;
-        }
-        if (c->xmpp) {
-            if (core_xmpp_reload_tls(c->xmpp, err, sizeof(err)) < 0)
-                CW_ERROR("core", "SIGHUP: [xmpp] certificates not reloaded: %s; the running "
-                         "ones stay in use", err);
-            else
-                xmpp = 1;
-        }
-        if ((turn = core_turncheck_ctl_reload(c, &n->turn_check, err, sizeof(err))) < 0)
-            CW_ERROR("core", "SIGHUP: [turn] not reloaded: %s; the TURN check keeps its "
-                     "settings", err);
-        CW_NOTICE("core", "SIGHUP: reloaded the log level%s%s%s%s from %s (other changes need "
-                  "a restart)", c->admin ? ", admin accounts and certificate" : "",
-                  xmpp ? ", [xmpp] certificates" : "",
-                  cas ? ", the webbridge CAs (webbridge-ca)" : "",
-                  turn > 0 ? ", [turn] (the TURN check)" : "", c->cfg.path);
+    if (!n || core_config_load(n, c->cfg.path, err, sizeof(err)) < 0) {
+        cw_daemon_reload_error(out, "core", "SIGHUP: %s; keeping the running configuration",
+                               n ? err : "out of memory");
+        free(n);
+        return 1;
     }
+    cw_log_set_level((enum cw_log_level)n->d.log_level);
+    admin = c->admin && cw_admin_reload(c->admin, err, sizeof(err)) == 0;
+    if (c->admin && !admin) {
+        cw_daemon_reload_error(out, "core", "SIGHUP: admin accounts or certificate not "
+                               "reloaded: %s", err);
+        failed++;
+    }
+    /* A renewed inside CA takes effect without dropping the tunnels. */
+    for (int i = 0; i < c->ntunnel; i++) {
+        if ((r = core_tunnel_reload_tls(c->tunnel[i], err, sizeof(err))) < 0) {
+            cw_daemon_reload_error(out, "core", "SIGHUP: [tunnel] number %d (%s): %s; the CAs "
+                                   "read before stay in use", i + 1, c->cfg.tunnel[i].guest_uri,
+                                   err);
+            failed++;
+        }
+        cas += r > 0;
+    }
+    xmpp = c->xmpp && core_xmpp_reload_tls(c->xmpp, err, sizeof(err)) == 0;
+    if (c->xmpp && !xmpp) {
+        cw_daemon_reload_error(out, "core", "SIGHUP: [xmpp] certificates not reloaded: %s; the "
+                               "running ones stay in use", err);
+        failed++;
+    }
+    if ((turn = core_turncheck_ctl_reload(c, &n->turn_check, err, sizeof(err))) < 0) {
+        cw_daemon_reload_error(out, "core", "SIGHUP: [turn] not reloaded: %s; the TURN check "
+                               "keeps its settings", err);
+        failed++;
+    }
+    cw_daemon_reload_notice(out, "core", "SIGHUP: reloaded the log level%s%s%s%s from %s (other "
+                            "changes need a restart)",
+                            admin ? ", admin accounts and certificate" : "",
+                            xmpp ? ", [xmpp] certificates" : "",
+                            cas ? ", the webbridge CAs (webbridge-ca)" : "",
+                            turn > 0 ? ", [turn] (the TURN check)" : "", c->cfg.path);
     free(n);
+    return failed;
 }
 
 /* ---- control commands ----------------------------------------------------- */
@@ -119,7 +133,8 @@ static int ctl_tunnel_status(void *arg, int argc, char **argv, struct cw_sb *out
 /* ---- start-up --------------------------------------------------------------- */
 
 /* What the admin pages and API may run on the core. */
-static const char *const core_admin_actions[] = { "turn check", "admin unlock NAME", NULL };
+static const char *const core_admin_actions[] = { "reload", "turn check", "admin unlock NAME",
+                                                   NULL };
 
 static int core_admin_start(struct core *c)
 {
@@ -148,6 +163,7 @@ static int core_start(struct core *c)
     }
     cw_ctl_register(c->ctl, "tunnel status", ctl_tunnel_status, c);
     cw_ctl_register(c->ctl, "version", cw_daemon_ctl_version, &c->d);
+    cw_ctl_register(c->ctl, "reload", cw_daemon_ctl_reload, &c->d);
     core_doctor_start(c);
     if (core_status_start(c) < 0) {
         CW_ERROR("core", "out of memory");

@@ -150,55 +150,65 @@ static int turn_reload_tls(struct edge *e, char *err, size_t errlen)
     return 0;
 }
 
-/* SIGHUP: what can change without a restart does: the log level, the REST
- * secret, the user database, the certificates (TURN's TLS, the web proxy's,
- * federation's with its trust store, the admin interface's; connections
- * already in TLS keep theirs), the web proxy's access log is reopened, and
- * the admin accounts re-read. Other keys need a restart (logged). */
-static void edge_reload(void *arg)
+/* SIGHUP and `reload`: what can change without a restart does: the log
+ * level, the REST secret, the user database, the certificates (TURN's TLS,
+ * the web proxy's, federation's with its trust store, the admin
+ * interface's; connections already in TLS keep theirs), the web proxy's
+ * access log is reopened, and the admin accounts re-read. Other keys need a
+ * restart (logged). The number of parts that failed. */
+static int edge_reload(void *arg, struct cw_sb *out)
 {
     struct edge *e = arg;
     struct edge_config *c;
     char err[1024];
+    int users = 0, turn_tls = 0, web = 0, fed = 0, admin = 0;
 
     c = malloc(sizeof(*c));
-    if (!c)
-        return;
-    if (edge_config_load(c, e->cfg.path, err, sizeof(err)) < 0) {
-        CW_ERROR("edge", "SIGHUP: %s; keeping the running configuration", err);
+    if (!c || edge_config_load(c, e->cfg.path, err, sizeof(err)) < 0) {
+        cw_daemon_reload_error(out, "edge", "SIGHUP: %s; keeping the running configuration",
+                               c ? err : "out of memory");
         free(c);
-        return;
+        return 1;
     }
     cw_log_set_level((enum cw_log_level)c->d.log_level);
     if (e->turn) {
         memcpy(e->cfg.rest_secret, c->rest_secret, sizeof(c->rest_secret));
         e->cfg.rest_secret_len = c->rest_secret_len;
         turn_relay_set_rest_secret(e->turn, e->cfg.rest_secret, e->cfg.rest_secret_len);
-        if (turn_relay_reload_users(e->turn, err, sizeof(err)) < 0)
-            CW_ERROR("edge", "SIGHUP: TURN users not reloaded: %s", err);
-        if (e->tls && turn_reload_tls(e, err, sizeof(err)) < 0)
-            CW_ERROR("edge", "SIGHUP: TURN TLS certificate not reloaded: %s; the running one "
-                     "stays in use", err);
+        users = turn_relay_reload_users(e->turn, err, sizeof(err)) == 0;
+        if (!users)
+            cw_daemon_reload_error(out, "edge", "SIGHUP: TURN users not reloaded: %s", err);
+        turn_tls = e->tls && turn_reload_tls(e, err, sizeof(err)) == 0;
+        if (e->tls && !turn_tls)
+            cw_daemon_reload_error(out, "edge", "SIGHUP: TURN TLS certificate not reloaded: %s; "
+                                   "the running one stays in use", err);
     }
     if (e->webproxy) {
-        if (webproxy_reload_certs(e, err, sizeof(err)) < 0)
-            CW_ERROR("edge", "SIGHUP: web proxy certificates not reloaded: %s; the running "
-                     "ones stay in use", err);
+        web = webproxy_reload_certs(e, err, sizeof(err)) == 0;
+        if (!web)
+            cw_daemon_reload_error(out, "edge", "SIGHUP: web proxy certificates not reloaded: "
+                                   "%s; the running ones stay in use", err);
         webproxy_reopen_log(e->webproxy);
     }
-    if (e->fed && edge_federation_reload_tls(e->fed, &e->cfg.fed, err, sizeof(err)) < 0)
-        CW_ERROR("edge", "SIGHUP: federation certificates not reloaded: %s; the running ones "
-                 "stay in use", err);
-    if (e->admin && cw_admin_reload(e->admin, err, sizeof(err)) < 0)
-        CW_ERROR("edge", "SIGHUP: admin accounts or certificate not reloaded: %s", err);
-    CW_NOTICE("edge", "SIGHUP: reloaded the log level%s%s%s%s%s from %s (other changes need a "
-              "restart)", e->turn ? ", REST secret and TURN users" : "",
-              e->tls ? ", TURN TLS certificate" : "",
-              e->webproxy ? ", web proxy certificates" : "",
-              e->fed ? ", federation certificates and trust store" : "",
-              e->admin ? ", admin accounts and certificate" : "", e->cfg.path);
+    fed = e->fed && edge_federation_reload_tls(e->fed, &e->cfg.fed, err, sizeof(err)) == 0;
+    if (e->fed && !fed)
+        cw_daemon_reload_error(out, "edge", "SIGHUP: federation certificates not reloaded: %s; "
+                               "the running ones stay in use", err);
+    admin = e->admin && cw_admin_reload(e->admin, err, sizeof(err)) == 0;
+    if (e->admin && !admin)
+        cw_daemon_reload_error(out, "edge", "SIGHUP: admin accounts or certificate not "
+                               "reloaded: %s", err);
+    cw_daemon_reload_notice(out, "edge", "SIGHUP: reloaded the log level%s%s%s%s%s from %s "
+                            "(other changes need a restart)",
+                            e->turn ? users ? ", REST secret and TURN users" : ", REST secret" : "",
+                            turn_tls ? ", TURN TLS certificate" : "",
+                            web ? ", web proxy certificates" : "",
+                            fed ? ", federation certificates and trust store" : "",
+                            admin ? ", admin accounts and certificate" : "", e->cfg.path);
     edge_config_free(c);
     free(c);
+    return (e->turn && !users) + (e->tls && !turn_tls) + (e->webproxy && !web) +
+           (e->fed && !fed) + (e->admin && !admin);
 }
 
 /* ---- control commands ----------------------------------------------------- */
@@ -316,7 +326,7 @@ static int ctl_federation_status(void *arg, int argc, char **argv, struct cw_sb 
 
 /* What the admin pages and API may run on the edge. */
 static const char *const edge_admin_actions[] = {
-    "turn reload-users", "webproxy reload", "admin unlock NAME", NULL,
+    "reload", "turn reload-users", "webproxy reload", "admin unlock NAME", NULL,
 };
 
 static int edge_admin_start(struct edge *e)
@@ -352,6 +362,7 @@ static int edge_start(struct edge *e)
     cw_ctl_register(e->ctl, "webproxy reload", ctl_webproxy_reload, e);
     cw_ctl_register(e->ctl, "xmpp federation status", ctl_federation_status, e);
     cw_ctl_register(e->ctl, "version", cw_daemon_ctl_version, &e->d);
+    cw_ctl_register(e->ctl, "reload", cw_daemon_ctl_reload, &e->d);
     edge_doctor_start(e);
     if (edge_status_start(e) < 0) {
         CW_ERROR("edge", "out of memory");

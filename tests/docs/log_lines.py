@@ -19,9 +19,9 @@ a new warning without an entry leaves them with no fix. So:
      sshd, which the edge passes on) are matched against sshd's formats.
    A MESSAGE that ends in "..." is the start of such a line, and "(...)"
    stands for a parenthesis of it.
-2. Every warn and error line of the code (a CW_WARN or CW_ERROR with a
-   format of its own, not "%s") has an entry: a quoted line in docs/ that it
-   prints.
+2. Every warn and error line of the code (a CW_WARN or CW_ERROR, or a
+   cw_daemon_reload_error, with a format of its own, not "%s") has an entry:
+   a quoted line in docs/ that it prints.
 
 Usage: log_lines.py TOP [DOC...] (default: all of TOP/docs/*.md, and then
 check 2); TAP lines, then "N passed, N failed".
@@ -47,6 +47,7 @@ SPEC = re.compile(r'%[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|z|j|t|L)?[
 PRI = re.compile(r'"\s*PRI[a-zA-Z0-9]+\s*"')
 ALARM = re.compile(r'\bCW_(ERROR|WARN)\(\s*(?:[A-Za-z_]+|"[a-z0-9-]+")\s*,\s*"((?:[^"\\\n]|\\.)*)"')
 LOGCALL = re.compile(r'\b(CW_ERROR|CW_WARN|CW_NOTICE|CW_INFO|CW_DEBUG)\(\s*([A-Za-z_]+|"[a-z0-9-]+")')
+RELOAD_SAY = re.compile(r'\bcw_daemon_reload_(error|notice)\(\s*\w+\s*,')
 DEFINE = re.compile(r'#define\s+([A-Z_]+)\s+"([a-z0-9-]+)"')
 QUOTED = re.compile(r'``\s?(.+?)\s?``|`([^`]+)`', re.S)    # ``a `b` c`` or `a`
 LOGLINE = re.compile(r'(error|warn|notice|info|debug) ([a-z0-9-]+): (.*)', re.S)
@@ -86,6 +87,8 @@ class Code:
                 src = re.sub(r'/\*.*?\*/', ' ', src, flags=re.S)
                 src = PRI.sub('', src)               # "%" PRIu64 "": a conversion
                 src = re.sub(r'"\s+"', '', src)      # "a" "b" is one literal
+                # A reload's lines are logged (and told to `reload`) by these.
+                src = RELOAD_SAY.sub(lambda m: 'CW_' + m.group(1).upper() + '(', src)
                 names.update(DEFINE.findall(src))
                 calls += LOGCALL.findall(src)
                 for m in ALARM.finditer(src):

@@ -136,6 +136,10 @@ check "action with Basic: turn reload-users -> 200 ok" bash -c "
     python3 -c \"import json; d = json.load(open('$WORK/act.json')); assert d['ok'] is True and 'output' in d, d\""
 check "action: audit line" wait_line "$WORK/edge.log" \
     "admin: user \"alice\" from $C4: POST /api/v1/actions/turn/reload-users -> 200" 5
+oc -u "alice:$PW" -o "$WORK/reload.json" -X POST "$AE/api/v1/actions/reload"
+check "action reload: what SIGHUP does, answered with its summary" python3 -c "
+import json; d = json.load(open('$WORK/reload.json'))
+assert d['ok'] is True and 'SIGHUP: reloaded the log level, REST secret and TURN users' in d['output'] and 'admin accounts and certificate' in d['output'], d"
 check "an action the edge does not allow -> 404" \
     test "$(code -u "alice:$PW" -X POST "$AE/api/v1/actions/turn/list")" = 404
 check "cookie POST without X-CSRF-Token -> 403" \
@@ -251,6 +255,10 @@ check "core: an edge account is not a core account" test "$(code -u "alice:$PW" 
 oc -u "carol:$CPW" -o "$WORK/core-act.json" -X POST "$AC/api/v1/actions/turn/check"
 check "core: turn check action answers {ok, output}" python3 -c "
 import json; d = json.load(open('$WORK/core-act.json')); assert 'ok' in d and 'output' in d, d"
+oc -u "carol:$CPW" -o "$WORK/core-reload.json" -X POST "$AC/api/v1/actions/reload"
+check "core: reload action answers with its summary" python3 -c "
+import json; d = json.load(open('$WORK/core-reload.json'))
+assert d['ok'] is True and 'SIGHUP: reloaded the log level, admin accounts and certificate' in d['output'], d"
 
 # Headless Chromium, JavaScript off, inside the outside namespace.
 if [ -x /usr/bin/chromium ] && [ -d "$TOP/tests/browser/node_modules/playwright-core" ] && command -v node > /dev/null; then

@@ -116,14 +116,20 @@ check "the fault is cleared" has_fault cwc xmpp.expiry.1 "f['cleared'] is not No
 check "xmpp status shows the renewed certificate's expiry" sh -c "
     '$BIN/causeway' -c '$WORK/core.conf' xmpp status |
         grep -q \"^Certificate: $WORK/xmpp.pem (example.test; expires $(date -u -d '+40 days' +%Y-%m-%d))\""
-# A bad file (a key that is not the certificate's) keeps the running ones.
+# A bad file (a key that is not the certificate's) keeps the running ones;
+# `causeway reload` does what SIGHUP does and answers with it.
 cp "$WORK/third.key" "$WORK/xmpp.key"
-kill -HUP "$CORE_PID"
-check "a certificate and key that do not match: SIGHUP says so and keeps the running ones" \
+cwc reload > "$WORK/reload.out" 2>&1; RC=$?
+check "a certificate and key that do not match: causeway reload exits 1 and says why" sh -c "
+    [ $RC = 1 ] && grep -q '^SIGHUP: \[xmpp\] certificates not reloaded: .*; the running ones stay in use\$' '$WORK/reload.out' &&
+    grep -q '^SIGHUP: reloaded the log level from ' '$WORK/reload.out'"
+check "the log has the same error line" \
     wait_line "$WORK/core.log" 'error core: SIGHUP: \[xmpp\] certificates not reloaded: .*; the running ones stay in use' 5
 check "STARTTLS still presents the renewed certificate" \
     test "$(fp_served)" = "$(fp_file "$WORK/renewed.pem")"
 cp "$WORK/renewed.key" "$WORK/xmpp.key"
+check "with the files mended, causeway reload exits 0 naming the certificates" \
+    sh -c "'$BIN/causeway' -c '$WORK/core.conf' reload | grep -q '^SIGHUP: reloaded the log level, \[xmpp\] certificates from '"
 
 if xc login-fails $H 25222 alice@example.test/x wrongpw > "$WORK/badpw.out" 2>&1; then
     ok "a wrong password is refused"
