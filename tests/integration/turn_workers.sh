@@ -4,8 +4,10 @@
 # spread over the workers, and what is the relay's and not a worker's is
 # shared - a user's allocation quota, RESERVATION-TOKENs redeemed from
 # other 5-tuples (so, mostly, on another worker), reloaded users, status,
-# the allocation list and the metrics - and real traffic relays on all. A second edge on the same address
-# is refused instead of silently joining the listeners' port group.
+# the allocation list and the metrics - and real traffic relays on all; a
+# renewed TLS certificate is served by all once `reload` answers. A second
+# edge on the same address is refused instead of silently joining the
+# listeners' port group.
 . "$(dirname "$0")/lib.sh"
 need_root
 net_setup
@@ -20,9 +22,13 @@ t() {
 }
 metric() { cw metrics | awk -v k="$1" '$1 == k { print $2 }'; }
 
+make_cert
 edge_conf edge <<CONF
 workers = 4
 max-allocations-per-user = 12
+tls-listen = $E4:5349
+tls-certificate = $WORK/cert.pem
+tls-key = $WORK/key.pem
 CONF
 for u in quota:pw pairs:pw relay:pw; do
     echo "${u#*:}" | cw turn user add "${u%%:*}" --password-stdin > /dev/null ||
@@ -84,6 +90,16 @@ check "turn reload-users" cw turn reload-users
 steps=()
 for i in $(seq 1 8); do steps+=("@$i allocate -> ok"); done
 t "after the reload, the new user allocates from 8 ports (all workers)" -u late -w pw run "${steps[@]}"
+
+# A renewed TLS certificate: when `reload` answers, every worker serves it
+# (each has its own TLS listener; the kernel spreads new connections).
+fp_served() { echo | in_o timeout 10 openssl s_client -connect $E4:5349 2>/dev/null | openssl x509 -noout -fingerprint -sha256; }
+make_cert turn-renewed.example.test
+check "reload answers that it took the TURN TLS certificate" \
+    sh -c "'$BIN/causeway' -c '$WORK/edge.conf' reload | grep -q 'TURN TLS certificate'"
+want=$(openssl x509 -noout -fingerprint -sha256 -in "$WORK/cert.pem")
+served_renewed() { for _ in $(seq 1 12); do [ "$(fp_served)" = "$want" ] || return 1; done; }
+check "12 new TLS connections over the 4 workers all get the renewed certificate" served_renewed
 
 # A second edge on the same address must fail, not join the port group.
 sed "s|$WORK/edge.sock|$WORK/edge2.sock|" "$WORK/edge.conf" > "$WORK/edge2.conf"
