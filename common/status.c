@@ -41,6 +41,32 @@ void cw_status_cert_expiry(struct cw_status *s, const char *prefix, const struct
     }
 }
 
+void cw_status_cert_table(struct cw_report *r, const struct cw_tls_ctx *tls)
+{
+    time_t now = time(NULL), end;
+    char sans[512];
+    long days;
+
+    if (!tls)
+        return;
+    cw_report_table(r, "certificates", "Certificates", "names,not_after,days_left",
+                    "Names (subjectAltName),Valid until,Days left");
+    for (unsigned i = 0; i < cw_tls_ctx_cert_count(tls); i++) {
+        end = 0;
+        if (cw_tls_ctx_cert_info(tls, i, sans, sizeof(sans), &end) < 0)
+            continue;
+        days = end ? (long)((end - now) / 86400) : 0;
+        cw_report_row(r);
+        cw_report_cell_str(r, sans[0] ? sans : "(none)");
+        cw_report_cell_time(r, end);
+        cw_report_cell_int(r, days);
+        if (end && end < now)
+            cw_report_state(r, CW_REPORT_ERROR);
+        else if (end && days < CW_CERT_WARN_DAYS)
+            cw_report_state(r, CW_REPORT_WARN);
+    }
+}
+
 static void tick(uv_timer_t *t)
 {
     struct cw_status *s = t->data;

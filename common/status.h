@@ -50,5 +50,9 @@ struct cw_tls_ctx;
  * says when, and ends with fix ("renew it, then ..."). tls may be NULL. */
 void cw_status_cert_expiry(struct cw_status *s, const char *prefix, const struct cw_tls_ctx *tls,
                            const char *fix);
+/* Table "certificates" of the current section: each certificate of tls
+ * with its names, end and days left; a row warns within CW_CERT_WARN_DAYS
+ * days, errs once expired. Nothing when tls is NULL. */
+void cw_status_cert_table(struct cw_report *r, const struct cw_tls_ctx *tls);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/status.h"
 #include "turn/policy.h"
 
 #include <errno.h>
@@ -290,6 +291,7 @@ void turn_relay_report(struct turn_relay *r, struct cw_report *rep)
 
     relay_sum_stats(r, per);
     turn__report(&r->o, &r->sh, &r->sum, rep);
+    cw_status_cert_table(rep, r->o.tls);     /* tls-listen's */
     cw_report_table(rep, "allocations", "Allocations",
                     "user,proto,client,relay,left_s,perms,chans,pkts_out,pkts_in",
                     "User,Transport,Client,Relay,Lifetime left (s),Permissions,Channels,"

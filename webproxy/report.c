@@ -7,8 +7,8 @@
 #include "common/report.h"
 #include "common/stream.h"
 
-#include "common/fault.h"
 #include "common/stats.h"
+#include "common/status.h"
 
 #include <stdio.h>
 
@@ -23,31 +23,6 @@ int webproxy_link_info(const struct webproxy *wp, int i, struct webproxy_link_in
 const struct cw_tls_ctx *webproxy_tls_ctx(const struct webproxy *wp)
 {
     return wp->tls;
-}
-
-static void report_certs(struct webproxy *wp, struct cw_report *r)
-{
-    time_t now = time(NULL);
-
-    cw_report_table(r, "certificates", "Certificates", "names,not_after,days_left",
-                    "Names (subjectAltName),Valid until,Days left");
-    for (unsigned i = 0; wp->tls && i < cw_tls_ctx_cert_count(wp->tls); i++) {
-        char sans[512];
-        time_t na = 0;
-        long days;
-
-        if (cw_tls_ctx_cert_info(wp->tls, i, sans, sizeof(sans), &na) < 0)
-            continue;
-        days = na ? (long)((na - now) / 86400) : 0;
-        cw_report_row(r);
-        cw_report_cell_str(r, sans[0] ? sans : "(none)");
-        cw_report_cell_time(r, na);
-        cw_report_cell_int(r, days);
-        if (na && na < now)
-            cw_report_state(r, CW_REPORT_ERROR);
-        else if (na && days < CW_CERT_WARN_DAYS)
-            cw_report_state(r, CW_REPORT_WARN);
-    }
 }
 
 void webproxy_report(struct webproxy *wp, struct cw_report *r)
@@ -84,7 +59,7 @@ void webproxy_report(struct webproxy *wp, struct cw_report *r)
         if (!covered)
             cw_report_state(r, CW_REPORT_WARN);
     }
-    report_certs(wp, r);
+    cw_status_cert_table(r, wp->tls);
     cw_report_table(r, "links", "Tunnel links to the cores", "backend,state,since,why,streams_open,streams",
                     "Backend,State,Since,Why not up,Streams open,Streams opened");
     for (int i = 0; i < wp->nlinks; i++) {

@@ -4,6 +4,7 @@
 #include "xmpp/xmpp_int.h"
 
 #include "common/report.h"
+#include "common/status.h"
 #include "xmpp/state.h"
 
 #include <stdio.h>
@@ -65,6 +66,7 @@ void xmpp_server_report(const struct xmpp_server *srv, struct cw_report *r)
         cw_report_state(r, CW_REPORT_WARN);
     cw_report_table(r, "domains", "Domains", "domain", "Domain");
     xmpp_state_domains(srv->st, domain_row, r);
+    cw_status_cert_table(r, srv->o.tls);
 
     cw_report_section(r, "callbridges", "Call bridges", CW_REPORT_OK);
     cw_report_table(r, "list", "Call bridges (XEP-0114 components)",

@@ -212,6 +212,9 @@ wait_line() {
     return 1
 }
 
+# jq-free JSON checks: py EXPR FILE evaluates EXPR with d = the document.
+py() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[2])); sys.exit(0 if ($1) else 1)" _ "$2"; }
+
 # has_fault CLI ID PYTHON-CONDITION-ON-f: `CLI faults json` (cw for the edge,
 # a test's cwc for its core) lists fault ID (raised or cleared) and it
 # satisfies the condition, e.g. "f['cleared'] is None and 'renew' in f['text']".

@@ -72,8 +72,6 @@ start_core() {
 }
 start_core
 
-# jq-free JSON checks: py EXPR FILE evaluates EXPR with d = the document.
-py() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[2])); sys.exit(0 if ($1) else 1)" _ "$2"; }
 
 tunnel_active() { cwc status tunnels json > "$WORK/t.json" 2>&1 && py 'd["tunnels"]["list"][0]["status"] == "Active"' "$WORK/t.json"; }
 check "the core's tunnel comes up (status tunnels: Active)" eventually 30 tunnel_active

@@ -80,6 +80,9 @@ else
     notok "a TLS client across the reload"; tail -5 "$WORK/uc-tls-reload.log"
 fi
 check "TLS on 5349 now presents the renewed certificate" test "$(fp_served)" = "$(fp_file "$WORK/cert.pem")"
+cw status turn json > "$WORK/turn.json" 2>&1
+check "the status document's TURN section lists the TLS certificate and its days left" \
+    py 'len(d["turn"]["certificates"]) == 1 and d["turn"]["certificates"][0]["days_left"] in (1, 2)' "$WORK/turn.json"
 check "not the first one" test "$(fp_served)" != "$(fp_file "$WORK/first.pem")"
 
 # IPv6 relay for a client asking for one (REQUESTED-ADDRESS-FAMILY).

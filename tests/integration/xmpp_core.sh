@@ -113,6 +113,9 @@ fi
 check "after it, STARTTLS presents the renewed certificate" \
     test "$(fp_served)" = "$(fp_file "$WORK/renewed.pem")"
 check "the fault is cleared" has_fault cwc xmpp.expiry.1 "f['cleared'] is not None"
+cwc status xmpp json > "$WORK/xmpp.json" 2>&1
+check "the status document lists both certificates, the renewed one with 39-40 days left" \
+    py '[c["names"] for c in d["xmpp"]["certificates"]] == ["example.test", "third.test"] and 39 <= d["xmpp"]["certificates"][0]["days_left"] <= 40' "$WORK/xmpp.json"
 check "xmpp status shows the renewed certificate's expiry" sh -c "
     '$BIN/causeway' -c '$WORK/core.conf' xmpp status |
         grep -q \"^Certificate: $WORK/xmpp.pem (example.test; expires $(date -u -d '+40 days' +%Y-%m-%d))\""

@@ -257,6 +257,9 @@ fed_expiry() {
     has_fault cw federation.expiry.2 "f['cleared'] is None and 'cb1.ours.example' in f['text']"
 }
 check "the certificates expire in 2 days: faults federation.expiry.1 and .2, with the fix" fed_expiry
+cw status federation json > "$WORK/fed.json" 2>&1
+check "the status document's federation section lists both certificates" \
+    py '[c["names"] for c in d["federation"]["certificates"]] == ["ours.example", "cb1.ours.example"]' "$WORK/fed.json"
 check "direct TLS on 5270 (XEP-0368) presents ours.example's certificate, valid under the test CA" \
     sh -c "echo | ip netns exec $NS_O timeout 10 openssl s_client -servername ours.example -CAfile '$WORK/ca.pem' \
            -verify_hostname ours.example -alpn xmpp-server -connect $EXT:5270 2>&1 | grep -q 'Verify return code: 0 (ok)'"
