@@ -967,6 +967,20 @@ int cw_tls_ctx_add_cert(struct cw_tls_ctx *ctx, const char *cert_chain_file, con
     return 0;
 }
 
+struct cw_tls_ctx *cw_tls_ctx_create_server_n(const char *cert, const char *key, size_t stride,
+                                              int n, char *err, size_t errlen)
+{
+    struct cw_tls_ctx *ctx = cw_tls_ctx_create_server(cert, key, err, errlen);
+
+    for (int i = 1; ctx && i < n; i++)
+        if (cw_tls_ctx_add_cert(ctx, cert + (size_t)i * stride, key + (size_t)i * stride, err,
+                                errlen) < 0) {
+            cw_tls_ctx_destroy(ctx);
+            ctx = NULL;
+        }
+    return ctx;
+}
+
 struct cw_tls_ctx *cw_tls_ctx_ref(struct cw_tls_ctx *ctx)
 {
     /* Relaxed: a new reference is made from one the caller holds. */

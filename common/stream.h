@@ -77,6 +77,14 @@ struct cw_tls_ctx *cw_tls_ctx_ref(struct cw_tls_ctx *ctx);
  * match); the context is unchanged then. */
 int cw_tls_ctx_add_cert(struct cw_tls_ctx *ctx, const char *cert_chain_file, const char *key_file,
                         char *err, size_t errlen);
+/* A server context with the n (at least 1) certificates of a
+ * configuration's list, the first the default: certificate i's chain file
+ * is cert + i * stride and its key file key + i * stride, as in
+ * `char cert[N][1024], key[N][1024]` (stride sizeof(cert[0])) or
+ * `char cert[N][2][512]` (cert[0][0], cert[0][1], sizeof(cert[0])). NULL
+ * with the failing file's message in err. */
+struct cw_tls_ctx *cw_tls_ctx_create_server_n(const char *cert, const char *key, size_t stride,
+                                              int n, char *err, size_t errlen);
 /* Whether any certificate of ctx covers host as a browser checks it: the
  * subjectAltName dNSNames (case-insensitive; a wildcard "*.example.com"
  * matches exactly one whole label, RFC 6125 6.4.3) or iPAddresses; the

@@ -583,15 +583,8 @@ int core_xmpp_cluster_leader(struct core_xmpp *x, const char **why)
  * that renewed files are picked up). NULL with the reason in err. */
 static struct cw_tls_ctx *xmpp_tls(const struct core_config *cfg, char *err, size_t errlen)
 {
-    struct cw_tls_ctx *t = cw_tls_ctx_create_server(cfg->xmpp.cert[0][0], cfg->xmpp.cert[0][1],
-                                                    err, errlen);
-
-    for (int i = 1; t && i < cfg->xmpp.ncert; i++)
-        if (cw_tls_ctx_add_cert(t, cfg->xmpp.cert[i][0], cfg->xmpp.cert[i][1], err, errlen) < 0) {
-            cw_tls_ctx_destroy(t);
-            t = NULL;
-        }
-    return t;
+    return cw_tls_ctx_create_server_n(cfg->xmpp.cert[0][0], cfg->xmpp.cert[0][1],
+                                      sizeof(cfg->xmpp.cert[0]), cfg->xmpp.ncert, err, errlen);
 }
 
 static int warn_uncovered(void *arg, const char *d)

@@ -157,12 +157,8 @@ static void check_certificates(struct edoc *d)
     }
     if (c->webproxy_enabled) {
         const struct wp_options *o = &c->webproxy;
-        t = cw_tls_ctx_create_server(o->cert[0], o->key[0], err, sizeof(err));
-        for (int i = 1; t && i < o->ncert; i++)
-            if (cw_tls_ctx_add_cert(t, o->cert[i], o->key[i], err, sizeof(err)) < 0) {
-                cw_tls_ctx_destroy(t);
-                t = NULL;
-            }
+        t = cw_tls_ctx_create_server_n(o->cert[0], o->key[0], sizeof(o->cert[0]), o->ncert, err,
+                                       sizeof(err));
         if (!t) {
             cw_doctor_addf(ck, CW_DOCTOR_FAIL, "fix the [webproxy] certificate lines (chain "
                            "and key PEM files that match)", "web proxy certificates: %s", err);
@@ -186,12 +182,8 @@ static void check_certificates(struct edoc *d)
     }
     if (c->fed.enabled) {
         const struct edge_federation_config *f = &c->fed;
-        t = cw_tls_ctx_create_server(f->cert[0], f->key[0], err, sizeof(err));
-        for (int i = 1; t && i < f->ncert; i++)
-            if (cw_tls_ctx_add_cert(t, f->cert[i], f->key[i], err, sizeof(err)) < 0) {
-                cw_tls_ctx_destroy(t);
-                t = NULL;
-            }
+        t = cw_tls_ctx_create_server_n(f->cert[0], f->key[0], sizeof(f->cert[0]), f->ncert, err,
+                                       sizeof(err));
         if (!t)
             cw_doctor_addf(ck, CW_DOCTOR_FAIL, "fix the [federation] certificate lines",
                            "federation certificates: %s", err);

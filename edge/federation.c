@@ -39,13 +39,13 @@ static int fed_tls(const struct edge_federation_config *f, struct cw_tls_ctx **t
     char e2[600];
     int n = 0;
 
-    *tls = cw_tls_ctx_create_server(f->cert[0], f->key[0], e2, sizeof(e2));
-    for (int i = 1; *tls && i < f->ncert; i++)
-        if (cw_tls_ctx_add_cert(*tls, f->cert[i], f->key[i], e2, sizeof(e2)) < 0) {
-            snprintf(err, errlen, "[federation] certificate: %s", e2);
-            goto fail;
-        }
-    if (!*tls || cw_tls_ctx_verify_peers(*tls, f->trust, e2, sizeof(e2)) < 0) {
+    *tls = cw_tls_ctx_create_server_n(f->cert[0], f->key[0], sizeof(f->cert[0]), f->ncert, e2,
+                                      sizeof(e2));
+    if (!*tls) {
+        snprintf(err, errlen, "[federation] certificate: %s", e2);
+        goto fail;
+    }
+    if (cw_tls_ctx_verify_peers(*tls, f->trust, e2, sizeof(e2)) < 0) {
         snprintf(err, errlen, "[federation] %s", e2);
         goto fail;
     }

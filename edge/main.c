@@ -70,14 +70,9 @@ static void edge_stop(void *arg, const char *why)
  * covers is the browsers' "Not secure". */
 static struct cw_tls_ctx *webproxy_tls(const struct wp_options *o, char *err, size_t errlen)
 {
-    struct cw_tls_ctx *t = cw_tls_ctx_create_server(o->cert[0], o->key[0], err, errlen);
+    struct cw_tls_ctx *t = cw_tls_ctx_create_server_n(o->cert[0], o->key[0], sizeof(o->cert[0]),
+                                                      o->ncert, err, errlen);
 
-    for (int i = 1; t && i < o->ncert; i++) {
-        if (cw_tls_ctx_add_cert(t, o->cert[i], o->key[i], err, errlen) < 0) {
-            cw_tls_ctx_destroy(t);
-            t = NULL;
-        }
-    }
     if (!t)
         return NULL;
     for (int i = 0; i < o->nhost; i++)

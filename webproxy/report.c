@@ -5,9 +5,8 @@
 
 #include "common/addr.h"
 #include "common/report.h"
-#include "common/stream.h"
-
 #include "common/stats.h"
+#include "common/stream.h"
 #include "common/status.h"
 
 #include <stdio.h>

@@ -256,6 +256,41 @@ TEST(tls_sni_add_cert_errors)
     teardown();
 }
 
+/* A configuration's list in either layout; a bad entry fails the whole
+ * list, naming its file, and frees what was built (LSan). */
+TEST(tls_sni_create_server_n)
+{
+    char cert[2][1024], key[2][1024], pair[2][2][512], err[512];
+    struct cw_tls_ctx *ctx;
+
+    setup();
+    snprintf(cert[0], sizeof(cert[0]), "%s", tp("a.pem"));
+    snprintf(key[0], sizeof(key[0]), "%s", tp("a.key"));
+    snprintf(cert[1], sizeof(cert[1]), "%s", tp("b.pem"));
+    snprintf(key[1], sizeof(key[1]), "%s", tp("b.key"));
+    ctx = cw_tls_ctx_create_server_n(cert[0], key[0], sizeof(cert[0]), 2, err, sizeof(err));
+    if (!ctx)
+        FAIL("two certificates: %s", err);
+    CHECK_EQ(cw_tls_ctx_cert_count(ctx), 2);
+    CHECK_EQ(cw_tls_ctx_covers(ctx, "b.example.test"), 1);
+    cw_tls_ctx_destroy(ctx);
+    snprintf(pair[0][0], sizeof(pair[0][0]), "%s", tp("a.pem"));
+    snprintf(pair[0][1], sizeof(pair[0][1]), "%s", tp("a.key"));
+    snprintf(pair[1][0], sizeof(pair[1][0]), "%s", tp("b.pem"));
+    snprintf(pair[1][1], sizeof(pair[1][1]), "%s", tp("self.key"));
+    err[0] = 0;
+    CHECK(cw_tls_ctx_create_server_n(pair[0][0], pair[0][1], sizeof(pair[0]), 2, err,
+                                     sizeof(err)) == NULL);
+    if (!strstr(err, tp("self.key")) || !strstr(err, "does not match"))
+        FAIL("the second pair's mismatch: %s", err);
+    ctx = cw_tls_ctx_create_server_n(pair[0][0], pair[0][1], sizeof(pair[0]), 1, err, sizeof(err));
+    if (!ctx)
+        FAIL("the first pair alone: %s", err);
+    CHECK_EQ(cw_tls_ctx_cert_count(ctx), 1);
+    cw_tls_ctx_destroy(ctx);
+    teardown();
+}
+
 /* References from several threads at once; the last drop frees (LSan). */
 #define REF_THREADS 4
 #define REF_ROUNDS 20000
