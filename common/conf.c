@@ -298,3 +298,141 @@ int cw_conf_seconds(const char *v, unsigned long min, unsigned long max, unsigne
     *out = (unsigned)x;
     return 0;
 }
+
+/* ---- snapshots: which settings a new version of a file changed ---------- */
+
+struct snap_item {
+    char *section, *key, *value;
+    unsigned number;            /* the section's header count, when numbered */
+    size_t seq;                 /* place in the file: values keep their order */
+};
+
+struct cw_conf_snap {
+    struct snap_item *v;        /* sorted by setting, then place, once read */
+    size_t n, cap;
+    const char *numbered;
+    unsigned headers;           /* numbered headers seen */
+    unsigned number;            /* of the section being read */
+};
+
+static int snap_cb(void *arg, const char *section, const char *key, const char *value,
+                   char *err, size_t errlen)
+{
+    struct cw_conf_snap *s = arg;
+    struct snap_item *it;
+
+    if (!key) {
+        s->number = s->numbered && !strcmp(section, s->numbered) ? ++s->headers : 0;
+        return 0;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct snap_item *v = realloc(s->v, cap * sizeof(*v));
+
+        if (!v)
+            goto oom;
+        s->v = v;
+        s->cap = cap;
+    }
+    it = &s->v[s->n];
+    it->number = s->number;
+    it->seq = s->n;
+    it->section = strdup(section);
+    it->key = strdup(key);
+    it->value = strdup(value);
+    s->n++;
+    if (it->section && it->key && it->value)
+        return 0;
+oom:
+    seterr(err, errlen, "out of memory");
+    return -1;
+}
+
+/* Orders settings; 0 for two values of one setting. */
+static int setting_cmp(const struct snap_item *x, const struct snap_item *y)
+{
+    int c = strcmp(x->section, y->section);
+
+    if (c)
+        return c;
+    if (x->number != y->number)
+        return x->number < y->number ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    const struct snap_item *x = a, *y = b;
+    int c = setting_cmp(x, y);
+
+    return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+struct cw_conf_snap *cw_conf_snap_file(const char *path, const char *numbered, char *err,
+                                       size_t errlen)
+{
+    struct cw_conf_snap *s = calloc(1, sizeof(*s));
+
+    if (!s) {
+        seterr(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    s->numbered = numbered;
+    if (cw_conf_parse_file(path, snap_cb, s, err, errlen) < 0) {
+        cw_conf_snap_destroy(s);
+        return NULL;
+    }
+    if (s->n)
+        qsort(s->v, s->n, sizeof(*s->v), item_cmp);
+    return s;
+}
+
+void cw_conf_snap_destroy(struct cw_conf_snap *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i].section);
+        free(s->v[i].key);
+        free(s->v[i].value);
+    }
+    free(s->v);
+    free(s);
+}
+
+/* The end of the setting that starts at i (one past its last value). */
+static size_t setting_end(const struct cw_conf_snap *s, size_t i)
+{
+    size_t e = i + 1;
+
+    while (e < s->n && !setting_cmp(&s->v[i], &s->v[e]))
+        e++;
+    return e;
+}
+
+int cw_conf_snap_diff(const struct cw_conf_snap *a, const struct cw_conf_snap *b,
+                      void (*fn)(void *arg, const char *section, unsigned number,
+                                 const char *key),
+                      void *arg)
+{
+    size_t i = 0, j = 0;
+    int changed = 0;
+
+    /* Both are sorted by setting: walk them side by side. */
+    while (i < a->n || j < b->n) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : setting_cmp(&a->v[i], &b->v[j]);
+        size_t ie = c <= 0 ? setting_end(a, i) : i, je = c >= 0 ? setting_end(b, j) : j;
+        int same = c == 0 && ie - i == je - j;
+        const struct snap_item *it = c <= 0 ? &a->v[i] : &b->v[j];
+
+        for (size_t k = 0; same && k < ie - i; k++)
+            same = !strcmp(a->v[i + k].value, b->v[j + k].value);
+        if (!same) {
+            fn(arg, it->section, it->number, it->key);
+            changed++;
+        }
+        i = ie;
+        j = je;
+    }
+    return changed;
+}

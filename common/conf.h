@@ -48,4 +48,24 @@ int cw_conf_unsigned(const char *v, unsigned long min, unsigned long max, unsign
 int cw_conf_seconds(const char *v, unsigned long min, unsigned long max, unsigned *out,
                     char *err, size_t errlen);
 
+/* What a file says, setting by setting, kept to tell later which settings
+ * a new version of the file changes (a reload names those that wait for a
+ * restart). A setting is a section's key with all its values in file
+ * order; every header of the section named numbered (core.conf's
+ * "tunnel") starts a new one, "[tunnel] number 2", as the daemon counts
+ * them. Values are kept but never shown (they may be secrets). */
+struct cw_conf_snap;
+
+/* NULL with "path: why" in err (cannot open, or not the format). */
+struct cw_conf_snap *cw_conf_snap_file(const char *path, const char *numbered, char *err,
+                                       size_t errlen);
+void cw_conf_snap_destroy(struct cw_conf_snap *s);
+/* Calls fn for each setting whose values in b differ from a's (changed,
+ * added or removed), by section, then number, then key; number is 0 but
+ * in a numbered section. Returns how many. */
+int cw_conf_snap_diff(const struct cw_conf_snap *a, const struct cw_conf_snap *b,
+                      void (*fn)(void *arg, const char *section, unsigned number,
+                                 const char *key),
+                      void *arg);
+
 #endif

@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include "conf.h"
+#include "fault.h"
 #include "log.h"
 
 #include <errno.h>
@@ -164,4 +165,91 @@ void cw_daemon_reload_notice(struct cw_sb *out, const char *comp, const char *fm
     va_start(ap, fmt);
     reload_say(out, CW_LOG_NOTICE, comp, fmt, ap);
     va_end(ap);
+}
+
+void cw_daemon_conf_snap(struct cw_daemon *d, const char *numbered)
+{
+    char err[1024];
+
+    d->numbered = numbered;
+    cw_conf_snap_destroy(d->snap);
+    if (!(d->snap = cw_conf_snap_file(d->conf, numbered, err, sizeof(err))))
+        CW_WARN("daemon", "%s; reloads will not say which changes wait for a restart", err);
+}
+
+void cw_daemon_conf_snap_free(struct cw_daemon *d)
+{
+    cw_conf_snap_destroy(d->snap);
+    d->snap = NULL;
+}
+
+struct pending {
+    const char *const *live;
+    struct cw_sb names;
+    int n;
+};
+
+static int is_live(const char *const *live, const char *section, const char *key)
+{
+    size_t sl = strlen(section);
+
+    for (; *live; live++)
+        if (!strncmp(*live, section, sl) && (*live)[sl] == ' ' &&
+            (!strcmp(*live + sl + 1, key) || !strcmp(*live + sl + 1, "*")))
+            return 1;
+    return 0;
+}
+
+static void pending_one(void *arg, const char *section, unsigned number, const char *key)
+{
+    struct pending *p = arg;
+
+    if (is_live(p->live, section, key))
+        return;
+    if (p->n++)
+        cw_sb_printf(&p->names, ", ");
+    if (number)
+        cw_sb_printf(&p->names, "[%s] number %u %s", section, number, key);
+    else
+        cw_sb_printf(&p->names, "[%s] %s", section, key);
+}
+
+int cw_daemon_reload_pending(struct cw_daemon *d, struct cw_sb *out, const char *comp,
+                             const char *const *live, struct cw_faults *faults)
+{
+    struct pending p = { .live = live };
+    struct cw_conf_snap *now;
+    char err[1024];
+
+    if (!d->snap)
+        return -1;
+    if (!(now = cw_conf_snap_file(d->conf, d->numbered, err, sizeof(err))))
+        return -1;      /* the reload itself has just read it: a race with an edit */
+    cw_sb_init(&p.names);
+    cw_conf_snap_diff(d->snap, now, pending_one, &p);
+    cw_conf_snap_destroy(now);
+    if (p.n) {
+        char msg[2048];
+
+        if (p.n == 1)
+            snprintf(msg, sizeof(msg), "1 changed setting of %s waits for a restart of %s: %s",
+                     d->conf, d->name, cw_sb_str(&p.names));
+        else
+            snprintf(msg, sizeof(msg), "%d changed settings of %s wait for a restart of %s: %s",
+                     p.n, d->conf, d->name, cw_sb_str(&p.names));
+        cw_log(CW_LOG_WARN, comp, "SIGHUP: %s", msg);
+        if (out)
+            cw_sb_printf(out, "SIGHUP: %s\n", msg);
+        cw_fault_raise(faults, "config.restart", "%s", msg);
+    } else {
+        cw_fault_clear(faults, "config.restart");
+    }
+    cw_sb_free(&p.names);
+    return p.n;
+}
+
+const char *cw_daemon_pending_words(int pending)
+{
+    return pending < 0 ? "other changes need a restart"
+           : pending ? "the other changes wait for a restart" : "no other setting changed";
 }

@@ -31,6 +31,8 @@ struct cw_daemon {
     int (*reload)(void *data, struct cw_sb *out);
     void (*stop)(void *data, const char *why);
     void *data;
+    struct cw_conf_snap *snap;  /* the file as this process started with it */
+    const char *numbered;       /* its section whose headers each start one more */
 };
 
 /* Parses argv into d (name, version and the default conf already set).
@@ -57,4 +59,20 @@ void cw_daemon_reload_error(struct cw_sb *out, const char *comp, const char *fmt
     __attribute__((format(printf, 3, 4)));
 void cw_daemon_reload_notice(struct cw_sb *out, const char *comp, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Keeps what the configuration file d->conf says now (see cw_conf_snap_file;
+ * numbered: "tunnel" for core.conf), so that reloads can tell which of its
+ * settings changed since; says why on failure (reloads then cannot tell). */
+void cw_daemon_conf_snap(struct cw_daemon *d, const char *numbered);
+void cw_daemon_conf_snap_free(struct cw_daemon *d);
+/* A reload's settings that wait for a restart: those of the file now that
+ * differ from the start's and are not in live, the ones the reload applies
+ * ("section key", or "section *" for all of a section's). Said in one
+ * warning (logged for comp and added to out unless NULL) and kept as the
+ * fault config.restart in faults, which goes once none is left (a change
+ * undone). Returns how many, or -1 when it cannot tell. */
+struct cw_faults;
+int cw_daemon_reload_pending(struct cw_daemon *d, struct cw_sb *out, const char *comp,
+                             const char *const *live, struct cw_faults *faults);
+/* The reload summary's closing words for what that returned. */
+const char *cw_daemon_pending_words(int pending);
 #endif

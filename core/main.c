@@ -49,16 +49,20 @@ static void core_stop(void *arg, const char *why)
     cw_daemon_signals_close(&c->d);
 }
 
+/* The settings of core.conf that a reload applies; a change to any other
+ * waits for a restart (cw_daemon_reload_pending). */
+static const char *const core_live[] = { "core log-level", "xmpp certificate", "turn *", NULL };
+
 /* SIGHUP and `reload`: the log level, the admin accounts and certificate,
- * the webbridge CAs, the [xmpp] certificates and the TURN check's settings
- * are read again; other keys need a restart. The number of parts that
- * failed. */
+ * the webbridge CAs, the [xmpp] certificate lines with their files and the
+ * TURN check's settings are read again; any other change is named as
+ * waiting for a restart. The number of parts that failed. */
 static int core_reload(void *arg, struct cw_sb *out)
 {
     struct core *c = arg;
     struct core_config *n = malloc(sizeof(*n));
     char err[1024];
-    int cas = 0, turn, xmpp = 0, admin = 0, failed = 0, r;
+    int cas = 0, turn, xmpp = 0, admin = 0, failed = 0, r, pending;
 
     if (!n || core_config_load(n, c->cfg.path, err, sizeof(err)) < 0) {
         cw_daemon_reload_error(out, "core", "SIGHUP: %s; keeping the running configuration",
@@ -83,7 +87,11 @@ static int core_reload(void *arg, struct cw_sb *out)
         }
         cas += r > 0;
     }
-    xmpp = c->xmpp && core_xmpp_reload_tls(c->xmpp, err, sizeof(err)) == 0;
+    xmpp = c->xmpp && core_xmpp_reload_tls(c->xmpp, n, err, sizeof(err)) == 0;
+    if (xmpp) {
+        memcpy(c->cfg.xmpp.cert, n->xmpp.cert, sizeof(c->cfg.xmpp.cert));
+        c->cfg.xmpp.ncert = n->xmpp.ncert;
+    }
     if (c->xmpp && !xmpp) {
         cw_daemon_reload_error(out, "core", "SIGHUP: [xmpp] certificates not reloaded: %s; the "
                                "running ones stay in use", err);
@@ -94,12 +102,13 @@ static int core_reload(void *arg, struct cw_sb *out)
                                "keeps its settings", err);
         failed++;
     }
-    cw_daemon_reload_notice(out, "core", "SIGHUP: reloaded the log level%s%s%s%s from %s (other "
-                            "changes need a restart)",
+    pending = cw_daemon_reload_pending(&c->d, out, "core", core_live, c->status.faults);
+    cw_daemon_reload_notice(out, "core", "SIGHUP: reloaded the log level%s%s%s%s from %s (%s)",
                             admin ? ", admin accounts and certificate" : "",
                             xmpp ? ", [xmpp] certificates" : "",
                             cas ? ", the webbridge CAs (webbridge-ca)" : "",
-                            turn > 0 ? ", [turn] (the TURN check)" : "", c->cfg.path);
+                            turn > 0 ? ", [turn] (the TURN check)" : "", c->cfg.path,
+                            cw_daemon_pending_words(pending));
     free(n);
     return failed;
 }
@@ -156,6 +165,7 @@ static int core_start(struct core *c)
     cw_daemon_signals_start(&c->d, c->loop, core_reload, core_stop, c);
     if (cw_daemon_log(&c->d, &cfg->d) < 0)
         return -1;
+    cw_daemon_conf_snap(&c->d, "tunnel");
     c->ctl = cw_ctl_create(c->loop, cfg->d.control_socket, err, sizeof(err));
     if (!c->ctl) {
         CW_ERROR("core", "%s", err);
@@ -262,6 +272,7 @@ int main(int argc, char **argv)
     uv_run(c.loop, UV_RUN_DEFAULT);
     uv_loop_close(c.loop);
     libssh2_exit();
+    cw_daemon_conf_snap_free(&c.d);
     cw_status_free(&c.status);
     cw_stats_destroy(c.stats);
     if (rc == 0)

@@ -597,9 +597,10 @@ static int warn_uncovered(void *arg, const char *d)
     return 0;
 }
 
-int core_xmpp_reload_tls(struct core_xmpp *x, char *err, size_t errlen)
+int core_xmpp_reload_tls(struct core_xmpp *x, const struct core_config *from, char *err,
+                         size_t errlen)
 {
-    struct cw_tls_ctx *t = xmpp_tls(x->cfg, err, errlen);
+    struct cw_tls_ctx *t = xmpp_tls(from, err, errlen);
 
     if (!t)
         return -1;

@@ -16,10 +16,12 @@ struct core_xmpp;
 struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg,
                                   struct cw_ctl *ctl);
 void core_xmpp_stop(struct core_xmpp *x);
-/* Reads the [xmpp] certificate files again: new connections get them,
- * established ones keep theirs. 0, or -1 with the reason in err (the
- * running certificates stay). */
-int core_xmpp_reload_tls(struct core_xmpp *x, char *err, size_t errlen);
+/* The [xmpp] certificate lines of from (core.conf read again: lines added
+ * or removed, files renewed): new connections get them, established ones
+ * keep theirs. 0, or -1 with the reason in err (the running certificates
+ * stay); the caller keeps from's lines as the running ones. */
+int core_xmpp_reload_tls(struct core_xmpp *x, const struct core_config *from, char *err,
+                         size_t errlen);
 
 /* Sections "xmpp", "callbridges" and "cluster" of the status document. */
 struct cw_report;

@@ -65,21 +65,22 @@ static void edge_stop(void *arg, const char *why)
     cw_daemon_signals_close(&e->d);
 }
 
-/* The web proxy's certificates, from the files named in edge.conf (read
- * again now, so renewed files are picked up); a name that no certificate
- * covers is the browsers' "Not secure". */
-static struct cw_tls_ctx *webproxy_tls(const struct wp_options *o, char *err, size_t errlen)
+/* The web proxy's certificates, from the files named by the certificate
+ * lines of o (read again now, so renewed files are picked up). A host
+ * that none covers is the browsers' "Not secure": said for each of hosts'. */
+static struct cw_tls_ctx *webproxy_tls(const struct wp_options *o, const struct wp_options *hosts,
+                                       char *err, size_t errlen)
 {
     struct cw_tls_ctx *t = cw_tls_ctx_create_server_n(o->cert[0], o->key[0], sizeof(o->cert[0]),
                                                       o->ncert, err, errlen);
 
     if (!t)
         return NULL;
-    for (int i = 0; i < o->nhost; i++)
-        if (!cw_tls_ctx_covers(t, o->host[i].name))
+    for (int i = 0; i < hosts->nhost; i++)
+        if (!cw_tls_ctx_covers(t, hosts->host[i].name))
             CW_WARN("webproxy", "no certificate covers %s (not among the subjectAltNames of the "
                     "certificate files): browsers will show it as \"Not secure\"; get a "
-                    "certificate that names it", o->host[i].name);
+                    "certificate that names it", hosts->host[i].name);
     return t;
 }
 
@@ -116,47 +117,81 @@ static void check_forwards(const struct edge_config *c)
                     cw_addr_fmt((const struct sockaddr *)&c->fed.o.core[i], a, sizeof(a), 1));
 }
 
-static int webproxy_reload_certs(struct edge *e, char *err, size_t errlen)
+/* The certificate lines of from (edge.conf read again: lines added or
+ * removed, files renewed) for the running proxy's new connections. */
+static int webproxy_reload_certs(struct edge *e, const struct wp_options *from, char *err,
+                                 size_t errlen)
 {
-    struct cw_tls_ctx *t = webproxy_tls(&e->cfg.webproxy, err, errlen);
+    struct wp_options *o = &e->cfg.webproxy;
+    struct cw_tls_ctx *t = webproxy_tls(from, o, err, errlen);
     unsigned n;
 
     if (!t)
         return -1;
     n = cw_tls_ctx_cert_count(t);
-
+    memcpy(o->cert, from->cert, sizeof(o->cert));
+    memcpy(o->key, from->key, sizeof(o->key));
+    o->ncert = from->ncert;
     webproxy_set_tls(e->webproxy, t);
     cw_tls_ctx_destroy(t);      /* the proxy holds its own reference */
     CW_NOTICE("webproxy", "certificates reloaded (%u); new connections use them", n);
     return 0;
 }
 
-/* TURN's tls-certificate and tls-key, read again (renewed files). */
-static int turn_reload_tls(struct edge *e, char *err, size_t errlen)
+/* TURN's tls-certificate and tls-key as edge.conf names them now (renewed
+ * files, or other files). */
+static int turn_reload_tls(struct edge *e, const struct edge_config *from, char *err,
+                           size_t errlen)
 {
-    struct cw_tls_ctx *t = cw_tls_ctx_create_server(e->cfg.tls_cert, e->cfg.tls_key, err, errlen);
+    struct cw_tls_ctx *t = cw_tls_ctx_create_server(from->tls_cert, from->tls_key, err, errlen);
 
     if (!t)
         return -1;
     turn_relay_set_tls(e->turn, t);
     cw_tls_ctx_destroy(e->tls);     /* connections in TLS hold their own reference */
     e->tls = e->cfg.turn.tls = t;
+    memcpy(e->cfg.tls_cert, from->tls_cert, sizeof(e->cfg.tls_cert));
+    memcpy(e->cfg.tls_key, from->tls_key, sizeof(e->cfg.tls_key));
     CW_NOTICE("turn", "TLS certificate %s reloaded; new connections use it", e->cfg.tls_cert);
     return 0;
 }
 
-/* SIGHUP and `reload`: what can change without a restart does: the log
- * level, the REST secret, the user database, the certificates (TURN's TLS,
- * the web proxy's, federation's with its trust store, the admin
- * interface's; connections already in TLS keep theirs), the web proxy's
- * access log is reopened, and the admin accounts re-read. Other keys need a
- * restart (logged). The number of parts that failed. */
+/* The federation's certificate lines and trust file as edge.conf has them
+ * now, for new streams. */
+static int federation_reload_tls(struct edge *e, const struct edge_federation_config *from,
+                                 char *err, size_t errlen)
+{
+    struct edge_federation_config *f = &e->cfg.fed;
+
+    if (edge_federation_reload_tls(e->fed, from, err, errlen) < 0)
+        return -1;
+    memcpy(f->cert, from->cert, sizeof(f->cert));
+    memcpy(f->key, from->key, sizeof(f->key));
+    f->ncert = from->ncert;
+    memcpy(f->trust, from->trust, sizeof(f->trust));
+    return 0;
+}
+
+/* The settings of edge.conf that a reload applies; a change to any other
+ * waits for a restart (cw_daemon_reload_pending). */
+static const char *const edge_live[] = {
+    "edge log-level", "turn rest-secret", "turn rest-secret-file", "turn tls-certificate",
+    "turn tls-key", "webproxy certificate", "federation certificate", "federation trust", NULL,
+};
+
+/* SIGHUP and `reload`: what can change without a restart does (edge_live):
+ * the log level, the REST secret, the user database, the certificates
+ * (TURN's TLS, the web proxy's and federation's lines with their files,
+ * federation's trust store, the admin interface's files; connections
+ * already in TLS keep theirs), the web proxy's access log is reopened, and
+ * the admin accounts re-read. Any other change is named as waiting for a
+ * restart. The number of parts that failed. */
 static int edge_reload(void *arg, struct cw_sb *out)
 {
     struct edge *e = arg;
     struct edge_config *c;
     char err[1024];
-    int users = 0, turn_tls = 0, web = 0, fed = 0, admin = 0;
+    int users = 0, turn_tls = 0, web = 0, fed = 0, admin = 0, pending;
 
     c = malloc(sizeof(*c));
     if (!c || edge_config_load(c, e->cfg.path, err, sizeof(err)) < 0) {
@@ -173,19 +208,19 @@ static int edge_reload(void *arg, struct cw_sb *out)
         users = turn_relay_reload_users(e->turn, err, sizeof(err)) == 0;
         if (!users)
             cw_daemon_reload_error(out, "edge", "SIGHUP: TURN users not reloaded: %s", err);
-        turn_tls = e->tls && turn_reload_tls(e, err, sizeof(err)) == 0;
+        turn_tls = e->tls && turn_reload_tls(e, c, err, sizeof(err)) == 0;
         if (e->tls && !turn_tls)
             cw_daemon_reload_error(out, "edge", "SIGHUP: TURN TLS certificate not reloaded: %s; "
                                    "the running one stays in use", err);
     }
     if (e->webproxy) {
-        web = webproxy_reload_certs(e, err, sizeof(err)) == 0;
+        web = webproxy_reload_certs(e, &c->webproxy, err, sizeof(err)) == 0;
         if (!web)
             cw_daemon_reload_error(out, "edge", "SIGHUP: web proxy certificates not reloaded: "
                                    "%s; the running ones stay in use", err);
         webproxy_reopen_log(e->webproxy);
     }
-    fed = e->fed && edge_federation_reload_tls(e->fed, &e->cfg.fed, err, sizeof(err)) == 0;
+    fed = e->fed && federation_reload_tls(e, &c->fed, err, sizeof(err)) == 0;
     if (e->fed && !fed)
         cw_daemon_reload_error(out, "edge", "SIGHUP: federation certificates not reloaded: %s; "
                                "the running ones stay in use", err);
@@ -193,13 +228,15 @@ static int edge_reload(void *arg, struct cw_sb *out)
     if (e->admin && !admin)
         cw_daemon_reload_error(out, "edge", "SIGHUP: admin accounts or certificate not "
                                "reloaded: %s", err);
+    pending = cw_daemon_reload_pending(&e->d, out, "edge", edge_live, e->status.faults);
     cw_daemon_reload_notice(out, "edge", "SIGHUP: reloaded the log level%s%s%s%s%s from %s "
-                            "(other changes need a restart)",
+                            "(%s)",
                             e->turn ? users ? ", REST secret and TURN users" : ", REST secret" : "",
                             turn_tls ? ", TURN TLS certificate" : "",
                             web ? ", web proxy certificates" : "",
                             fed ? ", federation certificates and trust store" : "",
-                            admin ? ", admin accounts and certificate" : "", e->cfg.path);
+                            admin ? ", admin accounts and certificate" : "", e->cfg.path,
+                            cw_daemon_pending_words(pending));
     edge_config_free(c);
     free(c);
     return (e->turn && !users) + (e->tls && !turn_tls) + (e->webproxy && !web) +
@@ -287,7 +324,9 @@ static int ctl_webproxy_status(void *arg, int argc, char **argv, struct cw_sb *o
 static int ctl_webproxy_reload(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct edge *e = arg;
+    struct edge_config *c;
     char err[1024];
+    int rc;
 
     (void)argc;
     (void)argv;
@@ -295,7 +334,16 @@ static int ctl_webproxy_reload(void *arg, int argc, char **argv, struct cw_sb *o
         cw_sb_printf(out, "the web proxy is not configured\n");
         return 1;
     }
-    if (webproxy_reload_certs(e, err, sizeof(err)) < 0) {
+    c = malloc(sizeof(*c));
+    if (!c || edge_config_load(c, e->cfg.path, err, sizeof(err)) < 0) {
+        cw_sb_printf(out, "certificates not reloaded: %s\n", c ? err : "out of memory");
+        free(c);
+        return 1;
+    }
+    rc = webproxy_reload_certs(e, &c->webproxy, err, sizeof(err));
+    edge_config_free(c);
+    free(c);
+    if (rc < 0) {
         cw_sb_printf(out, "certificates not reloaded: %s\n", err);
         return 1;
     }
@@ -343,6 +391,7 @@ static int edge_start(struct edge *e)
     cw_daemon_signals_start(&e->d, e->loop, edge_reload, edge_stop, e);
     if (cw_daemon_log(&e->d, &c->d) < 0)
         return -1;
+    cw_daemon_conf_snap(&e->d, NULL);
     e->stats = cw_stats_create();
     e->ctl = cw_ctl_create(e->loop, c->d.control_socket, err, sizeof(err));
     if (!e->ctl) {
@@ -401,7 +450,7 @@ static int edge_start(struct edge *e)
     }
     check_forwards(c);
     if (c->webproxy_enabled) {
-        struct cw_tls_ctx *t = webproxy_tls(&c->webproxy, err, sizeof(err));
+        struct cw_tls_ctx *t = webproxy_tls(&c->webproxy, &c->webproxy, err, sizeof(err));
 
         if (!t) {
             CW_ERROR("edge", "web proxy TLS: %s", err);
@@ -468,6 +517,7 @@ int main(int argc, char **argv)
     uv_loop_close(e.loop);
     if (e.tls)
         cw_tls_ctx_destroy(e.tls);
+    cw_daemon_conf_snap_free(&e.d);
     cw_stats_destroy(e.stats);
     cw_status_free(&e.status);
     edge_config_free(&e.cfg);

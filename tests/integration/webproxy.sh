@@ -283,6 +283,32 @@ check "webproxy status lists each certificate's names and expiry" \
     grep -Eq "^    $D \(valid until [0-9]{4}-[0-9]{2}-[0-9]{2}\)\$" "$WORK/status.txt"
 check "webproxy reload re-reads the certificates" has 'certificates reloaded' cw webproxy reload
 check "served after the reload" test "$(gcurl "https://$J/hello")" = "hello from the webbridge inside"
+# A certificate line added (down.example.test had none) and a setting that
+# a reload cannot apply (header-timeout) changed: the line is taken, the
+# setting named as waiting for a restart, until it is put back.
+subject_for() {
+    echo | in_o timeout 10 openssl s_client -connect $E4:443 -servername "$1" 2>/dev/null |
+        openssl x509 -noout -subject
+}
+check "before, down.example.test gets the first certificate (none names it)" \
+    test "$(subject_for down.example.test)" = "subject=CN = $J"
+leaf down.example.test || notok "make a certificate"
+sed -i "s|^header-timeout = 3\$|header-timeout = 4\ncertificate = $WORK/down.example.test.pem $WORK/down.example.test.key|" "$WORK/edge.conf"
+cw reload > "$WORK/reload.out" 2>&1; RC=$?
+check "a certificate line added and header-timeout changed: reload exits 0, names header-timeout as waiting for a restart" sh -c "
+    [ $RC = 0 ] && grep -qx 'SIGHUP: 1 changed setting of $WORK/edge.conf waits for a restart of causeway-edge: \[webproxy\] header-timeout' '$WORK/reload.out' &&
+    grep -q '^SIGHUP: reloaded the log level, web proxy certificates from .* (the other changes wait for a restart)\$' '$WORK/reload.out'"
+check "fault config.restart says which setting waits" \
+    has_fault cw config.restart "f['cleared'] is None and f['text'].endswith(': [webproxy] header-timeout')"
+check "the added line's certificate is served for down.example.test (SNI)" \
+    test "$(subject_for down.example.test)" = "subject=CN = down.example.test"
+check "webproxy status lists it" has '^    down.example.test (valid until' cw webproxy status
+sed -i "/^certificate = .*down.example.test.pem/d; s|^header-timeout = 4\$|header-timeout = 3|" "$WORK/edge.conf"
+check "both put back: webproxy reload takes the line away" has 'certificates reloaded' cw webproxy reload
+check "... down.example.test gets the first certificate again" \
+    test "$(subject_for down.example.test)" = "subject=CN = $J"
+check "... and a reload says no other setting changed" has '(no other setting changed)$' cw reload
+check "... and clears the fault" has_fault cw config.restart "f['cleared'] is not None"
 # A hung core: the edge's sshd takes the connection, nothing answers.
 kill -STOP "$CORE_PID"
 check "a hung core: 504 after response-timeout, not a hang" test "$(code "https://$J/hello")" = 504

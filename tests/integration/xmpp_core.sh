@@ -134,6 +134,37 @@ cp "$WORK/renewed.key" "$WORK/xmpp.key"
 check "with the files mended, causeway reload exits 0 naming the certificates" \
     sh -c "'$BIN/causeway' -c '$WORK/core.conf' reload | grep -q '^SIGHUP: reloaded the log level, \[xmpp\] certificates from '"
 
+# A certificate line added (for other.test) and a setting that a reload
+# cannot apply (max-stanza) changed: the line is taken, the setting named
+# as waiting for a restart, until it is put back.
+subject_for() {
+    echo | ip netns exec $NS_E timeout 10 openssl s_client -starttls xmpp -xmpphost "$1" \
+        -servername "$1" -connect $H:25222 2>/dev/null | openssl x509 -noout -subject
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=other.test" -addext "subjectAltName=DNS:other.test" \
+    -keyout "$WORK/other.key" -out "$WORK/other.pem" >> "$WORK/openssl.log" 2>&1 || notok "openssl"
+check "before, STARTTLS for other.test gets the first certificate (none names it)" \
+    test "$(subject_for other.test)" = "subject=CN = example.test"
+cp "$WORK/core.conf" "$WORK/core.conf.orig"
+sed -i "s|^max-stanza = 65536\$|max-stanza = 70000\ncertificate = $WORK/other.pem $WORK/other.key|" "$WORK/core.conf"
+cwc reload > "$WORK/reload2.out" 2>&1; RC=$?
+check "a certificate line added and max-stanza changed: reload exits 0, names max-stanza as waiting for a restart" sh -c "
+    [ $RC = 0 ] && grep -qx 'SIGHUP: 1 changed setting of $WORK/core.conf waits for a restart of causeway-core: \[xmpp\] max-stanza' '$WORK/reload2.out' &&
+    grep -q '^SIGHUP: reloaded the log level, \[xmpp\] certificates from .* (the other changes wait for a restart)\$' '$WORK/reload2.out'"
+check "the log has it as a warning" \
+    grep -q 'warn core: SIGHUP: 1 changed setting of .* waits for a restart of causeway-core: \[xmpp\] max-stanza' "$WORK/core.log"
+check "fault config.restart says which setting waits" \
+    has_fault cwc config.restart "f['cleared'] is None and f['text'].endswith(': [xmpp] max-stanza')"
+check "the added line's certificate is served for other.test (SNI)" \
+    test "$(subject_for other.test)" = "subject=CN = other.test"
+check "xmpp status lists the added certificate" sh -c "
+    '$BIN/causeway' -c '$WORK/core.conf' xmpp status | grep -q '^Certificate: $WORK/other.pem (other.test; '"
+sed -i "s|^max-stanza = 70000\$|max-stanza = 65536|" "$WORK/core.conf"
+check "max-stanza put back: the next reload says no other setting changed" sh -c "
+    '$BIN/causeway' -c '$WORK/core.conf' reload | grep -q '(no other setting changed)\$'"
+check "... and the fault is cleared" has_fault cwc config.restart "f['cleared'] is not None"
+
 if xc login-fails $H 25222 alice@example.test/x wrongpw > "$WORK/badpw.out" 2>&1; then
     ok "a wrong password is refused"
 else

@@ -245,3 +245,62 @@ TEST(fault_expiry_words)
     CHECK_STR(cw_fault_expiry(b, sizeof(b), now - 2 * 86400 - 5, now), "expired 2 days ago");
     CHECK_STR(cw_fault_expiry(b, sizeof(b), now - 86400, now), "expired 1 day ago");
 }
+
+static void conf_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void snap_note(void *arg, const char *section, unsigned number, const char *key)
+{
+    struct cw_sb *sb = arg;
+
+    cw_sb_printf(sb, "%s.%u.%s ", section, number, key);
+}
+
+/* Changed, added, removed and reordered values are settings that changed;
+ * moving lines between two headers of a section, comments and spaces are
+ * not; each [tunnel] is a setting of its own; values are never needed. */
+TEST(conf_snap_names_changed_settings)
+{
+    const char *dir = cw_test_tmpdir("snap");
+    char a[512], b[512], err[256];
+    struct cw_conf_snap *sa, *sb;
+    struct cw_sb out;
+
+    snprintf(a, sizeof(a), "%s/a.conf", dir);
+    snprintf(b, sizeof(b), "%s/b.conf", dir);
+    conf_write(a, "[turn]\nrealm = x\nlisten = 1\nlisten = 2\n[webproxy]\nhost = h1 b1\n"
+                  "certificate = c k\n[tunnel]\nedge = e1\n[tunnel]\nedge = e2\n"
+                  "[turn]\nsecret = s1\n");
+    conf_write(b, "# edited\n[turn]\nrealm   =   x\nlisten = 2\nlisten = 1\nsecret = s2\n"
+                  "[webproxy]\nhost = h1 b1\ncertificate = c k\ncertificate = c2 k2\n"
+                  "max-body = 9\n[tunnel]\nedge = e1\n[tunnel]\nedge = e3\n");
+    sa = cw_conf_snap_file(a, "tunnel", err, sizeof(err));
+    sb = cw_conf_snap_file(b, "tunnel", err, sizeof(err));
+    CHECK(sa && sb);
+    cw_sb_init(&out);
+    CHECK_EQ(cw_conf_snap_diff(sa, sb, snap_note, &out), 5);
+    CHECK_STR(cw_sb_str(&out), "tunnel.2.edge turn.0.listen turn.0.secret "
+                               "webproxy.0.certificate webproxy.0.max-body ");
+    cw_sb_clear(&out);
+    CHECK_EQ(cw_conf_snap_diff(sb, sa, snap_note, &out), 5);     /* max-body removed */
+    cw_sb_clear(&out);
+    CHECK_EQ(cw_conf_snap_diff(sa, sa, snap_note, &out), 0);
+    CHECK_STR(cw_sb_str(&out), "");
+    cw_conf_snap_destroy(sb);
+    conf_write(b, "");
+    CHECK((sb = cw_conf_snap_file(b, "tunnel", err, sizeof(err))) != NULL);
+    CHECK_EQ(cw_conf_snap_diff(sa, sb, snap_note, &out), 7);     /* all gone */
+    cw_conf_snap_destroy(sb);
+    conf_write(b, "[turn]\nno key\n");
+    CHECK(cw_conf_snap_file(b, NULL, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "b.conf:2: expected \"key = value\"") != NULL);
+    cw_conf_snap_destroy(sa);
+    cw_sb_free(&out);
+    cw_test_done();
+}
