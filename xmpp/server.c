@@ -114,10 +114,28 @@ static const char *kind_ns(const struct xconn *c)
 
 /* ---- output --------------------------------------------------------------- */
 
+/* A reader that has fallen more than OUT_MAX behind (what its socket has
+ * not taken, and more about to be written) is cut, so that a client that
+ * stops reading cannot make the server hold without end what is sent to
+ * it. 1 when c was. */
+static int cut_if_behind(struct xconn *c, size_t more)
+{
+    size_t pending = cw_stream_pending(c->st);
+
+    if (pending + more <= OUT_MAX)
+        return 0;
+    CW_NOTICE("xmpp", "%s %s: closing: it does not read what is sent to it (%zu bytes "
+              "queued)", xmpp__kind_name(c), c->full[0] ? c->full : c->peer, pending);
+    snprintf(c->why, sizeof(c->why), "it does not read what is sent to it");
+    c->closing = 1;
+    cw_stream_close(c->st);
+    return 1;
+}
+
 static void flush_one(struct xconn *c)
 {
     c->dirty = 0;
-    if (c->outq.len && !c->closing)
+    if (c->outq.len && !c->closing && !cut_if_behind(c, c->outq.len))
         cw_stream_write(c->st, c->outq.s, c->outq.len);
     cw_sb_clear(&c->outq);
 }
@@ -140,6 +158,8 @@ void xmpp__uncork(struct xmpp_server *srv)
     }
 }
 
+/* While the server is corked (a read's or a batch's stanzas being routed),
+ * writes gather in the connection's outq and go out as one at the uncork. */
 void xmpp__write(struct xconn *c, const char *p, size_t n)
 {
     if (c->closing)
@@ -154,18 +174,12 @@ void xmpp__write(struct xconn *c, const char *p, size_t n)
             cw_sb_add(&c->outq, p, n);
             return;
         }
-        flush_one(c);   /* a reader that falls behind is judged below */
+        flush_one(c);
+        if (c->closing)
+            return;
     }
-    if (cw_stream_pending(c->st) > OUT_MAX) {
-        CW_NOTICE("xmpp", "%s %s: closing: it does not read what is sent to it (%zu bytes "
-                  "queued)", xmpp__kind_name(c), c->full[0] ? c->full : c->peer,
-                  cw_stream_pending(c->st));
-        snprintf(c->why, sizeof(c->why), "it does not read what is sent to it");
-        c->closing = 1;
-        cw_stream_close(c->st);
-        return;
-    }
-    cw_stream_write(c->st, p, n);
+    if (!cut_if_behind(c, n))
+        cw_stream_write(c->st, p, n);
 }
 
 void xmpp__send(struct xconn *c, const struct xml_node *stanza)

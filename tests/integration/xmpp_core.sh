@@ -173,6 +173,20 @@ fi
 check "and logged as an authentication failure naming the user" \
     wait_line "$WORK/core.log" 'authentication failed for "alice" in example.test: .*proof' 5
 
+# A client that stops reading is cut once 4 MiB wait for it, and the
+# client sending to it is served on.
+if xc slow-reader $H 25222 alice@example.test/flood alicepw bob@example.test/stalled bobpw 16 \
+        > "$WORK/slow.out" 2>&1; then
+    ok "16 MB of messages to a client that does not read: the sender is served on"
+else
+    notok "a client that does not read"; cat "$WORK/slow.out"
+fi
+check "the client that does not read is cut, with a log line" \
+    wait_line "$WORK/core.log" 'notice xmpp: client bob@example.test/stalled: closing: it does not read what is sent to it \([0-9]+ bytes queued\)' 5
+check "... when no more than 4 MiB waited for it" sh -c "
+    n=\$(sed -n 's/.*client bob@example.test\/stalled: closing: .*(\([0-9]*\) bytes queued)\$/\\1/p' '$WORK/core.log' | head -n 1)
+    [ -n \"\$n\" ] && [ \"\$n\" -le 4194304 ]"
+
 SECRET=$(cwc xmpp callbridge add cb1.example.test | tail -n 1)
 check "callbridge add prints a generated secret" sh -c "echo '$SECRET' | grep -Eq '^[0-9a-f]{48}\$'"
 check "callbridge list" sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp callbridge list | grep -qx cb1.example.test"

@@ -30,6 +30,10 @@ sockets for what no well-behaved client sends).
       and a message from JID1's next session must still reach JID2 across
       the cluster link; so must one just under the limit from a resource
       of apostrophes (the stamped from makes it longer on the link).
+  xmppc.py slow-reader HOST PORT JID1 PASS1 JID2 PASS2 MB
+      JID2 logs in and stops reading (its socket's receive buffer made
+      small); JID1 sends it MB megabytes of messages, then must still get an
+      answer to a ping of its own.
   xmppc.py raw HOST PORT CASE
       sends a hostile stream (CASE: laughs, oversize, malformed, pi, notls)
       and prints the stream error condition the server answered with.
@@ -169,6 +173,21 @@ async def crafted(host, port, j1, p1, j2, p2):
           "the limit from a long resource, crossed the cluster link")
     a.disconnect()
     b.disconnect()
+
+
+async def slow_reader(host, port, j1, p1, j2, p2, mb):
+    b = await login(host, port, j2, p2)
+    b.transport.get_extra_info('socket').setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    b.transport.pause_reading()
+    a = await login(host, port, j1, p1)
+    body = 'x' * 60000
+    for i in range(int(mb) * (1 << 20) // len(body) + 1):
+        a.send_message(mto=b.boundjid.full, mbody=body, mtype='chat')
+        if i % 8 == 7:
+            await asyncio.sleep(0)      # slixmpp's sender drains its queue
+    await a['xep_0199'].ping(jid=slixmpp.JID(j1).domain, timeout=60)
+    print("%s sent %s MB to %s, which did not read; its own ping was answered" % (j1, mb, j2))
+    a.disconnect()
 
 
 class Echo(slixmpp.ComponentXMPP):
@@ -354,6 +373,8 @@ def main():
         loop.run_until_complete(login_fails(*a[1:5]))
     elif cmd == 'crafted':
         loop.run_until_complete(crafted(*a[1:7]))
+    elif cmd == 'slow-reader':
+        loop.run_until_complete(slow_reader(*a[1:8]))
     elif cmd == 'raw':
         raw(a[1], a[2], a[3])
     else:
