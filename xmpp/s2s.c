@@ -380,8 +380,13 @@ static void in_db_result(struct s2s_conn *c, struct xml_node *n)
         db_answer(c, "result", y, x, NULL, "invalid", NULL);
         return;
     }
-    /* Each check costs a lookup and maybe a stream: a few at a time. */
-    if (c->ndb_pending >= S2S_AUTHED_MAX) {
+    /* Each check costs a lookup and maybe a stream: a few at a time per
+     * stream, and a bounded number in all (each fails within S2S_VERIFY_MS),
+     * so that streams opened one after another cannot pile them up. */
+    if (c->ndb_pending >= S2S_AUTHED_MAX || gw->nverify >= S2S_VERIFY_MAX) {
+        if (c->ndb_pending < S2S_AUTHED_MAX)
+            CW_NOTICE("federation", "inbound from %s (%s): dialback refused for now: %u checks "
+                      "are in progress (resource-constraint)", x, c->peer, gw->nverify);
         cw_sb_free(&key);
         db_answer(c, "result", y, x, NULL, "error", "resource-constraint");
         return;
@@ -937,4 +942,6 @@ void s2s_status(const struct s2s_gateway *gw, struct cw_sb *out)
     cw_sb_printf(out, "\nDomains dialled:\n");
     s2s__routes_status(gw, out);
     cw_sb_printf(out, "\nStanzas bounced: %lu\n", gw->bounced);
+    cw_sb_printf(out, "Dialback checks waiting for an answer: %u (at most %d, each for %d s)\n",
+                 gw->nverify, S2S_VERIFY_MAX, S2S_VERIFY_MS / 1000);
 }

@@ -25,6 +25,8 @@
 #define S2S_LINK_PEND_MAX (16u << 20)
 #define S2S_AUTHED_MAX 8            /* domains one inbound stream may speak for */
 #define S2S_RETRY_MS 30000          /* a failed domain is not dialled again before */
+#define S2S_VERIFY_MS 30000         /* a dialback check unanswered this long fails */
+#define S2S_VERIFY_MAX 256          /* dialback checks in progress, all streams together */
 
 enum s2s_dir { S2S_IN, S2S_OUT };
 
@@ -81,6 +83,7 @@ struct s2s_verify {
     char id[128];                   /* its stream id */
     char key[65];
     int sent;
+    uint64_t due;                   /* uv_now: failed when not answered by then */
 };
 
 /* A queued stanza for a foreign domain. */
@@ -166,6 +169,7 @@ struct s2s_gateway {
     unsigned nconns;
     uint64_t next_serial;
     struct s2s_route *routes;
+    unsigned nverify;               /* dialback checks in progress (on the routes) */
     struct s2s_link link[S2S_MAX_CORES];
     uv_timer_t tick;                /* routes: retries and clean-up */
     unsigned long bounced, refused_streams;

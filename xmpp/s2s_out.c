@@ -72,6 +72,15 @@ static void bounce(struct s2s_gateway *gw, struct xml_node *n, const char *cond,
     xml_node_free(e);
 }
 
+/* The check v, taken off r's list, is over: the inbound stream that asked
+ * hears valid or invalid (if it is still there). */
+static void verify_done(struct s2s_route *r, struct s2s_verify *v, int valid)
+{
+    r->gw->nverify--;
+    s2s__db_verdict(r->gw, v->conn, r->local, r->remote, valid);
+    free(v);
+}
+
 /* Every dialback check waiting on r is answered "invalid". */
 static void verifies_fail(struct s2s_route *r)
 {
@@ -79,8 +88,7 @@ static void verifies_fail(struct s2s_route *r)
 
     while ((v = r->verify)) {
         r->verify = v->next;
-        s2s__db_verdict(r->gw, v->conn, r->local, r->remote, 0);
-        free(v);
+        verify_done(r, v, 0);
     }
 }
 
@@ -363,7 +371,9 @@ void s2s__route_verify(struct s2s_gateway *gw, const char *local, const char *re
         s2s__db_verdict(gw, serial, local, remote, 0);
         return;
     }
+    gw->nverify++;
     v->conn = serial;
+    v->due = uv_now(gw->loop) + S2S_VERIFY_MS;
     snprintf(v->id, sizeof(v->id), "%s", id);
     snprintf(v->key, sizeof(v->key), "%s", key);
     v->next = r->verify;
@@ -396,8 +406,11 @@ void s2s__out_gone(struct s2s_conn *c, const char *why)
     c->route = NULL;
     r->c = NULL;
     if (r->state == RT_READY || r->gw->closing) {
-        /* It worked, and ended (idle, or the peer closed): redial on demand. */
+        /* It worked, and ended (idle, or the peer closed): redial on demand.
+         * Checks sent on it and not answered go again on the next stream. */
         r->state = RT_IDLE;
+        for (struct s2s_verify *v = r->verify; v; v = v->next)
+            v->sent = 0;
         if (r->q_head || r->verify)
             route_start(r);
         return;
@@ -571,8 +584,7 @@ int s2s__out_element(struct s2s_conn *c, struct xml_node *n)
             if ((*v)->sent && id && !strcmp((*v)->id, id)) {
                 struct s2s_verify *d = *v;
                 *v = d->next;
-                s2s__db_verdict(c->gw, d->conn, rt->local, rt->remote, !strcmp(type, "valid"));
-                free(d);
+                verify_done(rt, d, !strcmp(type, "valid"));
                 break;
             }
     } else if (!strcmp(n->ns, NS_DB) && s2s__db_verify_request(c, n)) {
@@ -609,9 +621,47 @@ static void route_free(struct s2s_route *r)
     }
     while ((v = r->verify)) {
         r->verify = v->next;
+        r->gw->nverify--;
         free(v);
     }
     free(r);
+}
+
+/* Dialback checks past their time fail (the authoritative server did not
+ * answer, or could not be reached in time). A route that was being set up
+ * for nothing else stops: a peer that asks for checks of domains whose
+ * servers never answer holds no lookups or connections beyond that time. */
+static void verifies_expire(struct s2s_route *r, uint64_t now)
+{
+    int expired = 0;
+
+    for (struct s2s_verify **p = &r->verify; *p;) {
+        struct s2s_verify *v = *p;
+        if (v->due > now) {
+            p = &v->next;
+            continue;
+        }
+        *p = v->next;
+        verify_done(r, v, 0);
+        expired++;
+    }
+    if (!expired)
+        return;
+    CW_INFO("federation", "dialback for %s: %d check%s not answered within %d s: failed",
+            r->remote, expired, expired == 1 ? "" : "s", S2S_VERIFY_MS / 1000);
+    if (r->verify || r->q_head || (r->state != RT_RESOLVING && r->state != RT_CONNECTING))
+        return;
+    if (r->q) {
+        cw_dns_cancel(r->q);
+        r->q = NULL;
+    }
+    if (r->c) {
+        struct s2s_conn *c = r->c;
+        r->c = NULL;
+        c->route = NULL;    /* its end no longer concerns r */
+        s2s__close(c);
+    }
+    r->state = RT_IDLE;
 }
 
 void s2s__routes_tick(struct s2s_gateway *gw)
@@ -621,6 +671,8 @@ void s2s__routes_tick(struct s2s_gateway *gw)
     /* Routes with nothing to do go: the state is in the streams. */
     for (struct s2s_route **p = &gw->routes; *p;) {
         struct s2s_route *r = *p;
+        if (r->verify)
+            verifies_expire(r, now);
         if (!r->c && !r->q && !r->q_head && !r->verify &&
             (r->state == RT_IDLE ||
              (r->state == RT_FAILED && now - r->failed_at >= S2S_RETRY_MS))) {
@@ -649,10 +701,16 @@ void s2s__routes_status(const struct s2s_gateway *gw, struct cw_sb *out)
     int any = 0;
 
     for (const struct s2s_route *r = gw->routes; r; r = r->next) {
+        unsigned nv = 0;
+
         s2s__time_fmt(r->since, when, sizeof(when));
         cw_sb_printf(out, "  %s -> %s: %s since %s", r->local, r->remote, names[r->state], when);
+        for (const struct s2s_verify *v = r->verify; v; v = v->next)
+            nv++;
         if (r->nqueued)
             cw_sb_printf(out, ", %u stanzas waiting", r->nqueued);
+        if (nv)
+            cw_sb_printf(out, ", %u dialback checks waiting", nv);
         if (r->last_error[0])
             cw_sb_printf(out, "; %s", r->last_error);
         cw_sb_printf(out, "\n");

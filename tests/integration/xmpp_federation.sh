@@ -45,7 +45,7 @@ FEDC=$TOP/tests/integration/fedc.py
 NS_I=cwI$$
 EXT=203.0.113.10 INT=198.18.0.1 CORE=198.18.0.2
 DNS=203.0.113.53 FOREIGN=203.0.113.20 SELF=203.0.113.21 WRONG=203.0.113.22 BIDI=203.0.113.23
-NOSRV=203.0.113.30 REFUSED=203.0.113.31 CLIENT=203.0.113.100
+NOSRV=203.0.113.30 REFUSED=203.0.113.31 SILENT=203.0.113.32 CLIENT=203.0.113.100
 LINKPORT=18443
 T0=$(date +%s)
 
@@ -66,7 +66,7 @@ for ns in "$NS_E" "$NS_O" "$NS_I"; do ip -n "$ns" link set lo up; done
 ip -n "$NS_E" addr add $EXT/24 dev cwx$$
 ip -n "$NS_E" addr add $INT/24 dev cwi$$
 # $CLIENT first: the source address of what the outside sends without choosing one.
-for a in $CLIENT $DNS $FOREIGN $SELF $WRONG $BIDI $NOSRV $REFUSED; do ip -n "$NS_O" addr add $a/24 dev cwo$$; done
+for a in $CLIENT $DNS $FOREIGN $SELF $WRONG $BIDI $NOSRV $REFUSED $SILENT; do ip -n "$NS_O" addr add $a/24 dev cwo$$; done
 ip -n "$NS_I" addr add $CORE/24 dev cwn$$
 ip -n "$NS_E" link set cwx$$ up; ip -n "$NS_E" link set cwi$$ up
 ip -n "$NS_O" link set cwo$$ up; ip -n "$NS_I" link set cwn$$ up
@@ -109,7 +109,9 @@ bg "$NS_O" "$WORK/dnsmasq.out" dnsmasq --keep-in-foreground --conf-file=/dev/nul
     --srv-host=_xmpp-server._tcp.bidi.example,xmpp.bidi.example,5269,0,5 \
     --host-record=nosrv.example,$NOSRV \
     --host-record=xmpp.refused.example,$REFUSED \
-    --srv-host=_xmpp-server._tcp.refused.example,xmpp.refused.example,5269,0,5
+    --srv-host=_xmpp-server._tcp.refused.example,xmpp.refused.example,5269,0,5 \
+    --host-record=xmpp.silent.example,$SILENT \
+    --srv-host=_xmpp-server._tcp.silent.example,xmpp.silent.example,5269,0,5
 
 # ---- foreign servers: one Prosody per domain ----------------------------------------------
 # foreign.example: SASL EXTERNAL both ways (s2s_secure_auth), dialback only
@@ -426,6 +428,32 @@ case $got in
     policy-violation|closed|reset) ok "a 1 MB stanza on 5269 (max-stanza 64 KB): the edge answers '$got'" ;;
     *) notok "oversized stanza on 5269: wanted the stream error policy-violation or a closed connection, got: $got $(tail -n 1 "$WORK/raw-oversize.err")" ;;
 esac
+# Dialback abuse: streams that claim to be silent.example, whose
+# authoritative server (dialback_peer.py) takes the edge's stream but never
+# answers a check. The checks in progress are capped, and each fails after
+# 30 s, so such a peer cannot make the edge hold more and more of them.
+DBP=$TOP/tests/integration/dialback_peer.py
+bg "$NS_O" "$WORK/silent.out" $PY "$DBP" silent $SILENT silent.example "$WORK/other.example.pem" \
+    "$WORK/other.example.key"
+check "silent.example's authoritative server listens" eventually 10 grep -q listening "$WORK/silent.out"
+got=$(in_o timeout 60 $PY "$DBP" claim $EXT ours.example silent.example 33 8 5 2> "$WORK/claim.err")
+check "33 streams claim silent.example 8 times each: 256 checks taken, the 8 past them refused at once (resource-constraint) ($got)" \
+    test "$got" = "valid=0 invalid=0 constraint=8 other=0 silent=32"
+check "the edge logs the refusal" \
+    grep -q 'notice federation: inbound from silent.example ([^)]*): dialback refused for now: 256 checks are in progress (resource-constraint)' "$WORK/edge.log"
+check "xmpp federation status counts the checks waiting, and the route to silent.example has them" \
+    sh -c "'$BIN/causeway' -c '$WORK/edge.conf' -s '$WORK/edge.sock' xmpp federation status > '$WORK/fed-dialback.txt' &&
+           grep -q '^Dialback checks waiting for an answer: 256 (at most 256, each for 30 s)\$' '$WORK/fed-dialback.txt' &&
+           grep -q '^  ours.example -> silent.example: ready since .*, 256 dialback checks waiting' '$WORK/fed-dialback.txt'"
+check "the edge sent all 256 checks to silent.example's server" eventually 10 grep -q '^verify 256$' "$WORK/silent.out"
+expired() {     # the checks failed for want of an answer, over the log's lines
+    [ "$(sed -n 's/.* info federation: dialback for silent.example: \([0-9]*\) checks\{0,1\} not answered within 30 s: failed$/\1/p' \
+        "$WORK/edge.log" | awk '{ n += $1 } END { print n + 0 }')" = 256 ]
+}
+check "30 s later they fail, unanswered" eventually 40 expired
+check "... and none is held any more" \
+    sh -c "'$BIN/causeway' -c '$WORK/edge.conf' -s '$WORK/edge.sock' xmpp federation status |
+           grep -q '^Dialback checks waiting for an answer: 0 '"
 check "edge log: the hostile inbound streams are logged with their stream errors" \
     sh -c "grep -Eq 'federation: inbound from [^ ]* \($CLIENT:[0-9]+\): stream error <not-well-formed/>' '$WORK/edge.log' &&
            grep -Eq 'federation: inbound from [^ ]* \($CLIENT:[0-9]+\): stream error <policy-violation/>' '$WORK/edge.log'"
