@@ -376,6 +376,12 @@ static void roster_iq(struct xconn *c, struct xml_node *n, struct xml_node *q)
             return;
         }
         cw_sb_printf(&cmd, "roster-del %s %s", c->bare, contact);
+    } else if (xmpp_state_roster_full(c->srv->st, c->bare, contact)) {
+        CW_INFO("xmpp", "%s: roster set refused: the roster holds %d items, the most it may",
+                c->full, XMPP_ROSTER_MAX);
+        send_free(c, xmpp__error_reply(n, "cancel", "not-allowed"));
+        cw_sb_free(&cmd);
+        return;
     } else {
         /* RFC 6121 2.1.2.5: the client sets the name, never the subscription. */
         xmpp_state_roster_name_cmd(c->bare, contact, xml_node_attr(item, "name"), &cmd);

@@ -412,6 +412,14 @@ static void inbound_subscription(struct xmpp_server *srv, struct xml_node *p,
         xml_node_free(p);
         return;
     }
+    /* An approval for a full roster would change nothing (XMPP_ROSTER_MAX):
+     * not even a log entry for it. */
+    if (!strcmp(type, "subscribed") && xmpp_state_roster_full(srv->st, contact, user)) {
+        CW_DEBUG("xmpp", "subscription approval from %s to %s dropped: %s's roster is full",
+                 user, contact, contact);
+        xml_node_free(p);
+        return;
+    }
     roster_event(srv, contact, user, "in", type);
     to_available(srv, contact, p);
     to_remote(srv, contact, NULL, p);

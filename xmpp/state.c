@@ -247,6 +247,16 @@ static int sub_event(const char *dir, const char *ev, enum xmpp_sub *sub, int *a
     return 1;
 }
 
+static size_t roster_size(const struct xmpp_state *st, const char *owner)
+{
+    const struct table *t = &st->t[T_ROSTER];
+    size_t n = 0;
+
+    for (size_t i = 0; i < t->n; i++)
+        n += !strcmp(t->rows[i].f[0], owner);
+    return n;
+}
+
 /* roster-event OWNER CONTACT out|in EVENT, roster-name OWNER CONTACT NAME. */
 static int roster_change(struct xmpp_state *st, char *owner, char *contact, const char *verb,
                          char *a, char *b, char *err, size_t errlen)
@@ -271,6 +281,8 @@ static int roster_change(struct xmpp_state *st, char *owner, char *contact, cons
         if (!r && !create)
             return 0;
     }
+    if (!r && roster_size(st, owner) >= XMPP_ROSTER_MAX)
+        return 0;       /* full: see XMPP_ROSTER_MAX */
     f[0] = owner;
     f[1] = contact;
     f[2] = (char *)xmpp_sub_name(sub);
@@ -491,6 +503,14 @@ int xmpp_state_roster_item(const struct xmpp_state *st, const char *owner, const
         return 0;
     row_item(r, out, namebuf, sizeof(namebuf));
     return 1;
+}
+
+int xmpp_state_roster_full(const struct xmpp_state *st, const char *owner, const char *contact)
+{
+    struct xmpp_roster_item it;
+
+    return !xmpp_state_roster_item(st, owner, contact, &it) &&
+           roster_size(st, owner) >= XMPP_ROSTER_MAX;
 }
 
 int xmpp_state_roster(const struct xmpp_state *st, const char *owner,

@@ -35,6 +35,13 @@
 
 enum xmpp_sub { XMPP_SUB_NONE, XMPP_SUB_TO, XMPP_SUB_FROM, XMPP_SUB_BOTH };
 
+/* Items one roster may hold. A roster-event or roster-name that would make
+ * one more is applied as nothing (the same on every node), so that neither
+ * a client nor foreign servers sending approvals can grow a roster, the
+ * state and every node's store without end. roster-set (snapshots) is not
+ * held to it. */
+#define XMPP_ROSTER_MAX 1000
+
 struct xmpp_roster_item {
     char *owner;     /* bare JIDs */
     char *contact;
@@ -78,6 +85,9 @@ int xmpp_state_roster_item(const struct xmpp_state *st, const char *owner, const
                            struct xmpp_roster_item *out);
 int xmpp_state_roster(const struct xmpp_state *st, const char *owner,
                       int (*fn)(void *arg, const struct xmpp_roster_item *it), void *arg);
+/* Whether owner's roster has no room for an item about contact (it has
+ * none and XMPP_ROSTER_MAX others). */
+int xmpp_state_roster_full(const struct xmpp_state *st, const char *owner, const char *contact);
 /* The node holding the session fulljid, or NULL; sessions of a bare JID. */
 const char *xmpp_state_session_node(const struct xmpp_state *st, const char *fulljid);
 /* The node a component domain is connected to, or NULL. */

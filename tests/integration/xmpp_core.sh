@@ -187,6 +187,13 @@ check "... when no more than 4 MiB waited for it" sh -c "
     n=\$(sed -n 's/.*client bob@example.test\/stalled: closing: .*(\([0-9]*\) bytes queued)\$/\\1/p' '$WORK/core.log' | head -n 1)
     [ -n \"\$n\" ] && [ \"\$n\" -le 4194304 ]"
 
+# A roster holds at most 1000 items: the next roster set is refused.
+echo carolpw | cwc xmpp user add carol@example.test --password-stdin > /dev/null 2>&1
+got=$(xc roster-fill $H 25222 carol@example.test/r carolpw 1000 2> "$WORK/roster-fill.err")
+check "1000 contacts in a roster, then one more: refused with not-allowed ($got)" \
+    test "$got" = "1000 contacts added; the next: not-allowed"
+check "... and logged" grep -q 'info xmpp: carol@example.test/r: roster set refused: the roster holds 1000 items, the most it may' "$WORK/core.log"
+
 SECRET=$(cwc xmpp callbridge add cb1.example.test | tail -n 1)
 check "callbridge add prints a generated secret" sh -c "echo '$SECRET' | grep -Eq '^[0-9a-f]{48}\$'"
 check "callbridge list" sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp callbridge list | grep -qx cb1.example.test"

@@ -34,6 +34,9 @@ sockets for what no well-behaved client sends).
       JID2 logs in and stops reading (its socket's receive buffer made
       small); JID1 sends it MB megabytes of messages, then must still get an
       answer to a ping of its own.
+  xmppc.py roster-fill HOST PORT JID PASS N
+      JID adds N contacts to its roster (roster sets, one at a time); then
+      one more must be refused with the stanza error it prints.
   xmppc.py raw HOST PORT CASE
       sends a hostile stream (CASE: laughs, oversize, malformed, pi, notls)
       and prints the stream error condition the server answered with.
@@ -188,6 +191,19 @@ async def slow_reader(host, port, j1, p1, j2, p2, mb):
     await a['xep_0199'].ping(jid=slixmpp.JID(j1).domain, timeout=60)
     print("%s sent %s MB to %s, which did not read; its own ping was answered" % (j1, mb, j2))
     a.disconnect()
+
+
+async def roster_fill(host, port, jid, pw, n):
+    c = await login(host, port, jid, pw)
+    for i in range(int(n)):
+        await c.update_roster("c%d@remote.example" % i, name="c%d" % i, timeout=TIMEOUT)
+    try:
+        await c.update_roster("one-more@remote.example", name="late", timeout=TIMEOUT)
+    except slixmpp.exceptions.IqError as e:
+        print("%s contacts added; the next: %s" % (n, e.iq['error']['condition']))
+    else:
+        raise SystemExit("a roster set past %s contacts was taken" % n)
+    c.disconnect()
 
 
 class Echo(slixmpp.ComponentXMPP):
@@ -375,6 +391,8 @@ def main():
         loop.run_until_complete(crafted(*a[1:7]))
     elif cmd == 'slow-reader':
         loop.run_until_complete(slow_reader(*a[1:8]))
+    elif cmd == 'roster-fill':
+        loop.run_until_complete(roster_fill(*a[1:6]))
     elif cmd == 'raw':
         raw(a[1], a[2], a[3])
     else:

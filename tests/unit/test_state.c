@@ -161,6 +161,38 @@ TEST(state_subscription_events)
     xmpp_state_free(st);
 }
 
+/* A roster holds at most XMPP_ROSTER_MAX items: approvals from anyone and
+ * names set for new contacts past that are applied as nothing, while the
+ * items it has still change and other rosters are not affected. */
+TEST(state_roster_is_bounded)
+{
+    struct xmpp_state *st = with_users();
+    const char *A = "alice@example.test";
+    char cmd[256];
+    int ask = -1;
+
+    CHECK(!xmpp_state_roster_full(st, A, "x0@remote.example"));
+    for (int i = 0; i < XMPP_ROSTER_MAX; i++) {
+        snprintf(cmd, sizeof(cmd), "roster-event %s x%d@remote.example in subscribed", A, i);
+        apply_ok(st, cmd);
+    }
+    CHECK(xmpp_state_roster_full(st, A, "late@remote.example"));
+    CHECK(!xmpp_state_roster_full(st, A, "x7@remote.example"));     /* has an item */
+    CHECK(!xmpp_state_roster_full(st, "bob@example.test", "late@remote.example"));
+    apply_ok(st, "roster-event alice@example.test late@remote.example in subscribed");
+    apply_ok(st, "roster-name alice@example.test late2@remote.example - Late");
+    CHECK_STR(sub_of(st, A, "late@remote.example", &ask), "(none)");
+    CHECK_STR(sub_of(st, A, "late2@remote.example", &ask), "(none)");
+    apply_ok(st, "roster-event alice@example.test x7@remote.example out subscribed");
+    CHECK_STR(sub_of(st, A, "x7@remote.example", &ask), "both");
+    apply_ok(st, "roster-del alice@example.test x7@remote.example");
+    apply_ok(st, "roster-name alice@example.test late2@remote.example - Late");
+    CHECK_STR(sub_of(st, A, "late2@remote.example", &ask), "none");
+    apply_ok(st, "roster-event bob@example.test late@remote.example in subscribed");
+    CHECK_STR(sub_of(st, "bob@example.test", "late@remote.example", &ask), "to");
+    xmpp_state_free(st);
+}
+
 TEST(jid_parse_normalizes)
 {
     struct jid j;
