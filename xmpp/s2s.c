@@ -743,11 +743,30 @@ struct s2s_conn *s2s__conn_new(struct s2s_gateway *gw, enum s2s_dir dir)
     return c;
 }
 
+void s2s__hold(struct s2s_gateway *gw, int hold, size_t waiting)
+{
+    gw->held = hold;
+    gw->holds += hold;
+    if (hold)
+        CW_INFO("federation", "the link to the core is behind (%zu bytes waiting): reading "
+                "from foreign servers paused", waiting);
+    else
+        CW_INFO("federation", "the link to the core caught up: reading from foreign servers "
+                "again");
+    /* Inbound streams carry what foreign servers send us (outbound ones
+     * are left alone: one may still be connecting, with nothing to read). */
+    for (struct s2s_conn *c = gw->conns; c; c = c->next)
+        if (c->dir == S2S_IN && c->st && !c->closing)
+            (hold ? cw_stream_pause : cw_stream_resume)(c->st);
+}
+
 void s2s__conn_attach(struct s2s_conn *c, struct cw_stream *st)
 {
     unsigned t = c->gw->o.negotiation_timeout_ms ? c->gw->o.negotiation_timeout_ms : 30000;
 
     c->st = st;
+    if (c->gw->held && c->dir == S2S_IN)
+        cw_stream_pause(st);
     cw_stream_set_data(st, c);
     cw_addr_fmt(cw_stream_peer(st), c->peer, sizeof(c->peer), 1);
     uv_timer_start(&c->timer, conn_timer_cb, t, 0);
@@ -944,4 +963,6 @@ void s2s_status(const struct s2s_gateway *gw, struct cw_sb *out)
     cw_sb_printf(out, "\nStanzas bounced: %lu\n", gw->bounced);
     cw_sb_printf(out, "Dialback checks waiting for an answer: %u (at most %d, each for %d s)\n",
                  gw->nverify, S2S_VERIFY_MAX, S2S_VERIFY_MS / 1000);
+    cw_sb_printf(out, "Reading paused for the core link: %s, %lu times since start\n",
+                 gw->held ? "now" : "not now", gw->holds);
 }

@@ -23,6 +23,11 @@
 
 #define S2S_OUT_MAX (4u << 20)      /* bytes queued to one stream before it is cut */
 #define S2S_LINK_PEND_MAX (16u << 20)
+/* Receive back-pressure: above this much waiting for the core link, the
+ * streams from foreign servers are not read until it is below a quarter of
+ * it (s2s__hold), so a fast sender is slowed down, not the link cut at
+ * S2S_LINK_PEND_MAX for every domain. */
+#define S2S_LINK_PEND_HIGH (1u << 20)
 #define S2S_AUTHED_MAX 8            /* domains one inbound stream may speak for */
 #define S2S_RETRY_MS 30000          /* a failed domain is not dialled again before */
 #define S2S_VERIFY_MS 30000         /* a dialback check unanswered this long fails */
@@ -173,6 +178,8 @@ struct s2s_gateway {
     struct s2s_link link[S2S_MAX_CORES];
     uv_timer_t tick;                /* routes: retries and clean-up */
     unsigned long bounced, refused_streams;
+    int held;                       /* streams not read: the core link is behind */
+    unsigned long holds;            /* times that happened */
     struct cw_sb scratch;
     int closing;
     unsigned live;                  /* handles and streams not yet gone */
@@ -195,6 +202,9 @@ void s2s__conn_attach(struct s2s_conn *c, struct cw_stream *st);
 struct s2s_conn *s2s__conn_find(struct s2s_gateway *gw, uint64_t serial);
 /* c is authenticated: stanzas flow, and idle-timeout applies from now. */
 void s2s__conn_ready(struct s2s_conn *c);
+/* Stops (hold) or restarts reading the inbound streams: the core link is
+ * behind, or has caught up (or gone). */
+void s2s__hold(struct s2s_gateway *gw, int hold, size_t waiting);
 /* Frees a stream object that never got its cw_stream. */
 void s2s__conn_drop(struct s2s_conn *c);
 /* The client TLS context presenting our certificate for local (the first

@@ -58,6 +58,16 @@ static void flush(struct s2s_link *l)
     }
 }
 
+/* The streams from foreign servers wait while the link is behind (see
+ * S2S_LINK_PEND_HIGH); with a quarter of that left they go on. */
+static void hold_check(struct s2s_link *l)
+{
+    if (!l->gw->held && l->pend.len > S2S_LINK_PEND_HIGH)
+        s2s__hold(l->gw, 1, l->pend.len);
+    else if (l->gw->held && l->pend.len < S2S_LINK_PEND_HIGH / 4)
+        s2s__hold(l->gw, 0, l->pend.len);
+}
+
 static void pend_push(struct s2s_link *l)
 {
     size_t k;
@@ -69,6 +79,7 @@ static void pend_push(struct s2s_link *l)
         memmove(l->pend.s, l->pend.s + k, l->pend.len - k);
         l->pend.len -= k;
     }
+    hold_check(l);
 }
 
 static void link_write(struct s2s_link *l, const char *p, size_t n)
@@ -85,6 +96,7 @@ static void link_write(struct s2s_link *l, const char *p, size_t n)
             return;
         }
         cw_sb_add(&l->pend, p + k, n - k);
+        hold_check(l);
     }
     flush(l);
 }
@@ -320,6 +332,7 @@ static void l_close(struct cw_stream *st, int err)
     l->domains = NULL;
     l->ndomains = 0;
     cw_sb_clear(&l->pend);
+    hold_check(l);      /* what waited is gone with the link */
     if (gw->closing) {
         cw_sb_free(&l->pend);
         s2s__unlive(gw);

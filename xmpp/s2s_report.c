@@ -25,6 +25,7 @@ void s2s_report(const struct s2s_gateway *gw, struct cw_report *r)
     cw_report_int(r, "streams_open", "Streams open", gw->nconns);
     cw_report_int(r, "bounced", "Stanzas bounced", (int64_t)gw->bounced);
     cw_report_int(r, "dialback_checks", "Dialback checks waiting for an answer", gw->nverify);
+    cw_report_int(r, "read_holds", "Times reading paused for the core link", (int64_t)gw->holds);
     cw_status_cert_table(r, gw->o.tls);
     cw_report_table(r, "core_links", "Links to the core", "address,node,state,since,domains,error",
                     "Address,Node,State,Since,Domains,Last error");

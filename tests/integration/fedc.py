@@ -27,6 +27,11 @@ made in), then slixmpp connects and runs STARTTLS on it as usual.
       in turn (on its SRV) sends a chat message to COMPDOMAIN and one to
       bridge@COMPDOMAIN; both echoes (from the address each went to) must
       come back within TIMEOUT s. Prints what arrived when.
+  fedc.py flood SRV1 JID1 PASS1 SRV2 JID2 PASS2 N SIZE PID STOP TIMEOUT
+      JID2 and JID1 log in; process PID (the core) is stopped (SIGSTOP);
+      JID1 sends JID2 N messages of SIZE bytes each; STOP seconds after the
+      first, PID goes on (SIGCONT); all N must arrive, in order, within
+      TIMEOUT s. Prints how long the sending and the arrival took.
   fedc.py raw SRV DOMAIN CASE [FROM]
       hostile bytes (from the address FROM when given) to an s2s port (the
       edge's 5269): CASE garbage (bytes that are no XML at all), oversize
@@ -40,6 +45,7 @@ import asyncio
 import ctypes
 import logging
 import os
+import signal
 import socket
 import ssl
 import sys
@@ -184,6 +190,32 @@ async def chat(s1, j1, p1, s2, j2, p2, n, timeout):
         raise SystemExit("messages out of order or changed")
     print("%s and %s: subscribed both ways (%s available after %.2f s), %d messages each way "
           "in %.2f s" % (j1, j2, j2, t_pres, n, time.time() - t0))
+    await bye(a, b)
+
+
+async def flood(s1, j1, p1, s2, j2, p2, n, size, pid, stop, timeout):
+    b = await login(s2, j2, p2, timeout)
+    a = await login(s1, j1, p1, timeout)
+    body = "%0*d"
+    t0 = time.time()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for i in range(n):
+            a.send_message(mto=b.boundjid.full, mbody=body % (size, i), mtype='chat')
+            if i % 8 == 7:
+                await asyncio.sleep(0)      # slixmpp's sender drains its queue
+        t_sent = time.time() - t0
+        await asyncio.sleep(max(0.0, stop - t_sent))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        await xmppc.wait_for(lambda: len(b.msgs) >= n, "messages", timeout)
+    except SystemExit:
+        raise SystemExit("%s got %d of %d messages" % (j2, len(b.msgs), n))
+    if b.msgs[:n] != [body % (size, i) for i in range(n)]:
+        raise SystemExit("messages out of order or changed")
+    print("%d messages of %d bytes queued in %.1f s with the core stopped, all arrived after "
+          "%.1f s" % (n, size, t_sent, time.time() - t0))
     await bye(a, b)
 
 
@@ -338,6 +370,9 @@ def main():
                                      float(a[8]) if len(a) > 8 else 30))
     elif a[0] == 'bounce':
         loop.run_until_complete(bounce(a[1], a[2], a[3], float(a[4]), a[5:]))
+    elif a[0] == 'flood' and len(a) == 12:
+        loop.run_until_complete(flood(*a[1:7], int(a[7]), int(a[8]), int(a[9]), float(a[10]),
+                                      float(a[11])))
     elif a[0] == 'component' and len(a) >= 8 and (len(a) - 5) % 3 == 0:
         loop.run_until_complete(component(a[1], a[2], a[3], float(a[4]),
                                           [a[i:i + 3] for i in range(5, len(a), 3)]))

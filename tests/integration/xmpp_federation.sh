@@ -462,6 +462,18 @@ needs_link "after the hostile streams foreign.example users still exchange messa
 check "after the hostile streams foreign.example users still exchange messages with ours" \
     fedc chat "$OURS" alice@ours.example/g pw "$FOR" jdoe3@foreign.example/g pw 5 30
 check "the core is still running" kill -0 "$CORE_PID"
+# A foreign user sends faster than the core takes (the core stopped for a
+# while): the edge stops reading from foreign servers instead of cutting
+# the link to the core, and everything arrives once the core goes on.
+downs() { grep -c 'federation: link to core .* down' "$WORK/edge.log"; }
+DOWNS=$(downs)
+needs_link "24 MB from a foreign user while the core is stopped, all delivered" &&
+check "24 MB from a foreign user while the core is stopped for 3 s: all 800 messages arrive, in order" \
+    fedc flood "$FOR" jdoe1@foreign.example/f pw "$OURS" alice@ours.example/f pw 800 30000 "$CORE_PID" 3 60
+check "... the edge paused reading while the link to the core was behind, and went on" sh -c "
+    grep -q 'info federation: the link to the core is behind ([0-9]* bytes waiting): reading from foreign servers paused' '$WORK/edge.log' &&
+    grep -q 'info federation: the link to the core caught up: reading from foreign servers again' '$WORK/edge.log'"
+check "... and the link stayed up" test "$(downs)" = "$DOWNS"
 # idle-timeout 8s: the streams of the last chat close by themselves.
 idle_closed() {
     for _ in $(seq 1 40); do
