@@ -336,6 +336,7 @@ static void connect_start(struct core_tunnel *t)
     t->pending_handles++;
     t->phase = PH_CONNECT;
     t->phase_start_ms = t->last_rx_ms = tunnel__now_ms(t);
+    t->last_tick_ms = 0;
     step_to(t, "connecting to the edge's sshd");
     update_poll(t);
     uv_timer_start(&t->timer, on_timer, TICK_MS, TICK_MS);
@@ -680,6 +681,19 @@ static void on_timer(uv_timer_t *h)
                  CONNECT_TIMEOUT_MS / 1000, t->target, t->step ? t->step : "connect");
         return;
     }
+    /* A tick that comes seconds late means this process did not run (a
+     * stall, a paused VM): the edge's silence meanwhile is ours, not its
+     * (what it sent is still unread: the loop reads after its timers, and
+     * no keepalive went out to answer), so that time does not count. */
+    if (t->last_tick_ms && now - t->last_tick_ms > 4 * TICK_MS + 1000) {
+        CW_INFO("tunnel", "tunnel to %s: this process did not run for %llu ms; that time does "
+                "not count as the edge's silence", t->target,
+                (unsigned long long)(now - t->last_tick_ms));
+        t->last_rx_ms += now - t->last_tick_ms;
+        t->last_tick_ms = now;
+        return;
+    }
+    t->last_tick_ms = now;
     if (now - t->last_rx_ms > dead_ms) {
         fail(t, "the edge at %s stopped answering: nothing received for %llu s, keepalives "
              "unanswered", t->target, (unsigned long long)(dead_ms / 1000));

@@ -93,6 +93,7 @@ struct core_tunnel {
     LIBSSH2_LISTENER *listener;
     LIBSSH2_CHANNEL *session_ch;
     uint64_t phase_start_ms, last_rx_ms;
+    uint64_t last_tick_ms;              /* the timer's last run while ready */
     uv_timer_t timer;                   /* backoff, connect deadline, keepalives */
 
     enum pend_op pend;

@@ -305,6 +305,20 @@ kill -CONT $stopped
 check "sshd continues: Active again by itself" wait_status core1 "^$E4:2222 +web.inside.test +Active" 40
 check "traffic flows after the stop" peer_on_edge echo 127.0.0.1 18443 20 1000
 
+# The core itself stalls (SIGSTOP, as a paused VM) for longer than its
+# keepalive limit (4 s): that silence was its own, so the tunnel stays up.
+answered() { grep -c 'stopped answering' "$WORK/core1.log"; }
+BEFORE=$(answered)
+kill -STOP "$PID_core1"
+sleep 6
+kill -CONT "$PID_core1"
+check "the core stalled for 6 s: the time does not count as the edge's silence (logged)" \
+    wait_line "$WORK/core1.log" "info tunnel: tunnel to $E4:2222: this process did not run for [0-9]+ ms; that time does not count as the edge's silence" 5
+check "... the tunnel stays Active and traffic flows" sh -c "
+    sleep 2; [ \$(grep -c 'stopped answering' '$WORK/core1.log') = $BEFORE ] &&
+    '$BIN/causeway' -c '$WORK/core1.conf' tunnel status | grep -Eq '^$E4:2222 +web.inside.test +Active'"
+check "... echo through it" peer_on_edge echo 127.0.0.1 18443 20 1000
+
 stop_core core1
 check "the core stops cleanly on SIGTERM" grep -q 'notice core: stopped' "$WORK/core1.log"
 check "its forwards are gone from the edge" \
