@@ -183,6 +183,17 @@ void cw_daemon_conf_snap_free(struct cw_daemon *d)
     d->snap = NULL;
 }
 
+static void reload_warn(struct cw_sb *out, const char *comp, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reload_warn(struct cw_sb *out, const char *comp, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    reload_say(out, CW_LOG_WARN, comp, fmt, ap);
+    va_end(ap);
+}
+
 struct pending {
     const char *const *live;
     struct cw_sb names;
@@ -237,9 +248,7 @@ int cw_daemon_reload_pending(struct cw_daemon *d, struct cw_sb *out, const char 
         else
             snprintf(msg, sizeof(msg), "%d changed settings of %s wait for a restart of %s: %s",
                      p.n, d->conf, d->name, cw_sb_str(&p.names));
-        cw_log(CW_LOG_WARN, comp, "SIGHUP: %s", msg);
-        if (out)
-            cw_sb_printf(out, "SIGHUP: %s\n", msg);
+        reload_warn(out, comp, "SIGHUP: %s", msg);
         cw_fault_raise(faults, "config.restart", "%s", msg);
     } else {
         cw_fault_clear(faults, "config.restart");

@@ -146,7 +146,6 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -keyout "$WORK/other.key" -out "$WORK/other.pem" >> "$WORK/openssl.log" 2>&1 || notok "openssl"
 check "before, STARTTLS for other.test gets the first certificate (none names it)" \
     test "$(subject_for other.test)" = "subject=CN = example.test"
-cp "$WORK/core.conf" "$WORK/core.conf.orig"
 sed -i "s|^max-stanza = 65536\$|max-stanza = 70000\ncertificate = $WORK/other.pem $WORK/other.key|" "$WORK/core.conf"
 cwc reload > "$WORK/reload2.out" 2>&1; RC=$?
 check "a certificate line added and max-stanza changed: reload exits 0, names max-stanza as waiting for a restart" sh -c "
