@@ -168,6 +168,8 @@ static int xmpp_key(struct core_xmpp_config *x, const char *key, const char *v, 
         return cw_conf_unsigned(v, 1, 1000000, &x->max_connections, err, errlen);
     if (!strcmp(key, "max-stanza"))
         return cw_conf_unsigned(v, 4096, 16777216, &x->max_stanza, err, errlen);
+    if (!strcmp(key, "ping-interval"))
+        return cw_conf_seconds(v, 5, 3600, &x->ping_interval, err, errlen);
     if (!strcmp(key, "link-listen")) {
         if (cw_conf_addr(v, 5289, &x->link_listen, err, errlen) < 0)
             return -1;

@@ -46,6 +46,7 @@ struct core_xmpp_config {
     int allow_plain;
     unsigned max_connections;
     unsigned max_stanza;
+    unsigned ping_interval;                 /* s; 0: the server's default (60) */
     /* Federation (xmpp/fedlink.h): where the edge's link arrives through the
      * tunnel (loopback; ss_family 0: federation is off on this node), and
      * the file of the key shared with the edge. */

@@ -663,6 +663,7 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
     x->o.allow_plain = cfg->xmpp.allow_plain;
     x->o.node = cfg->name;
     x->o.max_connections = cfg->xmpp.max_connections;
+    x->o.ping_interval_ms = cfg->xmpp.ping_interval * 1000;
     x->o.limits.max_stanza = cfg->xmpp.max_stanza;
     x->o.propose = propose;
     x->o.propose_arg = x;

@@ -233,6 +233,54 @@ static void send_free(struct xconn *c, struct xml_node *n)
     xml_node_free(n);
 }
 
+/* A bound client's liveness: one that has sent nothing (not even the
+ * whitespace clients send to keep connections open) for ping-interval is
+ * pinged (XEP-0199; any answer will do, an error too), and one still silent
+ * half an interval later is closed: its host went away without a word
+ * (a laptop closed, a network gone), and its session would otherwise show
+ * it available, and take its messages, for good. */
+static unsigned ping_interval(const struct xconn *c)
+{
+    return c->srv->o.ping_interval_ms ? c->srv->o.ping_interval_ms : PING_DEFAULT_MS;
+}
+
+static void ping_cb(uv_timer_t *t)
+{
+    struct xconn *c = t->data;
+    uint64_t quiet = uv_now(c->srv->loop) - c->last_rx;
+    unsigned iv = ping_interval(c);
+    struct xml_node *iq;
+
+    if (c->closing || c->phase != PH_READY)
+        return;
+    if (c->pinged && quiet >= iv + iv / 2) {
+        CW_INFO("xmpp", "client %s: closing: it sent nothing for %llu s and did not answer a "
+                "ping (a dead connection)", c->full, (unsigned long long)(quiet / 1000));
+        snprintf(c->why, sizeof(c->why), "silent for %llu s, a ping unanswered",
+                 (unsigned long long)(quiet / 1000));
+        xmpp__stream_error(c, "connection-timeout", NULL);
+        return;
+    }
+    if (!c->pinged && quiet >= iv) {
+        iq = xml_node_new("iq", NS_CLIENT);
+        if (iq && xml_node_set_attr(iq, "type", "get") == 0 &&
+            xml_node_set_attr(iq, "id", "cw-ping") == 0 &&
+            xml_node_set_attr(iq, "from", c->domain) == 0 &&
+            xml_node_set_attr(iq, "to", c->full) == 0 && xml_node_add_child(iq, "ping", NS_PING))
+            xmpp__send(c, iq);
+        xml_node_free(iq);
+        c->pinged = 1;
+    }
+}
+
+static void ping_watch(struct xconn *c)
+{
+    unsigned tick = ping_interval(c) / 4;
+
+    c->last_rx = uv_now(c->srv->loop);
+    uv_timer_start(&c->timer, ping_cb, tick, tick);
+}
+
 static int on_bind(struct xconn *c, struct xml_node *n)
 {
     struct xml_node *b = xml_node_find(n, "bind", NS_BIND), *res, *r, *j;
@@ -265,7 +313,7 @@ static int on_bind(struct xconn *c, struct xml_node *n)
         xmpp__stream_error(old, "conflict", "replaced by a new connection");
     }
     c->phase = PH_READY;
-    uv_timer_stop(&c->timer);
+    ping_watch(c);
     xmpp__session_add(c->srv, c);
     cw_sb_init(&cmd);
     cw_sb_printf(&cmd, "session-add %s %s", c->full, c->srv->node);

@@ -314,6 +314,8 @@ static void on_data(struct cw_stream *s, const uint8_t *p, size_t n)
 
     if (c->closing)
         return;
+    c->last_rx = uv_now(c->srv->loop);
+    c->pinged = 0;
     xmpp__cork(c->srv);
     r = xml_stream_feed(c->xs, (const char *)p, n);
     xmpp__uncork(c->srv);   /* before STARTTLS below: <proceed/> goes out plain */

@@ -36,6 +36,9 @@ struct xmpp_server_opts {
     struct xml_limits limits;           /* zero fields: xml.h's defaults */
     unsigned max_connections;           /* clients, components, links (0: 10000) */
     unsigned negotiation_timeout_ms;    /* stream set-up deadline (0: 30000) */
+    /* A bound client silent this long is pinged (XEP-0199), and closed when
+     * it stays silent half as long again (0: 60000). */
+    unsigned ping_interval_ms;
     /* Asks the state's owner to apply cmd (state.h). 0 when applied or
      * accepted for the log, -1 when refused (no quorum, say). */
     int (*propose)(void *arg, const char *cmd);

@@ -23,6 +23,7 @@
 
 #define SESSION_BUCKETS 4096
 #define OUT_MAX (4u << 20)   /* bytes queued to one connection before it is cut */
+#define PING_DEFAULT_MS 60000
 
 enum xconn_kind {
     XC_C2S,
@@ -51,6 +52,7 @@ struct xconn {
     unsigned interested : 1;    /* c2s: asked for the roster (gets pushes) */
     unsigned restart : 1;       /* xml stream must be reset after feed returns */
     unsigned tls_next : 1;      /* start TLS after feed returns */
+    unsigned pinged : 1;        /* c2s: a ping went out since it last sent anything */
     char id[33];                /* our stream id */
     char domain[JID_PART_MAX + 1];   /* the stream's to: our domain / the component's */
     char peer[64];
@@ -64,7 +66,8 @@ struct xconn {
                                  * server's list of links that are up */
     struct xconn *bnext;        /* c2s: sessions by bare JID */
     struct xconn *prev, *next;  /* all connections */
-    uv_timer_t timer;           /* negotiation deadline */
+    uv_timer_t timer;           /* negotiation deadline; then, for a client, its pings */
+    uint64_t last_rx;           /* uv_now when it last sent anything */
     struct cw_sb outq;          /* written while the server is corked */
     struct xconn *dnext;        /* in the server's list of connections with outq */
     unsigned dirty : 1;

@@ -29,6 +29,7 @@ certificate = $WORK/xmpp.pem $WORK/xmpp.key
 certificate = $WORK/third.pem $WORK/third.key
 allow-plain = yes
 max-stanza = 65536
+ping-interval = 5s
 CONF
 cwc() { "$BIN/causeway" -c "$WORK/core.conf" "$@"; }
 start_core() {
@@ -185,6 +186,19 @@ check "the client that does not read is cut, with a log line" \
 check "... when no more than 4 MiB waited for it" sh -c "
     n=\$(sed -n 's/.*client bob@example.test\/stalled: closing: .*(\([0-9]*\) bytes queued)\$/\\1/p' '$WORK/core.log' | head -n 1)
     [ -n \"\$n\" ] && [ \"\$n\" -le 4194304 ]"
+
+# Liveness (ping-interval 5s): a client that answers the server's pings
+# stays however long it is idle; one whose host went silent is closed.
+if xc idle $H 25222 alice@example.test/idle alicepw 12 > "$WORK/idle.out" 2>&1; then
+    ok "a client idle for 12 s (pings every 5 s answered) stays connected"
+else
+    notok "an idle client"; cat "$WORK/idle.out"
+fi
+xc idle $H 25222 bob@example.test/frozen bobpw 12 freeze > "$WORK/frozen.out" 2>&1
+check "a client that neither sends nor answers: closed after ping-interval and half again" \
+    wait_line "$WORK/core.log" 'info xmpp: client bob@example.test/frozen: closing: it sent nothing for [0-9]+ s and did not answer a ping \(a dead connection\)' 5
+check "... and not the one that answered" \
+    sh -c "! grep -q 'client alice@example.test/idle: closing: it sent nothing' '$WORK/core.log'"
 
 # A roster holds at most 1000 items: the next roster set is refused.
 echo carolpw | cwc xmpp user add carol@example.test --password-stdin > /dev/null 2>&1

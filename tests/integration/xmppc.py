@@ -37,6 +37,11 @@ sockets for what no well-behaved client sends).
   xmppc.py roster-fill HOST PORT JID PASS N
       JID adds N contacts to its roster (roster sets, one at a time); then
       one more must be refused with the stanza error it prints.
+  xmppc.py idle HOST PORT JID PASS SECONDS [freeze]
+      JID logs in and sends nothing for SECONDS (slixmpp answers the
+      server's pings), then must get a message it sends itself; with
+      freeze it neither reads nor answers (a host gone without a word) and
+      only waits.
   xmppc.py raw HOST PORT CASE
       sends a hostile stream (CASE: laughs, oversize, malformed, pi, notls)
       and prints the stream error condition the server answered with.
@@ -184,10 +189,14 @@ async def slow_reader(host, port, j1, p1, j2, p2, mb):
     b.transport.pause_reading()
     a = await login(host, port, j1, p1)
     body = 'x' * 60000
+    last = time.time()
     for i in range(int(mb) * (1 << 20) // len(body) + 1):
         a.send_message(mto=b.boundjid.full, mbody=body, mtype='chat')
         if i % 8 == 7:
             await asyncio.sleep(0)      # slixmpp's sender drains its queue
+        if time.time() - last > 1:      # alive, only not reading: no ping cuts it first
+            b.send_raw(' ')
+            last = time.time()
     await a['xep_0199'].ping(jid=slixmpp.JID(j1).domain, timeout=60)
     print("%s sent %s MB to %s, which did not read; its own ping was answered" % (j1, mb, j2))
     a.disconnect()
@@ -203,6 +212,22 @@ async def roster_fill(host, port, jid, pw, n):
         print("%s contacts added; the next: %s" % (n, e.iq['error']['condition']))
     else:
         raise SystemExit("a roster set past %s contacts was taken" % n)
+    c.disconnect()
+
+
+async def idle(host, port, jid, pw, seconds, freeze=None):
+    c = await login(host, port, jid, pw)
+    c.whitespace_keepalive = False
+    c.cancel_schedule('Whitespace Keepalive')
+    if freeze:
+        c.transport.pause_reading()
+        await asyncio.sleep(float(seconds))
+        print("%s froze for %s s" % (jid, seconds))
+        return
+    await asyncio.sleep(float(seconds))
+    c.send_message(mto=c.boundjid.full, mbody="still here", mtype='chat')
+    await wait_for(lambda: "still here" in c.msgs, "its own message after %s s idle" % seconds)
+    print("%s idle for %s s, answering pings: still connected" % (jid, seconds))
     c.disconnect()
 
 
@@ -393,6 +418,8 @@ def main():
         loop.run_until_complete(slow_reader(*a[1:8]))
     elif cmd == 'roster-fill':
         loop.run_until_complete(roster_fill(*a[1:6]))
+    elif cmd == 'idle':
+        loop.run_until_complete(idle(*a[1:7]))
     elif cmd == 'raw':
         raw(a[1], a[2], a[3])
     else:
