@@ -328,12 +328,17 @@ static void l_close(struct cw_stream *st, int err)
     l->ms = NULL;
     xml_stream_destroy(l->xs);
     l->xs = NULL;
-    free(l->domains);
-    l->domains = NULL;
-    l->ndomains = 0;
+    /* The domains the core announced stay ours while the link is down (a
+     * core restarting, a tunnel coming back): foreign servers' stanzas for
+     * them are bounced one by one (service-unavailable), their streams kept,
+     * instead of the streams ended with host-unknown as if the domains were
+     * not served here. The next handshake replaces the list. */
     cw_sb_clear(&l->pend);
     hold_check(l);      /* what waited is gone with the link */
     if (gw->closing) {
+        free(l->domains);
+        l->domains = NULL;
+        l->ndomains = 0;
         cw_sb_free(&l->pend);
         s2s__unlive(gw);
         return;
@@ -417,6 +422,9 @@ void s2s__links_stop(struct s2s_gateway *gw)
             cw_stream_close(l->st);
         } else {
             cw_sb_free(&l->pend);
+            free(l->domains);   /* kept from a link that went down (l_close) */
+            l->domains = NULL;
+            l->ndomains = 0;
         }
     }
 }
@@ -424,7 +432,7 @@ void s2s__links_stop(struct s2s_gateway *gw)
 int s2s__is_ours(const struct s2s_gateway *gw, const char *domain)
 {
     for (int i = 0; i < gw->o.ncore; i++)
-        if (gw->link[i].state == LK_READY && link_has(&gw->link[i], domain))
+        if (link_has(&gw->link[i], domain))   /* announced, the link up or not (l_close) */
             return 1;
     return 0;
 }

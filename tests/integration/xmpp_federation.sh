@@ -519,5 +519,25 @@ if needs_link "certificates reloaded while foreign.example users chat"; then
     check "direct TLS on 5270 too" test "$(fp_served 5270)" = "$(fp_file "$WORK/ours.example.pem")"
     check "not the first one" test "$(fp_served 5269)" != "$(fp_file "$WORK/ours.example-first.pem")"
 fi
+# The core goes away (stopped, as for an upgrade): the edge keeps the
+# domains it announced, so a foreign user's message comes back as
+# service-unavailable, and the foreign server's stream is not ended with
+# host-unknown; with the core back, messages flow again.
+if needs_link "while the core is down, foreign stanzas are bounced one by one"; then
+    unknowns() { grep -c 'inbound from foreign.example ([^)]*): \(refused: it asked for domain\|stream error <host-unknown/>\)' "$WORK/edge.log"; }
+    UNKNOWN=$(unknowns)
+    kill -TERM "$CORE_PID"; wait "$CORE_PID" 2>/dev/null; unlist "$CORE_PID"
+    link_down() { ! link_up; }
+    check "the core stopped: the edge's link to it goes down" eventually 20 link_down
+    check "a message from jdoe2@foreign.example to alice comes back as service-unavailable" \
+        fedc bounce "$FOR" jdoe2@foreign.example/d pw 20 alice@ours.example=service-unavailable
+    check "... and the edge neither refused foreign.example nor ended its stream with host-unknown" \
+        test "$(unknowns)" = "$UNKNOWN"
+    bg "$NS_I" "$WORK/core.out" "$BIN/causeway-core" -c "$WORK/core.conf"
+    CORE_PID=$BGPID
+    check "the core back: the link comes up again" eventually 30 link_up
+    check "and jdoe2@foreign.example and alice exchange messages again" \
+        fedc chat "$OURS" alice@ours.example/e pw "$FOR" jdoe2@foreign.example/e pw 5 30
+fi
 note "done after $(($(date +%s) - T0)) s"
 exit 0
