@@ -91,8 +91,7 @@ static int core_reload(void *arg, struct cw_sb *out)
     if (xmpp) {
         memcpy(c->cfg.xmpp.cert, n->xmpp.cert, sizeof(c->cfg.xmpp.cert));
         c->cfg.xmpp.ncert = n->xmpp.ncert;
-    }
-    if (c->xmpp && !xmpp) {
+    } else if (c->xmpp) {
         cw_daemon_reload_error(out, "core", "SIGHUP: [xmpp] certificates not reloaded: %s; the "
                                "running ones stay in use", err);
         failed++;

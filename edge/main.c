@@ -117,6 +117,29 @@ static void check_forwards(const struct edge_config *c)
                     cw_addr_fmt((const struct sockaddr *)&c->fed.o.core[i], a, sizeof(a), 1));
 }
 
+/* edge.conf read again (allocated: edge_config_drop), or NULL with why in
+ * err. */
+static struct edge_config *edge_config_reread(const struct edge *e, char *err, size_t errlen)
+{
+    struct edge_config *c = malloc(sizeof(*c));
+
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (edge_config_load(c, e->cfg.path, err, errlen) < 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void edge_config_drop(struct edge_config *c)
+{
+    edge_config_free(c);
+    free(c);
+}
+
 /* The certificate lines of from (edge.conf read again: lines added or
  * removed, files renewed) for the running proxy's new connections. */
 static int webproxy_reload_certs(struct edge *e, const struct wp_options *from, char *err,
@@ -191,13 +214,10 @@ static int edge_reload(void *arg, struct cw_sb *out)
     struct edge *e = arg;
     struct edge_config *c;
     char err[1024];
-    int users = 0, turn_tls = 0, web = 0, fed = 0, admin = 0, pending;
+    int users = 0, turn_tls = 0, web = 0, fed = 0, admin = 0, failed = 0, pending;
 
-    c = malloc(sizeof(*c));
-    if (!c || edge_config_load(c, e->cfg.path, err, sizeof(err)) < 0) {
-        cw_daemon_reload_error(out, "edge", "SIGHUP: %s; keeping the running configuration",
-                               c ? err : "out of memory");
-        free(c);
+    if (!(c = edge_config_reread(e, err, sizeof(err)))) {
+        cw_daemon_reload_error(out, "edge", "SIGHUP: %s; keeping the running configuration", err);
         return 1;
     }
     cw_log_set_level((enum cw_log_level)c->d.log_level);
@@ -206,28 +226,38 @@ static int edge_reload(void *arg, struct cw_sb *out)
         e->cfg.rest_secret_len = c->rest_secret_len;
         turn_relay_set_rest_secret(e->turn, e->cfg.rest_secret, e->cfg.rest_secret_len);
         users = turn_relay_reload_users(e->turn, err, sizeof(err)) == 0;
-        if (!users)
+        if (!users) {
+            failed++;
             cw_daemon_reload_error(out, "edge", "SIGHUP: TURN users not reloaded: %s", err);
+        }
         turn_tls = e->tls && turn_reload_tls(e, c, err, sizeof(err)) == 0;
-        if (e->tls && !turn_tls)
+        if (e->tls && !turn_tls) {
+            failed++;
             cw_daemon_reload_error(out, "edge", "SIGHUP: TURN TLS certificate not reloaded: %s; "
                                    "the running one stays in use", err);
+        }
     }
     if (e->webproxy) {
         web = webproxy_reload_certs(e, &c->webproxy, err, sizeof(err)) == 0;
-        if (!web)
+        if (!web) {
+            failed++;
             cw_daemon_reload_error(out, "edge", "SIGHUP: web proxy certificates not reloaded: "
                                    "%s; the running ones stay in use", err);
+        }
         webproxy_reopen_log(e->webproxy);
     }
     fed = e->fed && federation_reload_tls(e, &c->fed, err, sizeof(err)) == 0;
-    if (e->fed && !fed)
+    if (e->fed && !fed) {
+        failed++;
         cw_daemon_reload_error(out, "edge", "SIGHUP: federation certificates not reloaded: %s; "
                                "the running ones stay in use", err);
+    }
     admin = e->admin && cw_admin_reload(e->admin, err, sizeof(err)) == 0;
-    if (e->admin && !admin)
+    if (e->admin && !admin) {
+        failed++;
         cw_daemon_reload_error(out, "edge", "SIGHUP: admin accounts or certificate not "
                                "reloaded: %s", err);
+    }
     pending = cw_daemon_reload_pending(&e->d, out, "edge", edge_live, e->status.faults);
     cw_daemon_reload_notice(out, "edge", "SIGHUP: reloaded the log level%s%s%s%s%s from %s "
                             "(%s)",
@@ -237,10 +267,8 @@ static int edge_reload(void *arg, struct cw_sb *out)
                             fed ? ", federation certificates and trust store" : "",
                             admin ? ", admin accounts and certificate" : "", e->cfg.path,
                             cw_daemon_pending_words(pending));
-    edge_config_free(c);
-    free(c);
-    return (e->turn && !users) + (e->tls && !turn_tls) + (e->webproxy && !web) +
-           (e->fed && !fed) + (e->admin && !admin);
+    edge_config_drop(c);
+    return failed;
 }
 
 /* ---- control commands ----------------------------------------------------- */
@@ -334,15 +362,12 @@ static int ctl_webproxy_reload(void *arg, int argc, char **argv, struct cw_sb *o
         cw_sb_printf(out, "the web proxy is not configured\n");
         return 1;
     }
-    c = malloc(sizeof(*c));
-    if (!c || edge_config_load(c, e->cfg.path, err, sizeof(err)) < 0) {
-        cw_sb_printf(out, "certificates not reloaded: %s\n", c ? err : "out of memory");
-        free(c);
+    if (!(c = edge_config_reread(e, err, sizeof(err)))) {
+        cw_sb_printf(out, "certificates not reloaded: %s\n", err);
         return 1;
     }
     rc = webproxy_reload_certs(e, &c->webproxy, err, sizeof(err));
-    edge_config_free(c);
-    free(c);
+    edge_config_drop(c);
     if (rc < 0) {
         cw_sb_printf(out, "certificates not reloaded: %s\n", err);
         return 1;

@@ -215,6 +215,17 @@ wait_line() {
 # jq-free JSON checks: py EXPR FILE evaluates EXPR with d = the document.
 py() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[2])); sys.exit(0 if ($1) else 1)" _ "$2"; }
 
+# reload_waits CLI FILE DAEMON SETTING PARTS: `CLI reload` exits 0, says
+# that SETTING (a grep pattern: `\[webproxy\] header-timeout`) is the one
+# change of FILE waiting for a restart of DAEMON, and ends its summary of
+# PARTS reloaded with "(the other changes wait for a restart)".
+reload_waits() {
+    local out="$WORK/reload-waits.out"
+    "$1" reload > "$out" 2>&1 &&
+    grep -qx "SIGHUP: 1 changed setting of $2 waits for a restart of $3: $4" "$out" &&
+    grep -q "^SIGHUP: reloaded the log level, $5 from .* (the other changes wait for a restart)\$" "$out"
+}
+
 # has_fault CLI ID PYTHON-CONDITION-ON-f: `CLI faults json` (cw for the edge,
 # a test's cwc for its core) lists fault ID (raised or cleared) and it
 # satisfies the condition, e.g. "f['cleared'] is None and 'renew' in f['text']".
