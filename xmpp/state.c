@@ -2,78 +2,305 @@
  * changed only by command lines (see state.h).
  *
  * Every kind of record is a table whose rows are a few strings, the first
- * nkey of them the key. Tables are small (domains, components) or read on
- * rare paths (logins, roster changes, routing to another node), so rows sit
- * in arrays searched in order; the local session table that every message
- * uses lives in the server, not here. */
+ * nkey of them the key. A table keeps its rows in the order they were added
+ * (dumps and listings show that order, the same on every node), a hash of
+ * the keys, and for rosters and sessions the rows of each bare JID on a
+ * list of their own, so that a login, a roster change or a snapshot's load
+ * costs the same with ten users as with a hundred thousand. The hash is
+ * seeded per process (it orders nothing, so nodes need not agree on it),
+ * which makes names that collide hard to choose from outside; at worst a
+ * lookup is the search in order that every lookup used to be. */
 #include "xmpp/state.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "xmpp/jid.h"
 #include "xmpp/sasl.h"
 
 #define FIELDS_MAX 5
 #define WORD_MAX 4096
+#define BUCKETS_MIN 16
+
+/* An entry of a chained hash; rows and groups start with one. */
+struct hentry {
+    struct hentry *next;
+    uint32_t h;
+};
+
+/* 2^k buckets, doubled to keep about one entry per bucket. */
+struct hash {
+    struct hentry **b;
+    size_t nb, n;
+};
 
 struct row {
-    char *f[FIELDS_MAX];
+    struct hentry he;             /* the table's key hash */
+    char *f[FIELDS_MAX];          /* one allocation, from f[0] on */
+    struct row *prev, *next;      /* the table, in the order added */
+    struct row *gprev, *gnext;    /* the group, in the order added */
+    struct group *g;
+};
+
+/* A roster owner's items, or the sessions of one bare JID. */
+struct group {
+    struct hentry he;             /* the table's group hash */
+    struct row *first, *last;
+    size_t n;
+    char name[];
 };
 
 struct table {
     const char *cmd;      /* "domain", "user", ...: the command prefix */
     int nkey, nf;
-    struct row *rows;
-    size_t n, cap;
+    int grouped;          /* GROUP_*: rows are grouped by f[0] */
+    uint32_t seed;
+    struct row *first, *last;
+    size_t n;
+    struct hash keys, groups;
 };
 
+enum { GROUP_NONE, GROUP_F0, GROUP_BARE };   /* by f[0], by the bare JID of f[0] */
 enum { T_DOMAIN, T_USER, T_COMP, T_ROSTER, T_SESSION, T_NODE, T_CROUTE, T_COUNT };
 
 struct xmpp_state {
     struct table t[T_COUNT];
 };
 
-static const struct { const char *cmd; int nkey, nf; } table_def[T_COUNT] = {
-    [T_DOMAIN] = { "domain", 1, 1 },
-    [T_USER] = { "user", 2, 4 },
-    [T_COMP] = { "comp", 1, 2 },
-    [T_ROSTER] = { "roster", 2, 5 },
-    [T_SESSION] = { "session", 1, 2 },
-    [T_NODE] = { "node", 1, 3 },
-    [T_CROUTE] = { "comproute", 1, 2 },
+static const struct { const char *cmd; int nkey, nf, grouped; } table_def[T_COUNT] = {
+    [T_DOMAIN] = { "domain", 1, 1, GROUP_NONE },
+    [T_USER] = { "user", 2, 4, GROUP_NONE },
+    [T_COMP] = { "comp", 1, 2, GROUP_NONE },
+    [T_ROSTER] = { "roster", 2, 5, GROUP_F0 },         /* an owner's items */
+    [T_SESSION] = { "session", 1, 2, GROUP_BARE },     /* a bare JID's sessions */
+    [T_NODE] = { "node", 1, 3, GROUP_NONE },
+    [T_CROUTE] = { "comproute", 1, 2, GROUP_NONE },
 };
 
 struct xmpp_state *xmpp_state_new(void)
 {
     struct xmpp_state *st = calloc(1, sizeof(*st));
+    uint32_t seed;
 
     if (!st)
         return NULL;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+        seed = (uint32_t)(uintptr_t)st;
     for (int i = 0; i < T_COUNT; i++) {
         st->t[i].cmd = table_def[i].cmd;
         st->t[i].nkey = table_def[i].nkey;
         st->t[i].nf = table_def[i].nf;
+        st->t[i].grouped = table_def[i].grouped;
+        st->t[i].seed = seed;
     }
     return st;
 }
 
-static void row_free(struct table *t, struct row *r)
+/* ---- hashes ---------------------------------------------------------------------- */
+
+/* FNV-1a over n bytes, on from h. */
+static uint32_t hash_bytes(uint32_t h, const char *s, size_t n)
 {
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* A key's fields, each with its NUL (so ("a", "bc") and ("ab", "c") differ). */
+static uint32_t hash_key(const struct table *t, char *const *key, int nkey)
+{
+    uint32_t h = 2166136261u ^ t->seed;
+
+    for (int k = 0; k < nkey; k++)
+        h = hash_bytes(h, key[k], strlen(key[k]) + 1);
+    return h;
+}
+
+/* The chain where entries of hash h are. */
+static struct hentry *hash_chain(const struct hash *hs, uint32_t h)
+{
+    return hs->nb ? hs->b[h & (hs->nb - 1)] : NULL;
+}
+
+/* Room for one more entry: -1 only when there are no buckets at all and
+ * none can be had (a table that cannot grow stays usable, only slower). */
+static int hash_reserve(struct hash *hs)
+{
+    size_t nb = hs->nb ? hs->nb * 2 : BUCKETS_MIN;
+    struct hentry **b;
+
+    if (hs->nb && hs->n < hs->nb)
+        return 0;
+    if (!(b = calloc(nb, sizeof(*b))))
+        return hs->nb ? 0 : -1;
+    for (size_t i = 0; i < hs->nb; i++)
+        for (struct hentry *e = hs->b[i], *next; e; e = next) {
+            next = e->next;
+            e->next = b[e->h & (nb - 1)];
+            b[e->h & (nb - 1)] = e;
+        }
+    free(hs->b);
+    hs->b = b;
+    hs->nb = nb;
+    return 0;
+}
+
+/* After hash_reserve. */
+static void hash_insert(struct hash *hs, struct hentry *e, uint32_t h)
+{
+    struct hentry **slot = &hs->b[h & (hs->nb - 1)];
+
+    e->h = h;
+    e->next = *slot;
+    *slot = e;
+    hs->n++;
+}
+
+static void hash_remove(struct hash *hs, struct hentry *e)
+{
+    struct hentry **p = &hs->b[e->h & (hs->nb - 1)];
+
+    while (*p != e)
+        p = &(*p)->next;
+    *p = e->next;
+    hs->n--;
+}
+
+static void hash_free(struct hash *hs)
+{
+    free(hs->b);
+    hs->b = NULL;
+    hs->nb = hs->n = 0;
+}
+
+/* ---- tables ---------------------------------------------------------------------- */
+
+/* The length of a row's group name in f0: all of it, or its bare JID,
+ * what comes before the first '/' (RFC 7622 allows none in the local part
+ * or the domain). */
+static size_t group_len(const struct table *t, const char *f0)
+{
+    return t->grouped == GROUP_BARE ? strcspn(f0, "/") : strlen(f0);
+}
+
+static uint32_t hash_group(const struct table *t, const char *name, size_t len)
+{
+    return hash_bytes(0x811c9dc5u ^ ~t->seed, name, len);
+}
+
+static struct group *find_group(const struct table *t, const char *name, size_t len)
+{
+    uint32_t h = hash_group(t, name, len);
+
+    for (struct hentry *e = hash_chain(&t->groups, h); e; e = e->next) {
+        struct group *g = (struct group *)e;
+        if (e->h == h && !strncmp(g->name, name, len) && !g->name[len])
+            return g;
+    }
+    return NULL;
+}
+
+/* The row whose first nkey fields are key; nkey is at least the table's
+ * key (more: fields after the key must match too). */
+static struct row *find(const struct table *t, char *const *key, int nkey)
+{
+    uint32_t h = hash_key(t, key, t->nkey);
+
+    for (struct hentry *e = hash_chain(&t->keys, h); e; e = e->next) {
+        struct row *r = (struct row *)e;
+        int k = 0;
+        if (e->h != h)
+            continue;
+        while (k < nkey && !strcmp(r->f[k], key[k]))
+            k++;
+        if (k == nkey)
+            return r;
+    }
+    return NULL;
+}
+
+/* Copies t->nf fields into one allocation, pointed to from out. */
+static int fields_dup(const struct table *t, char *const *f, char **out)
+{
+    size_t len[FIELDS_MAX], total = 0;
+    char *p;
+
     for (int i = 0; i < t->nf; i++)
-        free(r->f[i]);
+        total += (len[i] = strlen(f[i]) + 1);
+    if (!(p = malloc(total)))
+        return -1;
+    for (int i = 0; i < t->nf; i++) {
+        out[i] = memcpy(p, f[i], len[i]);
+        p += len[i];
+    }
+    return 0;
+}
+
+/* Takes r out of the table and frees it. */
+static void row_remove(struct table *t, struct row *r)
+{
+    struct group *g = r->g;
+
+    hash_remove(&t->keys, &r->he);
+    *(r->prev ? &r->prev->next : &t->first) = r->next;
+    *(r->next ? &r->next->prev : &t->last) = r->prev;
+    t->n--;
+    if (g) {
+        *(r->gprev ? &r->gprev->gnext : &g->first) = r->gnext;
+        *(r->gnext ? &r->gnext->gprev : &g->last) = r->gprev;
+        if (--g->n == 0) {
+            hash_remove(&t->groups, &g->he);
+            free(g);
+        }
+    }
+    free(r->f[0]);
+    free(r);
+}
+
+/* Puts a new row last in its table and its group. -1 when out of memory
+ * (nothing changed). */
+static int row_add(struct table *t, struct row *r)
+{
+    struct group *g = NULL;
+    size_t len;
+
+    if (hash_reserve(&t->keys) < 0)
+        return -1;
+    if (t->grouped) {
+        len = group_len(t, r->f[0]);
+        if (!(g = find_group(t, r->f[0], len))) {
+            if (hash_reserve(&t->groups) < 0 || !(g = calloc(1, sizeof(*g) + len + 1)))
+                return -1;
+            memcpy(g->name, r->f[0], len);
+            hash_insert(&t->groups, &g->he, hash_group(t, r->f[0], len));
+        }
+        r->g = g;
+        r->gprev = g->last;
+        *(g->last ? &g->last->gnext : &g->first) = r;
+        g->last = r;
+        g->n++;
+    }
+    hash_insert(&t->keys, &r->he, hash_key(t, r->f, t->nkey));
+    r->prev = t->last;
+    *(t->last ? &t->last->next : &t->first) = r;
+    t->last = r;
+    t->n++;
+    return 0;
 }
 
 static void state_clear(struct xmpp_state *st)
 {
     for (int i = 0; i < T_COUNT; i++) {
         struct table *t = &st->t[i];
-        for (size_t j = 0; j < t->n; j++)
-            row_free(t, &t->rows[j]);
-        free(t->rows);
-        t->rows = NULL;
-        t->n = t->cap = 0;
+        while (t->first)
+            row_remove(t, t->first);
+        hash_free(&t->keys);
+        hash_free(&t->groups);
     }
 }
 
@@ -85,71 +312,60 @@ void xmpp_state_free(struct xmpp_state *st)
     free(st);
 }
 
-static struct row *find(const struct table *t, char **key, int nkey)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        int k;
-        for (k = 0; k < nkey && !strcmp(t->rows[i].f[k], key[k]); k++)
-            ;
-        if (k == nkey)
-            return &t->rows[i];
-    }
-    return NULL;
-}
-
-/* Inserts or replaces the row whose key is f[0..nkey-1]. */
+/* Inserts or replaces the row whose key is f[0..nkey-1]; a replaced row
+ * keeps its place. */
 static int upsert(struct table *t, char **f)
 {
-    struct row nr = { { 0 } }, *r;
+    char *nf[FIELDS_MAX] = { 0 };
+    struct row *r;
 
-    for (int i = 0; i < t->nf; i++)
-        if (!(nr.f[i] = strdup(f[i]))) {
-            row_free(t, &nr);
-            return -1;
-        }
-    r = find(t, f, t->nkey);
-    if (r) {
-        row_free(t, r);
-        *r = nr;
+    if (fields_dup(t, f, nf) < 0)
+        return -1;
+    if ((r = find(t, f, t->nkey))) {
+        free(r->f[0]);
+        memcpy(r->f, nf, sizeof(nf));
         return 0;
     }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        struct row *rows = realloc(t->rows, cap * sizeof(*rows));
-        if (!rows) {
-            row_free(t, &nr);
-            return -1;
-        }
-        t->rows = rows;
-        t->cap = cap;
+    if (!(r = calloc(1, sizeof(*r))))
+        goto oom;
+    memcpy(r->f, nf, sizeof(nf));
+    if (row_add(t, r) < 0) {
+        free(r);
+        goto oom;
     }
-    t->rows[t->n++] = nr;
     return 0;
+oom:
+    free(nf[0]);
+    return -1;
 }
 
-/* Removes rows matching the first nkey fields; keeps the order of the rest
- * (dumps and listings stay in the order things were added). */
+/* Removes the rows whose first nkey fields are key (or, with col >= 0,
+ * whose field col is key[0]); the rest keep their order. The count. */
 static int remove_rows(struct table *t, char **key, int nkey, int col)
 {
-    size_t j = 0;
+    struct row *r, *next;
     int gone = 0;
 
-    for (size_t i = 0; i < t->n; i++) {
+    if (col < 0 && nkey >= t->nkey) {
+        if (!(r = find(t, key, nkey)))
+            return 0;
+        row_remove(t, r);
+        return 1;
+    }
+    for (r = t->first; r; r = next) {
         int k = 0;
+        next = r->next;
         if (col >= 0) {
-            k = !strcmp(t->rows[i].f[col], key[0]) ? nkey : 0;
+            k = !strcmp(r->f[col], key[0]) ? nkey : 0;
         } else {
-            while (k < nkey && !strcmp(t->rows[i].f[k], key[k]))
+            while (k < nkey && !strcmp(r->f[k], key[k]))
                 k++;
         }
         if (k == nkey) {
-            row_free(t, &t->rows[i]);
+            row_remove(t, r);
             gone++;
-        } else {
-            t->rows[j++] = t->rows[i];
         }
     }
-    t->n = j;
     return gone;
 }
 
@@ -249,12 +465,9 @@ static int sub_event(const char *dir, const char *ev, enum xmpp_sub *sub, int *a
 
 static size_t roster_size(const struct xmpp_state *st, const char *owner)
 {
-    const struct table *t = &st->t[T_ROSTER];
-    size_t n = 0;
+    const struct group *g = find_group(&st->t[T_ROSTER], owner, strlen(owner));
 
-    for (size_t i = 0; i < t->n; i++)
-        n += !strcmp(t->rows[i].f[0], owner);
-    return n;
+    return g ? g->n : 0;
 }
 
 /* roster-event OWNER CONTACT out|in EVENT, roster-name OWNER CONTACT NAME. */
@@ -350,12 +563,12 @@ void xmpp_state_dump(const struct xmpp_state *st, struct cw_sb *out)
 {
     for (int i = 0; i < T_COUNT; i++) {
         const struct table *t = &st->t[i];
-        for (size_t j = 0; j < t->n; j++) {
+        for (const struct row *r = t->first; r; r = r->next) {
             cw_sb_str_add(out, t->cmd);
             CW_SB_LIT(out, "-set");
             for (int k = 0; k < t->nf; k++) {
                 CW_SB_LIT(out, " ");
-                cw_sb_str_add(out, t->rows[j].f[k]);
+                cw_sb_str_add(out, r->f[k]);
             }
             CW_SB_LIT(out, "\n");
         }
@@ -402,8 +615,8 @@ int xmpp_state_domains(const struct xmpp_state *st, int (*fn)(void *arg, const c
     const struct table *t = &st->t[T_DOMAIN];
     int rc;
 
-    for (size_t i = 0; i < t->n; i++)
-        if ((rc = fn(arg, t->rows[i].f[0])) != 0)
+    for (const struct row *r = t->first; r; r = r->next)
+        if ((rc = fn(arg, r->f[0])) != 0)
             return rc;
     return 0;
 }
@@ -423,9 +636,8 @@ int xmpp_state_users(const struct xmpp_state *st, const char *domain,
     const struct table *t = &st->t[T_USER];
     int rc;
 
-    for (size_t i = 0; i < t->n; i++)
-        if ((!domain || !strcmp(domain, t->rows[i].f[0])) &&
-            (rc = fn(arg, t->rows[i].f[0], t->rows[i].f[1])) != 0)
+    for (const struct row *r = t->first; r; r = r->next)
+        if ((!domain || !strcmp(domain, r->f[0])) && (rc = fn(arg, r->f[0], r->f[1])) != 0)
             return rc;
     return 0;
 }
@@ -444,8 +656,8 @@ int xmpp_state_components(const struct xmpp_state *st, int (*fn)(void *arg, cons
     const struct table *t = &st->t[T_COMP];
     int rc;
 
-    for (size_t i = 0; i < t->n; i++)
-        if ((rc = fn(arg, t->rows[i].f[0])) != 0)
+    for (const struct row *r = t->first; r; r = r->next)
+        if ((rc = fn(arg, r->f[0])) != 0)
             return rc;
     return 0;
 }
@@ -516,15 +728,13 @@ int xmpp_state_roster_full(const struct xmpp_state *st, const char *owner, const
 int xmpp_state_roster(const struct xmpp_state *st, const char *owner,
                       int (*fn)(void *arg, const struct xmpp_roster_item *it), void *arg)
 {
-    const struct table *t = &st->t[T_ROSTER];
+    const struct group *g = find_group(&st->t[T_ROSTER], owner, strlen(owner));
     char namebuf[WORD_MAX];
     struct xmpp_roster_item it;
     int rc;
 
-    for (size_t i = 0; i < t->n; i++) {
-        if (strcmp(t->rows[i].f[0], owner) != 0)
-            continue;
-        row_item(&t->rows[i], &it, namebuf, sizeof(namebuf));
+    for (const struct row *r = g ? g->first : NULL; r; r = r->gnext) {
+        row_item(r, &it, namebuf, sizeof(namebuf));
         if ((rc = fn(arg, &it)) != 0)
             return rc;
     }
@@ -573,8 +783,8 @@ int xmpp_state_nodes(const struct xmpp_state *st,
     const struct table *t = &st->t[T_NODE];
     int rc;
 
-    for (size_t i = 0; i < t->n; i++)
-        if ((rc = fn(arg, t->rows[i].f[0], t->rows[i].f[1], t->rows[i].f[2])) != 0)
+    for (const struct row *r = t->first; r; r = r->next)
+        if ((rc = fn(arg, r->f[0], r->f[1], r->f[2])) != 0)
             return rc;
     return 0;
 }
@@ -598,14 +808,11 @@ const char *xmpp_state_comp_node(const struct xmpp_state *st, const char *domain
 int xmpp_state_sessions(const struct xmpp_state *st, const char *bare,
                         int (*fn)(void *arg, const char *fulljid, const char *node), void *arg)
 {
-    const struct table *t = &st->t[T_SESSION];
-    size_t bl = strlen(bare);
+    const struct group *g = find_group(&st->t[T_SESSION], bare, strlen(bare));
     int rc;
 
-    for (size_t i = 0; i < t->n; i++) {
-        const char *f = t->rows[i].f[0];
-        if (!strncmp(f, bare, bl) && f[bl] == '/' && (rc = fn(arg, f, t->rows[i].f[1])) != 0)
+    for (const struct row *r = g ? g->first : NULL; r; r = r->gnext)
+        if ((rc = fn(arg, r->f[0], r->f[1])) != 0)
             return rc;
-    }
     return 0;
 }

@@ -64,6 +64,8 @@ void xmpp_state_dump(const struct xmpp_state *st, struct cw_sb *out);
  * "line N: reason" in err (st then holds what was applied before it). */
 int xmpp_state_load(struct xmpp_state *st, const char *text, char *err, size_t errlen);
 
+/* The functions below that take fn call it for each row in the order the
+ * rows were added; fn must not apply commands to st while they run. */
 int xmpp_state_has_domain(const struct xmpp_state *st, const char *domain);
 /* Calls fn for each domain (in the order added); stops when fn returns
  * non-zero and returns that. */

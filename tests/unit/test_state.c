@@ -193,6 +193,179 @@ TEST(state_roster_is_bounded)
     xmpp_state_free(st);
 }
 
+/* ---- the tables against a model: an array in the order rows were added ---- */
+
+struct model_row {
+    char key[64], val[64];   /* roster: owner contact / sub; session: fulljid / node */
+};
+
+struct model {
+    struct model_row r[512];
+    int n;
+};
+
+static struct model_row *model_find(struct model *m, const char *key)
+{
+    for (int i = 0; i < m->n; i++)
+        if (!strcmp(m->r[i].key, key))
+            return &m->r[i];
+    return NULL;
+}
+
+static void model_set(struct model *m, const char *key, const char *val)
+{
+    struct model_row *r = model_find(m, key);
+
+    if (!r) {
+        r = &m->r[m->n++];
+        snprintf(r->key, sizeof(r->key), "%s", key);
+    }
+    snprintf(r->val, sizeof(r->val), "%s", val);
+}
+
+/* Removes the rows whose key starts with prefix (all of it when whole)
+ * and, when val is not NULL, whose value is val. The count. */
+static int model_del(struct model *m, const char *prefix, int whole, const char *val)
+{
+    int j = 0, gone = 0;
+
+    for (int i = 0; i < m->n; i++) {
+        const char *k = m->r[i].key;
+        int hit = (whole ? !strcmp(k, prefix) : !strncmp(k, prefix, strlen(prefix))) &&
+                  (!val || !strcmp(m->r[i].val, val));
+        if (hit)
+            gone++;
+        else
+            m->r[j++] = m->r[i];
+    }
+    m->n = j;
+    return gone;
+}
+
+static int list_roster(void *arg, const struct xmpp_roster_item *it)
+{
+    cw_sb_printf(arg, "%s %s %s\n", it->owner, it->contact, xmpp_sub_name(it->sub));
+    return 0;
+}
+
+static int list_sessions(void *arg, const char *fulljid, const char *node)
+{
+    cw_sb_printf(arg, "%s %s\n", fulljid, node);
+    return 0;
+}
+
+/* What the state lists for owner (or bare JID), and the model's rows
+ * starting with prefix, in their order. */
+static void model_list(const struct model *m, const char *prefix, struct cw_sb *out)
+{
+    for (int i = 0; i < m->n; i++)
+        if (!strncmp(m->r[i].key, prefix, strlen(prefix)))
+            cw_sb_printf(out, "%s %s\n", m->r[i].key, m->r[i].val);
+}
+
+static void compare(struct xmpp_state *st, const struct model *roster, const struct model *sess)
+{
+    char who[64];
+    struct cw_sb a, b;
+
+    for (int u = 0; u < 6; u++) {
+        cw_sb_init(&a);
+        cw_sb_init(&b);
+        snprintf(who, sizeof(who), "u%d@example.test", u);
+        xmpp_state_roster(st, who, list_roster, &a);
+        CHECK(strlen(who) < sizeof(who) - 1);
+        strcat(who, " ");
+        model_list(roster, who, &b);
+        CHECK_STR(a.len ? a.s : "", b.len ? b.s : "");
+        cw_sb_free(&a);
+        cw_sb_free(&b);
+        cw_sb_init(&a);
+        cw_sb_init(&b);
+        snprintf(who, sizeof(who), "u%d@example.test", u);
+        xmpp_state_sessions(st, who, list_sessions, &a);
+        strcat(who, "/");
+        model_list(sess, who, &b);
+        CHECK_STR(a.len ? a.s : "", b.len ? b.s : "");
+        cw_sb_free(&a);
+        cw_sb_free(&b);
+    }
+}
+
+/* Thousands of random roster and session changes, with many replacing or
+ * removing rows in the middle: every owner's listing, and the snapshot, keep
+ * the order the rows were added in, exactly as an array would. */
+TEST(state_tables_keep_order)
+{
+    struct xmpp_state *st = with_users(), *copy = xmpp_state_new();
+    static struct model roster, sess;
+    static const char *const subs[] = { "none", "to", "from", "both" };
+    unsigned x = 12345;
+    char cmd[256], key[64], want[256];
+    struct cw_sb a, b, want_dump;
+
+    roster.n = sess.n = 0;
+#define RND(n) ((x = x * 1103515245u + 12345u) >> 16) % (n)
+    for (int i = 0; i < 20000; i++) {
+        unsigned op = RND(10), u = RND(6), c = RND(40), node = RND(3);
+        const char *sub = subs[RND(4)];
+        if (op < 4) {
+            snprintf(cmd, sizeof(cmd), "roster-set u%u@example.test c%u@example.test %s - -", u,
+                     c, sub);
+            snprintf(key, sizeof(key), "u%u@example.test c%u@example.test", u, c);
+            apply_ok(st, cmd);
+            model_set(&roster, key, sub);
+        } else if (op < 6) {
+            snprintf(cmd, sizeof(cmd), "roster-del u%u@example.test c%u@example.test", u, c);
+            snprintf(key, sizeof(key), "u%u@example.test c%u@example.test", u, c);
+            CHECK((xmpp_state_apply(st, cmd, err, sizeof(err)) == 0) ==
+                  (model_del(&roster, key, 1, NULL) == 1));
+        } else if (op < 8) {
+            snprintf(key, sizeof(key), "u%u@example.test/r%u", u, c % 8);
+            snprintf(cmd, sizeof(cmd), "session-add %s node%u", key, node);
+            snprintf(want, sizeof(want), "node%u", node);
+            apply_ok(st, cmd);
+            model_set(&sess, key, want);
+        } else if (op < 10 - (i % 97 == 0)) {
+            snprintf(key, sizeof(key), "u%u@example.test/r%u", u, c % 8);
+            snprintf(cmd, sizeof(cmd), "session-del %s node%u", key, node);
+            snprintf(want, sizeof(want), "node%u", node);
+            CHECK((xmpp_state_apply(st, cmd, err, sizeof(err)) == 0) ==
+                  (model_del(&sess, key, 1, want) == 1));
+        } else {
+            snprintf(cmd, sizeof(cmd), "session-clear node%u", node);
+            snprintf(want, sizeof(want), "node%u", node);
+            apply_ok(st, cmd);
+            model_del(&sess, "", 0, want);
+        }
+        if (i % 1000 == 999)
+            compare(st, &roster, &sess);
+    }
+#undef RND
+    CHECK(roster.n > 100 && sess.n > 20);
+    /* The snapshot lists rows in the same order, and loads to the same. */
+    cw_sb_init(&a);
+    cw_sb_init(&b);
+    xmpp_state_dump(st, &a);
+    for (const char *l = a.s, *e; (e = strchr(l, '\n')); l = e + 1)
+        if (!strncmp(l, "roster-set ", 11))
+            cw_sb_add(&b, l, (size_t)(e + 1 - l));
+    cw_sb_init(&want_dump);
+    for (int i = 0; i < roster.n; i++)
+        cw_sb_printf(&want_dump, "roster-set %s %s - -\n", roster.r[i].key, roster.r[i].val);
+    CHECK_STR(b.s, want_dump.s);
+    cw_sb_free(&want_dump);
+    CHECK(xmpp_state_load(copy, a.s, err, sizeof(err)) == 0);
+    cw_sb_free(&b);
+    cw_sb_init(&b);
+    xmpp_state_dump(copy, &b);
+    CHECK_STR(a.s, b.s);
+    compare(copy, &roster, &sess);
+    cw_sb_free(&a);
+    cw_sb_free(&b);
+    xmpp_state_free(st);
+    xmpp_state_free(copy);
+}
+
 TEST(jid_parse_normalizes)
 {
     struct jid j;
