@@ -110,7 +110,7 @@ $(eval $(call sanitized,asan,$(SAN)))
 $(eval $(call sanitized,tsan,$(TSAN)))
 
 # --- tests ----------------------------------------------------------------
-UNIT_SRC := $(call src_of,tests/unit) core/sshctr.c core/turncheck_text.c
+UNIT_SRC := $(call src_of,tests/unit) core/sshctr.c core/turncheck_text.c core/xmpp_store.c
 $(B)/tests/unit: $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRC)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm

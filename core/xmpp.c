@@ -18,6 +18,7 @@
 #include "common/report.h"
 #include "common/stream.h"
 #include "core/cluster.h"
+#include "core/xmpp_store.h"
 #include "xmpp/fedlink.h"
 #include "xmpp/jid.h"
 #include "xmpp/sasl.h"
@@ -45,8 +46,7 @@ struct core_xmpp {
     struct cw_tls_ctx *tls;
     unsigned char link_key[FEDLINK_KEY_MAX];    /* [xmpp] link-key-file's bytes */
     size_t link_key_len;
-    char path[1100];
-    int dirty;                  /* changes not yet saved */
+    struct core_store *store;   /* standalone: the state file and its journal */
     struct write *q, **qtail;   /* cluster: the service's writes, in order */
     unsigned qlen;
     int inflight;
@@ -59,57 +59,17 @@ struct core_xmpp {
 
 /* ---- the state file ----------------------------------------------------------- */
 
-/* Writes the state next to the final name and renames it over, so a crash
- * leaves the old file or the new one. Sessions are written too; a restart
- * clears this node's. 0 or -1 (logged). */
-static int state_save(struct core_xmpp *x)
-{
-    char tmp[1200];
-    struct cw_sb sb;
-    int fd, rc = -1;
-
-    cw_sb_init(&sb);
-    CW_SB_LIT(&sb, "# causeway-core XMPP state: written by the daemon, do not edit\n");
-    xmpp_state_dump(x->st, &sb);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", x->path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd >= 0 && !sb.failed && write(fd, sb.s, sb.len) == (ssize_t)sb.len && fsync(fd) == 0 &&
-        close(fd) == 0) {
-        fd = -1;
-        rc = rename(tmp, x->path);
-    }
-    if (fd >= 0)
-        close(fd);
-    if (rc < 0)
-        CW_ERROR("xmpp", "cannot save the XMPP state to %s: %s (changes stay in memory only)",
-                 x->path, strerror(errno));
-    cw_sb_free(&sb);
-    return rc;
-}
-
 static int state_load(struct core_xmpp *x)
 {
     char err[512], clear[128];
-    struct cw_sb sb;
-    char buf[65536];
-    ssize_t n;
-    int fd = open(x->path, O_RDONLY | O_CLOEXEC), rc = 0;
 
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -1;
-    cw_sb_init(&sb);
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        cw_sb_add(&sb, buf, (size_t)n);
-    close(fd);
-    if (n < 0 || sb.failed || xmpp_state_load(x->st, sb.s ? sb.s : "", err, sizeof(err)) < 0) {
-        CW_ERROR("xmpp", "%s: %s", x->path, n < 0 ? strerror(errno) : err);
-        rc = -1;
-    }
-    cw_sb_free(&sb);
+    if (core_store_load(x->store, x->st) < 0)
+        return -1;
     /* This node's sessions ended with its last run. */
     snprintf(clear, sizeof(clear), "session-clear %s", x->cfg->name);
     xmpp_state_apply(x->st, clear, err, sizeof(err));
-    return rc;
+    core_store_begin(x->store, x->st);
+    return 0;
 }
 
 static void queue_kick(struct core_xmpp *x);
@@ -184,14 +144,7 @@ static int propose(void *arg, const char *cmd)
     }
     if (x->srv)
         xmpp_server_applied(x->srv, cmd);
-    /* Session entries change at every login: they are saved with the next
-     * lasting change, since a restart clears them anyway. */
-    if (!strncmp(cmd, "session-", 8)) {
-        x->dirty = 1;
-        return 0;
-    }
-    state_save(x);
-    x->dirty = 0;
+    core_store_append(x->store, x->st, cmd);
     return 0;
 }
 
@@ -241,7 +194,7 @@ static int change(struct core_xmpp *x, const char *cmd, const char *ok, struct c
         cw_sb_printf(out, "%s\n", err);
         return 1;
     }
-    state_save(x);
+    core_store_append(x->store, x->st, cmd);
     if (x->srv)
         xmpp_server_applied(x->srv, cmd);
     cw_sb_str_add(out, ok);
@@ -631,7 +584,6 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
     x->qtail = &x->q;
     uv_timer_init(loop, &x->retry);
     x->retry.data = x;
-    snprintf(x->path, sizeof(x->path), "%s/xmpp.state", cfg->state_dir);
     mkdir(cfg->state_dir, 0700);
     if (cfg->cluster.enabled) {
         /* The cluster's log is the state's store: no state file. */
@@ -640,7 +592,7 @@ struct core_xmpp *core_xmpp_start(uv_loop_t *loop, const struct core_config *cfg
         x->cl = core_cluster_start(loop, cfg, x->st, &cbs, x);
         if (!x->cl)
             goto fail;
-    } else if (state_load(x) < 0) {
+    } else if (!(x->store = core_store_create(cfg->state_dir)) || state_load(x) < 0) {
         goto fail;
     }
     if (!(x->tls = xmpp_tls(cfg, err, sizeof(err)))) {
@@ -706,6 +658,7 @@ static void xmpp_free(void *arg)
     }
     cw_tls_ctx_destroy(x->tls);
     xmpp_state_free(x->st);
+    core_store_destroy(x->store);
     OPENSSL_cleanse(x->link_key, sizeof(x->link_key));
     free(x);
 }
@@ -727,8 +680,6 @@ void core_xmpp_stop(struct core_xmpp *x)
     x->stopping = 1;
     xmpp_server_close(x->srv);
     x->srv = NULL;
-    if (x->dirty && !x->cl)
-        state_save(x);
     uv_close((uv_handle_t *)&x->retry, retry_closed);
 }
 

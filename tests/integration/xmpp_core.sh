@@ -53,8 +53,11 @@ check "xmpp user add bob" \
 check "a user of an unknown domain is refused" \
     sh -c "! echo x | '$BIN/causeway' -c '$WORK/core.conf' xmpp user add carol@nowhere.test --password-stdin"
 check "user list" sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp user list | grep -qx alice@example.test"
-check "the state file holds SCRAM keys, not the password" \
-    sh -c "grep -q 'SCRAM-SHA-256:' '$WORK/core-state/xmpp.state' && ! grep -q alicepw '$WORK/core-state/xmpp.state' && [ \$(stat -c %a '$WORK/core-state/xmpp.state') = 600 ]"
+S=$WORK/core-state
+check "the state's journal holds SCRAM keys, not the password; the state file and the journal are 0600" \
+    sh -c "grep -q '^user-set example.test alice SCRAM-SHA-256:' '$S/xmpp.journal' &&
+           ! grep -q alicepw '$S/xmpp.state' '$S/xmpp.journal' &&
+           [ \$(stat -c %a '$S/xmpp.state') = 600 ] && [ \$(stat -c %a '$S/xmpp.journal') = 600 ]"
 
 if xc chat $H 25222 alice@example.test/a alicepw bob@example.test/b bobpw 200 > "$WORK/chat.out" 2>&1; then
     ok "two clients subscribe, see each other's presence, exchange 200 messages each way (SCRAM-SHA-256)"
@@ -243,8 +246,12 @@ check "xmpp status lists the listeners" sh -c "'$BIN/causeway' -c '$WORK/core.co
 
 check "callbridge del" cwc xmpp callbridge del cb2.example.test
 check "user del" cwc xmpp user del bob@example.test
+check "each change went to the journal; the state file was not written again" \
+    sh -c "grep -qx 'user-del example.test bob' '$S/xmpp.journal' && ! grep -q alice '$S/xmpp.state'"
 kill -TERM "$CORE_PID"; wait "$CORE_PID" 2>/dev/null; unlist "$CORE_PID"
 start_core
+check "a start that finds changes in the journal folds them into the state file" \
+    sh -c "[ \$(grep -vc '^#' '$S/xmpp.journal') = 0 ] && grep -q '^user-set example.test alice ' '$S/xmpp.state'"
 check "the state survives a restart (users, call bridges)" \
     sh -c "'$BIN/causeway' -c '$WORK/core.conf' xmpp user list | grep -qx alice@example.test &&
            ! '$BIN/causeway' -c '$WORK/core.conf' xmpp user list | grep -q bob@ &&
