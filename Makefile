@@ -7,6 +7,7 @@
 #   make bench-tunnel SSH tunnel benchmark side by side with OpenSSH's ssh -R
 #   make bench-proxy  web proxy benchmark side by side with nginx and HAProxy
 #   make bench-xmpp   XMPP core benchmark side by side with Prosody; cluster failover
+#   make bench-directory XMPP core with 20,000 accounts and their rosters, against Prosody
 #   make bench-federation XMPP federation (edge + tunnel + core) against Prosody to Prosody
 
 CC      ?= cc
@@ -47,7 +48,7 @@ ASAN_LIBS  := $(B)/asan/lib/libcwadmin.a $(B)/asan/lib/libcwturn.a $(B)/asan/lib
 # Objects made through pattern rules stay (make would delete them as intermediate).
 .SECONDARY:
 
-.PHONY: all deps build install uninstall test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel bench-proxy bench-xmpp bench-federation clean
+.PHONY: all deps build install uninstall test unit unit-asan fuzz demo demo-stop bench-turn bench-tunnel bench-proxy bench-xmpp bench-directory bench-federation clean
 all: build
 build: $(BIN)/causeway-edge $(BIN)/causeway-core $(BIN)/causeway
 
@@ -174,6 +175,10 @@ bench-proxy: deps
 bench-xmpp: deps
 	@$(MAKE) --no-print-directory build
 	@bash bench/xmpp.sh
+
+bench-directory: deps
+	@$(MAKE) --no-print-directory build
+	@bash bench/directory.sh
 
 bench-federation: deps
 	@$(MAKE) --no-print-directory build

@@ -15,6 +15,17 @@ microseconds per message, well under what the servers spend.
       line: msgs=N secs=S msgs_per_s=R p50_us=A p99_us=B
   WINDOW 1 measures delay (one message in flight); a large one throughput.
 
+  xmpp_load.py logins HOST:PORT DOMAIN PASSWORD FIRST COUNT
+      COUNT accounts, uFIRST to uFIRST+COUNT-1, log in one after another as
+      a client starts: bind, fetch the roster, send initial presence, then
+      close the stream. Prints logins=N items=I secs=S (I: roster items
+      received in all).
+
+  xmpp_load.py roster HOST:PORT DOMAIN USER PASSWORD N
+      USER logs in, adds N contacts to its roster one after another (each
+      set answered before the next), then removes them. Prints changes=2N
+      secs=S.
+
   xmpp_load.py failover SENDER RECEIVER DOMAIN GOFILE
       the sender logs in, then waits for GOFILE (written by whoever kills
       the cluster's leader, holding the kill time in seconds since the
@@ -23,6 +34,7 @@ microseconds per message, well under what the servers spend.
       kill to the first message delivered to the session made after it.
 """
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -37,7 +49,7 @@ NS_STREAM = "http://etherx.jabber.org/streams"
 
 
 class Conn:
-    def __init__(self, host, port, domain, user, password):
+    def __init__(self, host, port, domain, user, password, roster=False):
         if "@" in user:
             user, domain = user.split("@", 1)
         self.domain, self.user = domain, user
@@ -68,7 +80,16 @@ class Conn:
                   b"<resource>load</resource></bind></iq>")
         m = self.expect(rb"<jid>([^<]+)</jid>")
         self.jid = m.group(1).decode()
+        self.items = 0
+        if roster:   # RFC 6121 2.2: the roster first, then initial presence
+            self.send(b"<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+            m = self.expect(rb"(?s)<iq[^>]*id=.r1.[^>]*?(/>|>.*?</iq>)")
+            self.items = m.group(0).count(b"<item ")
         self.send(b"<presence/>")
+
+    def close(self):
+        self.send(b"</stream:stream>")
+        self.s.close()
 
     def open(self):
         self.send(("<?xml version='1.0'?><stream:stream to='%s' version='1.0' "
@@ -109,7 +130,7 @@ class Conn:
         m = self.expect(rb"<challenge[^>]*>([^<]*)</challenge>")
         server_first = base64.b64decode(m.group(1)).decode()
         f = dict(kv.split("=", 1) for kv in server_first.split(","))
-        salted = hashlib.pbkdf2_hmac("sha1", password.encode(), base64.b64decode(f["s"]), int(f["i"]))
+        salted = salted_password(password, f["s"], int(f["i"]))
         ckey = hmac.new(salted, b"Client Key", hashlib.sha1).digest()
         stored = hashlib.sha1(ckey).digest()
         final_wo = "c=biws,r=%s" % f["r"]
@@ -119,6 +140,37 @@ class Conn:
         self.send(("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>"
                    % base64.b64encode(("%s,p=%s" % (final_wo, proof)).encode()).decode()).encode())
         self.expect(rb"<success")
+
+
+@functools.lru_cache(maxsize=64)
+def salted_password(password, salt, iterations):
+    """Accounts made alike share a salt: one PBKDF2 serves all their logins."""
+    return hashlib.pbkdf2_hmac("sha1", password.encode(), base64.b64decode(salt), iterations)
+
+
+def logins(addr, domain, password, first, count):
+    host, port = addr.rsplit(":", 1)
+    first, count = int(first), int(count)
+    items = 0
+    t0 = time.monotonic()
+    for i in range(first, first + count):
+        c = Conn(host, port, domain, "u%d" % i, password, roster=True)
+        items += c.items
+        c.close()
+    print("logins=%d items=%d secs=%.3f" % (count, items, time.monotonic() - t0))
+
+
+def roster_changes(addr, domain, user, password, n):
+    host, port = addr.rsplit(":", 1)
+    n = int(n)
+    c = Conn(host, port, domain, user, password)
+    t0 = time.monotonic()
+    for k, sub in ((k, sub) for sub in ("", " subscription='remove'") for k in range(n)):
+        c.send(("<iq type='set' id='s%d'><query xmlns='jabber:iq:roster'><item jid='rc%d@%s'%s/>"
+                "</query></iq>" % (k, k, domain, sub)).encode())
+        c.expect(rb"<iq[^>]*id=.s%d.[^>]*type=.result.|<iq[^>]*type=.result.[^>]*id=.s%d." % (k, k))
+    print("changes=%d secs=%.3f" % (2 * n, time.monotonic() - t0))
+    c.close()
 
 
 def failover(sa, ra, domain, gofile):
@@ -160,6 +212,12 @@ def failover(sa, ra, domain, gofile):
 def main():
     if len(sys.argv) == 6 and sys.argv[1] == "failover":
         failover(*sys.argv[2:6])
+        return
+    if len(sys.argv) == 7 and sys.argv[1] == "logins":
+        logins(*sys.argv[2:7])
+        return
+    if len(sys.argv) == 7 and sys.argv[1] == "roster":
+        roster_changes(*sys.argv[2:7])
         return
     if len(sys.argv) != 6:
         raise SystemExit(__doc__)
