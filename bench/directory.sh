@@ -100,29 +100,8 @@ with open(path, "w") as f:
         f.write("roster-set %s@bench.test %s@bench.test both - -\n" % (o, c))
 PY
 
-# ---- Prosody: one process, the modules a client's login uses ------------------
-mkdir -p "$W/prosody/data"
-cp "$W/cert.pem" "$W/key.pem" "$W/prosody/"
-cat > "$W/prosody/prosody.cfg.lua" << CONF
-pidfile = "$W/prosody/prosody.pid"
-data_path = "$W/prosody/data"
-interfaces = { "127.0.0.1" }
-c2s_ports = { $PROSODY_PORT }
-s2s_ports = { }
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix" }
-modules_disabled = { "offline"; "s2s" }
-authentication = "internal_hashed"
-storage = "internal"
-c2s_require_encryption = true
-log = { warn = "$W/prosody/prosody.log" }
-VirtualHost "bench.test"
-  ssl = { certificate = "$W/prosody/cert.pem"; key = "$W/prosody/key.pem"; }
-CONF
-as_prosody=""
-if [ "$(id -u)" = 0 ]; then
-    chown -R prosody:prosody "$W/prosody"
-    as_prosody="setpriv --reuid=prosody --regid=prosody --init-groups"
-fi
+# ---- Prosody ------------------------------------------------------------------------
+prosody_setup "$PROSODY_PORT"
 prosodyctl --config "$W/prosody/prosody.cfg.lua" register u0 bench.test pw > /dev/null 2>&1 ||
     die "prosodyctl register failed"
 $PY - "$W/prosody/data/bench%2etest" "$USERS" "$W/roster.txt" << 'PY' || die "cannot write Prosody's store"

@@ -1,6 +1,6 @@
-# lib.sh - what the benchmarks share (sourced by bench/tunnel.sh and
-# bench/proxy.sh, bash): a work directory, processes started and stopped by
-# PID, ports, CPU time, medians and ratios, pairing a core with the edge.
+# lib.sh - what the benchmarks share (sourced by every bench/*.sh, bash): a
+# work directory, processes started and stopped by PID, ports, CPU time,
+# medians and ratios, pairing a core with the edge, a Prosody to compare with.
 # The sourcing script sets BENCH (its name in messages) first.
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,4 +51,34 @@ pair_core() {
         > "$W/trust.txt" || die "tunnel trust failed"
     HOST_KEY=$(sed -n 's/^  host-key = //p' "$W/trust.txt")
     TUNNEL_USER=$(sed -n 's/^  user = //p' "$W/trust.txt")
+}
+
+# prosody_setup PORT: a Prosody for bench.test in $W/prosody, clients on
+# 127.0.0.1:PORT with TLS required ($W/cert.pem, key.pem): one process, the
+# modules a client's login, roster and chat use, no offline storage, no s2s.
+# As root its files go to the prosody user, and as_prosody is what runs
+# prosody as that user (else empty).
+prosody_setup() {
+    mkdir -p "$W/prosody/data"
+    cp "$W/cert.pem" "$W/key.pem" "$W/prosody/"
+    cat > "$W/prosody/prosody.cfg.lua" << CONF
+pidfile = "$W/prosody/prosody.pid"
+data_path = "$W/prosody/data"
+interfaces = { "127.0.0.1" }
+c2s_ports = { $1 }
+s2s_ports = { }
+modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix" }
+modules_disabled = { "offline"; "s2s" }
+authentication = "internal_hashed"
+storage = "internal"
+c2s_require_encryption = true
+log = { warn = "$W/prosody/prosody.log" }
+VirtualHost "bench.test"
+  ssl = { certificate = "$W/prosody/cert.pem"; key = "$W/prosody/key.pem"; }
+CONF
+    as_prosody=""
+    if [ "$(id -u)" = 0 ]; then
+        chown -R prosody:prosody "$W/prosody"
+        as_prosody="setpriv --reuid=prosody --regid=prosody --init-groups"
+    fi
 }

@@ -56,29 +56,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
     -addext "subjectAltName=DNS:bench.test" -keyout "$W/key.pem" -out "$W/cert.pem" 2> /dev/null ||
     die "openssl failed"
 
-# ---- Prosody: one process, the modules a chat needs, no offline storage --------
-mkdir -p "$W/prosody/data"
-cp "$W/cert.pem" "$W/key.pem" "$W/prosody/"
-cat > "$W/prosody/prosody.cfg.lua" <<CONF
-pidfile = "$W/prosody/prosody.pid"
-data_path = "$W/prosody/data"
-interfaces = { "127.0.0.1" }
-c2s_ports = { $PROSODY_PORT }
-s2s_ports = { }
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix" }
-modules_disabled = { "offline"; "s2s" }
-authentication = "internal_hashed"
-storage = "internal"
-c2s_require_encryption = true
-log = { warn = "$W/prosody/prosody.log" }
-VirtualHost "bench.test"
-  ssl = { certificate = "$W/prosody/cert.pem"; key = "$W/prosody/key.pem"; }
-CONF
-as_prosody=""
-if [ "$(id -u)" = 0 ]; then
-    chown -R prosody:prosody "$W/prosody"
-    as_prosody="setpriv --reuid=prosody --regid=prosody --init-groups"
-fi
+# ---- Prosody ------------------------------------------------------------------------
+prosody_setup "$PROSODY_PORT"
 for u in u1 u2; do
     prosodyctl --config "$W/prosody/prosody.cfg.lua" register $u bench.test pw > /dev/null 2>&1 ||
         die "prosodyctl register failed"
