@@ -13,6 +13,7 @@
 #include "xmpp/sasl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,8 @@ static void usage(FILE *f)
             "  xmpp cluster initialize     make this node a cluster of one (first node)\n"
             "  xmpp cluster join ADDR:PORT join the cluster that node belongs to\n"
             "  xmpp cluster remove NODE    remove a member (name or address) from every view\n"
+            "  xmpp cluster import STATE_DIR  bring a node alone's domains, users, call\n"
+            "                              bridges and rosters into the cluster\n"
             "  turn check                  allocate a relay on the edge's TURN server ([turn] of\n"
             "                              core.conf) now and say whether it works, or why not\n"
             "                              (exit status 1 when not)\n"
@@ -680,5 +683,18 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[0], "xmpp") && !strcmp(argv[1], "user") &&
         !strcmp(argv[2], "add"))
         return xmpp_user_add(argc, argv);
+    if (argc == 4 && !strcmp(argv[0], "xmpp") && !strcmp(argv[1], "cluster") &&
+        !strcmp(argv[2], "import")) {
+        /* The daemon reads it: a path from here, whatever its directory. */
+        static char abs[PATH_MAX];
+        if (!realpath(argv[3], abs)) {
+            fprintf(stderr, "causeway: %s: %s\n", argv[3], strerror(errno));
+            return 1;
+        }
+        argv[3] = abs;
+        if (isatty(2))
+            fprintf(stderr, "xmpp cluster import: the shared state takes %s in batches; "
+                    "`causeway xmpp cluster status` shows how far it is...\n", abs);
+    }
     return call_daemon(argc, argv, 0);
 }

@@ -65,21 +65,50 @@ static int is_leader(struct core_cluster *cl)
 
 /* ---- the state machine -------------------------------------------------------- */
 
+/* One command; its refusal's reason in err. */
+static int apply_cmd(struct core_cluster *cl, const char *cmd, char *err, size_t errlen)
+{
+    /* The verb and its first word only: comp-set carries a secret. */
+    CW_DEBUG("cluster", "apply %.*s", (int)strcspn(cmd, " ") +
+             (int)strcspn(cmd + strcspn(cmd, " ") + (cmd[strcspn(cmd, " ")] != 0), " ") + 1, cmd);
+    if (xmpp_state_apply(cl->st, cmd, err, errlen) < 0)
+        return -1;
+    if (cl->cbs.applied)
+        cl->cbs.applied(cl->arg, cmd);
+    return 0;
+}
+
+/* An entry is one command, or a batch (CLUSTER_BATCH, then commands one
+ * per line: an import), applied line by line. A refusal is the same on
+ * every node, and the proposer hears it as the entry's result. */
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
     struct core_cluster *cl = fsm->data;
-    char *cmd = strndup(buf->base, buf->len), err[512];
+    char *cmd = strndup(buf->base, buf->len), err[512], first[512] = "", *line, *nl;
+    unsigned n = 0, refused = 0;
 
     *result = NULL;
     if (!cmd)
         return 0;
-    /* The verb and its first word only: comp-set carries a secret. */
-    CW_DEBUG("cluster", "apply %.*s", (int)strcspn(cmd, " ") +
-             (int)strcspn(cmd + strcspn(cmd, " ") + (cmd[strcspn(cmd, " ")] != 0), " ") + 1, cmd);
-    if (xmpp_state_apply(cl->st, cmd, err, sizeof(err)) < 0)
-        *result = strdup(err);   /* the same on every node: the proposer hears it */
-    else if (cl->cbs.applied)
-        cl->cbs.applied(cl->arg, cmd);
+    if (strncmp(cmd, CLUSTER_BATCH, strlen(CLUSTER_BATCH)) != 0) {
+        if (apply_cmd(cl, cmd, err, sizeof(err)) < 0)
+            *result = strdup(err);
+        free(cmd);
+        return 0;
+    }
+    for (line = cmd + strlen(CLUSTER_BATCH); *line; line = nl ? nl + 1 : line + strlen(line)) {
+        if ((nl = strchr(line, '\n')))
+            *nl = 0;
+        if (!*line)
+            continue;
+        n++;
+        if (apply_cmd(cl, line, err, sizeof(err)) < 0 && refused++ == 0)
+            snprintf(first, sizeof(first), "%s", err);
+    }
+    if (refused) {
+        snprintf(err, sizeof(err), "%u of %u refused, the first: %s", refused, n, first);
+        *result = strdup(err);
+    }
     free(cmd);
     return 0;
 }

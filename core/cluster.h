@@ -47,6 +47,10 @@ struct core_cluster *core_cluster_start(uv_loop_t *loop, const struct core_confi
  * calls back any more (closed may be NULL). */
 void core_cluster_stop(struct core_cluster *cl, void (*closed)(void *arg), void *arg);
 
+/* A command that starts with this carries several, one per line after it;
+ * a refused one does not stop the others. */
+#define CLUSTER_BATCH "batch\n"
+
 /* Appends cmd to the log (through the leader). done is called once, later,
  * when the command is applied here or it failed (no leader, timeout, the
  * state refused it). 0, or -1 when it cannot even start (done not called;

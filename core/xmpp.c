@@ -18,6 +18,7 @@
 #include "common/report.h"
 #include "common/stream.h"
 #include "core/cluster.h"
+#include "core/xmpp_import.h"
 #include "core/xmpp_store.h"
 #include "xmpp/fedlink.h"
 #include "xmpp/jid.h"
@@ -47,6 +48,7 @@ struct core_xmpp {
     unsigned char link_key[FEDLINK_KEY_MAX];    /* [xmpp] link-key-file's bytes */
     size_t link_key_len;
     struct core_store *store;   /* standalone: the state file and its journal */
+    struct core_import *import; /* cluster: `xmpp cluster import` running */
     struct write *q, **qtail;   /* cluster: the service's writes, in order */
     unsigned qlen;
     int inflight;
@@ -454,6 +456,14 @@ static int forward(void *arg, const char *node, const struct xml_node *n)
     return core_cluster_send(((struct core_xmpp *)arg)->cl, node, n);
 }
 
+static void import_done(void *arg, int rc, const char *msg)
+{
+    struct ctl_job *j = arg;
+
+    j->x->import = NULL;
+    ctl_job_done(j, rc, msg);
+}
+
 static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
 {
     struct core_xmpp *x = arg;
@@ -468,15 +478,25 @@ static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
     }
     if (argc == 1 && !strcmp(argv[0], "status")) {
         core_cluster_status(x->cl, out);
+        if (x->import) {
+            CW_SB_LIT(out, "Import: ");
+            core_import_progress(x->import, out);
+            CW_SB_LIT(out, "\n");
+        }
         cert_lines(x, out);
         cw_sb_printf(out, "Trust: the cluster key file (no certificates between nodes)\n");
         return 0;
     }
     if (argc == 1 && !strcmp(argv[0], "initialize"))
         return core_cluster_initialize(x->cl, out) < 0;
-    if (argc != 2 || (strcmp(argv[0], "join") && strcmp(argv[0], "remove"))) {
+    if (argc != 2 || (strcmp(argv[0], "join") && strcmp(argv[0], "remove") &&
+                      strcmp(argv[0], "import"))) {
         cw_sb_printf(out, "usage: xmpp cluster status | initialize | join ADDRESS:PORT | "
-                     "remove NODE\n");
+                     "remove NODE | import STATE_DIR\n");
+        return 1;
+    }
+    if (!strcmp(argv[0], "import") && x->import) {
+        cw_sb_printf(out, "an import is running: see `causeway xmpp cluster status`\n");
         return 1;
     }
     if (!(j = calloc(1, sizeof(*j)))) {
@@ -484,6 +504,15 @@ static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
         return 1;
     }
     j->x = x;
+    if (!strcmp(argv[0], "import")) {
+        x->import = core_import_start(x->cl, argv[1], import_done, j, j->ok, sizeof(j->ok), out);
+        if (!x->import) {
+            free(j);
+            return 1;
+        }
+        j->p = cw_ctl_defer(x->ctl);
+        return 0;
+    }
     if (!strcmp(argv[0], "join")) {
         snprintf(j->ok, sizeof(j->ok), "joined the cluster through %s; `causeway xmpp cluster "
                  "status` lists the members\n", argv[1]);
@@ -514,6 +543,13 @@ void core_xmpp_report(struct core_xmpp *x, struct cw_report *r)
     }
     if (x->cl) {
         core_cluster_report(x->cl, r);
+        if (x->import) {    /* in the cluster's section */
+            struct cw_sb sb;
+            cw_sb_init(&sb);
+            core_import_progress(x->import, &sb);
+            cw_report_str(r, "import", "Import", sb.s ? sb.s : "");
+            cw_sb_free(&sb);
+        }
     } else {
         cw_report_section(r, "cluster", "XMPP cluster", CW_REPORT_OFF);
         cw_report_str(r, "configured", "Configured", "no [cluster] section: a single node");
@@ -678,6 +714,10 @@ void core_xmpp_stop(struct core_xmpp *x)
     if (!x || x->stopping)
         return;
     x->stopping = 1;
+    if (x->import) {
+        core_import_abandon(x->import);
+        x->import = NULL;
+    }
     xmpp_server_close(x->srv);
     x->srv = NULL;
     uv_close((uv_handle_t *)&x->retry, retry_closed);

@@ -111,6 +111,43 @@ else
     notok "component with a secret from another node"; cat "$WORK/comp.out"
 fi
 
+# A node that ran alone: its domains, users (with their passwords' SCRAM
+# keys), call bridges and rosters are imported into the cluster.
+A7=198.18.0.17
+in_e ip addr add $A7/32 dev lo
+cat > "$WORK/core7.conf" <<CONF
+$(core_section core7 core7)
+[xmpp]
+client-listen = $A7:5222
+component-listen = $A7:5223
+certificate = $WORK/xmpp.pem $WORK/xmpp.key
+CONF
+start_node 7
+cwn 7 xmpp domain add example.test > /dev/null
+echo davepw | cwn 7 xmpp user add dave@example.test --password-stdin > /dev/null
+echo erinpw | cwn 7 xmpp user add erin@example.test --password-stdin > /dev/null
+cwn 7 xmpp callbridge add cb7.example.test > /dev/null
+xc chat $A7 5222 dave@example.test/a davepw erin@example.test/b erinpw 5 > "$WORK/chat7.out" 2>&1 ||
+    { notok "chat on the node alone"; cat "$WORK/chat7.out"; }
+kill -TERM "$PID7"; wait "$PID7" 2>/dev/null; unlist "$PID7"
+cwn 2 xmpp cluster import "$WORK/core7-state" > "$WORK/import.out" 2>&1
+check "xmpp cluster import on node 2 (a follower) says what it brought" \
+    grep -qx "imported from $WORK/core7-state: 1 domains, 2 users, 1 call bridges, 2 roster items" "$WORK/import.out"
+check "the imported users and call bridge are on every node" sh -c "
+    for n in 1 2 3; do
+        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp user list | grep -qx dave@example.test || exit 1
+        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp callbridge list | grep -qx cb7.example.test || exit 1
+    done"
+if xc chat $A1,$A3 5222 dave@example.test/c davepw erin@example.test/d erinpw 5 > "$WORK/chat8.out" 2>&1; then
+    ok "imported users log in with their old passwords on nodes 1 and 3 and chat"
+else
+    notok "chat of imported users"; cat "$WORK/chat8.out"
+fi
+check "an import run again brings the same, replacing what it brought" sh -c \
+    "'$BIN/causeway' -c '$WORK/core3.conf' xmpp cluster import '$WORK/core7-state/xmpp.state' | grep -q '2 users, 1 call bridges, 2 roster items'"
+check "an import from a directory without a state says so" sh -c \
+    "! '$BIN/causeway' -c '$WORK/core1.conf' xmpp cluster import '$WORK' > '$WORK/import0.out' 2>&1 && grep -q 'nothing to import' '$WORK/import0.out'"
+
 # A machine with another key: refused, and the cluster is untouched.
 node_conf 9 198.18.0.19 "$WORK/other.key"
 in_e ip addr add 198.18.0.19/32 dev lo
