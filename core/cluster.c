@@ -654,7 +654,10 @@ static void handle_frame(struct link *l, char type, uint32_t id, const char *p, 
         return;
     }
     if (type == 'P') {
-        int r = apply_for(cl, text, NULL, NULL, l, id);
+        /* The whole frame, not text's first 4 KB: an import's batch is larger. */
+        char *cmd = strndup(p, n);
+        int r = cmd ? apply_for(cl, cmd, NULL, NULL, l, id) : RAFT_NOMEM;
+        free(cmd);
         if (r)
             cluster__reply(l, id, R_FAILED, raft_strerror(r));
     } else if (type == 'J' || type == 'Q' || type == 'D') {

@@ -34,6 +34,7 @@ struct core_import {
     size_t off;                 /* the next batch's first byte */
     size_t sent;                /* bytes of text in the log or in flight */
     unsigned total, applied, inflight, next_note;
+    unsigned refused;           /* batches with commands the state refused */
     int abandoned;
     char dir[512];
 };
@@ -72,8 +73,10 @@ static void batch_done(void *arg, int rc, const char *msg)
         import_end(im, -1, why);
         return;
     }
-    if (rc < 0)     /* in the log; some lines refused (the same on every node) */
+    if (rc < 0) {   /* in the log; some lines refused (the same on every node) */
         CW_WARN("xmpp", "import from %s: %s", im->dir, msg ? msg : "refused");
+        im->refused++;
+    }
     if (im->applied >= im->next_note && im->off < im->text.len) {
         CW_NOTICE("xmpp", "import from %s: %u of %u commands in the shared state", im->dir,
                   im->applied, im->total);
@@ -81,6 +84,13 @@ static void batch_done(void *arg, int rc, const char *msg)
     }
     if (im->off >= im->text.len) {
         CW_NOTICE("xmpp", "import from %s: done, %u commands", im->dir, im->total);
+        if (im->refused) {
+            snprintf(why, sizeof(why), "import from %s: done, but %u of its batches had commands "
+                     "the shared state refused: the log's warnings say which", im->dir,
+                     im->refused);
+            import_end(im, -1, why);
+            return;
+        }
         import_end(im, 0, NULL);
         return;
     }

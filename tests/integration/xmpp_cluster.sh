@@ -127,15 +127,19 @@ cwn 7 xmpp domain add example.test > /dev/null
 echo davepw | cwn 7 xmpp user add dave@example.test --password-stdin > /dev/null
 echo erinpw | cwn 7 xmpp user add erin@example.test --password-stdin > /dev/null
 cwn 7 xmpp callbridge add cb7.example.test > /dev/null
+# Enough users that the import's batch is larger than a few KB (a follower
+# forwards it to the leader whole).
+for i in $(seq 1 40); do echo pw$i | cwn 7 xmpp user add u$i@example.test --password-stdin > /dev/null; done
 xc chat $A7 5222 dave@example.test/a davepw erin@example.test/b erinpw 5 > "$WORK/chat7.out" 2>&1 ||
     { notok "chat on the node alone"; cat "$WORK/chat7.out"; }
 kill -TERM "$PID7"; wait "$PID7" 2>/dev/null; unlist "$PID7"
 cwn 2 xmpp cluster import "$WORK/core7-state" > "$WORK/import.out" 2>&1
 check "xmpp cluster import on node 2 (a follower) says what it brought" \
-    grep -qx "imported from $WORK/core7-state: 1 domains, 2 users, 1 call bridges, 2 roster items" "$WORK/import.out"
+    grep -qx "imported from $WORK/core7-state: 1 domains, 42 users, 1 call bridges, 2 roster items" "$WORK/import.out"
 check "the imported users and call bridge are on every node" sh -c "
     for n in 1 2 3; do
         '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp user list | grep -qx dave@example.test || exit 1
+        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp user list | grep -qx u40@example.test || exit 1
         '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp callbridge list | grep -qx cb7.example.test || exit 1
     done"
 if xc chat $A1,$A3 5222 dave@example.test/c davepw erin@example.test/d erinpw 5 > "$WORK/chat8.out" 2>&1; then
@@ -144,7 +148,7 @@ else
     notok "chat of imported users"; cat "$WORK/chat8.out"
 fi
 check "an import run again brings the same, replacing what it brought" sh -c \
-    "'$BIN/causeway' -c '$WORK/core3.conf' xmpp cluster import '$WORK/core7-state/xmpp.state' | grep -q '2 users, 1 call bridges, 2 roster items'"
+    "'$BIN/causeway' -c '$WORK/core3.conf' xmpp cluster import '$WORK/core7-state/xmpp.state' | grep -q '42 users, 1 call bridges, 2 roster items'"
 check "an import from a directory without a state says so" sh -c \
     "! '$BIN/causeway' -c '$WORK/core1.conf' xmpp cluster import '$WORK' > '$WORK/import0.out' 2>&1 && grep -q 'nothing to import' '$WORK/import0.out'"
 
