@@ -505,7 +505,8 @@ static int ctl_cluster(void *arg, int argc, char **argv, struct cw_sb *out)
     }
     j->x = x;
     if (!strcmp(argv[0], "import")) {
-        x->import = core_import_start(x->cl, argv[1], import_done, j, j->ok, sizeof(j->ok), out);
+        x->import = core_import_start(x->cl, x->loop, argv[1], import_done, j, j->ok,
+                                      sizeof(j->ok), out);
         if (!x->import) {
             free(j);
             return 1;
