@@ -170,20 +170,56 @@ for r in $(seq 1 "$ROUNDS"); do
     fi
     note "round $r/$ROUNDS done"
 done
+
+# ---- the same directory in a cluster of two nodes -------------------------------
+# The node alone's state imported (xmpp cluster import) into two nodes, then
+# the same logins on one of them, CPU of both: every login and logout is two
+# entries of the cluster's log, applied on both nodes.
+rss() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+CRSS=$(rss "$causeway_PID")
+stop_pid "$causeway_PID"
+openssl rand -hex 32 > "$W/cluster.key"; chmod 600 "$W/cluster.key"
+for n in 1 2; do
+    sed "s/^name = dir/name = x$n/; s|/core|/x$n|g; s/127.0.0.1:$CW_PORT/127.0.0.3$n:$CW_PORT/" \
+        "$W/core.conf" > "$W/x$n.conf"
+    printf '[cluster]\naddress = 127.0.0.3%s:14100\nkey-file = %s\n' "$n" "$W/cluster.key" >> "$W/x$n.conf"
+    bg "$W/x$n.out" "$BIN/causeway-core" -c "$W/x$n.conf"
+    eval "X$n=\$LAST"
+    for _ in $(seq 1 50); do "$BIN/causeway" -c "$W/x$n.conf" version > /dev/null 2>&1 && break; sleep 0.1; done
+done
+xc() { local n=$1; shift; "$BIN/causeway" -c "$W/x$n.conf" "$@"; }
+xc 1 xmpp cluster initialize > /dev/null || die "cluster initialize failed"
+for _ in $(seq 1 50); do xc 1 xmpp cluster status | grep -q '^State: LEADER' && break; sleep 0.1; done
+xc 2 xmpp cluster join 127.0.0.31:14100 > /dev/null || die "cluster join failed"
+t0=$(date +%s.%N)
+out=$(xc 2 xmpp cluster import "$W/core-state") || die "import failed: $out"
+IMPORT_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
+note "$out, in $IMPORT_S s"
+for r in $(seq 1 "$ROUNDS"); do
+    t0=$(cpu_ticks "$X1" "$X2")
+    out=$($PY "$LOAD" logins "127.0.0.31:$CW_PORT" bench.test pw $(((r - 1) * LOGINS)) "$LOGINS") ||
+        die "cluster: logins failed: $out"
+    t1=$(cpu_ticks "$X1" "$X2")
+    case $out in *"items=$((LOGINS * ITEMS)) "*) ;; *) die "cluster: rosters incomplete: $out" ;; esac
+    echo "$LOGINS $((t1 - t0))" >> "$W/cluster.runs"
+done
+echo "  per-round causeway, 2 nodes (logins cpu_ticks): $(tr '\n' ';' < "$W/cluster.runs")" >&2
+
 per_cpu() { awk -v hz="$HZ" '{n += $1; t += $2} END {if (t) printf "%.0f", n * hz / t; else print "na"}' "$W/$1"; }
 per_s() { awk '{n += $1; s += $3} END {if (s) printf "%.0f", n / s; else print "na"}' "$W/$1"; }
-rss() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 for s in causeway prosody; do
     echo "  per-round $s (logins cpu_ticks): $(tr '\n' ';' < "$W/$s.runs")" >&2
     echo "  per-round $s (roster changes, cpu_ticks, secs): $(tr '\n' ';' < "$W/$s.changes")" >&2
 done
-note "resident memory after the logins: causeway $(rss "$causeway_PID") MB, prosody $(rss "$prosody_PID") MB"
+note "resident memory after the logins: causeway $CRSS MB, prosody $(rss "$prosody_PID") MB; the cluster's nodes $(rss "$X1") and $(rss "$X2") MB"
 CS=$(cat "$W/start.causeway") PS=$(cat "$W/start.prosody")
-CL=$(per_cpu causeway.runs) PL=$(per_cpu prosody.runs)
+CL=$(per_cpu causeway.runs) PL=$(per_cpu prosody.runs) XL=$(per_cpu cluster.runs)
 CC=$(per_cpu causeway.changes) PC=$(per_cpu prosody.changes)
 CW=$(per_s causeway.changes) PW=$(per_s prosody.changes)
 cat << EOF
 
+bench directory_cluster: import_s causeway_2nodes=$IMPORT_S
+bench directory_cluster: logins_per_cpu_s causeway_2nodes=$XL causeway_1node=$CL ratio=$(ratio "$XL" "$CL")
 bench directory: start_cpu_s causeway=$CS prosody=$PS ratio=$(ratio "$CS" "$PS")
 bench directory: roster_changes_per_s causeway=$CW prosody=$PW ratio=$(ratio "$CW" "$PW")
 bench directory: roster_changes_per_cpu_s causeway=$CC prosody=$PC ratio=$(ratio "$CC" "$PC")
