@@ -101,6 +101,7 @@ struct core_cluster {
      * from Raft's progress every tick), to tell a member that is gone from
      * one that is up when a join claims its name. */
     uint64_t leader_since;
+    uint64_t applied_bytes, applied_n;  /* single commands applied: their mean size paces snapshots */
     struct { raft_id id; uint64_t at; } heard[CLUSTER_HEARD_MAX];
     unsigned nheard;
 };
