@@ -4,7 +4,7 @@
 # domain, each with a roster of ITEMS contacts (other accounts, subscription
 # both), put in each server's own store before it starts.
 #
-# Two figures, the servers side by side in one run:
+# The servers side by side in one run:
 #   - start: the server's CPU-seconds from its start until the first client
 #     has logged in and fetched its roster (Causeway reads the whole
 #     replicated state at start; Prosody reads an account when it is used);
@@ -18,10 +18,13 @@
 #     changes per second and per CPU-second (each server keeps them on disk:
 #     Prosody rewrites the account's roster file, Causeway appends to its
 #     journal and syncs it).
+# Then Causeway alone: the node's state imported into a cluster of two
+# nodes (127.0.0.31-32), and the same logins on one of them, CPU of both.
 #
 # Ends with "bench directory: ..." lines, logins per CPU-second last. Knobs:
-# USERS (20000), ITEMS (20), LOGINS (300), ROUNDS (4), CHANGES (100), ports CW_PORT (15422)
-# and PROSODY_PORT (15423). Every process started here is stopped by its PID.
+# USERS (20000), ITEMS (20), LOGINS (300), ROUNDS (4), CHANGES (100), ports
+# CW_PORT (15422) and PROSODY_PORT (15423). About 3 minutes. Every process
+# started here is stopped by its PID.
 BENCH=directory
 . "$(dirname "$0")/lib.sh"
 USERS=${USERS:-20000}
