@@ -53,6 +53,22 @@ pair_core() {
     TUNNEL_USER=$(sed -n 's/^  user = //p' "$W/trust.txt")
 }
 
+# xmpp_preflight PORT...: what the XMPP benchmarks run (Prosody, Debian's
+# Python, the daemons and the CLI) is there and the ports are free; sets
+# HZ, LOAD (the load generator) and PY.
+xmpp_preflight() {
+    local t p
+    HZ=$(getconf CLK_TCK)
+    LOAD=$TOP/tests/tools/xmpp_load.py
+    PY=/usr/bin/python3
+    for t in prosody prosodyctl openssl "$PY" "$BIN/causeway-core" "$BIN/causeway"; do
+        command -v "$t" > /dev/null || die "missing $t (make deps; make build)"
+    done
+    for p in "$@"; do
+        ss -tlnH | awk '{print $4}' | grep -q ":$p\$" && die "port $p is in use (set CW_PORT/PROSODY_PORT)"
+    done
+}
+
 # prosody_setup PORT: a Prosody for bench.test in $W/prosody, clients on
 # 127.0.0.1:PORT with TLS required ($W/cert.pem, key.pem): one process, the
 # modules a client's login, roster and chat use, no offline storage, no s2s.

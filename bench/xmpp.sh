@@ -39,16 +39,7 @@ LAT_N=${LAT_N:-2000}
 FAILOVERS=${FAILOVERS:-3}
 CW_PORT=${CW_PORT:-15322}
 PROSODY_PORT=${PROSODY_PORT:-15222}
-HZ=$(getconf CLK_TCK)
-LOAD=$TOP/tests/tools/xmpp_load.py
-PY=/usr/bin/python3
-
-for t in prosody prosodyctl openssl "$PY" "$BIN/causeway-core" "$BIN/causeway"; do
-    command -v "$t" > /dev/null || die "missing $t (make deps; make build)"
-done
-for p in "$CW_PORT" "$PROSODY_PORT"; do
-    ss -tlnH | awk '{print $4}' | grep -q ":$p\$" && die "port $p is in use (set CW_PORT/PROSODY_PORT)"
-done
+xmpp_preflight "$CW_PORT" "$PROSODY_PORT"
 mkdir -p "$W/bin" && cp "$BIN/causeway-core" "$BIN/causeway" "$W/bin/" || die "cannot copy the binaries"
 BIN=$W/bin
 chmod 755 "$W"
