@@ -34,14 +34,8 @@ ROUNDS=${ROUNDS:-4}
 CHANGES=${CHANGES:-100}
 CW_PORT=${CW_PORT:-15422}
 PROSODY_PORT=${PROSODY_PORT:-15423}
-xmpp_preflight "$CW_PORT" "$PROSODY_PORT"
+xmpp_bench_setup "$CW_PORT" "$PROSODY_PORT"
 [ $((ROUNDS * LOGINS + 1)) -le "$USERS" ] || die "ROUNDS * LOGINS must stay below USERS"
-mkdir -p "$W/bin" && cp "$BIN/causeway-core" "$BIN/causeway" "$W/bin/" || die "cannot copy the binaries"
-BIN=$W/bin
-chmod 755 "$W"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=bench.test" \
-    -addext "subjectAltName=DNS:bench.test" -keyout "$W/key.pem" -out "$W/cert.pem" 2> /dev/null ||
-    die "openssl failed"
 note "$(dpkg-query -W -f='prosody ${Version}' prosody); $(nproc) CPUs; USERS=$USERS ITEMS=$ITEMS LOGINS=$LOGINS ROUNDS=$ROUNDS"
 
 # The directory, for both: u0 is made by each server's own tool (its stored

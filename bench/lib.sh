@@ -53,10 +53,12 @@ pair_core() {
     TUNNEL_USER=$(sed -n 's/^  user = //p' "$W/trust.txt")
 }
 
-# xmpp_preflight PORT...: what the XMPP benchmarks run (Prosody, Debian's
+# xmpp_bench_setup PORT...: what the XMPP benchmarks run (Prosody, Debian's
 # Python, the daemons and the CLI) is there and the ports are free; sets
-# HZ, LOAD (the load generator) and PY.
-xmpp_preflight() {
+# HZ, LOAD (the load generator) and PY; copies the daemons to $W/bin (BIN:
+# a user other than root can run them there) and makes a certificate for
+# bench.test ($W/cert.pem, $W/key.pem).
+xmpp_bench_setup() {
     local t p
     HZ=$(getconf CLK_TCK)
     LOAD=$TOP/tests/tools/xmpp_load.py
@@ -67,6 +69,12 @@ xmpp_preflight() {
     for p in "$@"; do
         ss -tlnH | awk '{print $4}' | grep -q ":$p\$" && die "port $p is in use (set CW_PORT/PROSODY_PORT)"
     done
+    mkdir -p "$W/bin" && cp "$BIN/causeway-core" "$BIN/causeway" "$W/bin/" || die "cannot copy the binaries"
+    BIN=$W/bin
+    chmod 755 "$W"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=bench.test" \
+        -addext "subjectAltName=DNS:bench.test" -keyout "$W/key.pem" -out "$W/cert.pem" 2> /dev/null ||
+        die "openssl failed"
 }
 
 # prosody_setup PORT: a Prosody for bench.test in $W/prosody, clients on

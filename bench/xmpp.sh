@@ -39,13 +39,7 @@ LAT_N=${LAT_N:-2000}
 FAILOVERS=${FAILOVERS:-3}
 CW_PORT=${CW_PORT:-15322}
 PROSODY_PORT=${PROSODY_PORT:-15222}
-xmpp_preflight "$CW_PORT" "$PROSODY_PORT"
-mkdir -p "$W/bin" && cp "$BIN/causeway-core" "$BIN/causeway" "$W/bin/" || die "cannot copy the binaries"
-BIN=$W/bin
-chmod 755 "$W"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=bench.test" \
-    -addext "subjectAltName=DNS:bench.test" -keyout "$W/key.pem" -out "$W/cert.pem" 2> /dev/null ||
-    die "openssl failed"
+xmpp_bench_setup "$CW_PORT" "$PROSODY_PORT"
 
 # ---- Prosody ------------------------------------------------------------------------
 prosody_setup "$PROSODY_PORT"

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "xmpp/state.h"
@@ -22,7 +23,7 @@
 #define JOURNAL_HEAD "# causeway-core XMPP journal of generation %llu: changes since the state file\n"
 
 struct core_store {
-    char path[1100], jpath[1100], dir[1024];
+    char path[1100], jpath[1100];
     int jfd;                    /* -1: none open; the next change writes the state whole */
     unsigned long long gen;     /* the state file's */
     size_t jbytes, sbytes;
@@ -35,7 +36,6 @@ struct core_store *core_store_create(const char *dir)
 
     if (!s)
         return NULL;
-    snprintf(s->dir, sizeof(s->dir), "%s", dir);
     snprintf(s->path, sizeof(s->path), "%s/xmpp.state", dir);
     snprintf(s->jpath, sizeof(s->jpath), "%s/xmpp.journal", dir);
     s->jfd = -1;
@@ -185,34 +185,6 @@ out:
     return rc < 0 ? -1 : 0;
 }
 
-/* Writes text to path through a temporary file renamed over it, synced:
- * a stop leaves the old file or the new one. 0 or -1 (errno). */
-static int write_replace(const struct core_store *s, const char *path, const struct cw_sb *sb)
-{
-    char tmp[1200];
-    int fd, rc = -1, e;
-
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    if (write(fd, sb->s, sb->len) == (ssize_t)sb->len && fsync(fd) == 0) {
-        rc = close(fd);
-        fd = -1;
-        if (rc == 0)
-            rc = rename(tmp, path);
-    }
-    e = errno;
-    if (fd >= 0)
-        close(fd);
-    if (rc == 0 && (fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        fsync(fd);      /* the rename itself */
-        close(fd);
-    }
-    errno = e;
-    return rc;
-}
-
 /* A new, empty journal for the current generation. */
 static int journal_start(struct core_store *s)
 {
@@ -236,22 +208,23 @@ static int journal_start(struct core_store *s)
 
 int core_store_save(struct core_store *s, const struct xmpp_state *st)
 {
+    char tmp[1200], err[1300];
     struct cw_sb sb;
-    int rc;
+    FILE *f;
+    int rc = -1;
 
     cw_sb_init(&sb);
     CW_SB_LIT(&sb, STATE_HEAD);
     cw_sb_printf(&sb, GEN_LINE, s->gen + 1);
     xmpp_state_dump(st, &sb);
-    if (sb.failed) {
-        errno = ENOMEM;
-        rc = -1;
-    } else {
-        rc = write_replace(s, s->path, &sb);
+    if (sb.failed)
+        snprintf(err, sizeof(err), "%s: %s", s->path, strerror(ENOMEM));
+    else if ((f = cw_file_begin(s->path, tmp, sizeof(tmp), err, sizeof(err)))) {
+        fwrite(sb.s, 1, sb.len, f);     /* a failure shows in commit (ferror) */
+        rc = cw_file_commit(f, tmp, s->path, err, sizeof(err));
     }
     if (rc < 0) {
-        CW_ERROR("xmpp", "cannot save the XMPP state to %s: %s (changes stay in memory only)",
-                 s->path, strerror(errno));
+        CW_ERROR("xmpp", "cannot save the XMPP state to %s (changes stay in memory only)", err);
     } else {
         s->gen++;
         s->sbytes = sb.len;

@@ -2,6 +2,7 @@
 #include "edge/tunnel.h"
 
 #include "common/addr.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/report.h"
 #include "common/sshkey.h"
@@ -79,7 +80,7 @@ static int write_sshd_config(struct tunnel *tn, char *err, size_t errlen)
     FILE *f;
 
     tunnel_path(t, "authorized_keys", ak, sizeof(ak));
-    if (!(f = tunnel_file_begin(tn->conf, tmp, sizeof(tmp), err, errlen)))
+    if (!(f = cw_file_begin(tn->conf, tmp, sizeof(tmp), err, errlen)))
         return -1;
     fprintf(f, "# Written by causeway-edge at every start: change edge.conf, not this file.\n");
     for (int i = 0; i < t->nlisten; i++)
@@ -106,7 +107,7 @@ static int write_sshd_config(struct tunnel *tn, char *err, size_t errlen)
     fprintf(f, "ClientAliveInterval %u\nClientAliveCountMax %u\n", CORE_ALIVE_S,
             t->core_timeout / CORE_ALIVE_S - 1);
     fprintf(f, "LoginGraceTime 20\nMaxAuthTries 3\nMaxStartups 10:30:60\nLogLevel VERBOSE\n");
-    return tunnel_file_commit(f, tmp, tn->conf, err, errlen);
+    return cw_file_commit(f, tmp, tn->conf, err, errlen);
 }
 
 /* ---- sshd's log --------------------------------------------------------------- */

@@ -4,6 +4,7 @@
  * and it is rewritten whole (temporary file, then rename) on every change. */
 #include "edge/tunnel_keys.h"
 
+#include "common/file.h"
 #include "common/sshkey.h"
 
 #include <errno.h>
@@ -103,35 +104,6 @@ static int keyset_load(const struct edge_tunnel_config *t, struct keyset *ks, ch
     return 0;
 }
 
-FILE *tunnel_file_begin(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
-{
-    FILE *f;
-    int fd;
-
-    snprintf(tmp, tmplen, "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || !(f = fdopen(fd, "w"))) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    return f;
-}
-
-int tunnel_file_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen)
-{
-    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 static int keyset_save(const struct edge_tunnel_config *t, const struct keyset *ks, char *err,
                        size_t errlen)
 {
@@ -140,7 +112,7 @@ static int keyset_save(const struct edge_tunnel_config *t, const struct keyset *
     FILE *f;
 
     tunnel_path(t, "authorized_keys", path, sizeof(path));
-    if (!(f = tunnel_file_begin(path, tmp, sizeof(tmp), err, errlen)))
+    if (!(f = cw_file_begin(path, tmp, sizeof(tmp), err, errlen)))
         return -1;
     if (stat(t->state_dir, &st) == 0 && fchown(fileno(f), st.st_uid, st.st_gid) < 0)
         (void)0;                    /* root edits a file the daemon's user reads */
@@ -152,7 +124,7 @@ static int keyset_save(const struct edge_tunnel_config *t, const struct keyset *
             fprintf(f, ",permitlisten=\"127.0.0.1:%u\"", t->permit[p]);
         fprintf(f, " ssh-ed25519 %s " COMMENT_PREFIX "%s\n", ks->v[i].b64, ks->v[i].name);
     }
-    return tunnel_file_commit(f, tmp, path, err, errlen);
+    return cw_file_commit(f, tmp, path, err, errlen);
 }
 
 int tunnel_trust(const struct edge_tunnel_config *t, const char *name, const char *pubkey,

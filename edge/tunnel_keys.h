@@ -28,11 +28,6 @@ int tunnel_keys_refresh(const struct edge_tunnel_config *t, char *err, size_t er
 int tunnel_keys_foreach(const struct edge_tunnel_config *t,
                         void (*cb)(const char *name, const char *fp, void *arg), void *arg,
                         char *err, size_t errlen);
-/* A new file of mode 0600 at PATH.tmp (its name in tmp), to be put in place
- * with tunnel_file_commit; NULL with err. */
-FILE *tunnel_file_begin(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen);
-/* Flushes, syncs, closes and renames tmp over path; -1 with err. */
-int tunnel_file_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen);
 /* The path of a file in the state directory. */
 void tunnel_path(const struct edge_tunnel_config *t, const char *file, char *out, size_t outlen);
 

@@ -8,6 +8,7 @@
 #include "turn/auth.h"
 
 #include "common/buf.h"
+#include "common/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -534,30 +535,6 @@ static int udb_write_ent(FILE *f, const struct udb_ent *e)
     return rc;
 }
 
-/* fsyncs the directory holding path so the rename itself is durable; a
- * failure here is ignored, the data is already in place. */
-static void sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    int fd;
-
-    if (!slash)
-        dir = strdup(".");
-    else if (slash == path)
-        dir = strdup("/");
-    else
-        dir = strndup(path, (size_t)(slash - path));
-    if (!dir)
-        return;
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 int turn_userdb_save(const struct turn_userdb *db, const char *path, char *err, size_t errlen)
 {
     static const char suffix[] = ".tmp.XXXXXX";
@@ -618,7 +595,7 @@ int turn_userdb_save(const struct turn_userdb *db, const char *path, char *err, 
         snprintf(err, errlen, "%s: rename from %s: %s", path, tmp, strerror(errno));
         goto out;
     }
-    sync_dir_of(path);
+    cw_file_sync_dir(path);
     free(tmp);
     tmp = NULL; /* renamed, nothing to unlink */
     rc = 0;

@@ -56,6 +56,15 @@ wait_cluster() {
     cwn "$1" xmpp cluster status; return 1
 }
 xc() { in_e timeout 90 /usr/bin/python3 "$X" "$@"; }
+# listed KIND:NAME...: on nodes 1-3, `xmpp KIND list` lists NAME, for each.
+listed() {
+    local n x
+    for n in 1 2 3; do
+        for x in "$@"; do
+            cwn "$n" xmpp "${x%%:*}" list | grep -qx "${x#*:}" || return 1
+        done
+    done
+}
 leader_of() { # the node number whose status says LEADER
     local n
     for n in "$@"; do cwn "$n" xmpp cluster status 2>/dev/null | grep -q '^State: LEADER' && { echo "$n"; return; }; done
@@ -86,11 +95,8 @@ check "user add on node 1" sh -c "echo bobpw | '$BIN/causeway' -c '$WORK/core1.c
 check "carol too" sh -c "echo carolpw | '$BIN/causeway' -c '$WORK/core2.conf' xmpp user add carol@example.test --password-stdin"
 SECRET=$(cwn 2 xmpp callbridge add cb1.example.test | tail -n 1)
 check "callbridge add on node 2 prints the secret" sh -c "echo '$SECRET' | grep -Eq '^[0-9a-f]{48}\$'"
-check "the users and the call bridge are on every node" sh -c "
-    for n in 1 2 3; do
-        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp user list | grep -qx bob@example.test || exit 1
-        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp callbridge list | grep -qx cb1.example.test || exit 1
-    done"
+check "the users and the call bridge are on every node" \
+    listed user:bob@example.test callbridge:cb1.example.test
 
 if xc chat $A1,$A2 5222 alice@example.test/a alicepw bob@example.test/b bobpw 100 > "$WORK/chat.out" 2>&1; then
     ok "clients on node 1 and node 2 subscribe, see each other's presence, exchange 100 messages each way"
@@ -136,12 +142,8 @@ kill -TERM "$PID7"; wait "$PID7" 2>/dev/null; unlist "$PID7"
 cwn 2 xmpp cluster import "$WORK/core7-state" > "$WORK/import.out" 2>&1
 check "xmpp cluster import on node 2 (a follower) says what it brought" \
     grep -qx "imported from $WORK/core7-state: 1 domains, 42 users, 1 call bridges, 2 roster items" "$WORK/import.out"
-check "the imported users and call bridge are on every node" sh -c "
-    for n in 1 2 3; do
-        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp user list | grep -qx dave@example.test || exit 1
-        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp user list | grep -qx u40@example.test || exit 1
-        '$BIN/causeway' -c '$WORK/core'\$n'.conf' xmpp callbridge list | grep -qx cb7.example.test || exit 1
-    done"
+check "the imported users and call bridge are on every node" \
+    listed user:dave@example.test user:u40@example.test callbridge:cb7.example.test
 if xc chat $A1,$A3 5222 dave@example.test/c davepw erin@example.test/d erinpw 5 > "$WORK/chat8.out" 2>&1; then
     ok "imported users log in with their old passwords on nodes 1 and 3 and chat"
 else
